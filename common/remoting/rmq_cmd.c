@@ -1,0 +1,485 @@
+/* rmq_cmd.c - RemotingCommand frame encode/decode, JSON and ROCKETMQ headers.
+ *
+ * Owns the wire format of PROTOCOL.md §1. Pure functions over memory: any
+ * thread, no I/O. The decoder must survive any byte string (it is fuzzed). */
+#include "rmq_cmd.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rmq_alloc.h"
+#include "rmq_json.h"
+
+static const char *const lang_names[] = {"JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY",
+                                         "OTHER", "HTTP", "GO", "PHP", "OMS", "RUST", "NODE_JS"};
+#define LANG_COUNT ((int)(sizeof(lang_names) / sizeof(lang_names[0])))
+
+const char *rmq_lang_name(int lang)
+{
+    return lang >= 0 && lang < LANG_COUNT ? lang_names[lang] : "OTHER";
+}
+
+int rmq_lang_parse(const char *name)
+{
+    for (int i = 0; i < LANG_COUNT; i++)
+        if (strcmp(lang_names[i], name) == 0)
+            return i;
+    return RMQ_LANG_OTHER;
+}
+
+void rmq_cmd_init(rmq_cmd_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->language = RMQ_LANG_JAVA;
+    c->version = RMQ_VERSION_CURRENT;
+    c->serialize = RMQ_SERIALIZE_JSON;
+}
+
+static void ext_clear(rmq_cmd_t *c)
+{
+    for (size_t i = 0; i < c->ext_n; i++) {
+        free(c->ext[i].key);
+        free(c->ext[i].val);
+    }
+    free(c->ext);
+    c->ext = NULL;
+    c->ext_n = c->ext_cap = 0;
+}
+
+void rmq_cmd_deinit(rmq_cmd_t *c)
+{
+    ext_clear(c);
+    free(c->remark);
+    free(c->body);
+    rmq_cmd_init(c);
+}
+
+rmq_cmd_t *rmq_cmd_new(void)
+{
+    rmq_cmd_t *c = rmq_malloc(sizeof(*c));
+    rmq_cmd_init(c);
+    return c;
+}
+
+void rmq_cmd_destroy(rmq_cmd_t *c)
+{
+    if (!c)
+        return;
+    rmq_cmd_deinit(c);
+    free(c);
+}
+
+void rmq_cmd_init_request(rmq_cmd_t *c, int32_t code)
+{
+    rmq_cmd_init(c);
+    c->code = code;
+}
+
+void rmq_cmd_init_response(rmq_cmd_t *resp, const rmq_cmd_t *req, int32_t code, const char *remark)
+{
+    rmq_cmd_init(resp);
+    resp->code = code;
+    resp->opaque = req->opaque;
+    resp->flag = RMQ_FLAG_RESPONSE;
+    resp->serialize = req->serialize;
+    if (remark)
+        resp->remark = rmq_strdup(remark);
+}
+
+const char *rmq_cmd_ext(const rmq_cmd_t *c, const char *key)
+{
+    for (size_t i = 0; i < c->ext_n; i++)
+        if (strcmp(c->ext[i].key, key) == 0)
+            return c->ext[i].val;
+    return NULL;
+}
+
+static void ext_put_owned(rmq_cmd_t *c, char *key, char *val)
+{
+    for (size_t i = 0; i < c->ext_n; i++)
+        if (strcmp(c->ext[i].key, key) == 0) {
+            free(key);
+            free(c->ext[i].val);
+            c->ext[i].val = val;
+            return;
+        }
+    if (c->ext_n == c->ext_cap) {
+        c->ext_cap = c->ext_cap ? c->ext_cap * 2 : 8;
+        c->ext = rmq_realloc(c->ext, c->ext_cap * sizeof(*c->ext));
+    }
+    c->ext[c->ext_n].key = key;
+    c->ext[c->ext_n].val = val;
+    c->ext_n++;
+    c->has_ext = true;
+}
+
+void rmq_cmd_set_ext(rmq_cmd_t *c, const char *key, const char *val)
+{
+    c->has_ext = true;
+    if (!val)
+        return;
+    ext_put_owned(c, rmq_strdup(key), rmq_strdup(val));
+}
+
+void rmq_cmd_set_ext_i64(rmq_cmd_t *c, const char *key, int64_t val)
+{
+    char t[32];
+    snprintf(t, sizeof(t), "%" PRId64, val);
+    rmq_cmd_set_ext(c, key, t);
+}
+
+void rmq_cmd_set_ext_bool(rmq_cmd_t *c, const char *key, bool val)
+{
+    rmq_cmd_set_ext(c, key, val ? "true" : "false");
+}
+
+void rmq_cmd_set_remark(rmq_cmd_t *c, const char *fmt, ...)
+{
+    free(c->remark);
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    c->remark = s;
+}
+
+void rmq_cmd_set_body(rmq_cmd_t *c, const void *p, size_t n)
+{
+    free(c->body);
+    c->body = NULL;
+    c->body_len = 0;
+    if (n) {
+        c->body = rmq_malloc(n);
+        memcpy(c->body, p, n);
+        c->body_len = n;
+    }
+}
+
+void rmq_cmd_take_body(rmq_cmd_t *c, uint8_t *p, size_t n)
+{
+    free(c->body);
+    c->body = n ? p : NULL;
+    c->body_len = n;
+    if (!n)
+        free(p);
+}
+
+rmq_err_t rmq_cmd_ext_i64(const rmq_cmd_t *c, const char *key, int64_t *out)
+{
+    const char *v = rmq_cmd_ext(c, key);
+    if (!v)
+        return RMQ_ERR__NOENT;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno)
+        return RMQ_ERR__INVALID_ARG;
+    *out = x;
+    return RMQ_OK;
+}
+
+rmq_err_t rmq_cmd_ext_i32(const rmq_cmd_t *c, const char *key, int32_t *out)
+{
+    int64_t v;
+    rmq_err_t r = rmq_cmd_ext_i64(c, key, &v);
+    if (r != RMQ_OK)
+        return r;
+    if (v < INT32_MIN || v > INT32_MAX)
+        return RMQ_ERR__INVALID_ARG;
+    *out = (int32_t)v;
+    return RMQ_OK;
+}
+
+rmq_err_t rmq_cmd_ext_bool(const rmq_cmd_t *c, const char *key, bool *out)
+{
+    const char *v = rmq_cmd_ext(c, key);
+    if (!v)
+        return RMQ_ERR__NOENT;
+    if (strcmp(v, "true") == 0)
+        *out = true;
+    else if (strcmp(v, "false") == 0)
+        *out = false;
+    else
+        return RMQ_ERR__INVALID_ARG;
+    return RMQ_OK;
+}
+
+/* ---------------- decoding ---------------- */
+
+/* JS String(number) for a double: shortest text that round-trips. */
+static void real_text(double d, char *out, size_t n)
+{
+    if (isnan(d) || isinf(d)) {
+        snprintf(out, n, "%s", isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    if (d == floor(d) && fabs(d) < 1e21) {
+        snprintf(out, n, "%.0f", d);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, n, "%.*g", prec, d);
+        if (strtod(out, NULL) == d)
+            return;
+    }
+}
+
+static bool json_int_field(json_t *root, const char *key, int32_t *out)
+{
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v))
+        return true;
+    if (json_is_integer(v)) {
+        *out = (int32_t)json_integer_value(v);
+        return true;
+    }
+    if (json_is_string(v)) { /* lenient: "310" */
+        char *end;
+        long long x = strtoll(json_string_value(v), &end, 10);
+        if (*end)
+            return false;
+        *out = (int32_t)x;
+        return true;
+    }
+    return false;
+}
+
+static rmq_err_t decode_json_header(rmq_cmd_t *c, const uint8_t *h, size_t n, char *errstr, size_t es)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)h, n, JSON_ALLOW_NUL, &jerr);
+    if (!root) {
+        snprintf(errstr, es, "bad JSON header: %s", jerr.text);
+        return RMQ_ERR__CORRUPT;
+    }
+    rmq_err_t rc = RMQ_ERR__CORRUPT;
+    if (!json_is_object(root)) {
+        snprintf(errstr, es, "JSON header is not an object");
+        goto out;
+    }
+    if (!json_int_field(root, "code", &c->code) || !json_int_field(root, "version", &c->version) ||
+        !json_int_field(root, "opaque", &c->opaque) || !json_int_field(root, "flag", &c->flag)) {
+        snprintf(errstr, es, "JSON header has a non-integer code/version/opaque/flag");
+        goto out;
+    }
+    json_t *lang = json_object_get(root, "language");
+    if (json_is_string(lang))
+        c->language = rmq_lang_parse(json_string_value(lang));
+    else if (json_is_integer(lang))
+        c->language = (int32_t)json_integer_value(lang);
+    json_t *remark = json_object_get(root, "remark");
+    if (json_is_string(remark))
+        c->remark = rmq_strndup(json_string_value(remark), json_string_length(remark));
+    json_t *ext = json_object_get(root, "extFields");
+    if (ext && !json_is_null(ext)) {
+        if (!json_is_object(ext)) {
+            snprintf(errstr, es, "extFields is not an object");
+            goto out;
+        }
+        c->has_ext = true;
+        const char *key;
+        json_t *val;
+        json_object_foreach(ext, key, val)
+        {
+            char num[64];
+            const char *text = NULL;
+            size_t tlen = 0;
+            switch (json_typeof(val)) {
+            case JSON_STRING:
+                text = json_string_value(val);
+                tlen = json_string_length(val);
+                break;
+            case JSON_INTEGER:
+                snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(val));
+                text = num;
+                tlen = strlen(num);
+                break;
+            case JSON_REAL:
+                real_text(json_real_value(val), num, sizeof(num));
+                text = num;
+                tlen = strlen(num);
+                break;
+            case JSON_TRUE:
+                text = "true";
+                tlen = 4;
+                break;
+            case JSON_FALSE:
+                text = "false";
+                tlen = 5;
+                break;
+            case JSON_NULL:
+                continue; /* fastjson: null => field absent */
+            default: {
+                /* nested object/array: keep its JSON text (fastjson toString) */
+                char *dump = json_dumps(val, JSON_COMPACT);
+                if (dump) {
+                    ext_put_owned(c, rmq_strdup(key), dump);
+                }
+                continue;
+            }
+            }
+            ext_put_owned(c, rmq_strdup(key), rmq_strndup(text, tlen));
+        }
+    }
+    rc = RMQ_OK;
+out:
+    json_decref(root);
+    return rc;
+}
+
+static rmq_err_t decode_rocketmq_header(rmq_cmd_t *c, const uint8_t *h, size_t n, char *errstr, size_t es)
+{
+    rmq_rd_t r;
+    rmq_rd_init(&r, h, n);
+    c->code = (int16_t)rmq_rd_u16(&r);
+    c->language = rmq_rd_u8(&r);
+    c->version = (int16_t)rmq_rd_u16(&r);
+    c->opaque = (int32_t)rmq_rd_u32(&r);
+    c->flag = (int32_t)rmq_rd_u32(&r);
+    uint32_t rl = rmq_rd_u32(&r);
+    if (r.err || rl > rmq_rd_left(&r)) {
+        snprintf(errstr, es, "ROCKETMQ header: remark length %u exceeds header", rl);
+        return RMQ_ERR__CORRUPT;
+    }
+    if (rl > 0)
+        c->remark = rmq_strndup((const char *)rmq_rd_bytes(&r, rl), rl);
+    uint32_t el = rmq_rd_u32(&r);
+    if (r.err || el > rmq_rd_left(&r)) {
+        snprintf(errstr, es, "ROCKETMQ header: extFields length %u exceeds header", el);
+        return RMQ_ERR__CORRUPT;
+    }
+    if (el > 0) {
+        c->has_ext = true;
+        rmq_rd_t e;
+        rmq_rd_init(&e, rmq_rd_bytes(&r, el), el);
+        while (rmq_rd_left(&e) > 0) {
+            uint16_t kl = rmq_rd_u16(&e);
+            const uint8_t *k = rmq_rd_bytes(&e, kl);
+            uint32_t vl = rmq_rd_u32(&e);
+            if (e.err || vl > rmq_rd_left(&e)) {
+                snprintf(errstr, es, "ROCKETMQ header: truncated extFields entry");
+                return RMQ_ERR__CORRUPT;
+            }
+            const uint8_t *v = rmq_rd_bytes(&e, vl);
+            if (kl == 0 || vl == 0)
+                continue; /* zero-length strings decode as null in Java */
+            ext_put_owned(c, rmq_strndup((const char *)k, kl), rmq_strndup((const char *)v, vl));
+        }
+    }
+    return RMQ_OK;
+}
+
+rmq_err_t rmq_cmd_decode(rmq_cmd_t *c, const uint8_t *p, size_t len, char *errstr, size_t errstr_size)
+{
+    char dummy[8];
+    if (!errstr) {
+        errstr = dummy;
+        errstr_size = sizeof(dummy);
+    }
+    rmq_cmd_init(c);
+    if (len < 4) {
+        snprintf(errstr, errstr_size, "frame of %zu bytes is shorter than a header word", len);
+        return RMQ_ERR__CORRUPT;
+    }
+    uint32_t word = rmq_be32(p);
+    uint8_t type = (uint8_t)(word >> 24);
+    size_t hlen = word & 0xFFFFFF;
+    if (hlen > len - 4) {
+        snprintf(errstr, errstr_size, "header length %zu larger than frame (%zu)", hlen, len - 4);
+        return RMQ_ERR__CORRUPT;
+    }
+    rmq_err_t r;
+    if (type == RMQ_SERIALIZE_JSON)
+        r = decode_json_header(c, p + 4, hlen, errstr, errstr_size);
+    else if (type == RMQ_SERIALIZE_ROCKETMQ)
+        r = decode_rocketmq_header(c, p + 4, hlen, errstr, errstr_size);
+    else {
+        snprintf(errstr, errstr_size, "unknown serialize type %u", type);
+        return RMQ_ERR__UNSUPPORTED;
+    }
+    if (r != RMQ_OK) {
+        rmq_cmd_deinit(c);
+        return r;
+    }
+    c->serialize = type;
+    size_t blen = len - 4 - hlen;
+    if (blen)
+        rmq_cmd_set_body(c, p + 4 + hlen, blen);
+    return RMQ_OK;
+}
+
+/* ---------------- encoding ---------------- */
+
+static void encode_json_header(const rmq_cmd_t *c, rmq_buf_t *out)
+{
+    rmq_jw_t w;
+    rmq_jw_init(&w, out);
+    rmq_jw_obj_begin(&w);
+    rmq_jw_kint(&w, "code", c->code);
+    if (c->has_ext) {
+        rmq_jw_key(&w, "extFields");
+        rmq_jw_obj_begin(&w);
+        for (size_t i = 0; i < c->ext_n; i++)
+            rmq_jw_kstr(&w, c->ext[i].key, c->ext[i].val);
+        rmq_jw_obj_end(&w);
+    }
+    rmq_jw_kint(&w, "flag", c->flag);
+    rmq_jw_kstr(&w, "language", rmq_lang_name(c->language));
+    rmq_jw_kint(&w, "opaque", c->opaque);
+    if (c->remark)
+        rmq_jw_kstr(&w, "remark", c->remark);
+    rmq_jw_kstr(&w, "serializeTypeCurrentRPC", "JSON");
+    rmq_jw_kint(&w, "version", c->version);
+    rmq_jw_obj_end(&w);
+}
+
+static void encode_rocketmq_header(const rmq_cmd_t *c, rmq_buf_t *out)
+{
+    rmq_buf_put_u16(out, (uint16_t)c->code);
+    rmq_buf_put_u8(out, (uint8_t)c->language);
+    rmq_buf_put_u16(out, (uint16_t)c->version);
+    rmq_buf_put_u32(out, (uint32_t)c->opaque);
+    rmq_buf_put_u32(out, (uint32_t)c->flag);
+    size_t rl = c->remark ? strlen(c->remark) : 0;
+    rmq_buf_put_u32(out, (uint32_t)rl);
+    rmq_buf_put(out, c->remark, rl);
+    size_t el = 0;
+    for (size_t i = 0; i < c->ext_n; i++)
+        el += 2 + strlen(c->ext[i].key) + 4 + strlen(c->ext[i].val);
+    rmq_buf_put_u32(out, (uint32_t)el);
+    for (size_t i = 0; i < c->ext_n; i++) {
+        size_t kl = strlen(c->ext[i].key), vl = strlen(c->ext[i].val);
+        rmq_buf_put_u16(out, (uint16_t)kl);
+        rmq_buf_put(out, c->ext[i].key, kl);
+        rmq_buf_put_u32(out, (uint32_t)vl);
+        rmq_buf_put(out, c->ext[i].val, vl);
+    }
+}
+
+void rmq_cmd_encode_header(const rmq_cmd_t *c, size_t body_len, rmq_buf_t *out)
+{
+    size_t start = out->len;
+    rmq_buf_reserve(out, 8 + 256);
+    out->len += 8; /* length + header word, filled below */
+    if (c->serialize == RMQ_SERIALIZE_ROCKETMQ)
+        encode_rocketmq_header(c, out);
+    else
+        encode_json_header(c, out);
+    size_t hlen = out->len - start - 8;
+    rmq_wbe32(out->data + start, (uint32_t)(4 + hlen + body_len));
+    rmq_wbe32(out->data + start + 4, ((uint32_t)c->serialize << 24) | (uint32_t)(hlen & 0xFFFFFF));
+}
+
+void rmq_cmd_encode(const rmq_cmd_t *c, rmq_buf_t *out)
+{
+    rmq_cmd_encode_header(c, c->body_len, out);
+    rmq_buf_put(out, c->body, c->body_len);
+}

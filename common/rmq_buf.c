@@ -1,0 +1,108 @@
+/* rmq_buf.c - growable byte buffer. Any thread; a buffer is not shared. */
+#include "rmq_buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "rmq_alloc.h"
+
+void rmq_buf_init(rmq_buf_t *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void rmq_buf_free(rmq_buf_t *b)
+{
+    free(b->data);
+    rmq_buf_init(b);
+}
+
+void rmq_buf_reserve(rmq_buf_t *b, size_t extra)
+{
+    if (b->cap - b->len > extra)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len <= extra)
+        cap *= 2;
+    b->data = rmq_realloc(b->data, cap);
+    b->cap = cap;
+}
+
+void rmq_buf_put(rmq_buf_t *b, const void *p, size_t n)
+{
+    if (!n)
+        return;
+    rmq_buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void rmq_buf_puts(rmq_buf_t *b, const char *s) { rmq_buf_put(b, s, strlen(s)); }
+
+void rmq_buf_putc(rmq_buf_t *b, char c)
+{
+    rmq_buf_reserve(b, 1);
+    b->data[b->len++] = (uint8_t)c;
+}
+
+void rmq_buf_printf(rmq_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof(tmp)) {
+        rmq_buf_put(b, tmp, (size_t)n);
+        return;
+    }
+    rmq_buf_reserve(b, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void rmq_buf_put_u8(rmq_buf_t *b, uint8_t v) { rmq_buf_put(b, &v, 1); }
+
+void rmq_buf_put_u16(rmq_buf_t *b, uint16_t v)
+{
+    uint8_t t[2];
+    rmq_wbe16(t, v);
+    rmq_buf_put(b, t, 2);
+}
+
+void rmq_buf_put_u32(rmq_buf_t *b, uint32_t v)
+{
+    uint8_t t[4];
+    rmq_wbe32(t, v);
+    rmq_buf_put(b, t, 4);
+}
+
+void rmq_buf_put_u64(rmq_buf_t *b, uint64_t v)
+{
+    uint8_t t[8];
+    rmq_wbe64(t, v);
+    rmq_buf_put(b, t, 8);
+}
+
+char *rmq_buf_cstr(rmq_buf_t *b)
+{
+    rmq_buf_reserve(b, 1);
+    b->data[b->len] = '\0';
+    return (char *)b->data;
+}
+
+uint8_t *rmq_buf_detach(rmq_buf_t *b, size_t *len)
+{
+    uint8_t *p = b->data;
+    if (len)
+        *len = b->len;
+    rmq_buf_init(b);
+    return p;
+}
