@@ -214,22 +214,69 @@ rmq_err_t rmq_cmd_ext_bool(const rmq_cmd_t *c, const char *key, bool *out)
 
 /* ---------------- decoding ---------------- */
 
-/* JS String(number) for a double: shortest text that round-trips. */
+/* JS String(number) for a double (Number.prototype.toString, ECMA-262
+ * 7.1.12.1): the shortest digits that round-trip, plain notation for
+ * 1e-7 < |d| < 1e21, otherwise d[.ddd]e+-x with no exponent padding; -0 is
+ * "0". ali-ons sends JS numbers and signs their String() text (ACL). */
 static void real_text(double d, char *out, size_t n)
 {
     if (isnan(d) || isinf(d)) {
         snprintf(out, n, "%s", isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
         return;
     }
-    if (d == floor(d) && fabs(d) < 1e21) {
-        snprintf(out, n, "%.0f", d);
+    if (d == 0) {
+        snprintf(out, n, "0");
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, n, "%.*g", prec, d);
-        if (strtod(out, NULL) == d)
-            return;
+    char e[40];
+    for (int prec = 0; prec <= 16; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec, d);
+        if (strtod(e, NULL) == d)
+            break;
     }
+    /* e = [-]D[.DDD]e(+|-)XX: collect the digits and the decimal exponent */
+    char digits[24];
+    int k = 0;
+    const char *p = e;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9' && k < (int)sizeof(digits) - 1)
+            digits[k++] = *p;
+    digits[k] = '\0';
+    int x = *p == 'e' ? atoi(p + 1) : 0;
+    int pt = x + 1; /* position of the decimal point relative to the digits */
+    char t[64];
+    size_t o = 0;
+    if (neg)
+        t[o++] = '-';
+    if (k <= pt && pt <= 21) { /* integer: digits then zeros */
+        for (int i = 0; i < pt; i++)
+            t[o++] = i < k ? digits[i] : '0';
+    } else if (0 < pt && pt <= 21) { /* ddd.ddd */
+        for (int i = 0; i < k; i++) {
+            if (i == pt)
+                t[o++] = '.';
+            t[o++] = digits[i];
+        }
+    } else if (-6 < pt && pt <= 0) { /* 0.000ddd */
+        t[o++] = '0';
+        t[o++] = '.';
+        for (int i = 0; i < -pt; i++)
+            t[o++] = '0';
+        for (int i = 0; i < k; i++)
+            t[o++] = digits[i];
+    } else { /* d.ddde+x */
+        t[o++] = digits[0];
+        if (k > 1)
+            t[o++] = '.';
+        for (int i = 1; i < k; i++)
+            t[o++] = digits[i];
+        o += (size_t)snprintf(t + o, sizeof(t) - o, "e%c%d", pt > 0 ? '+' : '-', abs(pt - 1));
+    }
+    t[o] = '\0';
+    snprintf(out, n, "%s", t);
 }
 
 static bool json_int_field(json_t *root, const char *key, int32_t *out)
@@ -273,8 +320,10 @@ static rmq_err_t decode_json_header(rmq_cmd_t *c, const uint8_t *h, size_t n, ch
     json_t *lang = json_object_get(root, "language");
     if (json_is_string(lang))
         c->language = rmq_lang_parse(json_string_value(lang));
-    else if (json_is_integer(lang))
-        c->language = (int32_t)json_integer_value(lang);
+    else if (json_is_integer(lang)) { /* an ordinal; unknown => OTHER like unknown names */
+        json_int_t l = json_integer_value(lang);
+        c->language = l >= 0 && l < LANG_COUNT ? (int32_t)l : RMQ_LANG_OTHER;
+    }
     json_t *remark = json_object_get(root, "remark");
     if (json_is_string(remark))
         c->remark = rmq_strndup(json_string_value(remark), json_string_length(remark));
@@ -335,6 +384,15 @@ out:
     return rc;
 }
 
+/* A ROCKETMQ string: C strings cannot hold NUL, so cut at the first one; an
+ * empty result is null, as a zero-length string is in Java
+ * (RocketMQSerializable.readStr). Keeps decode(encode(decode(x))) stable. */
+static char *str_or_null(const uint8_t *p, size_t n)
+{
+    size_t l = strnlen((const char *)p, n);
+    return l ? rmq_strndup((const char *)p, l) : NULL;
+}
+
 static rmq_err_t decode_rocketmq_header(rmq_cmd_t *c, const uint8_t *h, size_t n, char *errstr, size_t es)
 {
     rmq_rd_t r;
@@ -350,14 +408,13 @@ static rmq_err_t decode_rocketmq_header(rmq_cmd_t *c, const uint8_t *h, size_t n
         return RMQ_ERR__CORRUPT;
     }
     if (rl > 0)
-        c->remark = rmq_strndup((const char *)rmq_rd_bytes(&r, rl), rl);
+        c->remark = str_or_null(rmq_rd_bytes(&r, rl), rl);
     uint32_t el = rmq_rd_u32(&r);
     if (r.err || el > rmq_rd_left(&r)) {
         snprintf(errstr, es, "ROCKETMQ header: extFields length %u exceeds header", el);
         return RMQ_ERR__CORRUPT;
     }
-    if (el > 0) {
-        c->has_ext = true;
+    if (el > 0) { /* has_ext is set by the first kept entry: the wire has no empty map */
         rmq_rd_t e;
         rmq_rd_init(&e, rmq_rd_bytes(&r, el), el);
         while (rmq_rd_left(&e) > 0) {
@@ -369,9 +426,13 @@ static rmq_err_t decode_rocketmq_header(rmq_cmd_t *c, const uint8_t *h, size_t n
                 return RMQ_ERR__CORRUPT;
             }
             const uint8_t *v = rmq_rd_bytes(&e, vl);
-            if (kl == 0 || vl == 0)
-                continue; /* zero-length strings decode as null in Java */
-            ext_put_owned(c, rmq_strndup((const char *)k, kl), rmq_strndup((const char *)v, vl));
+            char *ks = str_or_null(k, kl), *vs = str_or_null(v, vl);
+            if (!ks || !vs) { /* null key or value: Java skips the entry */
+                free(ks);
+                free(vs);
+                continue;
+            }
+            ext_put_owned(c, ks, vs);
         }
     }
     return RMQ_OK;
