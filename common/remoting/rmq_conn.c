@@ -585,12 +585,23 @@ rmq_endpoint_t *rmq_server_new(struct event_base *base, const char *host, int po
 {
     rmq_endpoint_t *ep = endpoint_new(base, opts, false);
     struct sockaddr_storage ss;
-    int sl = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    int sl;
     char spec[128];
     const char *h = host && *host ? host : "0.0.0.0";
     snprintf(spec, sizeof(spec), strchr(h, ':') ? "[%s]:%d" : "%s:%d", h, port);
-    if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sl) != 0) {
-        snprintf(errstr, errstr_size, "bad listen address %s", spec);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, h, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        sl = sizeof(*in4);
+    } else if (inet_pton(AF_INET6, h, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        sl = sizeof(*in6);
+    } else {
+        snprintf(errstr, errstr_size, "bad listen address %s (numeric IPv4/IPv6 expected)", spec);
         free(ep);
         return NULL;
     }
