@@ -73,9 +73,10 @@ static rmq_err_t set_one(const rmq_conf_def_t *d, void *obj, const char *val, ch
         char *end;
         errno = 0;
         long long v = strtoll(val, &end, 10);
+        bool digits = end != val; /* strtoll parsed something ("" and " " did not) */
         while (*end == ' ' || *end == '\t')
             end++;
-        if (!*val || *end || errno) {
+        if (!digits || *end || errno) {
             snprintf(errstr, n, "%s: expected an integer, got \"%s\"", d->name, val);
             return RMQ_ERR__INVALID_ARG;
         }
@@ -360,13 +361,14 @@ rmq_err_t rmq_props_parse(const char *text, size_t len, rmq_props_cb_t cb, void 
             v++;
         while (v < n && is_ws(l[v]))
             v++;
-        size_t ve = n;
-        while (ve > v && (l[ve - 1] == ' ' || l[ve - 1] == '\t'))
-            ve--; /* RocketMQ trims values (MixAll.properties2Object) */
         key.len = 0;
         val.len = 0;
         unescape_into(&key, l, k);
-        unescape_into(&val, l + v, ve - v);
+        unescape_into(&val, l + v, n - v);
+        /* RocketMQ trims values (MixAll.properties2Object). Trim after
+         * unescaping: cutting the raw text first turned "v\ " into "v\". */
+        while (val.len > 0 && (val.data[val.len - 1] == ' ' || val.data[val.len - 1] == '\t'))
+            val.len--;
         if (cb(opaque, rmq_buf_cstr(&key), rmq_buf_cstr(&val), start_line) != 0) {
             rc = RMQ_ERR__INVALID_ARG;
             break;
