@@ -248,7 +248,6 @@ bool th_read_frame(th_client_t *c, rmq_cmd_t *out, int timeout_ms)
 
 static bool send_cmd(th_client_t *c, rmq_cmd_t *req)
 {
-    req->serialize = c->serialize;
     rmq_buf_t b;
     rmq_buf_init(&b);
     rmq_cmd_encode(req, &b);

@@ -44,14 +44,13 @@ bool th_namesrv_start(th_proc_t *p, const char *extra_conf);
 typedef struct th_client_s {
     int fd;
     int32_t next_opaque;
-    uint8_t serialize;
 } th_client_t;
 
 bool th_connect(th_client_t *c, int port);
 void th_close(th_client_t *c);
 /* Write raw bytes. */
 bool th_send_raw(th_client_t *c, const void *p, size_t n);
-/* Send a request (opaque assigned) and wait for its response; frames that are
+/* Send a request in its own serialization (opaque assigned) and wait for its response; frames that are
  * not the response (server-initiated requests) are skipped. */
 bool th_call(th_client_t *c, rmq_cmd_t *req, rmq_cmd_t *resp, int timeout_ms);
 /* Send oneway (no response awaited). */
