@@ -22,6 +22,7 @@ BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DCOMET_SANITIZE=ON
 echo "== unit tests under ASan/UBSan =="
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp:print_suppressions=0}
 (cd build-asan && ctest -L unit --output-on-failure -j"$JOBS")
 
 echo "== all tests (unit + integration, real processes) =="
