@@ -104,6 +104,8 @@ void rmq_conf_defaults(const rmq_conf_def_t *tbl, void *obj)
     char err[256];
     for (const rmq_conf_def_t *d = tbl; d->name; d++) {
         const char *v = d->def ? d->def : (d->type == RMQ_CONF_STR ? "" : d->type == RMQ_CONF_BOOL ? "false" : "0");
+        if (d->type == RMQ_CONF_STR)
+            *(char **)FIELD(obj, d) = NULL; /* the struct may be uninitialised: nothing to free */
         if (set_one(d, obj, v, err, sizeof(err)) != RMQ_OK)
             rmq_assert(!"bad default in config table");
     }

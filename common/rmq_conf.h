@@ -37,7 +37,9 @@ typedef struct rmq_conf_def_s {
 
 #define RMQ_CONF_END {NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL}
 
-/* Set every field to its default. */
+/* Set every field to its default. String fields are overwritten without
+ * being freed (the struct may be uninitialised); call rmq_conf_free first to
+ * reset a used struct. */
 void rmq_conf_defaults(const rmq_conf_def_t *tbl, void *obj);
 /* Free owned strings. */
 void rmq_conf_free(const rmq_conf_def_t *tbl, void *obj);
