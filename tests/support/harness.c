@@ -89,6 +89,16 @@ bool th_proc_spawn(th_proc_t *p, const char *exe, char *const argv[], const char
 {
     if (!p->log[0])
         snprintf(p->log, sizeof(p->log), "%s/process.log", p->dir);
+    /* A restart must not be satisfied by the previous run's boot line: keep
+     * the old log beside the new one. */
+    for (int i = 1; i < 100; i++) {
+        char old[sizeof(p->log) + 8];
+        snprintf(old, sizeof(old), "%s.%d", p->log, i);
+        if (access(old, F_OK) != 0) {
+            rename(p->log, old);
+            break;
+        }
+    }
     pid_t pid = fork();
     if (pid < 0)
         return false;

@@ -27,8 +27,8 @@ bool th_tmpdir(char *out, size_t n, const char *prefix);
 /* Path of a built binary ("mqnamesrv", "mqbroker", ...). */
 const char *th_bin(const char *name, char *out, size_t n);
 
-/* Spawn exe with argv (argv[0] included, NULL-terminated), output to p->log,
- * and wait up to timeout_ms for `boot_line` to appear in the log. */
+/* Spawn exe with argv (argv[0] included, NULL-terminated), output to p->log
+ * (an existing log from an earlier run is renamed to <log>.N), and wait up to timeout_ms for `boot_line` to appear in the log. */
 bool th_proc_spawn(th_proc_t *p, const char *exe, char *const argv[], const char *boot_line, int timeout_ms);
 /* Send sig to p->pid (only that PID) and reap it (SIGKILL after 5 s). */
 void th_proc_stop(th_proc_t *p, int sig);
