@@ -1,0 +1,91 @@
+/* main.c - mqbroker entry point: command line (-c, -n, -p, -m,
+ * --print-config-md), logging, libevent threading, then the controller.
+ * Thread: main (becomes the io thread inside rmq_broker_run).
+ * Never: holds state of its own beyond argument parsing. */
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "rmq_log.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: mqbroker [-c broker.conf] [-n namesrvAddr] [-p | -m] [--print-config-md] [-h]\n"
+                 "  -c file   RocketMQ broker.conf (key=value)\n"
+                 "  -n addr   name server list, host:port;host:port\n"
+                 "  -p        print all settings and exit\n"
+                 "  -m        print important settings and exit\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf_file = NULL, *ns = NULL;
+    bool print_all = false, print_imp = false, print_md = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-c") && i + 1 < argc)
+            conf_file = argv[++i];
+        else if (!strcmp(argv[i], "-n") && i + 1 < argc)
+            ns = argv[++i];
+        else if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--printConfigItem"))
+            print_all = true;
+        else if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--printImportantConfig"))
+            print_imp = true;
+        else if (!strcmp(argv[i], "--print-config-md"))
+            print_md = true;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "mqbroker: unknown option %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (print_md) {
+        rmq_conf_print_markdown(rmq_broker_conf_defs, "mqbroker (broker.conf)", stdout);
+        rmq_conf_print_markdown(rmq_store_conf_defs, "mqbroker message store (broker.conf)", stdout);
+        return 0;
+    }
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
+    rmq_log_set_thread_name("BrokerIO");
+    rmq_broker_t *b = rmq_broker_new();
+    char err[512] = "";
+    if (conf_file && rmq_broker_conf_load(&b->conf, &b->store_conf, conf_file, err, sizeof(err)) != RMQ_OK) {
+        fprintf(stderr, "mqbroker: %s\n", err);
+        rmq_broker_destroy(b);
+        return 1;
+    }
+    if (ns && rmq_broker_conf_set(&b->conf, &b->store_conf, "namesrvAddr", ns, err, sizeof(err)) != RMQ_OK) {
+        fprintf(stderr, "mqbroker: %s\n", err);
+        rmq_broker_destroy(b);
+        return 1;
+    }
+    if (!ns && (!b->conf.namesrvAddr || !*b->conf.namesrvAddr) && getenv("NAMESRV_ADDR"))
+        rmq_broker_conf_set(&b->conf, &b->store_conf, "namesrvAddr", getenv("NAMESRV_ADDR"), err, sizeof(err));
+    rmq_broker_conf_finish(&b->conf, &b->store_conf);
+    if (print_all || print_imp) {
+        rmq_conf_print(rmq_broker_conf_defs, &b->conf, stdout, print_imp);
+        rmq_conf_print(rmq_store_conf_defs, &b->store_conf, stdout, print_imp);
+        rmq_broker_destroy(b);
+        return 0;
+    }
+    int lvl = rmq_log_level_parse(b->conf.logLevel);
+    if (lvl >= 0)
+        rmq_log_level = lvl;
+    if (b->conf.logFile && *b->conf.logFile)
+        rmq_log_set_file(b->conf.logFile);
+    if (rmq_broker_start(b, err, sizeof(err)) != RMQ_OK) {
+        rmq_log(RMQ_LOG_ERROR, "broker", "start failed: %s", err);
+        fprintf(stderr, "mqbroker: start failed: %s\n", err);
+        rmq_broker_destroy(b);
+        return 1;
+    }
+    int rc = rmq_broker_run(b);
+    rmq_broker_destroy(b);
+    rmq_log(RMQ_LOG_INFO, "broker", "shutdown complete");
+    return rc;
+}

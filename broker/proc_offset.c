@@ -1,0 +1,112 @@
+/* proc_offset.c - offset requests: QUERY_CONSUMER_OFFSET (14),
+ * UPDATE_CONSUMER_OFFSET (15), SEARCH_OFFSET_BY_TIMESTAMP (29),
+ * GET_MAX_OFFSET (30), GET_MIN_OFFSET (31), GET_EARLIEST_MSG_STORETIME (32).
+ * Thread: io. Reads are O(1) store lookups; commits only touch memory (the
+ * offsets snapshot is written by the writer thread).
+ * Never: does file I/O. */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker.h"
+#include "rmq_codes.h"
+#include "rmq_log.h"
+
+static bool topic_queue(rmq_conn_t *conn, const rmq_cmd_t *req, const char **topic, int32_t *qid)
+{
+    return rmq_req_str(conn, req, "topic", topic) && rmq_req_i32(conn, req, "queueId", qid);
+}
+
+static void reply_i64(rmq_conn_t *conn, const rmq_cmd_t *req, const char *key, int64_t v)
+{
+    rmq_cmd_t resp;
+    rmq_broker_resp(&resp, req, RMQ_OK, NULL);
+    rmq_cmd_set_ext_i64(&resp, key, v);
+    rmq_conn_reply(conn, req, &resp);
+    rmq_cmd_deinit(&resp);
+}
+
+static void on_query_consumer_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    rmq_broker_t *b = ctx;
+    const char *group, *topic;
+    int32_t qid;
+    if (!rmq_req_str(conn, req, "consumerGroup", &group) || !topic_queue(conn, req, &topic, &qid))
+        return;
+    int64_t off = rmq_offset_query(&b->offsets, group, topic, qid);
+    if (off >= 0) {
+        reply_i64(conn, req, "offset", off);
+        return;
+    }
+    int64_t min = rmq_store_get_min_offset_in_queue(b->store, topic, qid);
+    if (min <= 0) {
+        /* the head of the queue is still in the store: a new group starts at 0 */
+        reply_i64(conn, req, "offset", 0);
+        return;
+    }
+    rmq_broker_reply_err(conn, req, RMQ_ERR_QUERY_NOT_FOUND, "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first");
+}
+
+static void on_update_consumer_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    rmq_broker_t *b = ctx;
+    const char *group, *topic;
+    int32_t qid;
+    int64_t off;
+    if (!rmq_req_str(conn, req, "consumerGroup", &group) || !topic_queue(conn, req, &topic, &qid) ||
+        !rmq_req_i64(conn, req, "commitOffset", &off))
+        return;
+    if (!b->is_slave)
+        rmq_offset_commit(&b->offsets, group, topic, qid, off);
+    rmq_broker_reply_ok(conn, req);
+}
+
+static void on_max_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    rmq_broker_t *b = ctx;
+    const char *topic;
+    int32_t qid;
+    if (!topic_queue(conn, req, &topic, &qid))
+        return;
+    reply_i64(conn, req, "offset", rmq_store_get_max_offset_in_queue(b->store, topic, qid));
+}
+
+static void on_min_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    rmq_broker_t *b = ctx;
+    const char *topic;
+    int32_t qid;
+    if (!topic_queue(conn, req, &topic, &qid))
+        return;
+    reply_i64(conn, req, "offset", rmq_store_get_min_offset_in_queue(b->store, topic, qid));
+}
+
+static void on_search_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    rmq_broker_t *b = ctx;
+    const char *topic;
+    int32_t qid;
+    int64_t ts;
+    if (!topic_queue(conn, req, &topic, &qid) || !rmq_req_i64(conn, req, "timestamp", &ts))
+        return;
+    reply_i64(conn, req, "offset", rmq_store_get_offset_by_time(b->store, topic, qid, ts));
+}
+
+static void on_earliest(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    rmq_broker_t *b = ctx;
+    const char *topic;
+    int32_t qid;
+    if (!topic_queue(conn, req, &topic, &qid))
+        return;
+    reply_i64(conn, req, "timestamp", rmq_store_get_earliest_msg_store_time(b->store, topic, qid));
+}
+
+void rmq_proc_offset_register(rmq_broker_t *b, rmq_endpoint_t *ep)
+{
+    rmq_endpoint_set_handler(ep, RMQ_REQ_QUERY_CONSUMER_OFFSET, on_query_consumer_offset, b);
+    rmq_endpoint_set_handler(ep, RMQ_REQ_UPDATE_CONSUMER_OFFSET, on_update_consumer_offset, b);
+    rmq_endpoint_set_handler(ep, RMQ_REQ_GET_MAX_OFFSET, on_max_offset, b);
+    rmq_endpoint_set_handler(ep, RMQ_REQ_GET_MIN_OFFSET, on_min_offset, b);
+    rmq_endpoint_set_handler(ep, RMQ_REQ_SEARCH_OFFSET_BY_TIMESTAMP, on_search_offset, b);
+    rmq_endpoint_set_handler(ep, RMQ_REQ_GET_EARLIEST_MSG_STORETIME, on_earliest, b);
+}
