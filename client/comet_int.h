@@ -1,0 +1,433 @@
+/* comet_int.h - private types of libcomet (never installed).
+ *
+ * Prefix cm_ for internal functions. Thread annotations:
+ *   @thread io      the instance's I/O thread (owns the event_base and connections)
+ *   @thread service the instance's service thread (routes, heartbeats, rebalance, persistence)
+ *   @thread any     any thread; takes the lock named in @locks */
+#ifndef COMET_INT_H
+#define COMET_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "comet/comet.h"
+#include "rmq_buf.h"
+#include "rmq_cmd.h"
+#include "rmq_err.h"
+#include "rmq_msg_codec.h"
+
+/* ------------------------------------------------------------------ */
+/* conf.c                                                              */
+
+typedef struct cm_settings_s {
+    char *namesrvAddr;
+    char *instanceName;
+    char *clientIP;
+    char *unitName;
+    char *producerGroup;
+    char *consumerGroup;
+    char *createTopicKey;
+    char *messageModel;
+    char *consumeFromWhere;
+    char *consumeTimestamp;
+    char *localOffsetStoreDir;
+    char *logLevel;
+    int32_t sendMsgTimeout;
+    int32_t retryTimesWhenSendFailed;
+    int32_t retryTimesWhenSendAsyncFailed;
+    bool retryAnotherBrokerWhenNotStoreOK;
+    bool sendLatencyFaultEnable;
+    int32_t compressMsgBodyOverHowmuch;
+    int32_t compressLevel;
+    int32_t maxMessageSize;
+    int32_t defaultTopicQueueNums;
+    int32_t maxOutstandingAsync;
+    int32_t pollNameServerInterval;
+    int32_t heartbeatBrokerInterval;
+    int32_t persistConsumerOffsetInterval;
+    int32_t mqClientApiTimeout;
+    int32_t rebalanceInterval;
+    int32_t consumeThreadMin;
+    int32_t consumeThreadMax;
+    int32_t pullThresholdForQueue;
+    int32_t pullThresholdSizeForQueue;
+    int32_t consumeConcurrentlyMaxSpan;
+    int32_t pullBatchSize;
+    int32_t pullInterval;
+    int32_t consumeMessageBatchMaxSize;
+    int32_t maxReconsumeTimes;
+    int32_t brokerSuspendMaxTimeMillis;
+    int32_t consumerPullTimeoutMillis;
+    int32_t pullTimeDelayMillsWhenException;
+    bool postSubscriptionWhenPull;
+    int32_t pollQueueMaxSize;
+} cm_settings_t;
+
+struct comet_conf_s {
+    cm_settings_t s;
+    void *opaque;
+    void (*log_cb)(void *opaque, int level, const char *facility, const char *msg);
+    comet_send_cb_t *send_cb;
+};
+
+/* ------------------------------------------------------------------ */
+/* message.c                                                           */
+
+struct comet_message_s {
+    char *topic;
+    const uint8_t *body;
+    size_t body_len;
+    bool body_owned;
+    int32_t flag;
+    rmq_msg_props_t props;
+};
+
+struct comet_message_ext_s {
+    char *topic;
+    uint8_t *body;
+    size_t body_len;
+    rmq_msg_props_t props;
+    char msg_id[COMET_MSGID_MAX];
+    char offset_msg_id[COMET_MSGID_MAX];
+    char broker_name[COMET_NAME_MAX];
+    int32_t queue_id;
+    int64_t queue_offset;
+    int64_t commitlog_offset;
+    int64_t born_ts;
+    int64_t store_ts;
+    int32_t reconsume_times;
+    int32_t flag;
+    int32_t sys_flag;
+    char *real_topic; /* topic as stored (%RETRY%... for retried messages) */
+};
+
+/* Build a received message from a decoded record. NULL if the body cannot be
+ * inflated. */
+comet_message_ext_t *cm_message_ext_from_rec(const rmq_msg_rec_t *rec, const char *broker_name);
+/* Unique message key (MessageClientIDSetter layout), 32 hex chars + NUL. */
+void cm_uniq_key(char out[33]);
+/* Properties string for sending (user props + TAGS/KEYS + UNIQ_KEY + WAIT). */
+void cm_message_encode_props(const comet_message_t *m, const char *uniq, rmq_buf_t *out);
+
+/* ------------------------------------------------------------------ */
+/* route.c                                                             */
+
+#define CM_PERM_READ 0x4
+#define CM_PERM_WRITE 0x2
+
+typedef struct cm_queue_data_s {
+    char *broker_name;
+    int32_t read_queue_nums;
+    int32_t write_queue_nums;
+    int32_t perm;
+    int32_t topic_sys_flag;
+} cm_queue_data_t;
+
+typedef struct cm_broker_addr_s {
+    int64_t id;
+    char *addr;
+} cm_broker_addr_t;
+
+typedef struct cm_broker_data_s {
+    char *cluster;
+    char *broker_name;
+    cm_broker_addr_t *addrs;
+    size_t naddrs;
+} cm_broker_data_t;
+
+typedef struct cm_mq_s {
+    const char *topic;       /* borrowed from the route */
+    const char *broker_name; /* borrowed from the route */
+    int32_t queue_id;
+} cm_mq_t;
+
+typedef struct cm_route_s {
+    _Atomic int refs;
+    char *topic;
+    char *order_topic_conf;
+    cm_queue_data_t *qds;
+    size_t nqds;
+    cm_broker_data_t *bds;
+    size_t nbds;
+    /* derived */
+    cm_mq_t *pub;   /* writable queues (TopicPublishInfo), sorted by broker name */
+    size_t npub;
+    cm_mq_t *sub;   /* readable queues, sorted (topic, broker, queue id) */
+    size_t nsub;
+} cm_route_t;
+
+/* Parse a TopicRouteData body (fastjson unquoted-int-key style or standard
+ * JSON) for `topic`. NULL with errstr on failure. refs = 1. */
+cm_route_t *cm_route_parse(const char *topic, const char *json, size_t len, char *errstr, size_t errstr_size);
+void cm_route_hold(cm_route_t *r);
+void cm_route_release(cm_route_t *r);
+/* Address of broker_name's master (id 0) or NULL; borrowed from r. */
+const char *cm_route_master_addr(const cm_route_t *r, const char *broker_name);
+/* Any address (master preferred). */
+const char *cm_route_any_addr(const cm_route_t *r, const char *broker_name);
+int cm_mq_cmp(const cm_mq_t *a, const cm_mq_t *b);
+
+/* ------------------------------------------------------------------ */
+/* fault.c - MQFaultStrategy / LatencyFaultToleranceImpl               */
+
+typedef struct cm_fault_item_s {
+    char name[COMET_NAME_MAX];
+    int64_t latency;
+    int64_t start_ts; /* available again at this (monotonic ms) */
+} cm_fault_item_t;
+
+typedef struct cm_fault_s {
+    pthread_mutex_t lock;
+    cm_fault_item_t *items;
+    size_t n, cap;
+} cm_fault_t;
+
+void cm_fault_init(cm_fault_t *f);
+void cm_fault_deinit(cm_fault_t *f);
+/* notAvailableDuration for a latency (the §7.2 table). */
+int64_t cm_fault_duration(int64_t latency_ms);
+/* After an attempt: isolation (exception) counts as 30000 ms. */
+void cm_fault_update(cm_fault_t *f, const char *broker, int64_t latency_ms, bool isolation, int64_t now_ms);
+bool cm_fault_available(cm_fault_t *f, const char *broker, int64_t now_ms);
+/* One broker of the better half (sorted by available, latency, start);
+ * false if the table is empty. */
+bool cm_fault_pick_one(cm_fault_t *f, int64_t now_ms, uint32_t rnd, char *out, size_t out_size);
+/* Queue selection (TopicPublishInfo.selectOneMessageQueue / MQFaultStrategy).
+ * `counter` is incremented. last_broker may be NULL. Returns an index into
+ * r->pub (or -1 when there is none); with fault enabled and every broker out,
+ * *alt_queue_id receives the queue id to use on the chosen broker (else -1). */
+int cm_select_queue(const cm_route_t *r, _Atomic uint32_t *counter, const char *last_broker, bool fault_enable,
+                    cm_fault_t *f, int64_t now_ms, char *alt_broker, size_t alt_size, int32_t *alt_queue_id);
+
+/* ------------------------------------------------------------------ */
+/* rebalance.c - AllocateMessageQueueAveragely                         */
+
+/* cids must be sorted (strcmp order), mqs sorted (cm_mq_cmp). Fills out[]
+ * with indexes into mqs; returns how many (0 if me is not in cids). */
+size_t cm_allocate_averagely(size_t nmqs, const char *const *cids, size_t ncids, const char *me, size_t *out);
+void cm_sort_strings(char **v, size_t n);
+void cm_sort_mqs(cm_mq_t *v, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* instance.c - MQClientInstance                                       */
+
+typedef struct cm_instance_s cm_instance_t;
+
+/* Response callback. @thread io. resp borrowed; NULL when err != 0. */
+typedef void (*cm_resp_cb_t)(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void *arg);
+typedef void (*cm_task_fn_t)(void *arg);
+
+typedef struct cm_role_s {
+    /* heartbeat body parts, called on the service thread */
+    void (*producer_data)(void *ctx, rmq_buf_t *json_array_items); /* unused hook */
+    void (*on_service_tick)(void *ctx, int64_t now_ms, bool rebalance_now);
+    void (*on_notify_ids_changed)(void *ctx);
+    void (*consumer_heartbeat)(void *ctx, void *jw); /* writes one ConsumerData object */
+    void *ctx;
+    const char *producer_group; /* NULL if not a producer */
+} cm_role_t;
+
+cm_instance_t *cm_instance_new(const cm_settings_t *s, char *errstr, size_t errstr_size);
+void cm_instance_set_role(cm_instance_t *inst, const cm_role_t *role);
+rmq_err_t cm_instance_start(cm_instance_t *inst, char *errstr, size_t errstr_size);
+/* Unregister (groups from the role), stop threads. */
+void cm_instance_stop(cm_instance_t *inst, const char *producer_group, const char *consumer_group);
+void cm_instance_destroy(cm_instance_t *inst);
+const char *cm_instance_client_id(const cm_instance_t *inst);
+const cm_settings_t *cm_instance_settings(const cm_instance_t *inst);
+bool cm_instance_on_io(const cm_instance_t *inst);
+bool cm_instance_stopping(const cm_instance_t *inst);
+
+/* Run fn(arg) on the I/O thread (after delay_ms when > 0). @thread any */
+void cm_post(cm_instance_t *inst, int delay_ms, cm_task_fn_t fn, void *arg);
+/* Run fn(arg) on the callback thread. @thread any */
+void cm_post_callback(cm_instance_t *inst, cm_task_fn_t fn, void *arg);
+/* Async request: takes req; cb runs on the I/O thread exactly once. @thread any */
+void cm_request(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms, cm_resp_cb_t cb, void *arg);
+/* Blocking request; *resp filled on RMQ_OK (caller rmq_cmd_deinit). @thread not io */
+rmq_err_t cm_request_sync(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms, rmq_cmd_t *resp);
+/* Oneway: takes req. @thread any */
+void cm_oneway(cm_instance_t *inst, const char *addr, rmq_cmd_t *req);
+/* Request to the name servers with failover. @thread not io */
+rmq_err_t cm_namesrv_request_sync(cm_instance_t *inst, rmq_cmd_t *req, int timeout_ms, rmq_cmd_t *resp);
+
+/* Route cache. cm_route_get returns a held route or NULL (release it).
+ * fetch: query the name servers when not cached (blocking; not on io). */
+cm_route_t *cm_route_get(cm_instance_t *inst, const char *topic, bool fetch, rmq_err_t *err, char *errstr,
+                         size_t errstr_size);
+/* Re-query now (e.g. after a send failure); blocking. */
+rmq_err_t cm_route_refresh(cm_instance_t *inst, const char *topic);
+/* Address of a broker's master from any cached route (copied into out). */
+bool cm_broker_master_addr(cm_instance_t *inst, const char *broker_name, char *out, size_t out_size);
+bool cm_broker_any_addr(cm_instance_t *inst, const char *broker_name, char *out, size_t out_size);
+/* Ask the service thread to run its tick now (rebalance). @thread any */
+void cm_instance_kick(cm_instance_t *inst);
+/* Refresh every cached route soon (after a send failure). @thread any */
+void cm_instance_want_route_refresh(cm_instance_t *inst);
+/* Send heartbeats to all brokers now (blocking). @thread not io */
+void cm_instance_heartbeat_now(cm_instance_t *inst);
+
+/* helpers */
+void cm_errstr(char *errstr, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cm_set_ext_i64(rmq_cmd_t *c, const char *k, int64_t v);
+void cm_log_install(const comet_conf_t *conf);
+
+/* ------------------------------------------------------------------ */
+/* process_queue.c                                                      */
+
+typedef struct cm_pq_entry_s {
+    int64_t offset;
+    comet_message_ext_t *msg;
+    bool done;
+} cm_pq_entry_t;
+
+typedef struct cm_pq_s {
+    _Atomic int refs;
+    pthread_mutex_t lock;
+    cm_pq_entry_t *e; /* ring of entries sorted by offset */
+    size_t head, len, cap;
+    size_t count;      /* not done */
+    size_t bytes;      /* body bytes not done */
+    int64_t max_offset; /* highest offset ever added, -1 */
+    _Atomic bool dropped;
+} cm_pq_t;
+
+cm_pq_t *cm_pq_new(void);
+void cm_pq_hold(cm_pq_t *pq);
+void cm_pq_release(cm_pq_t *pq);
+/* Add messages (ascending offsets); the pq takes them. */
+void cm_pq_add(cm_pq_t *pq, comet_message_ext_t **msgs, size_t n);
+/* Mark these offsets consumed; returns the new safe commit offset: the
+ * smallest offset still cached, or max+1 when empty; -1 if nothing was ever added. */
+int64_t cm_pq_remove(cm_pq_t *pq, const int64_t *offsets, size_t n);
+void cm_pq_stats(cm_pq_t *pq, size_t *count, size_t *bytes, int64_t *span);
+/* Free everything cached (on drop). */
+void cm_pq_clear(cm_pq_t *pq);
+
+/* ------------------------------------------------------------------ */
+/* offset_store.c                                                      */
+
+typedef struct cm_offset_entry_s {
+    char topic[COMET_NAME_MAX];
+    char broker[COMET_NAME_MAX];
+    int32_t qid;
+    int64_t offset;
+    int64_t committed; /* last value sent */
+} cm_offset_entry_t;
+
+typedef struct cm_offset_store_s {
+    pthread_mutex_t lock;
+    cm_offset_entry_t *e;
+    size_t n, cap;
+    bool local;         /* broadcasting: file */
+    char *path;         /* local file */
+    cm_instance_t *inst;
+    char *group;
+} cm_offset_store_t;
+
+void cm_offset_store_init(cm_offset_store_t *os, cm_instance_t *inst, const char *group, bool local,
+                          const char *local_dir);
+void cm_offset_store_deinit(cm_offset_store_t *os);
+/* Update in memory. increase_only: never move backwards. */
+void cm_offset_store_update(cm_offset_store_t *os, const char *topic, const char *broker, int32_t qid, int64_t off,
+                            bool increase_only);
+/* In-memory offset, -1 if unknown. */
+int64_t cm_offset_store_get(cm_offset_store_t *os, const char *topic, const char *broker, int32_t qid);
+/* Read from the broker (or local file): >= 0 offset, -1 none, RMQ err < -1 on failure (blocking). */
+int64_t cm_offset_store_read(cm_offset_store_t *os, const char *topic, const char *broker, int32_t qid);
+/* Persist all changed offsets (remote: oneway UPDATE_CONSUMER_OFFSET, or
+ * sync requests when sync=true; local: rewrite the file). */
+void cm_offset_store_persist_all(cm_offset_store_t *os, bool sync);
+void cm_offset_store_persist_one(cm_offset_store_t *os, const char *topic, const char *broker, int32_t qid, bool sync);
+void cm_offset_store_remove(cm_offset_store_t *os, const char *topic, const char *broker, int32_t qid);
+
+/* ------------------------------------------------------------------ */
+/* consumer.c - the shared pull engine of push and pull consumers      */
+
+typedef struct cm_consumer_s cm_consumer_t;
+
+typedef struct cm_sub_s {
+    char *topic;
+    char *expr;       /* subString */
+    char **tags;
+    int32_t *codes;
+    size_t ntags;
+    int64_t version;
+} cm_sub_t;
+
+/* Parse a tag expression into sub (FilterAPI.buildSubscriptionData). */
+void cm_sub_build(cm_sub_t *sub, const char *topic, const char *expr);
+void cm_sub_free(cm_sub_t *sub);
+bool cm_sub_match(const cm_sub_t *sub, const char *tags);
+
+typedef struct cm_mqstate_s {
+    char topic[COMET_NAME_MAX];
+    char broker[COMET_NAME_MAX];
+    int32_t qid;
+    cm_pq_t *pq;
+    int64_t next_offset;     /* next pull offset */
+    bool pulling;            /* a pull is in flight or scheduled */
+    bool assigned;
+    uint64_t gen;            /* bumped on (re)assignment and seek: stale pull answers are dropped */
+    cm_consumer_t *cons;
+    struct cm_mqstate_s *next;
+} cm_mqstate_t;
+
+typedef struct cm_consumer_ops_s {
+    /* new messages for a queue (already in pq). @thread io */
+    void (*deliver)(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_message_ext_t **msgs, size_t n);
+    /* may we pull for mq now (flow control)? returns delay ms, 0 = now */
+    int (*flow_delay)(cm_consumer_t *c, cm_mqstate_t *mq);
+} cm_consumer_ops_t;
+
+struct cm_consumer_s {
+    cm_instance_t *inst;
+    const cm_settings_t *s;
+    char *group;
+    bool broadcasting;
+    bool push;               /* CONSUME_PASSIVELY */
+    bool manual_assign;      /* pull consumer with assign() */
+    cm_sub_t *subs;
+    size_t nsubs;
+    cm_offset_store_t offsets;
+    pthread_mutex_t lock;    /* mqs list */
+    cm_mqstate_t *mqs;
+    int nassigned;
+    cm_consumer_ops_t ops;
+    void *owner;
+    _Atomic bool running;
+    _Atomic int inflight;    /* pulls in flight */
+    int64_t last_rebalance;
+    int64_t last_persist;
+};
+
+void cm_consumer_init(cm_consumer_t *c, cm_instance_t *inst, const cm_settings_t *s, bool push, void *owner,
+                      const cm_consumer_ops_t *ops);
+void cm_consumer_deinit(cm_consumer_t *c);
+rmq_err_t cm_consumer_subscribe(cm_consumer_t *c, const char *topic, const char *expr);
+/* Register as the instance role and start. */
+void cm_consumer_attach(cm_consumer_t *c);
+/* Service-thread tick: rebalance when due or forced, persist offsets when due. */
+void cm_consumer_tick(cm_consumer_t *c, int64_t now, bool force);
+/* Replace the assignment with exactly these queues (pull consumer assign). */
+void cm_consumer_set_assignment(cm_consumer_t *c, const comet_message_queue_t *mqs, size_t n);
+/* Stop pulling; drop all queues after persisting offsets (sync). */
+void cm_consumer_stop(cm_consumer_t *c);
+/* Pull scheduling: continue pulling mq after delay. @thread io */
+void cm_consumer_pull_later(cm_mqstate_t *mq, int delay_ms);
+/* Messages of mq consumed: update the committed offset. @thread any */
+void cm_consumer_consumed(cm_consumer_t *c, cm_pq_t *pq, const char *topic, const char *broker, int32_t qid,
+                          const int64_t *offsets, size_t n);
+void cm_consumer_write_heartbeat(cm_consumer_t *c, void *jw);
+/* Move the next pull of a queue (pull consumer seek). */
+rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid, int64_t offset);
+/* Send a failed message back (CONSUMER_SEND_MSG_BACK), blocking. */
+rmq_err_t cm_consumer_send_back(cm_consumer_t *c, const comet_message_ext_t *m, int delay_level);
+/* Queue offset helpers (blocking). */
+rmq_err_t cm_query_offset(cm_instance_t *inst, int code, const char *topic, const char *broker, int32_t qid,
+                          int64_t ts, int64_t *out);
+
+#endif

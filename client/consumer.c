@@ -1,0 +1,761 @@
+/* consumer.c - the engine shared by push and pull consumers: subscriptions
+ * (FilterAPI), the long-polling pull loop per assigned queue
+ * (PullAPIWrapper / DefaultMQPushConsumerImpl.pullMessage), rebalance
+ * (RebalanceImpl with AllocateMessageQueueAveragely), start offsets
+ * (computePullFromWhere), offset persistence and the ConsumerData heartbeat.
+ *
+ * Threads: the pull loop runs on the I/O thread (requests, decoding,
+ * handing messages to the owner's deliver op). Rebalance and persistence run
+ * on the service thread with blocking requests. The queue list and each
+ * queue's next offset / generation are guarded by c->lock. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "comet_int.h"
+#include "rmq_codes.h"
+#include "rmq_json.h"
+#include "rmq_log.h"
+#include "rmq_time.h"
+
+#define FAC "consumer"
+
+#define PULL_SYS_COMMIT 0x1
+#define PULL_SYS_SUSPEND 0x2
+#define PULL_SYS_SUBSCRIPTION 0x4
+
+/* ---------------- subscriptions ---------------- */
+
+void cm_sub_build(cm_sub_t *sub, const char *topic, const char *expr)
+{
+    memset(sub, 0, sizeof(*sub));
+    sub->topic = strdup(topic);
+    sub->version = rmq_now_ms();
+    if (!expr || !*expr || strcmp(expr, "*") == 0) {
+        sub->expr = strdup("*");
+        return;
+    }
+    sub->expr = strdup(expr);
+    const char *p = expr;
+    while (*p) {
+        const char *sep = strstr(p, "||");
+        size_t len = sep ? (size_t)(sep - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len) {
+            bool dup = false;
+            for (size_t i = 0; i < sub->ntags && !dup; i++)
+                dup = strlen(sub->tags[i]) == len && strncmp(sub->tags[i], p, len) == 0;
+            if (!dup) {
+                sub->tags = realloc(sub->tags, (sub->ntags + 1) * sizeof(char *));
+                sub->codes = realloc(sub->codes, (sub->ntags + 1) * sizeof(int32_t));
+                sub->tags[sub->ntags] = strndup(p, len);
+                sub->codes[sub->ntags] = rmq_java_hash(p, len);
+                sub->ntags++;
+            }
+        }
+        if (!sep)
+            break;
+        p = sep + 2;
+    }
+}
+
+void cm_sub_free(cm_sub_t *sub)
+{
+    for (size_t i = 0; i < sub->ntags; i++)
+        free(sub->tags[i]);
+    free(sub->tags);
+    free(sub->codes);
+    free(sub->topic);
+    free(sub->expr);
+}
+
+bool cm_sub_match(const cm_sub_t *sub, const char *tags)
+{
+    if (sub->ntags == 0)
+        return true;
+    if (!tags)
+        return false;
+    for (size_t i = 0; i < sub->ntags; i++)
+        if (strcmp(sub->tags[i], tags) == 0)
+            return true;
+    return false;
+}
+
+static const cm_sub_t *find_sub(cm_consumer_t *c, const char *topic)
+{
+    for (size_t i = 0; i < c->nsubs; i++)
+        if (strcmp(c->subs[i].topic, topic) == 0)
+            return &c->subs[i];
+    return NULL;
+}
+
+rmq_err_t cm_consumer_subscribe(cm_consumer_t *c, const char *topic, const char *expr)
+{
+    if (!topic || !*topic)
+        return RMQ_ERR__INVALID_ARG;
+    for (size_t i = 0; i < c->nsubs; i++)
+        if (strcmp(c->subs[i].topic, topic) == 0) {
+            cm_sub_free(&c->subs[i]);
+            cm_sub_build(&c->subs[i], topic, expr);
+            return RMQ_OK;
+        }
+    c->subs = realloc(c->subs, (c->nsubs + 1) * sizeof(cm_sub_t));
+    cm_sub_build(&c->subs[c->nsubs++], topic, expr);
+    return RMQ_OK;
+}
+
+/* ---------------- heartbeat ---------------- */
+
+static void write_sub(rmq_jw_t *w, const cm_sub_t *s)
+{
+    rmq_jw_obj_begin(w);
+    rmq_jw_kbool(w, "classFilterMode", false);
+    rmq_jw_key(w, "codeSet");
+    rmq_jw_arr_begin(w);
+    for (size_t i = 0; i < s->ntags; i++)
+        rmq_jw_int(w, s->codes[i]);
+    rmq_jw_arr_end(w);
+    rmq_jw_kstr(w, "expressionType", "TAG");
+    rmq_jw_kstr(w, "subString", s->expr);
+    rmq_jw_kint(w, "subVersion", s->version);
+    rmq_jw_key(w, "tagsSet");
+    rmq_jw_arr_begin(w);
+    for (size_t i = 0; i < s->ntags; i++)
+        rmq_jw_str(w, s->tags[i]);
+    rmq_jw_arr_end(w);
+    rmq_jw_kstr(w, "topic", s->topic);
+    rmq_jw_obj_end(w);
+}
+
+static bool has_retry_sub(cm_consumer_t *c) { return c->push && !c->broadcasting; }
+
+void cm_consumer_write_heartbeat(cm_consumer_t *c, void *jwv)
+{
+    rmq_jw_t *w = jwv;
+    rmq_jw_obj_begin(w);
+    rmq_jw_kstr(w, "consumeFromWhere", c->s->consumeFromWhere);
+    rmq_jw_kstr(w, "consumeType", c->push ? "CONSUME_PASSIVELY" : "CONSUME_ACTIVELY");
+    rmq_jw_kstr(w, "groupName", c->group);
+    rmq_jw_kstr(w, "messageModel", c->broadcasting ? "BROADCASTING" : "CLUSTERING");
+    rmq_jw_key(w, "subscriptionDataSet");
+    rmq_jw_arr_begin(w);
+    for (size_t i = 0; i < c->nsubs; i++)
+        write_sub(w, &c->subs[i]);
+    rmq_jw_arr_end(w);
+    rmq_jw_kbool(w, "unitMode", false);
+    rmq_jw_obj_end(w);
+}
+
+/* ---------------- pull loop (io thread) ---------------- */
+
+typedef struct pull_ctx_s {
+    cm_mqstate_t *mq;
+    uint64_t gen;
+    int64_t offset;
+} pull_ctx_t;
+
+static void pull_task(void *arg);
+
+void cm_consumer_pull_later(cm_mqstate_t *mq, int delay_ms)
+{
+    cm_post(mq->cons->inst, delay_ms, pull_task, mq);
+}
+
+static bool mq_active(cm_consumer_t *c, cm_mqstate_t *mq)
+{
+    if (!c->running || !mq->assigned || cm_instance_stopping(c->inst)) {
+        mq->pulling = false;
+        return false;
+    }
+    return true;
+}
+
+static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void *arg);
+
+static void pull_task(void *arg)
+{
+    cm_mqstate_t *mq = arg;
+    cm_consumer_t *c = mq->cons;
+    pthread_mutex_lock(&c->lock);
+    if (!mq_active(c, mq)) {
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    pthread_mutex_unlock(&c->lock);
+    int delay = c->ops.flow_delay ? c->ops.flow_delay(c, mq) : 0;
+    if (delay > 0) {
+        cm_consumer_pull_later(mq, delay);
+        return;
+    }
+    char addr[256];
+    if (!cm_broker_master_addr(c->inst, mq->broker, addr, sizeof(addr)) &&
+        !cm_broker_any_addr(c->inst, mq->broker, addr, sizeof(addr))) {
+        cm_instance_want_route_refresh(c->inst);
+        cm_consumer_pull_later(mq, c->s->pullTimeDelayMillsWhenException);
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    pull_ctx_t *pc = malloc(sizeof(*pc));
+    pc->mq = mq;
+    pc->gen = mq->gen;
+    pc->offset = mq->next_offset;
+    pthread_mutex_unlock(&c->lock);
+
+    const cm_sub_t *sub = find_sub(c, mq->topic);
+    int64_t commit = (!c->broadcasting && c->push) ? cm_offset_store_get(&c->offsets, mq->topic, mq->broker, mq->qid)
+                                                   : -1;
+    int sys = PULL_SYS_SUSPEND;
+    if (commit > 0)
+        sys |= PULL_SYS_COMMIT;
+    bool post_sub = c->s->postSubscriptionWhenPull || !c->push || strncmp(mq->topic, "%RETRY%", 7) == 0;
+    if (post_sub)
+        sys |= PULL_SYS_SUBSCRIPTION;
+    rmq_cmd_t *req = rmq_cmd_new();
+    rmq_cmd_init_request(req, RMQ_REQ_PULL_MESSAGE);
+    rmq_cmd_set_ext(req, "consumerGroup", c->group);
+    rmq_cmd_set_ext(req, "topic", mq->topic);
+    rmq_cmd_set_ext_i64(req, "queueId", mq->qid);
+    rmq_cmd_set_ext_i64(req, "queueOffset", pc->offset);
+    rmq_cmd_set_ext_i64(req, "maxMsgNums", c->s->pullBatchSize);
+    rmq_cmd_set_ext_i64(req, "sysFlag", sys);
+    rmq_cmd_set_ext_i64(req, "commitOffset", commit > 0 ? commit : 0);
+    rmq_cmd_set_ext_i64(req, "suspendTimeoutMillis", c->s->brokerSuspendMaxTimeMillis);
+    if (post_sub)
+        rmq_cmd_set_ext(req, "subscription", sub ? sub->expr : "*");
+    rmq_cmd_set_ext_i64(req, "subVersion", sub ? sub->version : 0);
+    rmq_cmd_set_ext(req, "expressionType", "TAG");
+    rmq_cmd_set_ext(req, "bname", mq->broker);
+    c->inflight++;
+    cm_request(c->inst, addr, req, c->s->consumerPullTimeoutMillis, pull_resp, pc);
+}
+
+static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void *arg)
+{
+    pull_ctx_t *pc = arg;
+    cm_mqstate_t *mq = pc->mq;
+    cm_consumer_t *c = mq->cons;
+    c->inflight--;
+    pthread_mutex_lock(&c->lock);
+    if (!mq_active(c, mq)) {
+        pthread_mutex_unlock(&c->lock);
+        free(pc);
+        return;
+    }
+    if (pc->gen != mq->gen) { /* reassigned or seeked meanwhile */
+        pthread_mutex_unlock(&c->lock);
+        free(pc);
+        cm_consumer_pull_later(mq, 0);
+        return;
+    }
+    cm_pq_t *pq = mq->pq;
+    if (pq)
+        cm_pq_hold(pq);
+    pthread_mutex_unlock(&c->lock);
+
+    int delay = 0;
+    if (err != RMQ_OK) {
+        rmq_log(RMQ_LOG_INFO, FAC, "pull %s/%s/%d failed: %s", mq->topic, mq->broker, mq->qid, rmq_err2str(err));
+        delay = c->s->pullTimeDelayMillsWhenException;
+        goto next;
+    }
+    int64_t nbo = pc->offset;
+    rmq_cmd_ext_i64(resp, "nextBeginOffset", &nbo);
+    switch (resp->code) {
+    case 0: {
+        rmq_msg_rec_t *recs = NULL;
+        size_t n = 0;
+        if (rmq_msg_decode_all(resp->body, resp->body_len, false, &recs, &n) != RMQ_OK) {
+            rmq_log(RMQ_LOG_WARN, FAC, "pull %s/%s/%d: undecodable body (%zu bytes)", mq->topic, mq->broker, mq->qid,
+                    resp->body_len);
+            delay = c->s->pullTimeDelayMillsWhenException;
+            break;
+        }
+        const cm_sub_t *sub = find_sub(c, mq->topic);
+        comet_message_ext_t **msgs = calloc(n ? n : 1, sizeof(*msgs));
+        size_t k = 0;
+        char minb[24], maxb[24];
+        int64_t mn = 0, mx = 0;
+        rmq_cmd_ext_i64(resp, "minOffset", &mn);
+        rmq_cmd_ext_i64(resp, "maxOffset", &mx);
+        snprintf(minb, sizeof(minb), "%lld", (long long)mn);
+        snprintf(maxb, sizeof(maxb), "%lld", (long long)mx);
+        for (size_t i = 0; i < n; i++) {
+            if (recs[i].queue_offset < pc->offset)
+                continue;
+            comet_message_ext_t *m = cm_message_ext_from_rec(&recs[i], mq->broker);
+            if (!m) {
+                rmq_log(RMQ_LOG_WARN, FAC, "pull %s/%s/%d: message at offset %lld cannot be decompressed, skipped",
+                        mq->topic, mq->broker, mq->qid, (long long)recs[i].queue_offset);
+                continue;
+            }
+            if (sub && !cm_sub_match(sub, rmq_msg_props_get(&m->props, RMQ_PROP_TAGS))) {
+                comet_message_ext_destroy(m);
+                continue;
+            }
+            rmq_msg_props_set(&m->props, RMQ_PROP_MIN_OFFSET, minb);
+            rmq_msg_props_set(&m->props, RMQ_PROP_MAX_OFFSET, maxb);
+            msgs[k++] = m;
+        }
+        free(recs);
+        pthread_mutex_lock(&c->lock);
+        bool fresh = pc->gen == mq->gen;
+        if (fresh)
+            mq->next_offset = nbo;
+        pthread_mutex_unlock(&c->lock);
+        if (!fresh) {
+            for (size_t i = 0; i < k; i++)
+                comet_message_ext_destroy(msgs[i]);
+        } else if (k) {
+            c->ops.deliver(c, mq, pq, msgs, k);
+        } else if (pq && c->push) {
+            size_t cnt;
+            cm_pq_stats(pq, &cnt, NULL, NULL);
+            if (cnt == 0 && !c->broadcasting)
+                cm_offset_store_update(&c->offsets, mq->topic, mq->broker, mq->qid, nbo, true);
+        }
+        free(msgs);
+        delay = c->s->pullInterval;
+        break;
+    }
+    case RMQ_ERR_PULL_NOT_FOUND:
+    case RMQ_ERR_PULL_RETRY_IMMEDIATELY:
+    case RMQ_ERR_PULL_OFFSET_MOVED: {
+        pthread_mutex_lock(&c->lock);
+        bool fresh = pc->gen == mq->gen;
+        if (fresh)
+            mq->next_offset = nbo;
+        pthread_mutex_unlock(&c->lock);
+        if (fresh && c->push && pq) {
+            size_t cnt;
+            cm_pq_stats(pq, &cnt, NULL, NULL);
+            if (resp->code == RMQ_ERR_PULL_OFFSET_MOVED) {
+                rmq_log(RMQ_LOG_WARN, FAC, "pull %s/%s/%d: offset %lld moved to %lld", mq->topic, mq->broker,
+                        mq->qid, (long long)pc->offset, (long long)nbo);
+                cm_offset_store_update(&c->offsets, mq->topic, mq->broker, mq->qid, nbo, false);
+            } else if (cnt == 0) {
+                cm_offset_store_update(&c->offsets, mq->topic, mq->broker, mq->qid, nbo, true);
+            }
+        }
+        break;
+    }
+    case RMQ_ERR_FLOW_CONTROL:
+    case RMQ_ERR_SYSTEM_BUSY:
+        delay = 20;
+        break;
+    default:
+        rmq_log(RMQ_LOG_INFO, FAC, "pull %s/%s/%d: %s %s", mq->topic, mq->broker, mq->qid, rmq_err2name(resp->code),
+                resp->remark ? resp->remark : "");
+        delay = c->s->pullTimeDelayMillsWhenException;
+        break;
+    }
+next:
+    if (pq)
+        cm_pq_release(pq);
+    free(pc);
+    if (delay > 0)
+        cm_consumer_pull_later(mq, delay);
+    else
+        pull_task(mq);
+}
+
+/* ---------------- offsets (blocking helpers) ---------------- */
+
+rmq_err_t cm_query_offset(cm_instance_t *inst, int code, const char *topic, const char *broker, int32_t qid,
+                          int64_t ts, int64_t *out)
+{
+    char addr[256];
+    if (!cm_broker_master_addr(inst, broker, addr, sizeof(addr)) &&
+        !cm_broker_any_addr(inst, broker, addr, sizeof(addr))) {
+        cm_route_refresh(inst, topic);
+        if (!cm_broker_any_addr(inst, broker, addr, sizeof(addr)))
+            return RMQ_ERR__NO_ROUTE;
+    }
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, code);
+    rmq_cmd_set_ext(&req, "topic", topic);
+    rmq_cmd_set_ext_i64(&req, "queueId", qid);
+    if (code == RMQ_REQ_SEARCH_OFFSET_BY_TIMESTAMP)
+        rmq_cmd_set_ext_i64(&req, "timestamp", ts);
+    rmq_cmd_set_ext(&req, "bname", broker);
+    rmq_err_t e = cm_request_sync(inst, addr, &req, cm_instance_settings(inst)->mqClientApiTimeout, &resp);
+    rmq_cmd_deinit(&req);
+    if (e != RMQ_OK)
+        return e;
+    if (resp.code != 0)
+        e = (rmq_err_t)resp.code;
+    else if (rmq_cmd_ext_i64(&resp, "offset", out) != RMQ_OK)
+        e = RMQ_ERR__CORRUPT;
+    rmq_cmd_deinit(&resp);
+    return e;
+}
+
+static int64_t parse_consume_ts(const char *s)
+{
+    if (!s || strlen(s) != 14)
+        return rmq_now_ms() - 30 * 60 * 1000;
+    struct tm tm = {0};
+    if (sscanf(s, "%4d%2d%2d%2d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+               &tm.tm_sec) != 6)
+        return rmq_now_ms() - 30 * 60 * 1000;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_isdst = -1;
+    return (int64_t)mktime(&tm) * 1000;
+}
+
+/* computePullFromWhere: >= 0 offset, < 0 error (skip this round). */
+static int64_t start_offset(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid)
+{
+    int64_t off = cm_offset_store_read(&c->offsets, topic, broker, qid);
+    if (off >= 0)
+        return off;
+    if (off < -1)
+        return off;
+    bool retry = strncmp(topic, "%RETRY%", 7) == 0;
+    const char *w = c->s->consumeFromWhere;
+    rmq_err_t e = RMQ_OK;
+    if (strcmp(w, "CONSUME_FROM_FIRST_OFFSET") == 0 || strcmp(w, "CONSUME_FROM_MIN_OFFSET") == 0) {
+        off = 0;
+    } else if (strcmp(w, "CONSUME_FROM_TIMESTAMP") == 0) {
+        if (retry)
+            e = cm_query_offset(c->inst, RMQ_REQ_GET_MAX_OFFSET, topic, broker, qid, 0, &off);
+        else
+            e = cm_query_offset(c->inst, RMQ_REQ_SEARCH_OFFSET_BY_TIMESTAMP, topic, broker, qid,
+                                parse_consume_ts(c->s->consumeTimestamp), &off);
+    } else { /* LAST */
+        if (retry)
+            off = 0;
+        else
+            e = cm_query_offset(c->inst, RMQ_REQ_GET_MAX_OFFSET, topic, broker, qid, 0, &off);
+    }
+    return e == RMQ_OK ? off : (int64_t)RMQ_ERR__AGAIN;
+}
+
+/* ---------------- assignment ---------------- */
+
+static cm_mqstate_t *find_mq(cm_consumer_t *c, const char *t, const char *b, int32_t q)
+{
+    for (cm_mqstate_t *m = c->mqs; m; m = m->next)
+        if (m->qid == q && strcmp(m->topic, t) == 0 && strcmp(m->broker, b) == 0)
+            return m;
+    return NULL;
+}
+
+static void drop_mq(cm_consumer_t *c, cm_mqstate_t *mq)
+{
+    pthread_mutex_lock(&c->lock);
+    if (!mq->assigned) {
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    mq->assigned = false;
+    mq->gen++;
+    cm_pq_t *pq = mq->pq;
+    mq->pq = NULL;
+    c->nassigned--;
+    pthread_mutex_unlock(&c->lock);
+    if (pq) {
+        pq->dropped = true;
+        cm_pq_release(pq);
+    }
+    if (!c->manual_assign || c->push) {
+        cm_offset_store_persist_one(&c->offsets, mq->topic, mq->broker, mq->qid, true);
+        cm_offset_store_remove(&c->offsets, mq->topic, mq->broker, mq->qid);
+    }
+    rmq_log(RMQ_LOG_INFO, FAC, "%s: dropped %s/%s/%d", c->group, mq->topic, mq->broker, mq->qid);
+}
+
+/* Assign one queue; returns false when its start offset is unknown yet. */
+static bool add_mq(cm_consumer_t *c, const char *t, const char *b, int32_t q, int64_t fixed_offset)
+{
+    int64_t off = fixed_offset >= 0 ? fixed_offset : start_offset(c, t, b, q);
+    if (off < 0) {
+        rmq_log(RMQ_LOG_INFO, FAC, "%s: start offset of %s/%s/%d unknown (%s), next round", c->group, t, b, q,
+                rmq_err2str((int)off));
+        return false;
+    }
+    pthread_mutex_lock(&c->lock);
+    cm_mqstate_t *mq = find_mq(c, t, b, q);
+    if (!mq) {
+        mq = calloc(1, sizeof(*mq));
+        snprintf(mq->topic, sizeof(mq->topic), "%s", t);
+        snprintf(mq->broker, sizeof(mq->broker), "%s", b);
+        mq->qid = q;
+        mq->cons = c;
+        mq->next = c->mqs;
+        c->mqs = mq;
+    }
+    if (mq->assigned) {
+        pthread_mutex_unlock(&c->lock);
+        return true;
+    }
+    mq->assigned = true;
+    mq->gen++;
+    mq->pq = cm_pq_new();
+    mq->next_offset = off;
+    c->nassigned++;
+    bool start = !mq->pulling;
+    mq->pulling = true;
+    pthread_mutex_unlock(&c->lock);
+    rmq_log(RMQ_LOG_INFO, FAC, "%s: assigned %s/%s/%d from offset %lld", c->group, t, b, q, (long long)off);
+    if (start)
+        cm_consumer_pull_later(mq, 0);
+    return true;
+}
+
+static size_t fetch_cids(cm_consumer_t *c, const cm_route_t *r, char ***out)
+{
+    *out = NULL;
+    if (r->nbds == 0)
+        return 0;
+    size_t start = (size_t)rand() % r->nbds;
+    for (size_t k = 0; k < r->nbds; k++) {
+        const cm_broker_data_t *bd = &r->bds[(start + k) % r->nbds];
+        const char *addr = cm_route_any_addr(r, bd->broker_name);
+        if (!addr)
+            continue;
+        rmq_cmd_t req, resp;
+        rmq_cmd_init_request(&req, RMQ_REQ_GET_CONSUMER_LIST_BY_GROUP);
+        rmq_cmd_set_ext(&req, "consumerGroup", c->group);
+        rmq_err_t e = cm_request_sync(c->inst, addr, &req, c->s->mqClientApiTimeout, &resp);
+        rmq_cmd_deinit(&req);
+        if (e != RMQ_OK)
+            continue;
+        size_t n = 0;
+        if (resp.code == 0) {
+            char err[128];
+            json_t *root = rmq_json_parse((const char *)resp.body, resp.body_len, err, sizeof(err));
+            json_t *arr = root ? json_object_get(root, "consumerIdList") : NULL;
+            if (json_is_array(arr)) {
+                *out = calloc(json_array_size(arr) + 1, sizeof(char *));
+                for (size_t i = 0; i < json_array_size(arr); i++)
+                    if (json_is_string(json_array_get(arr, i)))
+                        (*out)[n++] = strdup(json_string_value(json_array_get(arr, i)));
+            }
+            json_decref(root);
+        }
+        rmq_cmd_deinit(&resp);
+        if (n)
+            return n;
+    }
+    return 0;
+}
+
+static void rebalance_topic(cm_consumer_t *c, const char *topic)
+{
+    rmq_err_t re;
+    char err[256];
+    cm_route_t *r = cm_route_get(c->inst, topic, true, &re, err, sizeof(err));
+    if (!r) {
+        rmq_log(RMQ_LOG_INFO, FAC, "%s: rebalance %s: %s", c->group, topic, err);
+        return;
+    }
+    size_t *idx = calloc(r->nsub + 1, sizeof(size_t));
+    size_t nalloc = 0;
+    char **cids = NULL;
+    size_t ncids = 0;
+    if (c->broadcasting) {
+        for (size_t i = 0; i < r->nsub; i++)
+            idx[nalloc++] = i;
+    } else {
+        ncids = fetch_cids(c, r, &cids);
+        if (ncids == 0) {
+            rmq_log(RMQ_LOG_INFO, FAC, "%s: no consumer id list for %s yet", c->group, topic);
+            free(idx);
+            cm_route_release(r);
+            return;
+        }
+        cm_sort_strings(cids, ncids);
+        nalloc = cm_allocate_averagely(r->nsub, (const char *const *)cids, ncids, cm_instance_client_id(c->inst), idx);
+    }
+    /* drop what is no longer ours */
+    cm_mqstate_t **drop = NULL;
+    size_t ndrop = 0;
+    pthread_mutex_lock(&c->lock);
+    for (cm_mqstate_t *m = c->mqs; m; m = m->next) {
+        if (!m->assigned || strcmp(m->topic, topic) != 0)
+            continue;
+        bool keep = false;
+        for (size_t i = 0; i < nalloc && !keep; i++)
+            keep = r->sub[idx[i]].queue_id == m->qid && strcmp(r->sub[idx[i]].broker_name, m->broker) == 0;
+        if (!keep) {
+            drop = realloc(drop, (ndrop + 1) * sizeof(*drop));
+            drop[ndrop++] = m;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    for (size_t i = 0; i < ndrop; i++)
+        drop_mq(c, drop[i]);
+    free(drop);
+    for (size_t i = 0; i < nalloc; i++)
+        add_mq(c, topic, r->sub[idx[i]].broker_name, r->sub[idx[i]].queue_id, -1);
+    for (size_t i = 0; i < ncids; i++)
+        free(cids[i]);
+    free(cids);
+    free(idx);
+    cm_route_release(r);
+}
+
+void cm_consumer_set_assignment(cm_consumer_t *c, const comet_message_queue_t *mqs, size_t n)
+{
+    cm_mqstate_t **drop = NULL;
+    size_t ndrop = 0;
+    pthread_mutex_lock(&c->lock);
+    for (cm_mqstate_t *m = c->mqs; m; m = m->next) {
+        if (!m->assigned)
+            continue;
+        bool keep = false;
+        for (size_t i = 0; i < n && !keep; i++)
+            keep = mqs[i].queue_id == m->qid && strcmp(mqs[i].topic, m->topic) == 0 &&
+                   strcmp(mqs[i].broker_name, m->broker) == 0;
+        if (!keep) {
+            drop = realloc(drop, (ndrop + 1) * sizeof(*drop));
+            drop[ndrop++] = m;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    for (size_t i = 0; i < ndrop; i++)
+        drop_mq(c, drop[i]);
+    free(drop);
+    for (size_t i = 0; i < n; i++) {
+        cm_route_t *r = cm_route_get(c->inst, mqs[i].topic, true, NULL, NULL, 0);
+        cm_route_release(r);
+        add_mq(c, mqs[i].topic, mqs[i].broker_name, mqs[i].queue_id, -1);
+    }
+}
+
+rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid, int64_t offset)
+{
+    if (offset == COMET_OFFSET_END || offset == COMET_OFFSET_BEGINNING) {
+        rmq_err_t e = cm_query_offset(c->inst, offset == COMET_OFFSET_END ? RMQ_REQ_GET_MAX_OFFSET
+                                                                           : RMQ_REQ_GET_MIN_OFFSET,
+                                      topic, broker, qid, 0, &offset);
+        if (e != RMQ_OK)
+            return e;
+    }
+    if (offset < 0)
+        return RMQ_ERR__INVALID_ARG;
+    pthread_mutex_lock(&c->lock);
+    cm_mqstate_t *mq = find_mq(c, topic, broker, qid);
+    rmq_err_t e = RMQ_ERR__STATE;
+    if (mq && mq->assigned) {
+        mq->gen++;
+        mq->next_offset = offset;
+        e = RMQ_OK;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return e;
+}
+
+/* ---------------- ticks and lifecycle ---------------- */
+
+void cm_consumer_tick(cm_consumer_t *c, int64_t now, bool force)
+{
+    if (!c->running)
+        return;
+    if (!c->manual_assign && (force || now - c->last_rebalance >= c->s->rebalanceInterval)) {
+        c->last_rebalance = now;
+        for (size_t i = 0; i < c->nsubs && c->running; i++)
+            rebalance_topic(c, c->subs[i].topic);
+    }
+    if (now - c->last_persist >= c->s->persistConsumerOffsetInterval) {
+        c->last_persist = now;
+        cm_offset_store_persist_all(&c->offsets, false);
+    }
+}
+
+void cm_consumer_consumed(cm_consumer_t *c, cm_pq_t *pq, const char *topic, const char *broker, int32_t qid,
+                          const int64_t *offsets, size_t n)
+{
+    int64_t off = cm_pq_remove(pq, offsets, n);
+    if (off >= 0 && !pq->dropped)
+        cm_offset_store_update(&c->offsets, topic, broker, qid, off, true);
+}
+
+rmq_err_t cm_consumer_send_back(cm_consumer_t *c, const comet_message_ext_t *m, int delay_level)
+{
+    char addr[256];
+    if (!cm_broker_master_addr(c->inst, m->broker_name, addr, sizeof(addr)))
+        return RMQ_ERR__NO_ROUTE;
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, RMQ_REQ_CONSUMER_SEND_MSG_BACK);
+    rmq_cmd_set_ext_i64(&req, "maxReconsumeTimes", c->s->maxReconsumeTimes < 0 ? 16 : c->s->maxReconsumeTimes);
+    rmq_cmd_set_ext_i64(&req, "offset", m->commitlog_offset);
+    rmq_cmd_set_ext(&req, "bname", m->broker_name);
+    rmq_cmd_set_ext_i64(&req, "delayLevel", delay_level);
+    rmq_cmd_set_ext(&req, "originTopic", m->topic);
+    rmq_cmd_set_ext(&req, "originMsgId", m->msg_id);
+    rmq_cmd_set_ext(&req, "unitMode", "false");
+    rmq_cmd_set_ext(&req, "group", c->group);
+    rmq_err_t e = cm_request_sync(c->inst, addr, &req, c->s->mqClientApiTimeout, &resp);
+    rmq_cmd_deinit(&req);
+    if (e != RMQ_OK)
+        return e;
+    e = resp.code == 0 ? RMQ_OK : (rmq_err_t)resp.code;
+    rmq_cmd_deinit(&resp);
+    return e;
+}
+
+static void role_tick(void *ctx, int64_t now, bool force) { cm_consumer_tick(ctx, now, force); }
+static void role_hb(void *ctx, void *jw) { cm_consumer_write_heartbeat(ctx, jw); }
+
+void cm_consumer_init(cm_consumer_t *c, cm_instance_t *inst, const cm_settings_t *s, bool push, void *owner,
+                      const cm_consumer_ops_t *ops)
+{
+    memset(c, 0, sizeof(*c));
+    c->inst = inst;
+    c->s = s;
+    c->push = push;
+    c->owner = owner;
+    c->ops = *ops;
+    c->group = strdup(s->consumerGroup);
+    c->broadcasting = strcmp(s->messageModel, "BROADCASTING") == 0;
+    pthread_mutex_init(&c->lock, NULL);
+    cm_offset_store_init(&c->offsets, inst, c->group, c->broadcasting, s->localOffsetStoreDir);
+}
+
+void cm_consumer_attach(cm_consumer_t *c)
+{
+    if (has_retry_sub(c)) {
+        char rt[COMET_NAME_MAX];
+        snprintf(rt, sizeof(rt), "%%RETRY%%%s", c->group);
+        if (!find_sub(c, rt))
+            cm_consumer_subscribe(c, rt, "*");
+    }
+    cm_role_t role = {0};
+    role.on_service_tick = role_tick;
+    role.consumer_heartbeat = role_hb;
+    role.ctx = c;
+    cm_instance_set_role(c->inst, &role);
+    c->running = true;
+}
+
+void cm_consumer_stop(cm_consumer_t *c)
+{
+    c->running = false;
+    cm_offset_store_persist_all(&c->offsets, true);
+}
+
+void cm_consumer_deinit(cm_consumer_t *c)
+{
+    cm_mqstate_t *m = c->mqs;
+    while (m) {
+        cm_mqstate_t *next = m->next;
+        cm_pq_release(m->pq);
+        free(m);
+        m = next;
+    }
+    c->mqs = NULL;
+    for (size_t i = 0; i < c->nsubs; i++)
+        cm_sub_free(&c->subs[i]);
+    free(c->subs);
+    cm_offset_store_deinit(&c->offsets);
+    free(c->group);
+    pthread_mutex_destroy(&c->lock);
+}

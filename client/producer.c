@@ -1,0 +1,754 @@
+/* producer.c - DefaultMQProducer: sync / async / oneway / batch / orderly
+ * sends with Java 4.9.8's retry rules (PROTOCOL.md §7).
+ *
+ * Threads: sync sends run their retry loop on the calling application
+ * thread (blocking requests through the instance). Async sends pick the
+ * first queue on the calling thread; their response and retries run on the
+ * I/O thread, and the result is handed to the callback thread. The fault
+ * table and the route cache are the only shared state (locked inside). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "comet_int.h"
+#include "rmq_alloc.h"
+#include "rmq_codes.h"
+#include "rmq_log.h"
+#include "rmq_time.h"
+
+#define FAC "producer"
+
+struct comet_producer_s {
+    comet_conf_t *conf;
+    const cm_settings_t *s;
+    cm_instance_t *inst;
+    cm_fault_t fault;
+    _Atomic uint32_t counter;
+    _Atomic int outq;
+    pthread_mutex_t flush_lock;
+    pthread_cond_t flush_cond;
+    bool started;
+    bool shut;
+};
+
+/* One encoded send (kept for retries). */
+typedef struct send_req_s {
+    int code; /* SEND_MESSAGE_V2 or SEND_BATCH_MESSAGE */
+    char *topic;
+    uint8_t *body;
+    size_t body_len;
+    char *props;
+    int32_t sys_flag;
+    int32_t flag;
+    bool batch;
+    char uniq[COMET_MSGID_MAX];
+    int64_t born;
+} send_req_t;
+
+static void send_req_free(send_req_t *sr)
+{
+    free(sr->topic);
+    free(sr->body);
+    free(sr->props);
+}
+
+static bool topic_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > 127)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '%' || c == '|' ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static comet_err_t check_msg(comet_producer_t *p, const comet_message_t *m, char *errstr, size_t n)
+{
+    if (!m) {
+        cm_errstr(errstr, n, "NULL message");
+        return COMET_ERR__INVALID_ARG;
+    }
+    if (!topic_ok(m->topic)) {
+        cm_errstr(errstr, n, "topic \"%s\" is invalid (1-127 chars of [%%|a-zA-Z0-9_-])", m->topic);
+        return COMET_ERR__INVALID_ARG;
+    }
+    if (m->body_len == 0) {
+        cm_errstr(errstr, n, "the message body is empty");
+        return COMET_ERR__INVALID_ARG;
+    }
+    if (m->body_len > (size_t)p->s->maxMessageSize) {
+        cm_errstr(errstr, n, "message body %zu bytes > maxMessageSize %d", m->body_len, p->s->maxMessageSize);
+        return COMET_ERR__TOO_LARGE;
+    }
+    return COMET_ERR_NO_ERROR;
+}
+
+static comet_err_t encode_one(comet_producer_t *p, const comet_message_t *m, send_req_t *sr, char *errstr, size_t n)
+{
+    memset(sr, 0, sizeof(*sr));
+    comet_err_t e = check_msg(p, m, errstr, n);
+    if (e)
+        return e;
+    sr->code = RMQ_REQ_SEND_MESSAGE_V2;
+    sr->topic = strdup(m->topic);
+    sr->flag = m->flag;
+    const char *uk = rmq_msg_props_get(&m->props, RMQ_PROP_UNIQ_KEY);
+    if (uk)
+        snprintf(sr->uniq, sizeof(sr->uniq), "%s", uk);
+    else
+        cm_uniq_key(sr->uniq);
+    rmq_buf_t pb;
+    rmq_buf_init(&pb);
+    cm_message_encode_props(m, sr->uniq, &pb);
+    sr->props = strdup(rmq_buf_cstr(&pb));
+    rmq_buf_free(&pb);
+    if (p->s->compressMsgBodyOverHowmuch > 0 && m->body_len >= (size_t)p->s->compressMsgBodyOverHowmuch) {
+        uLongf clen = compressBound(m->body_len);
+        uint8_t *c = malloc(clen);
+        if (c && compress2(c, &clen, m->body, m->body_len, p->s->compressLevel) == Z_OK) {
+            sr->body = c;
+            sr->body_len = clen;
+            sr->sys_flag |= RMQ_SYSFLAG_COMPRESSED | (3 << 8);
+        } else
+            free(c);
+    }
+    if (!sr->body) {
+        sr->body = malloc(m->body_len);
+        memcpy(sr->body, m->body, m->body_len);
+        sr->body_len = m->body_len;
+    }
+    sr->born = rmq_now_ms();
+    return COMET_ERR_NO_ERROR;
+}
+
+static comet_err_t encode_batch(comet_producer_t *p, const comet_message_t *const *msgs, size_t cnt, send_req_t *sr,
+                                char *errstr, size_t n)
+{
+    memset(sr, 0, sizeof(*sr));
+    if (!msgs || cnt == 0) {
+        cm_errstr(errstr, n, "empty batch");
+        return COMET_ERR__INVALID_ARG;
+    }
+    rmq_buf_t body, pb;
+    rmq_buf_init(&body);
+    for (size_t i = 0; i < cnt; i++) {
+        comet_err_t e = check_msg(p, msgs[i], errstr, n);
+        if (!e && strcmp(msgs[i]->topic, msgs[0]->topic) != 0) {
+            cm_errstr(errstr, n, "a batch must have one topic");
+            e = COMET_ERR__INVALID_ARG;
+        }
+        if (!e && rmq_msg_props_get(&msgs[i]->props, RMQ_PROP_DELAY)) {
+            cm_errstr(errstr, n, "a batch cannot carry delay levels");
+            e = COMET_ERR__INVALID_ARG;
+        }
+        if (!e && strncmp(msgs[i]->topic, "%RETRY%", 7) == 0) {
+            cm_errstr(errstr, n, "retry topics cannot be batched");
+            e = COMET_ERR__INVALID_ARG;
+        }
+        if (e) {
+            rmq_buf_free(&body);
+            return e;
+        }
+        char uniq[COMET_MSGID_MAX];
+        const char *uk = rmq_msg_props_get(&msgs[i]->props, RMQ_PROP_UNIQ_KEY);
+        if (uk)
+            snprintf(uniq, sizeof(uniq), "%s", uk);
+        else
+            cm_uniq_key(uniq);
+        if (i == 0)
+            snprintf(sr->uniq, sizeof(sr->uniq), "%s", uniq);
+        rmq_buf_init(&pb);
+        cm_message_encode_props(msgs[i], uniq, &pb);
+        rmq_msg_batch_encode_one(&body, msgs[i]->flag, msgs[i]->body, msgs[i]->body_len, (const char *)pb.data,
+                                 pb.len);
+        rmq_buf_free(&pb);
+    }
+    if (body.len > (size_t)p->s->maxMessageSize) {
+        cm_errstr(errstr, n, "batch of %zu bytes > maxMessageSize %d", body.len, p->s->maxMessageSize);
+        rmq_buf_free(&body);
+        return COMET_ERR__TOO_LARGE;
+    }
+    sr->code = RMQ_REQ_SEND_BATCH_MESSAGE;
+    sr->batch = true;
+    sr->topic = strdup(msgs[0]->topic);
+    sr->props = strdup("WAIT\001true");
+    sr->body = rmq_buf_detach(&body, &sr->body_len);
+    sr->born = rmq_now_ms();
+    return COMET_ERR_NO_ERROR;
+}
+
+/* SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE request as Java 4.9.8 writes it. */
+static rmq_cmd_t *build_cmd(comet_producer_t *p, const send_req_t *sr, const char *broker, int32_t qid)
+{
+    rmq_cmd_t *c = rmq_cmd_new();
+    rmq_cmd_init_request(c, sr->code);
+    rmq_cmd_set_ext(c, "a", p->s->producerGroup);
+    rmq_cmd_set_ext(c, "b", sr->topic);
+    rmq_cmd_set_ext(c, "c", p->s->createTopicKey);
+    rmq_cmd_set_ext_i64(c, "d", p->s->defaultTopicQueueNums);
+    rmq_cmd_set_ext_i64(c, "e", qid);
+    rmq_cmd_set_ext_i64(c, "f", sr->sys_flag);
+    rmq_cmd_set_ext_i64(c, "g", sr->born);
+    rmq_cmd_set_ext_i64(c, "h", sr->flag);
+    rmq_cmd_set_ext(c, "i", sr->props);
+    rmq_cmd_set_ext(c, "j", "0");
+    rmq_cmd_set_ext(c, "k", "false");
+    rmq_cmd_set_ext(c, "m", sr->batch ? "true" : "false");
+    rmq_cmd_set_ext(c, "n", broker);
+    rmq_cmd_set_body(c, sr->body, sr->body_len);
+    return c;
+}
+
+static bool stored_code(int code) { return code == 0 || code == 10 || code == 11 || code == 12; }
+static bool retry_code(int code)
+{
+    return code == 17 || code == 14 || code == 1 || code == 16 || code == 204 || code == 205;
+}
+static comet_send_status_t status_of(int code)
+{
+    switch (code) {
+    case 10: return COMET_SEND_FLUSH_DISK_TIMEOUT;
+    case 12: return COMET_SEND_FLUSH_SLAVE_TIMEOUT;
+    case 11: return COMET_SEND_SLAVE_NOT_AVAILABLE;
+    default: return COMET_SEND_OK;
+    }
+}
+
+static void fill_ok(comet_send_result_t *res, const send_req_t *sr, const char *broker, int32_t qid,
+                    const rmq_cmd_t *resp)
+{
+    res->err = COMET_ERR_NO_ERROR;
+    res->status = status_of(resp->code);
+    snprintf(res->msg_id, sizeof(res->msg_id), "%s", sr->uniq);
+    const char *mid = rmq_cmd_ext(resp, "msgId");
+    if (mid) {
+        const char *comma = strchr(mid, ',');
+        size_t l = comma ? (size_t)(comma - mid) : strlen(mid);
+        if (l >= sizeof(res->offset_msg_id))
+            l = sizeof(res->offset_msg_id) - 1;
+        memcpy(res->offset_msg_id, mid, l);
+        res->offset_msg_id[l] = 0;
+    }
+    snprintf(res->queue.topic, sizeof(res->queue.topic), "%s", sr->topic);
+    snprintf(res->queue.broker_name, sizeof(res->queue.broker_name), "%s", broker);
+    int32_t q = qid;
+    rmq_cmd_ext_i32(resp, "queueId", &q);
+    res->queue.queue_id = q;
+    int64_t off = -1;
+    rmq_cmd_ext_i64(resp, "queueOffset", &off);
+    res->queue_offset = off;
+    res->errstr[0] = 0;
+}
+
+static void set_err(comet_send_result_t *res, comet_err_t e, const char *fmt, const char *a, const char *b)
+{
+    res->err = e;
+    snprintf(res->errstr, sizeof(res->errstr), fmt, a ? a : "", b ? b : "");
+}
+
+/* Choose (broker, queue id) for an attempt. */
+static bool choose(comet_producer_t *p, cm_route_t *r, const char *last, char *broker, size_t bn, int32_t *qid)
+{
+    char alt[COMET_NAME_MAX];
+    int32_t alt_q = -1;
+    int idx = cm_select_queue(r, &p->counter, last, p->s->sendLatencyFaultEnable, &p->fault, rmq_mono_ms(), alt,
+                              sizeof(alt), &alt_q);
+    if (idx < 0)
+        return false;
+    if (alt_q >= 0) {
+        snprintf(broker, bn, "%s", alt);
+        *qid = alt_q;
+    } else {
+        snprintf(broker, bn, "%s", r->pub[idx].broker_name);
+        *qid = r->pub[idx].queue_id;
+    }
+    return true;
+}
+
+/* The sync retry loop (sendDefaultImpl). fixed_broker != NULL: one attempt to that queue. */
+static comet_err_t send_sync(comet_producer_t *p, const send_req_t *sr, comet_send_result_t *res, int timeout_ms,
+                             const char *fixed_broker, int32_t fixed_qid)
+{
+    int64_t begin = rmq_mono_ms();
+    int64_t deadline = begin + (timeout_ms < 0 ? p->s->sendMsgTimeout : timeout_ms);
+    int times = fixed_broker ? 1 : 1 + p->s->retryTimesWhenSendFailed;
+    char last[COMET_NAME_MAX] = "";
+    bool have_result = false;
+    res->err = COMET_ERR__NO_ROUTE;
+    res->errstr[0] = 0;
+    res->attempts = 0;
+    for (int attempt = 0; attempt < times; attempt++) {
+        int64_t now = rmq_mono_ms();
+        if (now >= deadline) {
+            if (!have_result)
+                set_err(res, COMET_ERR__TIMED_OUT, "send timeout: %s%s", "sendMsgTimeout used up before retry", NULL);
+            break;
+        }
+        rmq_err_t re;
+        char err[256] = "";
+        cm_route_t *r = cm_route_get(p->inst, sr->topic, true, &re, err, sizeof(err));
+        if (!r) {
+            set_err(res, re == RMQ_ERR_TOPIC_NOT_EXIST ? COMET_ERR_TOPIC_NOT_EXIST : (comet_err_t)re, "%s%s", err,
+                    NULL);
+            return res->err;
+        }
+        char broker[COMET_NAME_MAX];
+        int32_t qid;
+        if (fixed_broker) {
+            snprintf(broker, sizeof(broker), "%s", fixed_broker);
+            qid = fixed_qid;
+        } else if (!choose(p, r, last[0] ? last : NULL, broker, sizeof(broker), &qid)) {
+            cm_route_release(r);
+            set_err(res, COMET_ERR__NO_ROUTE, "no writable queue for topic %s%s", sr->topic, NULL);
+            return res->err;
+        }
+        char addr[256];
+        const char *a = cm_route_master_addr(r, broker);
+        bool have_addr = a != NULL;
+        if (a)
+            snprintf(addr, sizeof(addr), "%s", a);
+        cm_route_release(r);
+        if (!have_addr && !cm_broker_master_addr(p->inst, broker, addr, sizeof(addr))) {
+            set_err(res, COMET_ERR__NO_ROUTE, "no master address for broker %s%s", broker, NULL);
+            snprintf(last, sizeof(last), "%s", broker);
+            continue;
+        }
+        rmq_cmd_t *req = build_cmd(p, sr, broker, qid);
+        rmq_cmd_t resp;
+        res->attempts++;
+        int64_t t0 = rmq_mono_ms();
+        rmq_err_t e = cm_request_sync(p->inst, addr, req, (int)(deadline - t0), &resp);
+        rmq_cmd_destroy(req);
+        int64_t lat = rmq_mono_ms() - t0;
+        snprintf(last, sizeof(last), "%s", broker);
+        if (e != RMQ_OK) {
+            cm_fault_update(&p->fault, broker, lat, true, rmq_mono_ms());
+            cm_instance_want_route_refresh(p->inst);
+            set_err(res, (comet_err_t)e, "send to %s failed: %s", addr, rmq_err2str(e));
+            rmq_log(RMQ_LOG_INFO, FAC, "attempt %d: %s", res->attempts, res->errstr);
+            continue;
+        }
+        if (stored_code(resp.code)) {
+            cm_fault_update(&p->fault, broker, lat, false, rmq_mono_ms());
+            fill_ok(res, sr, broker, qid, &resp);
+            have_result = true;
+            rmq_cmd_deinit(&resp);
+            if (res->status != COMET_SEND_OK && p->s->retryAnotherBrokerWhenNotStoreOK && !fixed_broker)
+                continue;
+            return COMET_ERR_NO_ERROR;
+        }
+        cm_fault_update(&p->fault, broker, lat, true, rmq_mono_ms());
+        res->err = (comet_err_t)resp.code;
+        snprintf(res->errstr, sizeof(res->errstr), "broker %s: %s%s%s", broker, rmq_err2name(resp.code),
+                 resp.remark ? ": " : "", resp.remark ? resp.remark : "");
+        int code = resp.code;
+        rmq_cmd_deinit(&resp);
+        if (!retry_code(code))
+            return res->err;
+        if (code == 17)
+            cm_instance_want_route_refresh(p->inst);
+    }
+    if (have_result)
+        res->err = COMET_ERR_NO_ERROR;
+    return res->err;
+}
+
+/* ---------------- public: lifecycle ---------------- */
+
+static void no_tick(void *ctx, int64_t now, bool force) { (void)ctx; (void)now; (void)force; }
+
+comet_producer_t *comet_producer_new(comet_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    if (!conf) {
+        cm_errstr(errstr, errstr_size, "NULL conf");
+        return NULL;
+    }
+    if (!conf->s.producerGroup || !*conf->s.producerGroup) {
+        cm_errstr(errstr, errstr_size, "producerGroup is empty");
+        return NULL;
+    }
+    comet_producer_t *p = calloc(1, sizeof(*p));
+    p->s = &conf->s;
+    p->inst = cm_instance_new(&conf->s, errstr, errstr_size);
+    if (!p->inst) {
+        free(p);
+        return NULL;
+    }
+    p->conf = conf;
+    cm_fault_init(&p->fault);
+    p->counter = (uint32_t)rmq_mono_us();
+    pthread_mutex_init(&p->flush_lock, NULL);
+    pthread_cond_init(&p->flush_cond, NULL);
+    cm_role_t role = {0};
+    role.producer_group = conf->s.producerGroup;
+    role.on_service_tick = no_tick;
+    role.ctx = p;
+    cm_instance_set_role(p->inst, &role);
+    return p;
+}
+
+comet_err_t comet_producer_start(comet_producer_t *p, char *errstr, size_t errstr_size)
+{
+    if (!p)
+        return COMET_ERR__INVALID_ARG;
+    if (p->started) {
+        cm_errstr(errstr, errstr_size, "already started");
+        return COMET_ERR__STATE;
+    }
+    cm_log_install(p->conf);
+    rmq_err_t e = cm_instance_start(p->inst, errstr, errstr_size);
+    if (e == RMQ_OK)
+        p->started = true;
+    return (comet_err_t)e;
+}
+
+static comet_err_t check_started(comet_producer_t *p)
+{
+    if (!p)
+        return COMET_ERR__INVALID_ARG;
+    if (!p->started || p->shut)
+        return COMET_ERR__STATE;
+    return COMET_ERR_NO_ERROR;
+}
+
+/* ---------------- public: sends ---------------- */
+
+comet_err_t comet_producer_send(comet_producer_t *p, const comet_message_t *msg, comet_send_result_t *res,
+                                int timeout_ms)
+{
+    comet_send_result_t local;
+    if (!res)
+        res = &local;
+    memset(res, 0, sizeof(*res));
+    comet_err_t e = check_started(p);
+    if (e) {
+        res->err = e;
+        snprintf(res->errstr, sizeof(res->errstr), "producer not started");
+        return e;
+    }
+    send_req_t sr;
+    e = encode_one(p, msg, &sr, res->errstr, sizeof(res->errstr));
+    if (e) {
+        res->err = e;
+        return e;
+    }
+    e = send_sync(p, &sr, res, timeout_ms, NULL, -1);
+    send_req_free(&sr);
+    return e;
+}
+
+comet_err_t comet_producer_send_batch(comet_producer_t *p, const comet_message_t *const *msgs, size_t cnt,
+                                      comet_send_result_t *res, int timeout_ms)
+{
+    comet_send_result_t local;
+    if (!res)
+        res = &local;
+    memset(res, 0, sizeof(*res));
+    comet_err_t e = check_started(p);
+    if (e) {
+        res->err = e;
+        return e;
+    }
+    send_req_t sr;
+    e = encode_batch(p, msgs, cnt, &sr, res->errstr, sizeof(res->errstr));
+    if (e) {
+        res->err = e;
+        return e;
+    }
+    e = send_sync(p, &sr, res, timeout_ms, NULL, -1);
+    send_req_free(&sr);
+    return e;
+}
+
+comet_err_t comet_producer_send_to_queue(comet_producer_t *p, const comet_message_t *msg,
+                                         const comet_message_queue_t *mq, comet_send_result_t *res, int timeout_ms)
+{
+    comet_send_result_t local;
+    if (!res)
+        res = &local;
+    memset(res, 0, sizeof(*res));
+    comet_err_t e = check_started(p);
+    if (!e && !mq)
+        e = COMET_ERR__INVALID_ARG;
+    if (e) {
+        res->err = e;
+        return e;
+    }
+    send_req_t sr;
+    e = encode_one(p, msg, &sr, res->errstr, sizeof(res->errstr));
+    if (e) {
+        res->err = e;
+        return e;
+    }
+    e = send_sync(p, &sr, res, timeout_ms, mq->broker_name, mq->queue_id);
+    send_req_free(&sr);
+    return e;
+}
+
+comet_err_t comet_producer_send_orderly(comet_producer_t *p, const comet_message_t *msg,
+                                        comet_queue_select_cb_t *select, void *arg, comet_send_result_t *res,
+                                        int timeout_ms)
+{
+    comet_send_result_t local;
+    if (!res)
+        res = &local;
+    memset(res, 0, sizeof(*res));
+    comet_err_t e = check_started(p);
+    if (!e && (!select || !msg))
+        e = COMET_ERR__INVALID_ARG;
+    if (e) {
+        res->err = e;
+        return e;
+    }
+    rmq_err_t re;
+    cm_route_t *r = cm_route_get(p->inst, msg->topic, true, &re, res->errstr, sizeof(res->errstr));
+    if (!r || r->npub == 0) {
+        res->err = r ? COMET_ERR__NO_ROUTE : (comet_err_t)re;
+        if (r)
+            snprintf(res->errstr, sizeof(res->errstr), "no writable queue for topic %s", msg->topic);
+        cm_route_release(r);
+        return res->err;
+    }
+    int idx = select((int)r->npub, msg, arg);
+    if (idx < 0 || (size_t)idx >= r->npub) {
+        cm_route_release(r);
+        res->err = COMET_ERR__INVALID_ARG;
+        snprintf(res->errstr, sizeof(res->errstr), "selector returned %d, outside [0, %zu)", idx, r->npub);
+        return res->err;
+    }
+    comet_message_queue_t mq;
+    snprintf(mq.topic, sizeof(mq.topic), "%s", msg->topic);
+    snprintf(mq.broker_name, sizeof(mq.broker_name), "%s", r->pub[idx].broker_name);
+    mq.queue_id = r->pub[idx].queue_id;
+    cm_route_release(r);
+    return comet_producer_send_to_queue(p, msg, &mq, res, timeout_ms);
+}
+
+comet_err_t comet_producer_fetch_publish_queues(comet_producer_t *p, const char *topic, comet_message_queue_t **mqs,
+                                                size_t *cnt)
+{
+    comet_err_t e = check_started(p);
+    if (e)
+        return e;
+    rmq_err_t re;
+    char err[256];
+    cm_route_t *r = cm_route_get(p->inst, topic, true, &re, err, sizeof(err));
+    if (!r)
+        return (comet_err_t)re;
+    *mqs = calloc(r->npub ? r->npub : 1, sizeof(comet_message_queue_t));
+    for (size_t i = 0; i < r->npub; i++) {
+        snprintf((*mqs)[i].topic, COMET_NAME_MAX, "%s", topic);
+        snprintf((*mqs)[i].broker_name, COMET_NAME_MAX, "%s", r->pub[i].broker_name);
+        (*mqs)[i].queue_id = r->pub[i].queue_id;
+    }
+    *cnt = r->npub;
+    cm_route_release(r);
+    return COMET_ERR_NO_ERROR;
+}
+
+comet_err_t comet_producer_send_oneway(comet_producer_t *p, const comet_message_t *msg)
+{
+    comet_err_t e = check_started(p);
+    if (e)
+        return e;
+    char err[256];
+    send_req_t sr;
+    e = encode_one(p, msg, &sr, err, sizeof(err));
+    if (e)
+        return e;
+    rmq_err_t re;
+    cm_route_t *r = cm_route_get(p->inst, sr.topic, true, &re, err, sizeof(err));
+    if (!r) {
+        send_req_free(&sr);
+        return (comet_err_t)re;
+    }
+    char broker[COMET_NAME_MAX], addr[256];
+    int32_t qid;
+    bool ok = choose(p, r, NULL, broker, sizeof(broker), &qid);
+    const char *a = ok ? cm_route_master_addr(r, broker) : NULL;
+    if (a)
+        snprintf(addr, sizeof(addr), "%s", a);
+    cm_route_release(r);
+    if (!a) {
+        send_req_free(&sr);
+        return COMET_ERR__NO_ROUTE;
+    }
+    cm_oneway(p->inst, addr, build_cmd(p, &sr, broker, qid));
+    send_req_free(&sr);
+    return COMET_ERR_NO_ERROR;
+}
+
+/* ---------------- async ---------------- */
+
+typedef struct async_s {
+    comet_producer_t *p;
+    send_req_t sr;
+    void *msg_opaque;
+    int64_t deadline;
+    int retries_left;
+    char broker[COMET_NAME_MAX];
+    int32_t qid;
+    int64_t t0;
+    comet_send_result_t res;
+} async_t;
+
+static void async_report(void *arg)
+{
+    async_t *a = arg;
+    comet_producer_t *p = a->p;
+    if (p->conf->send_cb)
+        p->conf->send_cb(p, &a->res, a->msg_opaque, p->conf->opaque);
+    send_req_free(&a->sr);
+    free(a);
+    pthread_mutex_lock(&p->flush_lock);
+    p->outq--;
+    pthread_cond_broadcast(&p->flush_cond);
+    pthread_mutex_unlock(&p->flush_lock);
+}
+
+static void async_finish(async_t *a) { cm_post_callback(a->p->inst, async_report, a); }
+
+static void async_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void *arg);
+
+/* Issue an attempt for a->broker/a->qid. @thread any (io for retries) */
+static void async_issue(async_t *a)
+{
+    char addr[256];
+    if (!cm_broker_master_addr(a->p->inst, a->broker, addr, sizeof(addr))) {
+        set_err(&a->res, COMET_ERR__NO_ROUTE, "no master address for broker %s%s", a->broker, NULL);
+        async_finish(a);
+        return;
+    }
+    a->res.attempts++;
+    a->t0 = rmq_mono_ms();
+    int64_t left = a->deadline - a->t0;
+    cm_request(a->p->inst, addr, build_cmd(a->p, &a->sr, a->broker, a->qid), (int)(left > 0 ? left : 1), async_resp,
+               a);
+}
+
+static void async_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void *arg)
+{
+    async_t *a = arg;
+    comet_producer_t *p = a->p;
+    int64_t now = rmq_mono_ms();
+    if (err == RMQ_OK) {
+        if (stored_code(resp->code)) {
+            cm_fault_update(&p->fault, a->broker, now - a->t0, false, now);
+            fill_ok(&a->res, &a->sr, a->broker, a->qid, resp);
+        } else {
+            cm_fault_update(&p->fault, a->broker, now - a->t0, true, now);
+            a->res.err = (comet_err_t)resp->code;
+            snprintf(a->res.errstr, sizeof(a->res.errstr), "broker %s: %s%s%s", a->broker,
+                     rmq_err2name(resp->code), resp->remark ? ": " : "", resp->remark ? resp->remark : "");
+        }
+        async_finish(a);
+        return;
+    }
+    cm_fault_update(&p->fault, a->broker, now - a->t0, true, now);
+    cm_instance_want_route_refresh(p->inst);
+    set_err(&a->res, (comet_err_t)err, "send to broker %s failed: %s", a->broker, rmq_err2str(err));
+    if (err == RMQ_ERR__DESTROY || a->retries_left <= 0 || now >= a->deadline) {
+        async_finish(a);
+        return;
+    }
+    a->retries_left--;
+    cm_route_t *r = cm_route_get(p->inst, a->sr.topic, false, NULL, NULL, 0);
+    char broker[COMET_NAME_MAX];
+    int32_t qid;
+    if (!r || !choose(p, r, a->broker, broker, sizeof(broker), &qid)) {
+        cm_route_release(r);
+        async_finish(a);
+        return;
+    }
+    cm_route_release(r);
+    rmq_log(RMQ_LOG_INFO, FAC, "async send to %s failed (%s), retrying on %s", a->broker, rmq_err2str(err), broker);
+    snprintf(a->broker, sizeof(a->broker), "%s", broker);
+    a->qid = qid;
+    async_issue(a);
+}
+
+comet_err_t comet_producer_send_async(comet_producer_t *p, const comet_message_t *msg, void *msg_opaque)
+{
+    comet_err_t e = check_started(p);
+    if (e)
+        return e;
+    if (p->outq >= p->s->maxOutstandingAsync)
+        return COMET_ERR__QUEUE_FULL;
+    async_t *a = calloc(1, sizeof(*a));
+    a->p = p;
+    a->msg_opaque = msg_opaque;
+    e = encode_one(p, msg, &a->sr, a->res.errstr, sizeof(a->res.errstr));
+    if (e) {
+        free(a);
+        return e;
+    }
+    rmq_err_t re;
+    char err[256];
+    cm_route_t *r = cm_route_get(p->inst, a->sr.topic, true, &re, err, sizeof(err));
+    if (!r || !choose(p, r, NULL, a->broker, sizeof(a->broker), &a->qid)) {
+        cm_route_release(r);
+        send_req_free(&a->sr);
+        free(a);
+        return r ? COMET_ERR__NO_ROUTE : (comet_err_t)re;
+    }
+    cm_route_release(r);
+    a->deadline = rmq_mono_ms() + p->s->sendMsgTimeout;
+    a->retries_left = p->s->retryTimesWhenSendAsyncFailed;
+    pthread_mutex_lock(&p->flush_lock);
+    p->outq++;
+    pthread_mutex_unlock(&p->flush_lock);
+    async_issue(a);
+    return COMET_ERR_NO_ERROR;
+}
+
+int comet_producer_outq_len(comet_producer_t *p) { return p ? p->outq : 0; }
+
+comet_err_t comet_producer_flush(comet_producer_t *p, int timeout_ms)
+{
+    if (!p)
+        return COMET_ERR__INVALID_ARG;
+    int64_t deadline = rmq_mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+    pthread_mutex_lock(&p->flush_lock);
+    while (p->outq > 0) {
+        int64_t left = deadline - rmq_mono_ms();
+        if (left <= 0)
+            break;
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        int64_t ns = dl.tv_nsec + (left > 100 ? 100 : left) * 1000000;
+        dl.tv_sec += ns / 1000000000;
+        dl.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&p->flush_cond, &p->flush_lock, &dl);
+    }
+    int left = p->outq;
+    pthread_mutex_unlock(&p->flush_lock);
+    return left ? COMET_ERR__TIMED_OUT : COMET_ERR_NO_ERROR;
+}
+
+void comet_producer_shutdown(comet_producer_t *p)
+{
+    if (!p || p->shut)
+        return;
+    if (p->started)
+        comet_producer_flush(p, p->s->sendMsgTimeout);
+    p->shut = true;
+    cm_instance_stop(p->inst, p->s->producerGroup, NULL);
+}
+
+void comet_producer_destroy(comet_producer_t *p)
+{
+    if (!p)
+        return;
+    comet_producer_shutdown(p);
+    cm_instance_destroy(p->inst);
+    cm_fault_deinit(&p->fault);
+    pthread_mutex_destroy(&p->flush_lock);
+    pthread_cond_destroy(&p->flush_cond);
+    comet_conf_destroy(p->conf);
+    free(p);
+}
