@@ -5,15 +5,14 @@
 #include "rmq_cmd.h"
 
 #include <inttypes.h>
-#include <jansson.h>
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rmq_alloc.h"
+#include "rmq_hdr_json.h"
 #include "rmq_json.h"
 
 static const char *const lang_names[] = {"JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY",
@@ -214,176 +213,6 @@ rmq_err_t rmq_cmd_ext_bool(const rmq_cmd_t *c, const char *key, bool *out)
 
 /* ---------------- decoding ---------------- */
 
-/* JS String(number) for a double (Number.prototype.toString, ECMA-262
- * 7.1.12.1): the shortest digits that round-trip, plain notation for
- * 1e-7 < |d| < 1e21, otherwise d[.ddd]e+-x with no exponent padding; -0 is
- * "0". ali-ons sends JS numbers and signs their String() text (ACL). */
-static void real_text(double d, char *out, size_t n)
-{
-    if (isnan(d) || isinf(d)) {
-        snprintf(out, n, "%s", isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    if (d == 0) {
-        snprintf(out, n, "0");
-        return;
-    }
-    char e[40];
-    for (int prec = 0; prec <= 16; prec++) {
-        snprintf(e, sizeof(e), "%.*e", prec, d);
-        if (strtod(e, NULL) == d)
-            break;
-    }
-    /* e = [-]D[.DDD]e(+|-)XX: collect the digits and the decimal exponent */
-    char digits[24];
-    int k = 0;
-    const char *p = e;
-    bool neg = *p == '-';
-    if (neg)
-        p++;
-    for (; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9' && k < (int)sizeof(digits) - 1)
-            digits[k++] = *p;
-    digits[k] = '\0';
-    int x = *p == 'e' ? atoi(p + 1) : 0;
-    int pt = x + 1; /* position of the decimal point relative to the digits */
-    char t[64];
-    size_t o = 0;
-    if (neg)
-        t[o++] = '-';
-    if (k <= pt && pt <= 21) { /* integer: digits then zeros */
-        for (int i = 0; i < pt; i++)
-            t[o++] = i < k ? digits[i] : '0';
-    } else if (0 < pt && pt <= 21) { /* ddd.ddd */
-        for (int i = 0; i < k; i++) {
-            if (i == pt)
-                t[o++] = '.';
-            t[o++] = digits[i];
-        }
-    } else if (-6 < pt && pt <= 0) { /* 0.000ddd */
-        t[o++] = '0';
-        t[o++] = '.';
-        for (int i = 0; i < -pt; i++)
-            t[o++] = '0';
-        for (int i = 0; i < k; i++)
-            t[o++] = digits[i];
-    } else { /* d.ddde+x */
-        t[o++] = digits[0];
-        if (k > 1)
-            t[o++] = '.';
-        for (int i = 1; i < k; i++)
-            t[o++] = digits[i];
-        o += (size_t)snprintf(t + o, sizeof(t) - o, "e%c%d", pt > 0 ? '+' : '-', abs(pt - 1));
-    }
-    t[o] = '\0';
-    snprintf(out, n, "%s", t);
-}
-
-static bool json_int_field(json_t *root, const char *key, int32_t *out)
-{
-    json_t *v = json_object_get(root, key);
-    if (!v || json_is_null(v))
-        return true;
-    if (json_is_integer(v)) {
-        *out = (int32_t)json_integer_value(v);
-        return true;
-    }
-    if (json_is_string(v)) { /* lenient: "310" */
-        char *end;
-        long long x = strtoll(json_string_value(v), &end, 10);
-        if (*end)
-            return false;
-        *out = (int32_t)x;
-        return true;
-    }
-    return false;
-}
-
-static rmq_err_t decode_json_header(rmq_cmd_t *c, const uint8_t *h, size_t n, char *errstr, size_t es)
-{
-    json_error_t jerr;
-    json_t *root = json_loadb((const char *)h, n, JSON_ALLOW_NUL, &jerr);
-    if (!root) {
-        snprintf(errstr, es, "bad JSON header: %s", jerr.text);
-        return RMQ_ERR__CORRUPT;
-    }
-    rmq_err_t rc = RMQ_ERR__CORRUPT;
-    if (!json_is_object(root)) {
-        snprintf(errstr, es, "JSON header is not an object");
-        goto out;
-    }
-    if (!json_int_field(root, "code", &c->code) || !json_int_field(root, "version", &c->version) ||
-        !json_int_field(root, "opaque", &c->opaque) || !json_int_field(root, "flag", &c->flag)) {
-        snprintf(errstr, es, "JSON header has a non-integer code/version/opaque/flag");
-        goto out;
-    }
-    json_t *lang = json_object_get(root, "language");
-    if (json_is_string(lang))
-        c->language = rmq_lang_parse(json_string_value(lang));
-    else if (json_is_integer(lang)) { /* an ordinal; unknown => OTHER like unknown names */
-        json_int_t l = json_integer_value(lang);
-        c->language = l >= 0 && l < LANG_COUNT ? (int32_t)l : RMQ_LANG_OTHER;
-    }
-    json_t *remark = json_object_get(root, "remark");
-    if (json_is_string(remark))
-        c->remark = rmq_strndup(json_string_value(remark), json_string_length(remark));
-    json_t *ext = json_object_get(root, "extFields");
-    if (ext && !json_is_null(ext)) {
-        if (!json_is_object(ext)) {
-            snprintf(errstr, es, "extFields is not an object");
-            goto out;
-        }
-        c->has_ext = true;
-        const char *key;
-        json_t *val;
-        json_object_foreach(ext, key, val)
-        {
-            char num[64];
-            const char *text = NULL;
-            size_t tlen = 0;
-            switch (json_typeof(val)) {
-            case JSON_STRING:
-                text = json_string_value(val);
-                tlen = json_string_length(val);
-                break;
-            case JSON_INTEGER:
-                snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(val));
-                text = num;
-                tlen = strlen(num);
-                break;
-            case JSON_REAL:
-                real_text(json_real_value(val), num, sizeof(num));
-                text = num;
-                tlen = strlen(num);
-                break;
-            case JSON_TRUE:
-                text = "true";
-                tlen = 4;
-                break;
-            case JSON_FALSE:
-                text = "false";
-                tlen = 5;
-                break;
-            case JSON_NULL:
-                continue; /* fastjson: null => field absent */
-            default: {
-                /* nested object/array: keep its JSON text (fastjson toString) */
-                char *dump = json_dumps(val, JSON_COMPACT);
-                if (dump) {
-                    ext_put_owned(c, rmq_strdup(key), dump);
-                }
-                continue;
-            }
-            }
-            ext_put_owned(c, rmq_strdup(key), rmq_strndup(text, tlen));
-        }
-    }
-    rc = RMQ_OK;
-out:
-    json_decref(root);
-    return rc;
-}
-
 /* A ROCKETMQ string: C strings cannot hold NUL, so cut at the first one; an
  * empty result is null, as a zero-length string is in Java
  * (RocketMQSerializable.readStr). Keeps decode(encode(decode(x))) stable. */
@@ -459,7 +288,7 @@ rmq_err_t rmq_cmd_decode(rmq_cmd_t *c, const uint8_t *p, size_t len, char *errst
     }
     rmq_err_t r;
     if (type == RMQ_SERIALIZE_JSON)
-        r = decode_json_header(c, p + 4, hlen, errstr, errstr_size);
+        r = rmq_hdr_json_decode(c, p + 4, hlen, errstr, errstr_size);
     else if (type == RMQ_SERIALIZE_ROCKETMQ)
         r = decode_rocketmq_header(c, p + 4, hlen, errstr, errstr_size);
     else {
