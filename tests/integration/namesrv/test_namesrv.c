@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <zlib.h>
 
@@ -441,8 +442,18 @@ Test(namesrv, kv_config_persists, .fini = stop_ns)
     rmq_cmd_deinit(&rresp);
     th_close(&c);
 
-    /* restart: the value survives */
-    th_proc_stop(&ns, SIGTERM);
+    /* clean shutdown on SIGTERM (exit status 0, "stopped" logged), then
+     * restart: the value survives */
+    kill(ns.pid, SIGTERM);
+    int st = -1;
+    for (int i = 0; i < 500; i++) {
+        if (waitpid(ns.pid, &st, WNOHANG) == ns.pid)
+            break;
+        msleep(10);
+    }
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mqnamesrv did not exit cleanly on SIGTERM");
+    ns.pid = 0;
+    cr_assert(th_log_contains(&ns, "stopped", 100));
     char exe[512];
     th_bin("mqnamesrv", exe, sizeof(exe));
     char *argv[] = {exe, "-c", ns.conf, NULL};
