@@ -77,15 +77,16 @@ static void rd_host(rmq_rd_t *r, bool v6, rmq_msg_host_t *h)
     h->port = (int32_t)rmq_rd_u32(r);
 }
 
-rmq_err_t rmq_msg_decode(const uint8_t *p, size_t len, bool check_crc, rmq_msg_rec_t *out)
+static rmq_err_t decode_impl(const uint8_t *p, size_t len, bool check_crc, bool lenient, rmq_msg_rec_t *out,
+                             size_t *consumed)
 {
     rmq_rd_t r;
     if (len < 8)
         return RMQ_ERR__CORRUPT;
     int32_t total = (int32_t)rmq_be32(p);
-    if (total < 91 || (size_t)total > len)
+    if (!lenient && (total < 91 || (size_t)total > len))
         return RMQ_ERR__CORRUPT;
-    rmq_rd_init(&r, p, (size_t)total);
+    rmq_rd_init(&r, p, lenient ? len : (size_t)total);
     memset(out, 0, sizeof(*out));
     out->total_size = (int32_t)rmq_rd_u32(&r);
     out->magic = rmq_rd_u32(&r);
@@ -111,11 +112,23 @@ rmq_err_t rmq_msg_decode(const uint8_t *p, size_t len, bool check_crc, rmq_msg_r
     out->topic = (const char *)rmq_rd_bytes(&r, out->topic_len);
     out->props_len = rmq_rd_u16(&r);
     out->props = (const char *)rmq_rd_bytes(&r, out->props_len);
-    if (r.err || r.pos != (size_t)total)
+    if (r.err || (!lenient && r.pos != (size_t)total))
         return RMQ_ERR__CORRUPT;
     if (check_crc && out->body_crc != rmq_msg_body_crc(out->body, (size_t)out->body_len))
         return RMQ_ERR__CORRUPT;
+    if (consumed)
+        *consumed = r.pos;
     return RMQ_OK;
+}
+
+rmq_err_t rmq_msg_decode(const uint8_t *p, size_t len, bool check_crc, rmq_msg_rec_t *out)
+{
+    return decode_impl(p, len, check_crc, false, out, NULL);
+}
+
+rmq_err_t rmq_msg_decode_lenient(const uint8_t *p, size_t len, bool check_crc, rmq_msg_rec_t *out, size_t *consumed)
+{
+    return decode_impl(p, len, check_crc, true, out, consumed);
 }
 
 rmq_msg_check_t rmq_msg_check(const uint8_t *p, size_t avail, bool check_crc, int32_t max_size, rmq_msg_rec_t *out)
@@ -144,13 +157,14 @@ rmq_err_t rmq_msg_decode_all(const uint8_t *p, size_t len, bool check_crc, rmq_m
             cap *= 2;
             arr = rmq_realloc(arr, cap * sizeof(*arr));
         }
-        if (rmq_msg_decode(p + pos, len - pos, check_crc, &arr[cnt]) != RMQ_OK) {
+        size_t used = 0;
+        if (decode_impl(p + pos, len - pos, check_crc, true, &arr[cnt], &used) != RMQ_OK) {
             free(arr);
             *recs = NULL;
             *n = 0;
             return RMQ_ERR__CORRUPT;
         }
-        pos += (size_t)arr[cnt].total_size;
+        pos += used;
         cnt++;
     }
     *recs = arr;

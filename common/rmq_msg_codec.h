@@ -104,6 +104,12 @@ size_t rmq_msg_encode(uint8_t *dst, const rmq_msg_rec_t *rec);
  * check_crc. RMQ_ERR__CORRUPT on any mismatch (out is then unspecified). */
 rmq_err_t rmq_msg_decode(const uint8_t *p, size_t len, bool check_crc, rmq_msg_rec_t *out);
 
+/* Java's MessageDecoder.decode: walk the fields without requiring TOTALSIZE
+ * to match them (some brokers wrote inconsistent sizes, e.g. ali-ons'
+ * compressed fixture). *consumed = bytes the fields occupy. For pull bodies
+ * only; the store always uses the strict rmq_msg_decode. */
+rmq_err_t rmq_msg_decode_lenient(const uint8_t *p, size_t len, bool check_crc, rmq_msg_rec_t *out, size_t *consumed);
+
 /* What is at a commit-log position (recovery / dispatch scanning). */
 typedef enum {
     RMQ_MSG_CHECK_RECORD = 0, /* a valid record; *out filled */
@@ -114,7 +120,8 @@ typedef enum {
 rmq_msg_check_t rmq_msg_check(const uint8_t *p, size_t avail, bool check_crc, int32_t max_size,
                               rmq_msg_rec_t *out);
 
-/* Decode a concatenation of records (a PULL / QUERY / VIEW body). On success
+/* Decode a concatenation of records (a PULL / QUERY / VIEW body), walking
+ * fields like Java (rmq_msg_decode_lenient). On success
  * *recs is a heap array (rmq_free it with free()) of *n records borrowing p. */
 rmq_err_t rmq_msg_decode_all(const uint8_t *p, size_t len, bool check_crc, rmq_msg_rec_t **recs, size_t *n);
 

@@ -1,0 +1,331 @@
+/* mapped_file_queue.c - an ordered list of same-size segments in one
+ * directory, named by their 20-digit start offset (MappedFileQueue.java).
+ *
+ * Owns: the list (guarded by q->lock; lookups pin the segment they return).
+ * Appended to by the queue's writer (commit log: io thread; consume queue:
+ * reput thread), flushed by the flush threads, trimmed by the clean thread.
+ * Must never: unmap a removed segment itself - that is the reaper's job once
+ * every pin is gone. */
+#include "mapped_file_queue.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rmq_alloc.h"
+#include "rmq_log.h"
+#include "store_int.h"
+
+rmq_mfq_t *rmq_mfq_new(const char *dir, int64_t file_size, struct rmq_reaper_s *reaper)
+{
+    rmq_mfq_t *q = rmq_calloc(1, sizeof(*q));
+    q->dir = rmq_strdup(dir);
+    q->file_size = file_size;
+    q->reaper = reaper;
+    pthread_mutex_init(&q->lock, NULL);
+    atomic_init(&q->fail_flushes, 0);
+    return q;
+}
+
+void rmq_mfq_destroy(rmq_mfq_t *q)
+{
+    if (!q)
+        return;
+    for (size_t i = 0; i < q->n; i++)
+        rmq_mapped_file_destroy(q->files[i], false);
+    free(q->files);
+    free(q->dir);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+char *rmq_mfq_path(const rmq_mfq_t *q, int64_t from) { return rmq_asprintf("%s/%020" PRId64, q->dir, from); }
+
+static void push(rmq_mfq_t *q, rmq_mapped_file_t *mf)
+{
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 16;
+        q->files = rmq_realloc(q->files, q->cap * sizeof(*q->files));
+    }
+    q->files[q->n++] = mf;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+rmq_err_t rmq_mfq_load(rmq_mfq_t *q)
+{
+    DIR *d = opendir(q->dir);
+    if (!d) {
+        if (errno == ENOENT)
+            return RMQ_OK;
+        rmq_log_errno(RMQ_LOG_ERROR, "store", errno, "opendir(%s) failed", q->dir);
+        return RMQ_ERR__IO;
+    }
+    int64_t *offs = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strlen(de->d_name) != 20 || strspn(de->d_name, "0123456789") != 20)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            offs = rmq_realloc(offs, cap * sizeof(*offs));
+        }
+        offs[n++] = strtoll(de->d_name, NULL, 10);
+    }
+    closedir(d);
+    qsort(offs, n, sizeof(*offs), cmp_i64);
+    rmq_err_t err = RMQ_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (offs[i] % q->file_size != 0) {
+            rmq_log(RMQ_LOG_ERROR, "store", "%s/%020" PRId64 ": offset is not a multiple of the file size %" PRId64,
+                    q->dir, offs[i], q->file_size);
+            err = RMQ_ERR__CORRUPT;
+            break;
+        }
+        if (q->n > 0 && q->files[q->n - 1]->from + q->file_size != offs[i]) {
+            /* a hole: keep the contiguous prefix, drop the rest */
+            rmq_log(RMQ_LOG_WARN, "store", "%s: segment %020" PRId64 " does not follow the previous one; "
+                    "deleting it and later segments", q->dir, offs[i]);
+            for (size_t j = i; j < n; j++) {
+                char *p = rmq_mfq_path(q, offs[j]);
+                if (unlink(p) != 0)
+                    rmq_log_errno(RMQ_LOG_WARN, "store", errno, "unlink(%s) failed", p);
+                free(p);
+            }
+            break;
+        }
+        char *path = rmq_mfq_path(q, offs[i]);
+        rmq_mapped_file_t *mf;
+        err = rmq_mapped_file_open(path, offs[i], q->file_size, false, false, &mf);
+        free(path);
+        if (err)
+            break;
+        push(q, mf);
+    }
+    free(offs);
+    return err;
+}
+
+void rmq_mfq_append(rmq_mfq_t *q, rmq_mapped_file_t *mf)
+{
+    pthread_mutex_lock(&q->lock);
+    if (q->n > 0)
+        rmq_assert(q->files[q->n - 1]->from + q->file_size == mf->from);
+    push(q, mf);
+    pthread_mutex_unlock(&q->lock);
+}
+
+rmq_err_t rmq_mfq_create(rmq_mfq_t *q, int64_t from, rmq_mapped_file_t **out)
+{
+    char *path = rmq_mfq_path(q, from);
+    rmq_mapped_file_t *mf;
+    rmq_err_t err = rmq_mapped_file_open(path, from, q->file_size, true, false, &mf);
+    free(path);
+    if (err)
+        return err;
+    rmq_mfq_append(q, mf);
+    *out = mf;
+    return RMQ_OK;
+}
+
+rmq_mapped_file_t *rmq_mfq_last(rmq_mfq_t *q)
+{
+    pthread_mutex_lock(&q->lock);
+    rmq_mapped_file_t *mf = q->n ? q->files[q->n - 1] : NULL;
+    pthread_mutex_unlock(&q->lock);
+    return mf;
+}
+
+rmq_mapped_file_t *rmq_mfq_find_hold(rmq_mfq_t *q, int64_t offset)
+{
+    rmq_mapped_file_t *mf = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->n > 0 && offset >= q->files[0]->from) {
+        size_t i = (size_t)((offset - q->files[0]->from) / q->file_size);
+        if (i < q->n) {
+            mf = q->files[i];
+            rmq_mapped_file_hold(mf);
+        }
+    }
+    pthread_mutex_unlock(&q->lock);
+    return mf;
+}
+
+rmq_mapped_file_t *rmq_mfq_first_hold(rmq_mfq_t *q)
+{
+    rmq_mapped_file_t *mf = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->n > 0) {
+        mf = q->files[0];
+        rmq_mapped_file_hold(mf);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return mf;
+}
+
+rmq_mapped_file_t *rmq_mfq_last_hold(rmq_mfq_t *q)
+{
+    rmq_mapped_file_t *mf = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->n > 0) {
+        mf = q->files[q->n - 1];
+        rmq_mapped_file_hold(mf);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return mf;
+}
+
+rmq_mapped_file_t **rmq_mfq_snapshot(rmq_mfq_t *q, size_t *n)
+{
+    pthread_mutex_lock(&q->lock);
+    rmq_mapped_file_t **arr = rmq_malloc((q->n + 1) * sizeof(*arr));
+    for (size_t i = 0; i < q->n; i++) {
+        arr[i] = q->files[i];
+        rmq_mapped_file_hold(arr[i]);
+    }
+    *n = q->n;
+    pthread_mutex_unlock(&q->lock);
+    return arr;
+}
+
+size_t rmq_mfq_count(rmq_mfq_t *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->n;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+int64_t rmq_mfq_min_offset(rmq_mfq_t *q)
+{
+    pthread_mutex_lock(&q->lock);
+    int64_t v = q->n ? q->files[0]->from : -1;
+    pthread_mutex_unlock(&q->lock);
+    return v;
+}
+
+int64_t rmq_mfq_max_offset(rmq_mfq_t *q)
+{
+    pthread_mutex_lock(&q->lock);
+    int64_t v = q->n ? q->files[q->n - 1]->from + atomic_load(&q->files[q->n - 1]->wrote) : 0;
+    pthread_mutex_unlock(&q->lock);
+    return v;
+}
+
+int64_t rmq_mfq_flushed_offset(rmq_mfq_t *q)
+{
+    int64_t v = 0;
+    pthread_mutex_lock(&q->lock);
+    for (size_t i = q->n; i > 0; i--) {
+        rmq_mapped_file_t *mf = q->files[i - 1];
+        int64_t f = atomic_load(&mf->flushed);
+        if (f > 0 || i == 1) {
+            v = mf->from + f;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&q->lock);
+    return v;
+}
+
+rmq_err_t rmq_mfq_flush(rmq_mfq_t *q, int least_pages)
+{
+    size_t n;
+    rmq_mapped_file_t **arr = rmq_mfq_snapshot(q, &n);
+    rmq_err_t err = RMQ_OK;
+    for (size_t i = 0; i < n; i++) {
+        rmq_mapped_file_t *mf = arr[i];
+        if (err == RMQ_OK && atomic_load(&mf->flushed) < atomic_load(&mf->wrote))
+            err = rmq_mapped_file_flush(mf, i + 1 == n ? least_pages : 0, &q->fail_flushes);
+        rmq_mapped_file_release(mf);
+    }
+    free(arr);
+    return err;
+}
+
+static void give_to_reaper(rmq_mfq_t *q, rmq_mapped_file_t *mf)
+{
+    atomic_store(&mf->available, false);
+    if (q->reaper) {
+        rmq_reaper_add(q->reaper, mf);
+    } else {
+        rmq_mapped_file_release(mf); /* drop the queue's own pin */
+        rmq_assert(atomic_load(&mf->refcnt) == 0);
+        rmq_mapped_file_destroy(mf, true);
+    }
+}
+
+void rmq_mfq_truncate(rmq_mfq_t *q, int64_t offset)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t keep = q->n;
+    for (size_t i = 0; i < q->n; i++) {
+        rmq_mapped_file_t *mf = q->files[i];
+        int64_t end = mf->from + q->file_size;
+        if (end <= offset)
+            continue;
+        if (mf->from <= offset) {
+            int64_t pos = offset - mf->from;
+            atomic_store(&mf->wrote, pos);
+            atomic_store(&mf->flushed, pos);
+            rmq_mapped_file_zero_tail(mf, pos);
+        } else if (keep == q->n) {
+            keep = i;
+        }
+    }
+    size_t n = q->n;
+    rmq_mapped_file_t **rm = NULL;
+    if (keep < n) {
+        rm = rmq_malloc((n - keep) * sizeof(*rm));
+        memcpy(rm, q->files + keep, (n - keep) * sizeof(*rm));
+        q->n = keep;
+    }
+    pthread_mutex_unlock(&q->lock);
+    for (size_t i = 0; rm && i < n - keep; i++) {
+        rmq_log(RMQ_LOG_INFO, "store", "truncate: removing %s", rm[i]->path);
+        give_to_reaper(q, rm[i]);
+    }
+    free(rm);
+}
+
+void rmq_mfq_remove_from(rmq_mfq_t *q, size_t i)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->n;
+    rmq_mapped_file_t **rm = NULL;
+    if (i < n) {
+        rm = rmq_malloc((n - i) * sizeof(*rm));
+        memcpy(rm, q->files + i, (n - i) * sizeof(*rm));
+        q->n = i;
+    }
+    pthread_mutex_unlock(&q->lock);
+    for (size_t k = 0; rm && k < n - i; k++)
+        give_to_reaper(q, rm[k]);
+    free(rm);
+}
+
+void rmq_mfq_remove_first(rmq_mfq_t *q, size_t cnt)
+{
+    pthread_mutex_lock(&q->lock);
+    if (cnt > q->n)
+        cnt = q->n;
+    rmq_mapped_file_t **rm = rmq_malloc((cnt + 1) * sizeof(*rm));
+    memcpy(rm, q->files, cnt * sizeof(*rm));
+    memmove(q->files, q->files + cnt, (q->n - cnt) * sizeof(*q->files));
+    q->n -= cnt;
+    pthread_mutex_unlock(&q->lock);
+    for (size_t k = 0; k < cnt; k++) {
+        rmq_log(RMQ_LOG_INFO, "store", "retention: removing %s", rm[k]->path);
+        give_to_reaper(q, rm[k]);
+    }
+    free(rm);
+}

@@ -1,0 +1,273 @@
+/* rmq_store.h - the broker's message store (DefaultMessageStore).
+ *
+ * A library with no sockets and no event loop. On-disk formats are RocketMQ
+ * 4.x's (PROTOCOL.md §5): commitlog/, consumequeue/, index/, checkpoint,
+ * abort.
+ *
+ * Threads (all started by rmq_store_start, named in the log):
+ *   - caller ("io"): rmq_store_put_* - the single writer. Never blocks on
+ *     fsync, file creation or unlink (the next segment is prepared ahead).
+ *   - "StoreFlush":   commit-log flush. ASYNC_FLUSH interval rules; SYNC_FLUSH
+ *                     group commit. Invokes put completion callbacks.
+ *   - "StoreCqFlush": consume-queue / index / checkpoint flush.
+ *   - "StoreAlloc":   creates, fallocates and maps the next segment.
+ *   - "StoreReput":   dispatch: commit log -> consume queue + index, then the
+ *                     arrived hook.
+ *   - "StoreClean":   retention, disk-space checks, deferred file deletion.
+ * Reads (rmq_store_get_*, query) may be called from any thread. */
+#ifndef RMQ_STORE_H
+#define RMQ_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rmq_conf.h"
+#include "rmq_err.h"
+#include "rmq_msg_codec.h"
+
+typedef struct rmq_store_s rmq_store_t;
+
+/* ---- configuration (MessageStoreConfig names and defaults) ---- */
+
+typedef struct rmq_store_config_s {
+    char *storePathRootDir;           /* default ~/store */
+    char *storePathCommitLog;         /* default <root>/commitlog */
+    int64_t mappedFileSizeCommitLog;  /* 1 GiB */
+    int64_t mappedFileSizeConsumeQueue; /* 6 000 000 (multiple of 20) */
+    char *flushDiskType;              /* ASYNC_FLUSH | SYNC_FLUSH */
+    int32_t flushIntervalCommitLog;   /* ms, 500 */
+    int32_t flushCommitLogLeastPages; /* 4 */
+    int32_t flushCommitLogThoroughInterval; /* ms, 10000 */
+    int32_t flushIntervalConsumeQueue;  /* ms, 1000 */
+    int32_t flushConsumeQueueLeastPages; /* 2 */
+    int32_t flushConsumeQueueThoroughInterval; /* ms, 60000 */
+    int64_t syncFlushTimeout;         /* ms, 5000 */
+    int32_t maxMessageSize;           /* 4 MiB */
+    int32_t fileReservedTime;         /* hours, 72 */
+    char *deleteWhen;                 /* "04" (hours, ';'-separated) */
+    int32_t diskMaxUsedSpaceRatio;    /* %, 75 */
+    int32_t diskSpaceWarningLevelRatio; /* %, 90: above it writes are refused */
+    int32_t diskSpaceCleanForciblyRatio; /* %, 85: delete regardless of age */
+    int64_t storeQuotaBytes;          /* Comet: >0 => usage = store files / quota (not statvfs) */
+    int32_t cleanResourceInterval;    /* ms, 10000 */
+    int32_t deleteCommitLogFilesInterval; /* ms between two deletions, 100 */
+    int32_t destroyMapedFileIntervalForcibly; /* ms, 120000 */
+    bool messageIndexEnable;          /* true */
+    int32_t maxHashSlotNum;           /* 5 000 000 */
+    int32_t maxIndexNum;              /* 20 000 000 */
+    int32_t maxMsgsNumBatch;          /* 64 */
+    bool checkCRCOnRecover;           /* true */
+    char *messageDelayLevel;          /* "1s 5s 10s 30s 1m ... 2h" */
+    int32_t maxTransferBytesOnMessageInMemory; /* 256 KiB */
+    int32_t maxTransferCountOnMessageInMemory; /* 32 */
+    int32_t maxTransferBytesOnMessageInDisk;   /* 64 KiB */
+    int32_t maxTransferCountOnMessageInDisk;   /* 8 */
+    int32_t accessMessageInMemoryMaxRatio;     /* %, 40 */
+    bool warmMapedFileEnable;         /* false: pre-touch new segments */
+    char *brokerRole;                 /* ASYNC_MASTER | SYNC_MASTER | SLAVE */
+} rmq_store_config_t;
+
+extern const rmq_conf_def_t rmq_store_conf_defs[];
+
+/* Defaults into a zeroed struct / free its strings. */
+void rmq_store_config_init(rmq_store_config_t *c);
+void rmq_store_config_deinit(rmq_store_config_t *c);
+
+/* ---- statuses (Java vocabulary) ---- */
+
+typedef enum {
+    RMQ_PUT_OK = 0,
+    RMQ_PUT_FLUSH_DISK_TIMEOUT,
+    RMQ_PUT_FLUSH_SLAVE_TIMEOUT,
+    RMQ_PUT_SLAVE_NOT_AVAILABLE,
+    RMQ_PUT_SERVICE_NOT_AVAILABLE, /* shut down, slave, disk above the hard limit */
+    RMQ_PUT_CREATE_MAPEDFILE_FAILED,
+    RMQ_PUT_MESSAGE_ILLEGAL,        /* oversize, bad topic name */
+    RMQ_PUT_PROPERTIES_SIZE_EXCEEDED,
+    RMQ_PUT_OS_PAGECACHE_BUSY,
+    RMQ_PUT_UNKNOWN_ERROR,
+} rmq_put_status_t;
+
+const char *rmq_put_status_name(rmq_put_status_t s);
+/* The SEND_MESSAGE response code for a put status (§4.5 table). */
+rmq_err_t rmq_put_status_to_code(rmq_put_status_t s);
+
+typedef enum {
+    RMQ_GET_FOUND = 0,
+    RMQ_GET_NO_MATCHED_MESSAGE,
+    RMQ_GET_MESSAGE_WAS_REMOVING,
+    RMQ_GET_OFFSET_FOUND_NULL,
+    RMQ_GET_OFFSET_OVERFLOW_BADLY,
+    RMQ_GET_OFFSET_OVERFLOW_ONE,
+    RMQ_GET_OFFSET_TOO_SMALL,
+    RMQ_GET_NO_MATCHED_LOGIC_QUEUE,
+    RMQ_GET_NO_MESSAGE_IN_QUEUE,
+} rmq_get_status_t;
+
+const char *rmq_get_status_name(rmq_get_status_t s);
+
+/* ---- put ---- */
+
+/* A message to store. All pointers are borrowed for the duration of the call. */
+typedef struct rmq_store_msg_s {
+    const char *topic;
+    int32_t queue_id;
+    int32_t flag;
+    const void *body;
+    size_t body_len;
+    const char *props; /* encoded properties string (§5.1); may be NULL */
+    size_t props_len;
+    int32_t sys_flag;
+    int64_t born_timestamp;
+    rmq_msg_host_t born_host;
+    rmq_msg_host_t store_host;
+    int32_t reconsume_times;
+    int64_t prepared_transaction_offset;
+    bool wait_store_ok; /* honour SYNC_FLUSH for this message (property WAIT) */
+} rmq_store_msg_t;
+
+#define RMQ_STORE_MSGIDS_MAX 4096
+
+typedef struct rmq_put_result_s {
+    rmq_put_status_t status;
+    bool pending;            /* true: the final result comes through the callback */
+    int64_t queue_offset;    /* logical offset (first one for a batch) */
+    int64_t wrote_offset;    /* commit-log offset of the first record */
+    int32_t wrote_bytes;     /* bytes appended (all records of a batch) */
+    int32_t msg_num;
+    int64_t store_timestamp;
+    char msg_id[RMQ_STORE_MSGIDS_MAX]; /* offset msgId(s), comma-separated for a batch (truncated if huge) */
+} rmq_put_result_t;
+
+/* Completion of a pending put. @thread StoreFlush. Must not block and must
+ * not call back into rmq_store_put_*; post the result to the owning thread. */
+typedef void rmq_store_put_cb_t(void *opaque, const rmq_put_result_t *res);
+
+/* Append one message. @thread the single writer (serialised internally, so
+ * several producer threads are safe but contend on one lock).
+ * Fills res and returns res->status. When SYNC_FLUSH applies (flushDiskType
+ * SYNC_FLUSH and msg->wait_store_ok) and the append succeeded, res->pending is
+ * set and cb(opaque, final) is invoked exactly once on the flush thread with
+ * PUT_OK or FLUSH_DISK_TIMEOUT; otherwise cb is never called. */
+rmq_put_status_t rmq_store_put_message(rmq_store_t *s, const rmq_store_msg_t *msg, rmq_put_result_t *res,
+                                       rmq_store_put_cb_t *cb, void *opaque);
+
+/* Append a batch: every element of msgs becomes its own record with
+ * consecutive queue offsets; all must share topic and queue id; no DELAY, no
+ * transaction bits. One result (first queue offset, comma-separated ids). */
+rmq_put_status_t rmq_store_put_messages(rmq_store_t *s, const rmq_store_msg_t *msgs, size_t n, rmq_put_result_t *res,
+                                        rmq_store_put_cb_t *cb, void *opaque);
+
+/* Blocking convenience: put and wait for the final result (tests, tools;
+ * never on an event loop). */
+rmq_put_status_t rmq_store_put_message_wait(rmq_store_t *s, const rmq_store_msg_t *msg, rmq_put_result_t *res);
+rmq_put_status_t rmq_store_put_messages_wait(rmq_store_t *s, const rmq_store_msg_t *msgs, size_t n,
+                                             rmq_put_result_t *res);
+
+/* Slave: append raw replicated commit-log bytes at offset (must equal the
+ * current commit-log max offset). They are dispatched like local writes. */
+rmq_err_t rmq_store_append_raw(rmq_store_t *s, int64_t offset, const void *data, size_t len);
+
+/* ---- dispatch hook ---- */
+
+/* Called after a consume-queue entry was added ("queue X grew"), so parked
+ * pulls can be woken. @thread StoreReput; must not block. */
+typedef void rmq_store_arrived_cb_t(void *opaque, const char *topic, int32_t queue_id, int64_t logic_offset,
+                                    int64_t tags_code, int64_t store_timestamp, const char *props, size_t props_len);
+void rmq_store_set_arrived_cb(rmq_store_t *s, rmq_store_arrived_cb_t *cb, void *opaque);
+
+/* ---- reads ---- */
+
+/* A pinned reference into a mapped segment: valid until released. */
+typedef struct rmq_store_ref_s {
+    const uint8_t *data;
+    size_t len;
+    int64_t offset; /* commit-log offset */
+    void *pin;      /* pass to rmq_store_ref_release (NULL once released) */
+} rmq_store_ref_t;
+
+/* Release one pinned reference (any thread; e.g. an evbuffer cleanup cb). */
+void rmq_store_ref_release(void *pin);
+
+typedef struct rmq_get_result_s {
+    rmq_get_status_t status;
+    int64_t next_begin_offset;
+    int64_t min_offset;
+    int64_t max_offset;
+    bool suggest_pulling_from_slave;
+    rmq_store_ref_t *msgs; /* count entries */
+    size_t count;
+    size_t total_bytes;
+} rmq_get_result_t;
+
+/* Read up to max_msgs messages of (topic, queue_id) from offset. tag_codes
+ * (n_tag_codes > 0) keeps only messages whose tagsCode is in the set;
+ * n_tag_codes == 0 means all. res must be released with
+ * rmq_store_get_result_release (which releases pins not taken by setting
+ * msgs[i].pin = NULL). @thread any. */
+rmq_get_status_t rmq_store_get_message(rmq_store_t *s, const char *topic, int32_t queue_id, int64_t offset,
+                                       int32_t max_msgs, const int64_t *tag_codes, size_t n_tag_codes,
+                                       rmq_get_result_t *res);
+void rmq_store_get_result_release(rmq_get_result_t *res);
+
+int64_t rmq_store_get_max_offset_in_queue(rmq_store_t *s, const char *topic, int32_t queue_id);
+int64_t rmq_store_get_min_offset_in_queue(rmq_store_t *s, const char *topic, int32_t queue_id);
+/* SEARCH_OFFSET_BY_TIMESTAMP (§5.8 time search). */
+int64_t rmq_store_get_offset_by_time(rmq_store_t *s, const char *topic, int32_t queue_id, int64_t timestamp);
+/* Store time of the oldest message of a queue / of the whole store; -1 if none. */
+int64_t rmq_store_get_earliest_msg_store_time(rmq_store_t *s, const char *topic, int32_t queue_id);
+int64_t rmq_store_get_earliest_store_time(rmq_store_t *s);
+/* Commit-log offset of the queue entry's record, or -1. */
+int64_t rmq_store_get_commitlog_offset_in_queue(rmq_store_t *s, const char *topic, int32_t queue_id,
+                                                int64_t logic_offset);
+/* The record at a commit-log offset (VIEW_MESSAGE_BY_ID), pinned. */
+rmq_err_t rmq_store_get_message_by_offset(rmq_store_t *s, int64_t commitlog_offset, rmq_store_ref_t *ref);
+
+int64_t rmq_store_get_commitlog_min_offset(rmq_store_t *s);
+int64_t rmq_store_get_commitlog_max_offset(rmq_store_t *s);
+/* Bytes dispatched to consume queues so far (reput position). */
+int64_t rmq_store_get_dispatched_offset(rmq_store_t *s);
+int64_t rmq_store_get_flushed_offset(rmq_store_t *s);
+bool rmq_store_is_disk_full(rmq_store_t *s);
+
+/* QUERY_MESSAGE: records whose KEYS token or UNIQ_KEY equals key. */
+typedef struct rmq_query_result_s {
+    rmq_store_ref_t *msgs;
+    size_t count;
+    int64_t index_last_update_timestamp;
+    int64_t index_last_update_phyoffset;
+} rmq_query_result_t;
+rmq_err_t rmq_store_query_message(rmq_store_t *s, const char *topic, const char *key, int32_t max_num,
+                                  int64_t begin_ts, int64_t end_ts, rmq_query_result_t *res);
+void rmq_store_query_result_release(rmq_query_result_t *res);
+
+/* ---- lifecycle ---- */
+
+/* Open and recover the store at conf->storePathRootDir (the conf is copied).
+ * NULL on failure with the reason in errstr. Recovery runs here, including
+ * the dispatch catch-up, so the store is consistent when this returns. */
+rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t errstr_size);
+/* Start the service threads and create `abort`. */
+rmq_err_t rmq_store_start(rmq_store_t *s);
+/* Stop threads, flush everything, remove `abort`, close files. NULL ok. */
+void rmq_store_destroy(rmq_store_t *s);
+
+/* Retention now, ignoring deleteWhen (mqadmin deleteExpiredCommitLog). */
+void rmq_store_execute_delete_files_manually(rmq_store_t *s);
+/* Wait until dispatch reached the commit-log end (tests, shutdown); false
+ * on timeout. */
+bool rmq_store_wait_dispatched(rmq_store_t *s, int timeout_ms);
+/* Run one retention / disk check pass on the calling thread (tests). */
+void rmq_store_clean_once(rmq_store_t *s);
+
+/* Delay level table parsed from messageDelayLevel: delay of level (1-based)
+ * in ms, or -1. */
+int64_t rmq_store_delay_level_ms(rmq_store_t *s, int level);
+int rmq_store_max_delay_level(rmq_store_t *s);
+
+/* Fault injection for tests: make the next n flushes fail as if msync
+ * failed (EIO). */
+void rmq_store_test_fail_flushes(rmq_store_t *s, int n);
+
+#endif

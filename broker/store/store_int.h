@@ -1,0 +1,114 @@
+/* store_int.h - private structures of the store (rdkafka_int.h style).
+ * Nothing outside broker/store/ includes this file. */
+#ifndef RMQ_STORE_INT_H
+#define RMQ_STORE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rmq_buf.h"
+#include "rmq_store.h"
+#include "mapped_file.h"
+#include "mapped_file_queue.h"
+#include "allocate.h"
+#include "commitlog.h"
+#include "consume_queue.h"
+#include "index_file.h"
+#include "checkpoint.h"
+#include "strmap.h"
+
+#define RMQ_SCHEDULE_TOPIC "SCHEDULE_TOPIC_XXXX"
+#define RMQ_MAX_DELAY_LEVELS 64
+
+/* Files removed from a queue wait here until no reader holds them; the
+ * clean thread unmaps and unlinks them (never the I/O thread). */
+typedef struct rmq_reaper_s {
+    pthread_mutex_t lock;
+    rmq_mapped_file_t **files;
+    size_t n, cap;
+    int forcibly_ms;
+} rmq_reaper_t;
+
+void rmq_reaper_init(rmq_reaper_t *r, int forcibly_ms);
+void rmq_reaper_add(rmq_reaper_t *r, rmq_mapped_file_t *mf);
+/* Destroy what can be destroyed; force=true destroys everything (shutdown). */
+void rmq_reaper_run(rmq_reaper_t *r, bool force);
+void rmq_reaper_deinit(rmq_reaper_t *r);
+
+struct rmq_store_s {
+    rmq_store_config_t conf;
+    char *root;
+    char *cl_dir;
+    char *cq_dir;
+    char *index_dir;
+    int lock_fd;
+    bool last_exit_ok;
+    bool sync_flush;
+    bool slave;
+
+    rmq_reaper_t reaper;
+    rmq_allocator_t *alloc;
+    rmq_commitlog_t *cl;
+    rmq_checkpoint_t *ckpt;
+    rmq_index_service_t *index;
+
+    /* consume queues: "topic\x01qid" -> rmq_consume_queue_t*; cq_lock guards the map */
+    pthread_mutex_t cq_lock;
+    rmq_strmap_t cq_table;
+
+    /* dispatch */
+    _Atomic int64_t reput_from;
+    rmq_store_arrived_cb_t *arrived_cb;
+    void *arrived_opaque;
+
+    /* disk state */
+    _Atomic bool disk_full;     /* above diskSpaceWarningLevelRatio */
+    _Atomic bool alloc_nospace; /* the allocator hit ENOSPC / quota */
+    _Atomic int disk_ratio;     /* last measured usage, % */
+    _Atomic bool manual_delete;
+
+    int64_t delay_ms[RMQ_MAX_DELAY_LEVELS + 1];
+    int max_delay_level;
+    int64_t phys_mem;
+
+    /* service threads */
+    _Atomic bool stopping;
+    bool started;
+    pthread_t reput_thr, cqflush_thr, clean_thr;
+    bool reput_running, cqflush_running, clean_running;
+    pthread_mutex_t svc_lock;
+    pthread_cond_t svc_cond;
+    int64_t durable_logics_ts;
+    int64_t last_clean_mono;
+};
+
+/* Wait on s->svc_cond (s->svc_lock held) for at most ms. */
+void rmq_store_svc_wait(rmq_store_t *s, int ms);
+
+/* dispatch.c: reput thread ("StoreReput") and consume-queue flush thread
+ * ("StoreCqFlush") */
+rmq_err_t rmq_store_dispatch_start(rmq_store_t *s);
+/* Dispatch everything published so far; returns records dispatched or <0. */
+int64_t rmq_store_dispatch_available(rmq_store_t *s);
+/* Flush consume queues, index and checkpoint once (thorough). */
+void rmq_store_flush_logics(rmq_store_t *s, bool thorough);
+
+/* clean.c: clean thread ("StoreClean"), disk checks */
+rmq_err_t rmq_store_clean_start(rmq_store_t *s);
+void rmq_store_check_disk(rmq_store_t *s);
+
+/* store.c */
+rmq_consume_queue_t *rmq_store_find_cq(rmq_store_t *s, const char *topic, size_t topic_len, int32_t qid, bool create);
+/* Dispatch one record (shared by reput, recovery and slave append). */
+rmq_err_t rmq_store_dispatch(rmq_store_t *s, const rmq_msg_rec_t *rec);
+/* Current usage of the store's disk in % (statvfs or quota). */
+int rmq_store_disk_ratio(rmq_store_t *s, int64_t *free_bytes);
+bool rmq_store_quota_allows(rmq_store_t *s, int64_t more_bytes);
+
+/* store_config.c */
+void rmq_store_config_copy(rmq_store_config_t *dst, const rmq_store_config_t *src);
+int rmq_store_parse_delay_levels(const char *spec, int64_t *out, int max);
+
+#endif

@@ -1,0 +1,676 @@
+/* test_store.c - the message store: put/get, rolling with tiny segments,
+ * group commit, flush failures, batches, delay rewrite, key index, offsets,
+ * restart, recovery from damaged files, retention with pinned readers and
+ * slave appends. Each test has its own mkdtemp directory. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <utime.h>
+
+#include "rmq_time.h"
+#include "store_test_util.h"
+
+TestSuite(store, .timeout = 60);
+
+static void decode_ref(const rmq_store_ref_t *ref, rmq_msg_rec_t *r)
+{
+    cr_assert_eq(rmq_msg_decode(ref->data, ref->len, true, r), RMQ_OK, "record at %lld does not decode",
+                 (long long)ref->offset);
+    cr_assert_eq(r->commitlog_offset, ref->offset);
+}
+
+Test(store, put_get_basic)
+{
+    tctx_t t;
+    tctx_init(&t);
+    rmq_store_t *s = tctx_open(&t);
+    rmq_put_result_t res;
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq(tput(s, "TopicA", 1, i, 20, &res), RMQ_PUT_OK);
+        cr_assert_eq(res.queue_offset, i);
+        cr_assert_eq(res.msg_num, 1);
+        cr_assert_eq(strlen(res.msg_id), 32);
+    }
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    rmq_get_result_t g;
+    cr_assert_eq(rmq_store_get_message(s, "TopicA", 1, 0, 32, NULL, 0, &g), RMQ_GET_FOUND);
+    cr_assert_eq(g.count, 10);
+    cr_assert_eq(g.next_begin_offset, 10);
+    cr_assert_eq(g.min_offset, 0);
+    cr_assert_eq(g.max_offset, 10);
+    for (size_t i = 0; i < g.count; i++) {
+        rmq_msg_rec_t r;
+        decode_ref(&g.msgs[i], &r);
+        cr_assert_eq(r.queue_offset, (int64_t)i);
+        cr_assert_eq(r.queue_id, 1);
+        cr_assert_eq(body_index(&r), (int)i);
+        cr_assert(r.store_host.port == 10911 && r.born_host.port == 5555);
+    }
+    rmq_store_get_result_release(&g);
+    /* the last put's msgId points at its record */
+    rmq_msg_host_t h;
+    int64_t off;
+    cr_assert_eq(rmq_msg_id_parse(res.msg_id, 32, &h, &off), RMQ_OK);
+    cr_assert_eq(off, res.wrote_offset);
+    rmq_store_ref_t ref;
+    cr_assert_eq(rmq_store_get_message_by_offset(s, off, &ref), RMQ_OK);
+    rmq_msg_rec_t r;
+    decode_ref(&ref, &r);
+    cr_assert_eq(body_index(&r), 9);
+    rmq_store_ref_release(ref.pin);
+
+    /* tag filter: TagA only (even i) */
+    int64_t code = rmq_msg_tags_code("TagA", 4);
+    cr_assert_eq(rmq_store_get_message(s, "TopicA", 1, 0, 32, &code, 1, &g), RMQ_GET_FOUND);
+    cr_assert_eq(g.count, 5);
+    rmq_store_get_result_release(&g);
+    int64_t none = 12345;
+    cr_assert_eq(rmq_store_get_message(s, "TopicA", 1, 0, 32, &none, 1, &g), RMQ_GET_NO_MATCHED_MESSAGE);
+    cr_assert_eq(g.next_begin_offset, 10);
+    rmq_store_get_result_release(&g);
+    /* statuses of §4.6 */
+    cr_assert_eq(rmq_store_get_message(s, "TopicA", 1, 10, 32, NULL, 0, &g), RMQ_GET_OFFSET_OVERFLOW_ONE);
+    cr_assert_eq(g.next_begin_offset, 10);
+    cr_assert_eq(rmq_store_get_message(s, "TopicA", 1, 15, 32, NULL, 0, &g), RMQ_GET_OFFSET_OVERFLOW_BADLY);
+    cr_assert_eq(rmq_store_get_message(s, "Nope", 0, 0, 32, NULL, 0, &g), RMQ_GET_NO_MATCHED_LOGIC_QUEUE);
+    cr_assert_eq(rmq_store_get_message(s, "TopicA", 1, 3, 2, NULL, 0, &g), RMQ_GET_FOUND);
+    cr_assert_eq(g.count, 2);
+    cr_assert_eq(g.next_begin_offset, 5);
+    rmq_store_get_result_release(&g);
+    cr_assert_eq(rmq_store_get_max_offset_in_queue(s, "TopicA", 1), 10);
+    cr_assert_eq(rmq_store_get_min_offset_in_queue(s, "TopicA", 1), 0);
+    tctx_fini(&t);
+}
+
+Test(store, rolling_tiny_segments_and_reads_across)
+{
+    tctx_t t;
+    tctx_init(&t);
+    rmq_store_t *s = tctx_open(&t);
+    rmq_put_result_t res;
+    int64_t prev_end = 0;
+    int blanks = 0;
+    for (int i = 0; i < 200; i++) {
+        cr_assert_eq(tput(s, "Roll", i % 2, i, 150 + (i * 37) % 400, &res), RMQ_PUT_OK, "put %d", i);
+        if (res.wrote_offset != prev_end) {
+            blanks++;
+            cr_assert_eq(res.wrote_offset % 4096, 0, "a record after a blank starts a segment");
+        }
+        cr_assert_eq(res.wrote_offset / 4096, (res.wrote_offset + res.wrote_bytes - 1) / 4096,
+                     "a record never spans segments");
+        prev_end = res.wrote_offset + res.wrote_bytes;
+    }
+    cr_assert(blanks > 10);
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    for (int q = 0; q < 2; q++) {
+        int64_t off = 0;
+        int expect = q;
+        while (off < 100) {
+            rmq_get_result_t g;
+            cr_assert_eq(rmq_store_get_message(s, "Roll", q, off, 7, NULL, 0, &g), RMQ_GET_FOUND);
+            for (size_t k = 0; k < g.count; k++) {
+                rmq_msg_rec_t r;
+                decode_ref(&g.msgs[k], &r);
+                cr_assert_eq(body_index(&r), expect);
+                expect += 2;
+            }
+            off = g.next_begin_offset;
+            rmq_store_get_result_release(&g);
+        }
+        cr_assert_eq(off, 100);
+    }
+    /* segment files are 20-digit names of their start offset */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/commitlog/%020d", t.dir, 4096);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_size, 4096);
+    snprintf(path, sizeof(path), "%s/consumequeue/Roll/0/%020d", t.dir, 200);
+    cr_assert_eq(stat(path, &st), 0, "consume queue rolled too");
+    cr_assert_eq(st.st_size, 200);
+    tctx_fini(&t);
+}
+
+typedef struct {
+    rmq_store_t *s;
+    int id;
+    int n;
+    _Atomic int ok, timeout, other;
+} gc_arg_t;
+
+static void gc_cb(void *opaque, const rmq_put_result_t *res)
+{
+    gc_arg_t *a = opaque;
+    if (res->status == RMQ_PUT_OK)
+        atomic_fetch_add(&a->ok, 1);
+    else if (res->status == RMQ_PUT_FLUSH_DISK_TIMEOUT)
+        atomic_fetch_add(&a->timeout, 1);
+    else
+        atomic_fetch_add(&a->other, 1);
+}
+
+static void *gc_thread(void *p)
+{
+    gc_arg_t *a = p;
+    for (int i = 0; i < a->n; i++) {
+        tmsg_t x;
+        tmsg(&x, "Sync", a->id, i, 64, "T", NULL);
+        rmq_put_result_t res;
+        rmq_put_status_t st = rmq_store_put_message(a->s, &x.m, &res, gc_cb, a);
+        if (st != RMQ_PUT_OK)
+            atomic_fetch_add(&a->other, 1);
+        else if (!res.pending)
+            atomic_fetch_add(&a->other, 1); /* SYNC_FLUSH must be pending */
+    }
+    return NULL;
+}
+
+Test(store, sync_flush_group_commit)
+{
+    tctx_t t;
+    tctx_init(&t);
+    tctx_set(&t, "flushDiskType", "SYNC_FLUSH");
+    tctx_set(&t, "mappedFileSizeCommitLog", "65536");
+    rmq_store_t *s = tctx_open(&t);
+    gc_arg_t a[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        memset(&a[i], 0, sizeof(a[i]));
+        a[i].s = s;
+        a[i].id = i;
+        a[i].n = 200;
+        pthread_create(&th[i], NULL, gc_thread, &a[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    int64_t deadline = rmq_mono_ms() + 10000;
+    int done = 0;
+    while (rmq_mono_ms() < deadline) {
+        done = 0;
+        for (int i = 0; i < 4; i++)
+            done += atomic_load(&a[i].ok) + atomic_load(&a[i].timeout) + atomic_load(&a[i].other);
+        if (done == 800)
+            break;
+        usleep(1000);
+    }
+    cr_assert_eq(done, 800);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(atomic_load(&a[i].ok), 200, "thread %d: ok %d timeout %d other %d", i, atomic_load(&a[i].ok),
+                     atomic_load(&a[i].timeout), atomic_load(&a[i].other));
+    cr_assert(rmq_store_get_flushed_offset(s) >= rmq_store_get_commitlog_max_offset(s));
+
+    /* a failed msync is never reported as success */
+    rmq_store_test_fail_flushes(s, 1);
+    rmq_put_result_t res;
+    cr_assert_eq(tput(s, "Sync", 0, 999, 64, &res), RMQ_PUT_FLUSH_DISK_TIMEOUT);
+    cr_assert_eq(tput(s, "Sync", 0, 1000, 64, &res), RMQ_PUT_OK);
+    tctx_fini(&t);
+}
+
+Test(store, async_flush_does_not_wait)
+{
+    tctx_t t;
+    tctx_init(&t);
+    tctx_set(&t, "flushIntervalCommitLog", "20");
+    tctx_set(&t, "flushCommitLogLeastPages", "0");
+    rmq_store_t *s = tctx_open(&t);
+    rmq_put_result_t res;
+    tmsg_t x;
+    tmsg(&x, "Async", 0, 1, 64, NULL, NULL);
+    cr_assert_eq(rmq_store_put_message(s, &x.m, &res, NULL, NULL), RMQ_PUT_OK);
+    cr_assert(!res.pending);
+    int64_t deadline = rmq_mono_ms() + 5000;
+    while (rmq_store_get_flushed_offset(s) < res.wrote_offset + res.wrote_bytes && rmq_mono_ms() < deadline)
+        usleep(2000);
+    cr_assert(rmq_store_get_flushed_offset(s) >= res.wrote_offset + res.wrote_bytes, "flushed in the background");
+    tctx_fini(&t);
+}
+
+Test(store, illegal_messages)
+{
+    tctx_t t;
+    tctx_init(&t);
+    rmq_store_t *s = tctx_open(&t);
+    rmq_put_result_t res;
+    tmsg_t x;
+    tmsg(&x, "bad topic", 0, 1, 10, NULL, NULL);
+    cr_assert_eq(rmq_store_put_message(s, &x.m, &res, NULL, NULL), RMQ_PUT_MESSAGE_ILLEGAL);
+    tmsg(&x, "", 0, 1, 10, NULL, NULL);
+    cr_assert_eq(rmq_store_put_message(s, &x.m, &res, NULL, NULL), RMQ_PUT_MESSAGE_ILLEGAL);
+    char longt[200];
+    memset(longt, 'a', 199);
+    longt[199] = 0;
+    tmsg(&x, longt, 0, 1, 10, NULL, NULL);
+    cr_assert_eq(rmq_store_put_message(s, &x.m, &res, NULL, NULL), RMQ_PUT_MESSAGE_ILLEGAL);
+    tmsg(&x, "Ok", 0, 1, 3000, NULL, NULL); /* > maxMessageSize 2048 */
+    cr_assert_eq(rmq_store_put_message(s, &x.m, &res, NULL, NULL), RMQ_PUT_MESSAGE_ILLEGAL);
+    cr_assert_eq(rmq_put_status_to_code(res.status), RMQ_ERR_MESSAGE_ILLEGAL);
+    tmsg(&x, "Ok", 0, 1, 10, NULL, NULL);
+    x.m.props_len = 40000;
+    char *big = calloc(1, 40000);
+    x.m.props = big;
+    cr_assert_eq(rmq_store_put_message(s, &x.m, &res, NULL, NULL), RMQ_PUT_PROPERTIES_SIZE_EXCEEDED);
+    /* a record larger than a segment */
+    x.m.props_len = 3000;
+    cr_assert_eq(rmq_store_put_message(s, &x.m, &res, NULL, NULL), RMQ_PUT_OK);
+    x.m.body_len = 2000;
+    x.m.props_len = 3000;
+    cr_assert_eq(rmq_store_put_message(s, &x.m, &res, NULL, NULL), RMQ_PUT_MESSAGE_ILLEGAL);
+    free(big);
+    cr_assert_str_eq(rmq_put_status_name(RMQ_PUT_SERVICE_NOT_AVAILABLE), "SERVICE_NOT_AVAILABLE");
+    tctx_fini(&t);
+}
+
+Test(store, batch_append)
+{
+    tctx_t t;
+    tctx_init(&t);
+    rmq_store_t *s = tctx_open(&t);
+    rmq_put_result_t res;
+    cr_assert_eq(tput(s, "Batch", 0, 0, 10, &res), RMQ_PUT_OK);
+    tmsg_t x[5];
+    rmq_store_msg_t m[5];
+    for (int i = 0; i < 5; i++) {
+        tmsg(&x[i], "Batch", 0, i + 1, 30, "TagBatch", NULL);
+        m[i] = x[i].m;
+    }
+    cr_assert_eq(rmq_store_put_messages_wait(s, m, 5, &res), RMQ_PUT_OK);
+    cr_assert_eq(res.msg_num, 5);
+    cr_assert_eq(res.queue_offset, 1);
+    int commas = 0;
+    for (char *p = res.msg_id; *p; p++)
+        commas += *p == ',';
+    cr_assert_eq(commas, 4);
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    cr_assert_eq(rmq_store_get_max_offset_in_queue(s, "Batch", 0), 6);
+    /* mixed queues or a DELAY in a batch are illegal */
+    m[2].queue_id = 1;
+    cr_assert_eq(rmq_store_put_messages_wait(s, m, 5, &res), RMQ_PUT_MESSAGE_ILLEGAL);
+    tctx_fini(&t);
+}
+
+Test(store, delay_level_rewrite)
+{
+    tctx_t t;
+    tctx_init(&t);
+    rmq_store_t *s = tctx_open(&t);
+    tmsg_t x;
+    tmsg(&x, "Orig", 3, 7, 10, "TagD", NULL);
+    char props[128];
+    int n = snprintf(props, sizeof(props), "TAGS\001TagD\002DELAY\0013");
+    x.m.props = props;
+    x.m.props_len = (size_t)n;
+    rmq_put_result_t res;
+    cr_assert_eq(rmq_store_put_message_wait(s, &x.m, &res), RMQ_PUT_OK);
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    cr_assert_eq(rmq_store_get_max_offset_in_queue(s, "SCHEDULE_TOPIC_XXXX", 2), 1);
+    cr_assert_eq(rmq_store_get_max_offset_in_queue(s, "Orig", 3), 0);
+    int64_t code = res.store_timestamp + 10000; /* level 3 = 10s */
+    cr_assert_eq(rmq_store_delay_level_ms(s, 3), 10000);
+    cr_assert_eq(rmq_store_max_delay_level(s), 18);
+    rmq_get_result_t g;
+    cr_assert_eq(rmq_store_get_message(s, "SCHEDULE_TOPIC_XXXX", 2, 0, 1, &code, 1, &g), RMQ_GET_FOUND);
+    rmq_msg_rec_t r;
+    decode_ref(&g.msgs[0], &r);
+    rmq_msg_props_t p;
+    rmq_msg_props_init(&p);
+    rmq_msg_props_parse(&p, r.props, r.props_len);
+    cr_assert_str_eq(rmq_msg_props_get(&p, "REAL_TOPIC"), "Orig");
+    cr_assert_str_eq(rmq_msg_props_get(&p, "REAL_QID"), "3");
+    cr_assert_str_eq(rmq_msg_props_get(&p, "DELAY"), "3");
+    rmq_msg_props_free(&p);
+    rmq_store_get_result_release(&g);
+    tctx_fini(&t);
+}
+
+static _Atomic int arrived_count;
+static void on_arrived(void *opaque, const char *topic, int32_t qid, int64_t off, int64_t tags, int64_t ts,
+                       const char *props, size_t pl)
+{
+    (void)opaque, (void)tags, (void)ts, (void)props, (void)pl, (void)qid;
+    if (strcmp(topic, "Keys") == 0 && off >= 0)
+        atomic_fetch_add(&arrived_count, 1);
+}
+
+Test(store, key_index_offsets_and_hook)
+{
+    tctx_t t;
+    tctx_init(&t);
+    rmq_store_t *s = tctx_open(&t);
+    rmq_store_set_arrived_cb(s, on_arrived, NULL);
+    rmq_put_result_t res;
+    int64_t t0 = rmq_now_ms();
+    for (int i = 0; i < 20; i++) {
+        tmsg_t x;
+        char keys[64];
+        snprintf(keys, sizeof(keys), "k%d common", i);
+        tmsg(&x, "Keys", 0, i, 10, "T", keys);
+        char props[200];
+        int n = snprintf(props, sizeof(props), "%.*s\002UNIQ_KEY\001UNIQ%04d", (int)x.m.props_len, x.props, i);
+        x.m.props = props;
+        x.m.props_len = (size_t)n;
+        cr_assert_eq(rmq_store_put_message_wait(s, &x.m, &res), RMQ_PUT_OK);
+        if (i == 9)
+            usleep(20000);
+    }
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    cr_assert_eq(atomic_load(&arrived_count), 20);
+    rmq_query_result_t q;
+    cr_assert_eq(rmq_store_query_message(s, "Keys", "k7", 32, 0, INT64_MAX, &q), RMQ_OK);
+    cr_assert_eq(q.count, 1);
+    rmq_msg_rec_t r;
+    decode_ref(&q.msgs[0], &r);
+    cr_assert_eq(body_index(&r), 7);
+    rmq_store_query_result_release(&q);
+    cr_assert_eq(rmq_store_query_message(s, "Keys", "UNIQ0013", 32, 0, INT64_MAX, &q), RMQ_OK);
+    cr_assert_eq(q.count, 1);
+    decode_ref(&q.msgs[0], &r);
+    cr_assert_eq(body_index(&r), 13);
+    rmq_store_query_result_release(&q);
+    cr_assert_eq(rmq_store_query_message(s, "Keys", "common", 5, 0, INT64_MAX, &q), RMQ_OK);
+    cr_assert_eq(q.count, 5);
+    cr_assert(q.index_last_update_phyoffset > 0 && q.index_last_update_timestamp >= t0);
+    rmq_store_query_result_release(&q);
+    cr_assert_eq(rmq_store_query_message(s, "Other", "k7", 32, 0, INT64_MAX, &q), RMQ_OK);
+    cr_assert_eq(q.count, 0);
+    rmq_store_query_result_release(&q);
+
+    /* offsets and times */
+    int64_t e = rmq_store_get_earliest_msg_store_time(s, "Keys", 0);
+    cr_assert(e >= t0 && e <= rmq_now_ms());
+    cr_assert_eq(rmq_store_get_earliest_store_time(s), e);
+    cr_assert_eq(rmq_store_get_offset_by_time(s, "Keys", 0, 0), 0);
+    cr_assert_eq(rmq_store_get_offset_by_time(s, "Keys", 0, INT64_MAX / 2), 19);
+    int64_t phy10 = rmq_store_get_commitlog_offset_in_queue(s, "Keys", 0, 10);
+    rmq_store_ref_t ref;
+    cr_assert_eq(rmq_store_get_message_by_offset(s, phy10, &ref), RMQ_OK);
+    decode_ref(&ref, &r);
+    rmq_store_ref_release(ref.pin);
+    int64_t by_time = rmq_store_get_offset_by_time(s, "Keys", 0, r.store_timestamp);
+    cr_assert(by_time <= 10 && by_time >= 0);
+    cr_assert_eq(rmq_store_get_commitlog_min_offset(s), 0);
+    cr_assert_eq(rmq_store_get_commitlog_max_offset(s), res.wrote_offset + res.wrote_bytes);
+    tctx_fini(&t);
+}
+
+Test(store, restart_clean_keeps_everything)
+{
+    tctx_t t;
+    tctx_init(&t);
+    rmq_store_t *s = tctx_open(&t);
+    rmq_put_result_t res;
+    for (int i = 0; i < 50; i++)
+        cr_assert_eq(tput(s, "Re", 0, i, 100, &res), RMQ_PUT_OK);
+    int64_t end = res.wrote_offset + res.wrote_bytes;
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    tctx_close(&t);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/abort", t.dir);
+    cr_assert_neq(access(path, F_OK), 0, "clean shutdown removes abort");
+    s = tctx_open(&t);
+    cr_assert_eq(access(path, F_OK), 0, "running store has abort");
+    cr_assert_eq(rmq_store_get_commitlog_max_offset(s), end);
+    cr_assert_eq(rmq_store_get_max_offset_in_queue(s, "Re", 0), 50);
+    cr_assert_eq(tput(s, "Re", 0, 50, 100, &res), RMQ_PUT_OK);
+    cr_assert_eq(res.queue_offset, 50);
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    rmq_get_result_t g;
+    /* a read stops at the end of a consume-queue file (10 units here) */
+    cr_assert_eq(rmq_store_get_message(s, "Re", 0, 48, 32, NULL, 0, &g), RMQ_GET_FOUND);
+    cr_assert_eq(g.count, 2);
+    cr_assert_eq(g.next_begin_offset, 50);
+    rmq_store_get_result_release(&g);
+    cr_assert_eq(rmq_store_get_message(s, "Re", 0, 50, 32, NULL, 0, &g), RMQ_GET_FOUND);
+    cr_assert_eq(g.count, 1);
+    cr_assert_eq(g.max_offset, 51);
+    rmq_store_get_result_release(&g);
+    /* a second store on the same directory is refused */
+    char err[256];
+    cr_assert_null(rmq_store_open(&t.conf, err, sizeof(err)));
+    tctx_fini(&t);
+}
+
+/* Fill a store, close it, then damage it with f() and reopen as after a crash. */
+static int64_t fill_and_close(tctx_t *t, int n, int64_t *ends)
+{
+    rmq_store_t *s = tctx_open(t);
+    rmq_put_result_t res;
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(tput(s, "Crash", 0, i, 120, &res), RMQ_PUT_OK);
+        if (ends)
+            ends[i] = res.wrote_offset + res.wrote_bytes;
+    }
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    tctx_close(t);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/abort", t->dir);
+    int fd = open(path, O_CREAT | O_WRONLY, 0644);
+    close(fd);
+    return res.wrote_offset;
+}
+
+static void verify_consistent_s(rmq_store_t *s, const char *topic, int32_t qid, int expect_n, int stride)
+{
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    int64_t max = rmq_store_get_max_offset_in_queue(s, topic, qid);
+    cr_assert_eq(max, expect_n, "queue has %lld entries, expected %d", (long long)max, expect_n);
+    for (int64_t o = rmq_store_get_min_offset_in_queue(s, topic, qid); o < max; o++) {
+        int64_t phy = rmq_store_get_commitlog_offset_in_queue(s, topic, qid, o);
+        rmq_store_ref_t ref;
+        cr_assert_eq(rmq_store_get_message_by_offset(s, phy, &ref), RMQ_OK, "entry %lld", (long long)o);
+        rmq_msg_rec_t r;
+        decode_ref(&ref, &r);
+        cr_assert_eq(r.queue_offset, o);
+        cr_assert_eq(body_index(&r), qid + (int)o * stride);
+        rmq_store_ref_release(ref.pin);
+    }
+}
+
+static void verify_consistent(rmq_store_t *s, const char *topic, int32_t qid, int expect_n)
+{
+    verify_consistent_s(s, topic, qid, expect_n, 1);
+}
+
+static char *cl_file(tctx_t *t, int64_t off)
+{
+    return rmq_asprintf("%s/commitlog/%020lld", t->dir, (long long)(off - off % 4096));
+}
+
+Test(store, recover_garbage_past_tail)
+{
+    tctx_t t;
+    tctx_init(&t);
+    int64_t ends[30];
+    fill_and_close(&t, 30, ends);
+    int64_t end = ends[29];
+    char *p = cl_file(&t, end);
+    int fd = open(p, O_WRONLY);
+    uint8_t junk[300];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)(i * 7 + 1);
+    /* a fake record header too: right magic, bad body */
+    rmq_wbe32(junk, 200);
+    rmq_wbe32(junk + 4, RMQ_MSG_MAGIC);
+    cr_assert_eq(pwrite(fd, junk, sizeof(junk) < (size_t)(4096 - end % 4096) ? sizeof(junk) : (size_t)(4096 - end % 4096),
+                        end % 4096),
+                 (ssize_t)(sizeof(junk) < (size_t)(4096 - end % 4096) ? sizeof(junk) : (size_t)(4096 - end % 4096)));
+    close(fd);
+    free(p);
+    rmq_store_t *s = tctx_open(&t);
+    cr_assert_eq(rmq_store_get_commitlog_max_offset(s), end);
+    verify_consistent(s, "Crash", 0, 30);
+    rmq_put_result_t res;
+    cr_assert_eq(tput(s, "Crash", 0, 30, 120, &res), RMQ_PUT_OK);
+    cr_assert_eq(res.queue_offset, 30);
+    verify_consistent(s, "Crash", 0, 31);
+    tctx_fini(&t);
+}
+
+Test(store, recover_flipped_byte_in_last_record)
+{
+    tctx_t t;
+    tctx_init(&t);
+    int64_t ends[30];
+    int64_t last = fill_and_close(&t, 30, ends);
+    char *p = cl_file(&t, last);
+    int fd = open(p, O_RDWR);
+    uint8_t b;
+    off_t pos = (off_t)(last % 4096) + 100; /* inside the body */
+    cr_assert_eq(pread(fd, &b, 1, pos), 1);
+    b ^= 0x10;
+    cr_assert_eq(pwrite(fd, &b, 1, pos), 1);
+    close(fd);
+    free(p);
+    rmq_store_t *s = tctx_open(&t);
+    cr_assert_eq(rmq_store_get_commitlog_max_offset(s), ends[28], "the torn record is cut off");
+    verify_consistent(s, "Crash", 0, 29);
+    rmq_put_result_t res;
+    cr_assert_eq(tput(s, "Crash", 0, 29, 120, &res), RMQ_PUT_OK);
+    cr_assert_eq(res.queue_offset, 29);
+    cr_assert_eq(res.wrote_offset, ends[28]);
+    verify_consistent(s, "Crash", 0, 30);
+    tctx_fini(&t);
+}
+
+Test(store, recover_truncated_segment)
+{
+    tctx_t t;
+    tctx_init(&t);
+    int64_t ends[30];
+    int64_t last = fill_and_close(&t, 30, ends);
+    char *p = cl_file(&t, last);
+    cr_assert_eq(truncate(p, (off_t)(last % 4096) + 50), 0); /* mid-record */
+    free(p);
+    rmq_store_t *s = tctx_open(&t);
+    cr_assert_eq(rmq_store_get_commitlog_max_offset(s), ends[28]);
+    verify_consistent(s, "Crash", 0, 29);
+    rmq_put_result_t res;
+    cr_assert_eq(tput(s, "Crash", 0, 29, 120, &res), RMQ_PUT_OK);
+    verify_consistent(s, "Crash", 0, 30);
+    tctx_fini(&t);
+}
+
+Test(store, recover_missing_consume_queue_file)
+{
+    tctx_t t;
+    tctx_init(&t);
+    fill_and_close(&t, 30, NULL); /* 30 entries, 10 per CQ file */
+    char cmd[600];
+    /* remove the last CQ file, and (clean restart) also the whole dir of another run */
+    snprintf(cmd, sizeof(cmd), "rm -f %s/consumequeue/Crash/0/%020d %s/abort", t.dir, 400, t.dir);
+    cr_assert_eq(system(cmd), 0);
+    rmq_store_t *s = tctx_open(&t);
+    verify_consistent(s, "Crash", 0, 30);
+    tctx_close(&t);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/consumequeue/Crash", t.dir);
+    cr_assert_eq(system(cmd), 0);
+    s = tctx_open(&t);
+    verify_consistent(s, "Crash", 0, 30);
+    rmq_put_result_t res;
+    cr_assert_eq(tput(s, "Crash", 0, 30, 120, &res), RMQ_PUT_OK);
+    cr_assert_eq(res.queue_offset, 30);
+    tctx_fini(&t);
+}
+
+static bool exists(const char *p) { return access(p, F_OK) == 0; }
+
+Test(store, retention_waits_for_pinned_reader)
+{
+    tctx_t t;
+    tctx_init(&t);
+    tctx_set(&t, "fileReservedTime", "1");
+    tctx_set(&t, "destroyMapedFileIntervalForcibly", "3600000");
+    rmq_store_t *s = tctx_open(&t);
+    rmq_put_result_t res;
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(tput(s, "Ret", 0, i, 200, &res), RMQ_PUT_OK);
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    /* a reader pins the first segment */
+    rmq_get_result_t g;
+    cr_assert_eq(rmq_store_get_message(s, "Ret", 0, 0, 1, NULL, 0, &g), RMQ_GET_FOUND);
+    /* nothing is expired yet */
+    rmq_store_execute_delete_files_manually(s);
+    rmq_store_clean_once(s);
+    cr_assert_eq(rmq_store_get_commitlog_min_offset(s), 0);
+    /* age every segment by 2 hours */
+    char *seg0 = rmq_asprintf("%s/commitlog/%020d", t.dir, 0);
+    DIR *d;
+    char *cldir = rmq_asprintf("%s/commitlog", t.dir);
+    cr_assert_not_null(d = opendir(cldir));
+    struct dirent *de;
+    time_t old = time(NULL) - 7200;
+    struct utimbuf ub = {old, old};
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *p = rmq_asprintf("%s/%s", cldir, de->d_name);
+        utime(p, &ub);
+        free(p);
+    }
+    closedir(d);
+    rmq_store_execute_delete_files_manually(s);
+    rmq_store_clean_once(s);
+    int64_t min = rmq_store_get_commitlog_min_offset(s);
+    cr_assert(min > 0, "expired segments deleted (min %lld)", (long long)min);
+    cr_assert(exists(seg0), "the pinned segment is not unlinked yet");
+    /* the pinned bytes are still readable */
+    rmq_msg_rec_t r;
+    decode_ref(&g.msgs[0], &r);
+    cr_assert_eq(body_index(&r), 0);
+    /* the consume queue's min offset moved with it */
+    int64_t qmin = rmq_store_get_min_offset_in_queue(s, "Ret", 0);
+    cr_assert(qmin > 0);
+    rmq_get_result_t g2;
+    cr_assert_eq(rmq_store_get_message(s, "Ret", 0, 0, 1, NULL, 0, &g2), RMQ_GET_OFFSET_TOO_SMALL);
+    cr_assert_eq(g2.next_begin_offset, qmin);
+    cr_assert_eq(rmq_store_get_message(s, "Ret", 0, qmin, 1, NULL, 0, &g2), RMQ_GET_FOUND);
+    rmq_store_get_result_release(&g2);
+    rmq_store_get_result_release(&g);
+    rmq_store_clean_once(s);
+    cr_assert(!exists(seg0), "unlinked once released");
+    free(seg0);
+    free(cldir);
+    tctx_fini(&t);
+}
+
+Test(store, slave_append_raw_dispatches)
+{
+    tctx_t a, b;
+    tctx_init(&a);
+    tctx_init(&b);
+    rmq_store_t *sa = tctx_open(&a);
+    rmq_put_result_t res;
+    for (int i = 0; i < 60; i++)
+        cr_assert_eq(tput(sa, "Repl", i % 3, i, 90, &res), RMQ_PUT_OK);
+    int64_t end = rmq_store_get_commitlog_max_offset(sa);
+    tctx_set(&b, "brokerRole", "SLAVE");
+    rmq_store_t *sb = tctx_open(&b);
+    /* ship the master's bytes in odd-sized chunks */
+    int64_t off = 0;
+    while (off < end) {
+        int64_t seg = off - off % 4096;
+        char *p = rmq_asprintf("%s/commitlog/%020lld", a.dir, (long long)seg);
+        int fd = open(p, O_RDONLY);
+        free(p);
+        size_t chunk = 777;
+        if ((int64_t)chunk > end - off)
+            chunk = (size_t)(end - off);
+        if ((int64_t)chunk > seg + 4096 - off)
+            chunk = (size_t)(seg + 4096 - off);
+        uint8_t buf[4096];
+        cr_assert_eq(pread(fd, buf, chunk, off - seg), (ssize_t)chunk);
+        close(fd);
+        cr_assert_eq(rmq_store_append_raw(sb, off, buf, chunk), RMQ_OK);
+        off += (int64_t)chunk;
+    }
+    cr_assert_eq(rmq_store_append_raw(sb, 5, "x", 1), RMQ_ERR__INVALID_ARG);
+    cr_assert_eq(rmq_store_put_message_wait(sb, &(rmq_store_msg_t){.topic = "Repl", .body = "x", .body_len = 1}, &res),
+                 RMQ_PUT_SERVICE_NOT_AVAILABLE, "a slave refuses writes");
+    for (int q = 0; q < 3; q++)
+        verify_consistent_s(sb, "Repl", q, 20, 3);
+    tctx_fini(&a);
+    tctx_fini(&b);
+}
