@@ -255,6 +255,23 @@ void rmq_conf_print_markdown(const rmq_conf_def_t *tbl, const char *title, FILE 
 
 /* ---- properties parser ---- */
 
+/* Up to 4 hex digits after s[*i]; *i ends on the last one consumed. */
+static unsigned hex4(const char *s, size_t n, size_t *i)
+{
+    unsigned cp = 0;
+    for (size_t k = 0; k < 4 && *i + 1 < n; k++) {
+        char h = s[*i + 1];
+        unsigned v;
+        if (h >= '0' && h <= '9') v = (unsigned)(h - '0');
+        else if (h >= 'a' && h <= 'f') v = (unsigned)(h - 'a' + 10);
+        else if (h >= 'A' && h <= 'F') v = (unsigned)(h - 'A' + 10);
+        else break;
+        cp = cp * 16 + v;
+        (*i)++;
+    }
+    return cp;
+}
+
 static void unescape_into(rmq_buf_t *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -270,25 +287,28 @@ static void unescape_into(rmq_buf_t *b, const char *s, size_t n)
         case 'r': rmq_buf_putc(b, '\r'); break;
         case 'f': rmq_buf_putc(b, '\f'); break;
         case 'u': {
-            unsigned cp = 0;
-            size_t k = 0;
-            for (; k < 4 && i + 1 < n; k++) {
-                char h = s[i + 1];
-                unsigned v;
-                if (h >= '0' && h <= '9') v = (unsigned)(h - '0');
-                else if (h >= 'a' && h <= 'f') v = (unsigned)(h - 'a' + 10);
-                else if (h >= 'A' && h <= 'F') v = (unsigned)(h - 'A' + 10);
-                else break;
-                cp = cp * 16 + v;
-                i++;
+            unsigned cp = hex4(s, n, &i);
+            /* Java strings are UTF-16: \uD83D\uDE00 is one code point */
+            if (cp >= 0xD800 && cp <= 0xDBFF && i + 2 < n && s[i + 1] == '\\' && s[i + 2] == 'u') {
+                size_t j = i + 2;
+                unsigned lo = hex4(s, n, &j);
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    i = j;
+                }
             }
             if (cp < 0x80) {
                 rmq_buf_putc(b, (char)cp);
             } else if (cp < 0x800) {
                 rmq_buf_putc(b, (char)(0xC0 | (cp >> 6)));
                 rmq_buf_putc(b, (char)(0x80 | (cp & 0x3F)));
-            } else {
+            } else if (cp < 0x10000) {
                 rmq_buf_putc(b, (char)(0xE0 | (cp >> 12)));
+                rmq_buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+                rmq_buf_putc(b, (char)(0x80 | (cp & 0x3F)));
+            } else {
+                rmq_buf_putc(b, (char)(0xF0 | (cp >> 18)));
+                rmq_buf_putc(b, (char)(0x80 | ((cp >> 12) & 0x3F)));
                 rmq_buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
                 rmq_buf_putc(b, (char)(0x80 | (cp & 0x3F)));
             }

@@ -146,6 +146,18 @@ Test(props, escapes)
     pairs_free(&p);
 }
 
+/* \u escapes are UTF-16 code units: a surrogate pair is one code point. */
+Test(props, unicode_surrogate_pairs)
+{
+    pairs_t p;
+    parse(&p, "emoji=\\ud83d\\ude00!\nupper=\\uD83D\\uDE00\nlone=\\ud83dx\nshort=\\u41z\n");
+    expect_pair(&p, 0, "emoji", "\xF0\x9F\x98\x80!");
+    expect_pair(&p, 1, "upper", "\xF0\x9F\x98\x80");
+    expect_pair(&p, 2, "lone", "\xED\xA0\xBDx"); /* kept as is (CESU-8), not merged with "x" */
+    expect_pair(&p, 3, "short", "Az");           /* fewer than 4 hex digits */
+    pairs_free(&p);
+}
+
 /* An escaped trailing space is part of the value in Java; RocketMQ then
  * trims the value, so it ends up as "v" - never as "v\". */
 Test(props, escaped_trailing_space)
