@@ -527,7 +527,12 @@ static rmq_err_t parse_header(ps_t *s, rmq_cmd_t *c, rmq_buf_t *key, rmq_buf_t *
                 bool integer;
                 r = scan_number(s, &st, &len, &integer);
                 if (!r && integer) {
-                    long long l = len < 20 ? strtoll((const char *)st, NULL, 10) : -1;
+                    char num[24] = "-1"; /* the text is not NUL-terminated: copy it */
+                    if (len < sizeof(num)) {
+                        memcpy(num, st, len);
+                        num[len] = '\0';
+                    }
+                    long long l = strtoll(num, NULL, 10);
                     c->language = l >= 0 && l <= RMQ_LANG_NODE_JS ? (int32_t)l : RMQ_LANG_OTHER;
                 }
             } else {
