@@ -327,6 +327,8 @@ rmq_put_status_t rmq_commitlog_put(rmq_commitlog_t *cl, const rmq_store_msg_t *m
     atomic_store_explicit(&cl->max_offset, mf->from + pos, memory_order_release);
     pthread_mutex_unlock(&cl->put_lock);
 
+    atomic_fetch_add_explicit(&cl->stat_msgs, (int64_t)n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&cl->stat_puts, 1, memory_order_relaxed);
     res->queue_offset = first_qoff;
     res->wrote_bytes = (int32_t)total;
     res->msg_num = (int32_t)n;
@@ -449,8 +451,10 @@ static rmq_err_t do_flush(rmq_commitlog_t *cl, int least_pages)
     if (err)
         return err;
     int64_t flushed = rmq_mfq_flushed_offset(cl->mfq);
-    if (flushed > atomic_load(&cl->flushed_offset))
+    if (flushed > atomic_load(&cl->flushed_offset)) {
         atomic_store(&cl->flushed_offset, flushed);
+        atomic_fetch_add_explicit(&cl->stat_flushes, 1, memory_order_relaxed);
+    }
     if (flushed >= target && ts > 0)
         rmq_checkpoint_set_physic(cl->store->ckpt, ts);
     return RMQ_OK;

@@ -35,6 +35,7 @@ typedef struct rmq_commitlog_s {
     pthread_cond_t gc_cond;
     rmq_gc_req_t *gc_head, *gc_tail; /* waiting group-commit requests */
     _Atomic int64_t flushed_offset;
+    _Atomic int64_t stat_flushes, stat_msgs, stat_puts;
 } rmq_commitlog_t;
 
 rmq_commitlog_t *rmq_commitlog_new(rmq_store_t *s);

@@ -98,7 +98,8 @@ rmq_err_t rmq_index_service_load(rmq_index_service_t *is, bool last_exit_ok, int
         names[n++] = rmq_strdup(de->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), cmp_str);
+    if (n)
+        qsort(names, n, sizeof(*names), cmp_str);
     rmq_err_t err = RMQ_OK;
     int64_t sz = file_size(is->slot_num, is->max_index);
     for (size_t i = 0; i < n; i++) {
@@ -305,7 +306,8 @@ rmq_err_t rmq_index_service_query(rmq_index_service_t *is, const char *topic, co
         }
     }
     pthread_rwlock_unlock(&is->lock);
-    qsort(arr, cnt, sizeof(*arr), cmp_i64);
+    if (cnt)
+        qsort(arr, cnt, sizeof(*arr), cmp_i64);
     *offs = arr;
     *n = cnt;
     return RMQ_OK;
@@ -339,8 +341,10 @@ void rmq_index_service_delete_expired(rmq_index_service_t *is, int64_t cl_min)
     while (del + 1 < is->n && h64(is->files[del], H_END_PHY) < cl_min)
         del++;
     rmq_index_file_t **rm = rmq_malloc((del + 1) * sizeof(*rm));
-    memcpy(rm, is->files, del * sizeof(*rm));
-    memmove(is->files, is->files + del, (is->n - del) * sizeof(*is->files));
+    if (del) {
+        memcpy(rm, is->files, del * sizeof(*rm));
+        memmove(is->files, is->files + del, (is->n - del) * sizeof(*is->files));
+    }
     is->n -= del;
     pthread_rwlock_unlock(&is->lock);
     for (size_t i = 0; i < del; i++) {

@@ -82,7 +82,8 @@ rmq_err_t rmq_mfq_load(rmq_mfq_t *q)
         offs[n++] = strtoll(de->d_name, NULL, 10);
     }
     closedir(d);
-    qsort(offs, n, sizeof(*offs), cmp_i64);
+    if (n)
+        qsort(offs, n, sizeof(*offs), cmp_i64);
     rmq_err_t err = RMQ_OK;
     for (size_t i = 0; i < n; i++) {
         if (offs[i] % q->file_size != 0) {
@@ -319,8 +320,10 @@ void rmq_mfq_remove_first(rmq_mfq_t *q, size_t cnt)
     if (cnt > q->n)
         cnt = q->n;
     rmq_mapped_file_t **rm = rmq_malloc((cnt + 1) * sizeof(*rm));
-    memcpy(rm, q->files, cnt * sizeof(*rm));
-    memmove(q->files, q->files + cnt, (q->n - cnt) * sizeof(*q->files));
+    if (cnt) {
+        memcpy(rm, q->files, cnt * sizeof(*rm));
+        memmove(q->files, q->files + cnt, (q->n - cnt) * sizeof(*q->files));
+    }
     q->n -= cnt;
     pthread_mutex_unlock(&q->lock);
     for (size_t k = 0; k < cnt; k++) {

@@ -266,6 +266,14 @@ void rmq_store_clean_once(rmq_store_t *s);
 int64_t rmq_store_delay_level_ms(rmq_store_t *s, int level);
 int rmq_store_max_delay_level(rmq_store_t *s);
 
+/* Counters (benchmarks, admin). */
+typedef struct rmq_store_stats_s {
+    int64_t commitlog_flushes;   /* successful commit-log flushes that wrote something */
+    int64_t put_messages;        /* records appended by put calls */
+    int64_t put_calls;
+} rmq_store_stats_t;
+void rmq_store_get_stats(rmq_store_t *s, rmq_store_stats_t *st);
+
 /* Fault injection for tests: make the next n flushes fail as if msync
  * failed (EIO). */
 void rmq_store_test_fail_flushes(rmq_store_t *s, int n);

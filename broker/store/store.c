@@ -862,3 +862,10 @@ int64_t rmq_store_delay_level_ms(rmq_store_t *s, int level)
 int rmq_store_max_delay_level(rmq_store_t *s) { return s->max_delay_level; }
 
 void rmq_store_test_fail_flushes(rmq_store_t *s, int n) { atomic_store(&s->cl->mfq->fail_flushes, n); }
+
+void rmq_store_get_stats(rmq_store_t *s, rmq_store_stats_t *st)
+{
+    st->commitlog_flushes = atomic_load(&s->cl->stat_flushes);
+    st->put_messages = atomic_load(&s->cl->stat_msgs);
+    st->put_calls = atomic_load(&s->cl->stat_puts);
+}

@@ -1,0 +1,247 @@
+/* store_bench.c - throughput of the broker store's append path.
+ *
+ * For 128 B and 1 KiB bodies, ASYNC_FLUSH and SYNC_FLUSH, 1 and N producer
+ * threads: append for a fixed time through rmq_store_put_message(_wait),
+ * then run a baseline that writes the same record bytes with plain write(2)
+ * and fdatasync(2) at the same batch size (messages per flush observed in
+ * the store run). Prints messages/s, MB/s and the ratio to the baseline.
+ *
+ * usage: store_bench [-d dir] [-t seconds] [-p threads] [-s segment_bytes]
+ * Not a test: it writes hundreds of MB to dir (default /tmp). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rmq_log.h"
+#include "rmq_store.h"
+#include "rmq_time.h"
+
+static const char *g_dir = "/tmp";
+static double g_secs = 3.0;
+static int g_threads = 4;
+static const char *g_seg = "268435456";
+
+typedef struct {
+    rmq_store_t *s;
+    size_t body;
+    bool sync;
+    int64_t deadline;
+    int64_t msgs, bytes, errors;
+} prod_t;
+
+static const char PROPS[] = "TAGS\001TagA";
+
+static void *producer(void *arg)
+{
+    prod_t *p = arg;
+    char *body = malloc(p->body);
+    memset(body, 'x', p->body);
+    rmq_store_msg_t m = {
+        .topic = "BenchTopic",
+        .queue_id = 0,
+        .body = body,
+        .body_len = p->body,
+        .props = PROPS,
+        .props_len = sizeof(PROPS) - 1,
+        .born_timestamp = rmq_now_ms(),
+        .born_host = {.v6 = 0, .addr = {10, 0, 0, 1}, .port = 5555},
+        .store_host = {.v6 = 0, .addr = {127, 0, 0, 1}, .port = 10911},
+        .wait_store_ok = true,
+    };
+    rmq_put_result_t res;
+    while (rmq_mono_ms() < p->deadline) {
+        for (int k = 0; k < 64; k++) {
+            rmq_put_status_t st = p->sync ? rmq_store_put_message_wait(p->s, &m, &res)
+                                          : rmq_store_put_message(p->s, &m, &res, NULL, NULL);
+            if (st != RMQ_PUT_OK) {
+                p->errors++;
+                continue;
+            }
+            p->msgs++;
+            p->bytes += res.wrote_bytes;
+        }
+    }
+    free(body);
+    return NULL;
+}
+
+typedef struct {
+    double msgs_s, mb_s;
+    double batch; /* messages per flush */
+    int64_t rec_size;
+} result_t;
+
+static result_t run_store(size_t body, bool sync, int threads)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/comet-store-bench-XXXXXX", g_dir);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    rmq_store_config_t c;
+    rmq_store_config_init(&c);
+    char err[256];
+    rmq_conf_set(rmq_store_conf_defs, &c, "storePathRootDir", dir, err, sizeof(err));
+    rmq_conf_set(rmq_store_conf_defs, &c, "mappedFileSizeCommitLog", g_seg, err, sizeof(err));
+    rmq_conf_set(rmq_store_conf_defs, &c, "flushDiskType", sync ? "SYNC_FLUSH" : "ASYNC_FLUSH", err, sizeof(err));
+    rmq_store_t *s = rmq_store_open(&c, err, sizeof(err));
+    if (!s || rmq_store_start(s) != RMQ_OK) {
+        fprintf(stderr, "store open: %s\n", err);
+        exit(1);
+    }
+    usleep(200000); /* first segment prepared */
+    prod_t *p = calloc((size_t)threads, sizeof(*p));
+    pthread_t *th = calloc((size_t)threads, sizeof(*th));
+    rmq_store_stats_t st0, st1;
+    rmq_store_get_stats(s, &st0);
+    int64_t t0 = rmq_mono_us();
+    for (int i = 0; i < threads; i++) {
+        p[i] = (prod_t){.s = s, .body = body, .sync = sync, .deadline = rmq_mono_ms() + (int64_t)(g_secs * 1000)};
+        pthread_create(&th[i], NULL, producer, &p[i]);
+    }
+    int64_t msgs = 0, bytes = 0, errors = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        msgs += p[i].msgs;
+        bytes += p[i].bytes;
+        errors += p[i].errors;
+    }
+    double secs = (double)(rmq_mono_us() - t0) / 1e6;
+    rmq_store_get_stats(s, &st1);
+    rmq_store_destroy(s);
+    rmq_store_config_deinit(&c);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+    if (errors)
+        fprintf(stderr, "  (%lld puts failed)\n", (long long)errors);
+    int64_t flushes = st1.commitlog_flushes - st0.commitlog_flushes;
+    result_t r = {
+        .msgs_s = (double)msgs / secs,
+        .mb_s = (double)bytes / secs / 1e6,
+        .batch = flushes > 0 ? (double)msgs / (double)flushes : (double)msgs,
+        .rec_size = msgs ? bytes / msgs : 0,
+    };
+    free(p);
+    free(th);
+    return r;
+}
+
+/* Baseline: the same records written with write(2) by `threads` threads
+ * sharing one fd under a mutex (one writer, like the store), fdatasync after
+ * every `batch` records by the thread that completes the batch. */
+typedef struct {
+    int fd;
+    pthread_mutex_t lock;
+    int64_t since_sync;
+    int64_t batch;
+    size_t rec;
+    int64_t deadline;
+} base_t;
+
+typedef struct {
+    base_t *b;
+    int64_t msgs;
+} base_thr_t;
+
+static void *base_writer(void *arg)
+{
+    base_thr_t *t = arg;
+    base_t *b = t->b;
+    char *buf = malloc(b->rec);
+    memset(buf, 'x', b->rec);
+    while (rmq_mono_ms() < b->deadline) {
+        for (int k = 0; k < 64; k++) {
+            pthread_mutex_lock(&b->lock);
+            if (write(b->fd, buf, b->rec) != (ssize_t)b->rec) {
+                perror("write");
+                exit(1);
+            }
+            bool sync = ++b->since_sync >= b->batch;
+            if (sync)
+                b->since_sync = 0;
+            pthread_mutex_unlock(&b->lock);
+            if (sync && fdatasync(b->fd) != 0) {
+                perror("fdatasync");
+                exit(1);
+            }
+            t->msgs++;
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+static result_t run_baseline(size_t rec, double batch, int threads)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/comet-store-bench-base-XXXXXX", g_dir);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        perror("mkstemp");
+        exit(1);
+    }
+    base_t b = {.fd = fd, .batch = batch < 1 ? 1 : (int64_t)(batch + 0.5), .rec = rec};
+    pthread_mutex_init(&b.lock, NULL);
+    b.deadline = rmq_mono_ms() + (int64_t)(g_secs * 1000);
+    base_thr_t *t = calloc((size_t)threads, sizeof(*t));
+    pthread_t *th = calloc((size_t)threads, sizeof(*th));
+    int64_t t0 = rmq_mono_us();
+    for (int i = 0; i < threads; i++) {
+        t[i].b = &b;
+        pthread_create(&th[i], NULL, base_writer, &t[i]);
+    }
+    int64_t msgs = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        msgs += t[i].msgs;
+    }
+    double secs = (double)(rmq_mono_us() - t0) / 1e6;
+    close(fd);
+    unlink(path);
+    free(t);
+    free(th);
+    return (result_t){.msgs_s = (double)msgs / secs, .mb_s = (double)msgs * (double)rec / secs / 1e6, .batch = (double)b.batch};
+}
+
+int main(int argc, char **argv)
+{
+    int opt;
+    while ((opt = getopt(argc, argv, "d:t:p:s:")) != -1) {
+        switch (opt) {
+        case 'd': g_dir = optarg; break;
+        case 't': g_secs = atof(optarg); break;
+        case 'p': g_threads = atoi(optarg); break;
+        case 's': g_seg = optarg; break;
+        default:
+            fprintf(stderr, "usage: %s [-d dir] [-t seconds] [-p threads] [-s segment_bytes]\n", argv[0]);
+            return 2;
+        }
+    }
+    rmq_log_level = RMQ_LOG_ERROR;
+    printf("store append benchmark: %.1f s per case, dir %s, segment %s bytes\n\n", g_secs, g_dir, g_seg);
+    printf("| body | flush | producers | store msg/s | store MB/s | msgs/flush | baseline msg/s | baseline MB/s | "
+           "ratio |\n");
+    printf("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    size_t bodies[] = {128, 1024};
+    bool syncs[] = {false, true};
+    int threads[] = {1, g_threads};
+    for (int bi = 0; bi < 2; bi++)
+        for (int si = 0; si < 2; si++)
+            for (int ti = 0; ti < 2; ti++) {
+                result_t r = run_store(bodies[bi], syncs[si], threads[ti]);
+                result_t b = run_baseline((size_t)r.rec_size, r.batch, threads[ti]);
+                printf("| %zu B | %s | %d | %.0f | %.1f | %.1f | %.0f | %.1f | %.2f |\n", bodies[bi],
+                       syncs[si] ? "SYNC_FLUSH" : "ASYNC_FLUSH", threads[ti], r.msgs_s, r.mb_s, r.batch, b.msgs_s,
+                       b.mb_s, b.msgs_s > 0 ? r.msgs_s / b.msgs_s : 0);
+                fflush(stdout);
+            }
+    return 0;
+}
