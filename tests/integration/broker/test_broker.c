@@ -1,0 +1,805 @@
+/* test_broker.c - mqbroker end to end: real mqnamesrv + mqbroker processes
+ * per test, driven through the blocking remoting client of the harness. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "harness_broker.h"
+#include "rmq_msg_codec.h"
+#include "rmq_time.h"
+
+static th_proc_t ns, bk;
+static th_client_t cli;
+
+static void start_with(const char *extra)
+{
+    cr_assert(th_namesrv_start(&ns, NULL), "name server did not start");
+    cr_assert(th_broker_start(&bk, ns.port, extra), "broker did not start (log %s)", bk.log);
+    cr_assert(th_connect(&cli, bk.port));
+}
+
+static void start(void) { start_with(NULL); }
+
+static void stop(void)
+{
+    th_close(&cli);
+    th_proc_stop(&bk, SIGTERM);
+    th_proc_stop(&ns, SIGTERM);
+}
+
+/* call and return the response code (response kept in *resp) */
+static int call(th_client_t *c, rmq_cmd_t *req, rmq_cmd_t *resp)
+{
+    rmq_cmd_init(resp);
+    cr_assert(th_call(c, req, resp, 10000), "no response to request %d", req->code);
+    rmq_cmd_deinit(req);
+    return resp->code;
+}
+
+static void create_topic(const char *topic, int queues)
+{
+    rmq_cmd_t req, resp;
+    th_req_create_topic(&req, topic, queues);
+    cr_assert_eq(call(&cli, &req, &resp), 0, "create topic: %s", resp.remark ? resp.remark : "");
+    rmq_cmd_deinit(&resp);
+}
+
+static int64_t send_msg(const char *topic, int q, const char *tags, const char *keys, const char *body)
+{
+    rmq_cmd_t req, resp;
+    th_req_send_v2(&req, "PG", topic, q, tags, keys, "myProp", "myValue", body, strlen(body));
+    int code = call(&cli, &req, &resp);
+    cr_assert_eq(code, 0, "send: %d %s", code, resp.remark ? resp.remark : "");
+    cr_assert_not_null(rmq_cmd_ext(&resp, "msgId"));
+    cr_assert_not_null(rmq_cmd_ext(&resp, "queueId"));
+    cr_assert_not_null(rmq_cmd_ext(&resp, "MSG_REGION"));
+    cr_assert_not_null(rmq_cmd_ext(&resp, "TRACE_ON"));
+    int64_t off = -1;
+    cr_assert_eq(rmq_cmd_ext_i64(&resp, "queueOffset", &off), RMQ_OK);
+    cr_assert_eq(resp.version, 409);
+    rmq_cmd_deinit(&resp);
+    return off;
+}
+
+
+/* Messages become visible after the store dispatched them (a few ms): wait
+ * (bounded) until the queue's max offset reaches `want`. */
+static void wait_dispatched(const char *topic, int q, int64_t want)
+{
+    int64_t got = -1;
+    for (int i = 0; i < 300; i++) {
+        rmq_cmd_t req, resp;
+        rmq_cmd_init_request(&req, 30);
+        rmq_cmd_set_ext(&req, "topic", topic);
+        rmq_cmd_set_ext_i64(&req, "queueId", q);
+        cr_assert_eq(call(&cli, &req, &resp), 0);
+        rmq_cmd_ext_i64(&resp, "offset", &got);
+        rmq_cmd_deinit(&resp);
+        if (got >= want)
+            return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_fail("queue %s/%d reached max offset %lld, wanted %lld", topic, q, (long long)got, (long long)want);
+}
+
+static void check_pull_ext(const rmq_cmd_t *resp)
+{
+    cr_assert_not_null(rmq_cmd_ext(resp, "suggestWhichBrokerId"));
+    cr_assert_not_null(rmq_cmd_ext(resp, "nextBeginOffset"));
+    cr_assert_not_null(rmq_cmd_ext(resp, "minOffset"));
+    cr_assert_not_null(rmq_cmd_ext(resp, "maxOffset"));
+}
+
+static const char *prop_of(const rmq_msg_rec_t *r, const char *key, char *out, size_t n)
+{
+    const char *v;
+    size_t vl;
+    if (!rmq_msg_props_find(r->props, r->props_len, key, &v, &vl))
+        return NULL;
+    snprintf(out, n, "%.*s", (int)vl, v);
+    return out;
+}
+
+TestSuite(broker, .init = start, .fini = stop, .timeout = 60);
+/* tests that start the processes themselves with extra configuration */
+TestSuite(broker_cfg, .fini = stop, .timeout = 60);
+
+Test(broker, send_pull_roundtrip_tags_keys_props)
+{
+    create_topic("RoundTrip", 2);
+    cr_assert_eq(send_msg("RoundTrip", 0, "TagA", "K1 K2", "hello-a"), 0);
+    cr_assert_eq(send_msg("RoundTrip", 0, "TagB", "K3", "hello-b"), 1);
+    cr_assert_eq(send_msg("RoundTrip", 0, "TagA", NULL, "hello-a2"), 2);
+    wait_dispatched("RoundTrip", 0, 3);
+    /* pull everything: 3 messages */
+    rmq_cmd_t req, resp;
+    th_req_pull(&req, "CG", "RoundTrip", 0, 0, 32, 0x4, 0, "*");
+    cr_assert_eq(call(&cli, &req, &resp), 0, "pull: %s", resp.remark ? resp.remark : "");
+    check_pull_ext(&resp);
+    rmq_msg_rec_t *recs = NULL;
+    size_t n = 0;
+    cr_assert_eq(rmq_msg_decode_all(resp.body, resp.body_len, true, &recs, &n), RMQ_OK);
+    cr_assert_eq(n, 3);
+    char v[128];
+    cr_assert_str_eq(prop_of(&recs[0], "TAGS", v, sizeof(v)), "TagA");
+    cr_assert_str_eq(prop_of(&recs[0], "KEYS", v, sizeof(v)), "K1 K2");
+    cr_assert_str_eq(prop_of(&recs[0], "myProp", v, sizeof(v)), "myValue");
+    cr_assert_str_eq(prop_of(&recs[0], "CLUSTER", v, sizeof(v)), "TestCluster");
+    cr_assert_null(prop_of(&recs[0], "WAIT", v, sizeof(v)), "WAIT must not be stored");
+    cr_assert_eq(recs[1].body_len, 7);
+    cr_assert(!memcmp(recs[1].body, "hello-b", 7));
+    cr_assert_eq(recs[0].born_host.v6, 0);
+    cr_assert_eq(recs[0].store_host.port, bk.port);
+    free(recs);
+    rmq_cmd_deinit(&resp);
+    /* tag filter: TagA only => offsets 0 and 2 */
+    th_req_pull(&req, "CG", "RoundTrip", 0, 0, 32, 0x4, 0, "TagA");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_eq(rmq_msg_decode_all(resp.body, resp.body_len, true, &recs, &n), RMQ_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(recs[1].queue_offset, 2);
+    int64_t next = 0;
+    rmq_cmd_ext_i64(&resp, "nextBeginOffset", &next);
+    cr_assert_eq(next, 3);
+    free(recs);
+    rmq_cmd_deinit(&resp);
+    /* at the end: PULL_NOT_FOUND, offsets moved */
+    th_req_pull(&req, "CG", "RoundTrip", 0, 3, 32, 0x4, 0, "*");
+    cr_assert_eq(call(&cli, &req, &resp), 19);
+    check_pull_ext(&resp);
+    rmq_cmd_deinit(&resp);
+    th_req_pull(&req, "CG", "RoundTrip", 0, 50, 32, 0x4, 0, "*");
+    cr_assert_eq(call(&cli, &req, &resp), 21);
+    rmq_cmd_ext_i64(&resp, "nextBeginOffset", &next);
+    cr_assert_eq(next, 0, "as Java: OFFSET_OVERFLOW_BADLY with minOffset 0 corrects to 0");
+    rmq_cmd_deinit(&resp);
+    /* max / min offset */
+    rmq_cmd_init_request(&req, 30);
+    rmq_cmd_set_ext(&req, "topic", "RoundTrip");
+    rmq_cmd_set_ext(&req, "queueId", "0");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_str_eq(rmq_cmd_ext(&resp, "offset"), "3");
+    rmq_cmd_deinit(&resp);
+    rmq_cmd_init_request(&req, 31);
+    rmq_cmd_set_ext(&req, "topic", "RoundTrip");
+    rmq_cmd_set_ext(&req, "queueId", "0");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_str_eq(rmq_cmd_ext(&resp, "offset"), "0");
+    rmq_cmd_deinit(&resp);
+}
+
+Test(broker, send_v1_and_batch)
+{
+    create_topic("BatchT", 1);
+    /* SEND_MESSAGE (10) with long names */
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, 10);
+    rmq_cmd_set_ext(&req, "producerGroup", "PG");
+    rmq_cmd_set_ext(&req, "topic", "BatchT");
+    rmq_cmd_set_ext(&req, "defaultTopic", "TBW102");
+    rmq_cmd_set_ext(&req, "defaultTopicQueueNums", "4");
+    rmq_cmd_set_ext(&req, "queueId", "0");
+    rmq_cmd_set_ext(&req, "sysFlag", "0");
+    rmq_cmd_set_ext(&req, "bornTimestamp", "1700000000000");
+    rmq_cmd_set_ext(&req, "flag", "0");
+    rmq_cmd_set_ext(&req, "properties", "TAGS\001V1\002");
+    rmq_cmd_set_body(&req, "v1-body", 7);
+    cr_assert_eq(call(&cli, &req, &resp), 0, "%s", resp.remark ? resp.remark : "");
+    rmq_cmd_deinit(&resp);
+    /* SEND_BATCH_MESSAGE (320): three elements */
+    rmq_buf_t body;
+    rmq_buf_init(&body);
+    for (int i = 0; i < 3; i++) {
+        char b[16], p[64];
+        snprintf(b, sizeof(b), "batch-%d", i);
+        int pl = snprintf(p, sizeof(p), "TAGS\001TagBatch\002KEYS\001BK%d", i);
+        rmq_msg_batch_encode_one(&body, 0, b, strlen(b), p, (size_t)pl);
+    }
+    th_req_send_v2(&req, "PG", "BatchT", 0, NULL, NULL, NULL, NULL, body.data, body.len);
+    req.code = 320;
+    rmq_buf_free(&body);
+    cr_assert_eq(call(&cli, &req, &resp), 0, "%s", resp.remark ? resp.remark : "");
+    cr_assert_str_eq(rmq_cmd_ext(&resp, "queueOffset"), "1");
+    cr_assert_not_null(strchr(rmq_cmd_ext(&resp, "msgId"), ','), "batch msgId is a list");
+    rmq_cmd_deinit(&resp);
+    wait_dispatched("BatchT", 0, 4);
+    th_req_pull(&req, "CG", "BatchT", 0, 0, 32, 0x4, 0, "*");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_msg_rec_t *recs = NULL;
+    size_t n = 0;
+    cr_assert_eq(rmq_msg_decode_all(resp.body, resp.body_len, true, &recs, &n), RMQ_OK);
+    cr_assert_eq(n, 4);
+    char v[64];
+    cr_assert_str_eq(prop_of(&recs[0], "TAGS", v, sizeof(v)), "V1");
+    cr_assert_str_eq(prop_of(&recs[3], "KEYS", v, sizeof(v)), "BK2");
+    cr_assert_str_eq(prop_of(&recs[3], "TAGS", v, sizeof(v)), "TagBatch");
+    cr_assert_eq(recs[3].queue_offset, 3);
+    free(recs);
+    rmq_cmd_deinit(&resp);
+}
+
+/* Send without waiting (the response is read later with th_read_frame). */
+static void send_async(th_client_t *c, rmq_cmd_t *req, int32_t opaque)
+{
+    req->opaque = opaque;
+    req->flag = 0;
+    rmq_buf_t b;
+    rmq_buf_init(&b);
+    rmq_cmd_encode(req, &b);
+    cr_assert(th_send_raw(c, b.data, b.len));
+    rmq_buf_free(&b);
+    rmq_cmd_deinit(req);
+}
+
+/* Read frames until the response with this opaque (server requests skipped). */
+static bool read_resp(th_client_t *c, int32_t opaque, rmq_cmd_t *resp, int timeout_ms)
+{
+    int64_t deadline = rmq_mono_ms() + timeout_ms;
+    while (rmq_mono_ms() < deadline) {
+        rmq_cmd_init(resp);
+        if (!th_read_frame(c, resp, (int)(deadline - rmq_mono_ms())))
+            return false;
+        if ((resp->flag & 1) && resp->opaque == opaque)
+            return true;
+        rmq_cmd_deinit(resp);
+    }
+    return false;
+}
+
+Test(broker, long_poll_wakes_on_arrival)
+{
+    create_topic("LongPoll", 1);
+    th_client_t puller;
+    cr_assert(th_connect(&puller, bk.port));
+    rmq_cmd_t req, resp;
+    th_req_pull(&req, "CG", "LongPoll", 0, 0, 32, 0x2 | 0x4, 20000, "*");
+    send_async(&puller, &req, 777);
+    /* nothing for a while: the pull is parked */
+    rmq_cmd_init(&resp);
+    cr_assert_not(th_read_frame(&puller, &resp, 500), "a parked pull must not be answered at once");
+    int64_t t0 = rmq_mono_ms();
+    send_msg("LongPoll", 0, "T", NULL, "wake-up");
+    cr_assert(read_resp(&puller, 777, &resp, 5000), "parked pull not woken by the arrival");
+    int64_t waited = rmq_mono_ms() - t0;
+    cr_assert_lt(waited, 3000, "wake-up took %lld ms", (long long)waited);
+    cr_assert_eq(resp.code, 0);
+    check_pull_ext(&resp);
+    rmq_msg_rec_t *recs = NULL;
+    size_t n = 0;
+    cr_assert_eq(rmq_msg_decode_all(resp.body, resp.body_len, true, &recs, &n), RMQ_OK);
+    cr_assert_eq(n, 1);
+    free(recs);
+    rmq_cmd_deinit(&resp);
+    th_close(&puller);
+}
+
+Test(broker, long_poll_times_out)
+{
+    create_topic("LongPollTO", 1);
+    rmq_cmd_t req, resp;
+    th_req_pull(&req, "CG", "LongPollTO", 0, 0, 32, 0x2 | 0x4, 800, "*");
+    int64_t t0 = rmq_mono_ms();
+    send_async(&cli, &req, 4242);
+    cr_assert(read_resp(&cli, 4242, &resp, 10000), "parked pull never answered");
+    int64_t waited = rmq_mono_ms() - t0;
+    cr_assert_geq(waited, 700, "answered after %lld ms, before the suspend timeout", (long long)waited);
+    cr_assert_lt(waited, 5000);
+    cr_assert_eq(resp.code, 19);
+    check_pull_ext(&resp);
+    rmq_cmd_deinit(&resp);
+}
+
+static void commit_offset(const char *group, const char *topic, int q, int64_t off)
+{
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, 15);
+    rmq_cmd_set_ext(&req, "consumerGroup", group);
+    rmq_cmd_set_ext(&req, "topic", topic);
+    rmq_cmd_set_ext_i64(&req, "queueId", q);
+    rmq_cmd_set_ext_i64(&req, "commitOffset", off);
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_cmd_deinit(&resp);
+}
+
+static int64_t query_offset(const char *group, const char *topic, int q, int *code)
+{
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, 14);
+    rmq_cmd_set_ext(&req, "consumerGroup", group);
+    rmq_cmd_set_ext(&req, "topic", topic);
+    rmq_cmd_set_ext_i64(&req, "queueId", q);
+    *code = call(&cli, &req, &resp);
+    int64_t off = -1;
+    rmq_cmd_ext_i64(&resp, "offset", &off);
+    rmq_cmd_deinit(&resp);
+    return off;
+}
+
+Test(broker, offsets_and_messages_survive_restart)
+{
+    create_topic("Restart", 2);
+    for (int i = 0; i < 5; i++)
+        send_msg("Restart", 1, "T", NULL, "persisted");
+    commit_offset("CGR", "Restart", 1, 4);
+    wait_dispatched("Restart", 1, 5);
+    /* piggy-backed commit through a pull (COMMIT_OFFSET bit) */
+    rmq_cmd_t req, resp;
+    th_req_pull(&req, "CGR", "Restart", 0, 0, 32, 0x1 | 0x4, 0, "*");
+    rmq_cmd_set_ext(&req, "commitOffset", "7");
+    call(&cli, &req, &resp);
+    rmq_cmd_deinit(&resp);
+    th_close(&cli);
+    th_proc_stop(&bk, SIGTERM);
+    cr_assert(th_broker_restart(&bk), "restart failed, see %s", bk.log);
+    cr_assert(th_connect(&cli, bk.port));
+    int code;
+    cr_assert_eq(query_offset("CGR", "Restart", 1, &code), 4);
+    cr_assert_eq(code, 0);
+    cr_assert_eq(query_offset("CGR", "Restart", 0, &code), 7);
+    th_req_pull(&req, "CGR", "Restart", 1, 0, 32, 0x4, 0, "*");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_msg_rec_t *recs = NULL;
+    size_t n = 0;
+    cr_assert_eq(rmq_msg_decode_all(resp.body, resp.body_len, true, &recs, &n), RMQ_OK);
+    cr_assert_eq(n, 5);
+    free(recs);
+    rmq_cmd_deinit(&resp);
+    /* the topic config survived too */
+    rmq_cmd_init_request(&req, 21);
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"Restart\"", 9));
+    rmq_cmd_deinit(&resp);
+}
+
+Test(broker_cfg, kill9_sync_flush_keeps_every_acked_message)
+{
+    start_with("flushDiskType=SYNC_FLUSH");
+    create_topic("Durable", 1);
+    int acked = 0;
+    for (int i = 0; i < 300; i++) {
+        char body[32];
+        snprintf(body, sizeof(body), "durable-%d", i);
+        rmq_cmd_t req, resp;
+        th_req_send_v2(&req, "PG", "Durable", 0, "D", NULL, NULL, NULL, body, strlen(body));
+        int code = call(&cli, &req, &resp);
+        rmq_cmd_deinit(&resp);
+        if (code == 0)
+            cr_assert_eq(acked++, i, "acks must be contiguous");
+    }
+    cr_assert_eq(acked, 300);
+    th_close(&cli);
+    th_proc_stop(&bk, SIGKILL);
+    cr_assert(th_broker_restart(&bk), "restart after kill -9 failed, see %s", bk.log);
+    cr_assert(th_connect(&cli, bk.port));
+    int64_t off = 0;
+    int seen = 0;
+    for (int round = 0; round < 100 && off < acked; round++) {
+        rmq_cmd_t req, resp;
+        th_req_pull(&req, "CGD", "Durable", 0, off, 32, 0x4, 0, "*");
+        int code = call(&cli, &req, &resp);
+        cr_assert_eq(code, 0, "pull at %lld: %d %s", (long long)off, code, resp.remark ? resp.remark : "");
+        rmq_msg_rec_t *recs = NULL;
+        size_t n = 0;
+        cr_assert_eq(rmq_msg_decode_all(resp.body, resp.body_len, true, &recs, &n), RMQ_OK);
+        for (size_t i = 0; i < n; i++) {
+            char want[32];
+            snprintf(want, sizeof(want), "durable-%d", seen);
+            cr_assert_eq((size_t)recs[i].body_len, strlen(want));
+            cr_assert(!memcmp(recs[i].body, want, strlen(want)), "message %d differs", seen);
+            seen++;
+        }
+        free(recs);
+        rmq_cmd_ext_i64(&resp, "nextBeginOffset", &off);
+        rmq_cmd_deinit(&resp);
+    }
+    cr_assert_eq(seen, acked, "only %d of %d acknowledged messages are pullable", seen, acked);
+}
+
+static int count_notifies(th_client_t *c, int timeout_ms)
+{
+    int n = 0;
+    int64_t deadline = rmq_mono_ms() + timeout_ms;
+    while (rmq_mono_ms() < deadline) {
+        rmq_cmd_t f;
+        rmq_cmd_init(&f);
+        if (!th_read_frame(c, &f, (int)(deadline - rmq_mono_ms())))
+            break;
+        if (f.code == 40 && !(f.flag & 1)) {
+            cr_assert(f.flag & 2, "NOTIFY_CONSUMER_IDS_CHANGED is oneway");
+            cr_assert_str_eq(rmq_cmd_ext(&f, "consumerGroup"), "GM");
+            n++;
+        }
+        rmq_cmd_deinit(&f);
+    }
+    return n;
+}
+
+static void consumer_list(int expect)
+{
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, 38);
+    rmq_cmd_set_ext(&req, "consumerGroup", "GM");
+    int code = call(&cli, &req, &resp);
+    if (expect == 0) {
+        cr_assert_eq(code, 1);
+        rmq_cmd_deinit(&resp);
+        return;
+    }
+    cr_assert_eq(code, 0);
+    int n = 0;
+    for (size_t i = 0; i + 4 < resp.body_len; i++)
+        n += !memcmp(resp.body + i, "@c", 2);
+    cr_assert_eq(n, expect, "consumerIdList: %.*s", (int)resp.body_len, resp.body);
+    rmq_cmd_deinit(&resp);
+}
+
+Test(broker, group_membership_and_notify)
+{
+    create_topic("Members", 4);
+    th_client_t c1, c2;
+    cr_assert(th_connect(&c1, bk.port));
+    cr_assert(th_connect(&c2, bk.port));
+    rmq_cmd_t req, resp;
+    th_req_heartbeat(&req, "127.0.0.1@c1", "GM", "Members", "*", NULL);
+    cr_assert(th_call(&c1, &req, &resp, 5000));
+    cr_assert_eq(resp.code, 0);
+    rmq_cmd_deinit(&req);
+    rmq_cmd_deinit(&resp);
+    count_notifies(&c1, 200); /* its own join */
+    consumer_list(1);
+    th_req_heartbeat(&req, "127.0.0.1@c2", "GM", "Members", "*", NULL);
+    cr_assert(th_call(&c2, &req, &resp, 5000));
+    rmq_cmd_deinit(&req);
+    rmq_cmd_deinit(&resp);
+    cr_assert_geq(count_notifies(&c1, 1000), 1, "c1 not told that c2 joined");
+    consumer_list(2);
+    /* the retry topic was created and the pull by heartbeat subscription works */
+    th_req_pull(&req, "GM", "Members", 0, 0, 32, 0, 0, NULL);
+    cr_assert_eq(call(&cli, &req, &resp), 19);
+    rmq_cmd_deinit(&resp);
+    th_req_pull(&req, "NoSuchGroupSub", "Members", 0, 0, 32, 0, 0, NULL);
+    cr_assert_eq(call(&cli, &req, &resp), 24);
+    rmq_cmd_deinit(&resp);
+    /* c2 leaves by closing its connection */
+    th_close(&c2);
+    cr_assert_geq(count_notifies(&c1, 2000), 1, "c1 not told that c2 left");
+    consumer_list(1);
+    /* UNREGISTER_CLIENT */
+    rmq_cmd_init_request(&req, 35);
+    rmq_cmd_set_ext(&req, "clientID", "127.0.0.1@c1");
+    rmq_cmd_set_ext(&req, "consumerGroup", "GM");
+    cr_assert(th_call(&c1, &req, &resp, 5000));
+    cr_assert_eq(resp.code, 0);
+    rmq_cmd_deinit(&req);
+    rmq_cmd_deinit(&resp);
+    consumer_list(0);
+    th_close(&c1);
+}
+
+Test(broker_cfg, idle_client_expires)
+{
+    start_with("channelExpiredTimeout=600");
+    th_client_t c1;
+    cr_assert(th_connect(&c1, bk.port));
+    rmq_cmd_t req, resp;
+    th_req_heartbeat(&req, "127.0.0.1@c1", "GM", "TBW102", "*", NULL);
+    cr_assert(th_call(&c1, &req, &resp, 5000));
+    rmq_cmd_deinit(&req);
+    rmq_cmd_deinit(&resp);
+    consumer_list(1);
+    cr_assert(th_wait_closed(&c1, 5000), "silent client channel was not closed");
+    consumer_list(0);
+    th_close(&c1);
+}
+
+Test(broker, registers_with_name_server_and_retries)
+{
+    create_topic("Routed", 3);
+    /* the route appears in the name server */
+    th_client_t nc;
+    cr_assert(th_connect(&nc, ns.port));
+    bool found = false;
+    for (int i = 0; i < 50 && !found; i++) {
+        rmq_cmd_t req, resp;
+        rmq_cmd_init_request(&req, 105);
+        rmq_cmd_set_ext(&req, "topic", "Routed");
+        rmq_cmd_init(&resp);
+        cr_assert(th_call(&nc, &req, &resp, 5000));
+        rmq_cmd_deinit(&req);
+        if (resp.code == 0) {
+            char addr[64];
+            snprintf(addr, sizeof(addr), "127.0.0.1:%d", bk.port);
+            cr_assert_not_null(memmem(resp.body, resp.body_len, addr, strlen(addr)));
+            found = true;
+        }
+        rmq_cmd_deinit(&resp);
+        if (!found) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    th_close(&nc);
+    cr_assert(found, "topic route never registered");
+    /* restart the name server on the same port: the broker registers again */
+    th_proc_stop(&ns, SIGKILL);
+    char exe[512];
+    th_bin("mqnamesrv", exe, sizeof(exe));
+    char *argv[] = {exe, "-c", ns.conf, NULL};
+    cr_assert(th_proc_spawn(&ns, exe, argv, "The Name Server boot success", 10000));
+    cr_assert(th_connect(&nc, ns.port));
+    found = false;
+    for (int i = 0; i < 100 && !found; i++) {
+        rmq_cmd_t req, resp;
+        rmq_cmd_init_request(&req, 105);
+        rmq_cmd_set_ext(&req, "topic", "Routed");
+        rmq_cmd_init(&resp);
+        cr_assert(th_call(&nc, &req, &resp, 5000));
+        rmq_cmd_deinit(&req);
+        found = resp.code == 0;
+        rmq_cmd_deinit(&resp);
+        if (!found) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    th_close(&nc);
+    cr_assert(found, "broker did not re-register with the restarted name server");
+}
+
+Test(broker, send_back_goes_to_retry_then_dlq)
+{
+    create_topic("SB", 1);
+    send_msg("SB", 0, "T", NULL, "to-retry");
+    wait_dispatched("SB", 0, 1);
+    rmq_cmd_t req, resp;
+    th_req_pull(&req, "GSB", "SB", 0, 0, 32, 0x4, 0, "*");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_msg_rec_t *recs = NULL;
+    size_t n = 0;
+    cr_assert_eq(rmq_msg_decode_all(resp.body, resp.body_len, true, &recs, &n), RMQ_OK);
+    int64_t clo = recs[0].commitlog_offset;
+    free(recs);
+    rmq_cmd_deinit(&resp);
+    rmq_cmd_init_request(&req, 36);
+    rmq_cmd_set_ext_i64(&req, "offset", clo);
+    rmq_cmd_set_ext(&req, "group", "GSB");
+    rmq_cmd_set_ext(&req, "delayLevel", "0");
+    rmq_cmd_set_ext(&req, "maxReconsumeTimes", "1");
+    req.version = 121;
+    cr_assert_eq(call(&cli, &req, &resp), 0, "%s", resp.remark ? resp.remark : "");
+    rmq_cmd_deinit(&resp);
+    /* visible in %RETRY%GSB with reconsumeTimes 1 and RETRY_TOPIC */
+    int64_t retry_clo = -1;
+    for (int i = 0; i < 50 && retry_clo < 0; i++) {
+        th_req_pull(&req, "GSB", "%RETRY%GSB", 0, 0, 32, 0x4, 0, "*");
+        int code = call(&cli, &req, &resp);
+        if (code == 0) {
+            cr_assert_eq(rmq_msg_decode_all(resp.body, resp.body_len, true, &recs, &n), RMQ_OK);
+            char v[64];
+            cr_assert_eq(recs[0].reconsume_times, 1);
+            cr_assert_str_eq(prop_of(&recs[0], "RETRY_TOPIC", v, sizeof(v)), "SB");
+            cr_assert_not_null(prop_of(&recs[0], "ORIGIN_MESSAGE_ID", v, sizeof(v)));
+            retry_clo = recs[0].commitlog_offset;
+            free(recs);
+        }
+        rmq_cmd_deinit(&resp);
+    }
+    cr_assert_geq(retry_clo, 0, "retry message not pullable");
+    /* failing again with maxReconsumeTimes 1 => %DLQ%GSB */
+    rmq_cmd_init_request(&req, 36);
+    rmq_cmd_set_ext_i64(&req, "offset", retry_clo);
+    rmq_cmd_set_ext(&req, "group", "GSB");
+    rmq_cmd_set_ext(&req, "delayLevel", "0");
+    rmq_cmd_set_ext(&req, "maxReconsumeTimes", "1");
+    req.version = 121;
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_cmd_deinit(&resp);
+    bool dlq = false;
+    for (int i = 0; i < 50 && !dlq; i++) {
+        th_req_pull(&req, "GSB", "%DLQ%GSB", 0, 0, 32, 0x4, 0, "*");
+        dlq = call(&cli, &req, &resp) == 0;
+        rmq_cmd_deinit(&resp);
+    }
+    cr_assert(dlq, "message not dead-lettered");
+    /* unknown offset */
+    rmq_cmd_init_request(&req, 36);
+    rmq_cmd_set_ext(&req, "offset", "99999999");
+    rmq_cmd_set_ext(&req, "group", "GSB");
+    rmq_cmd_set_ext(&req, "delayLevel", "0");
+    cr_assert_eq(call(&cli, &req, &resp), 1);
+    cr_assert_not_null(strstr(resp.remark, "look message by offset failed"));
+    rmq_cmd_deinit(&resp);
+}
+
+/* ---- bad input: every failure has a code and a remark ---- */
+
+static void expect_error(rmq_cmd_t *req, int code, const char *remark_part)
+{
+    rmq_cmd_t resp;
+    int got = call(&cli, req, &resp);
+    cr_assert_eq(got, code, "expected %d, got %d (%s)", code, got, resp.remark ? resp.remark : "");
+    cr_assert_not_null(resp.remark);
+    cr_assert_not_null(strstr(resp.remark, remark_part), "remark \"%s\" lacks \"%s\"", resp.remark, remark_part);
+    rmq_cmd_deinit(&resp);
+}
+
+Test(broker_cfg, bad_send_requests)
+{
+    start_with("maxMessageSize=1024\nautoCreateTopicEnable=false");
+    create_topic("Good", 2);
+    rmq_cmd_t req;
+    th_req_send_v2(&req, "PG", "Good", 0, "T", NULL, NULL, NULL, "x", 1);
+    for (size_t i = 0; i < req.ext_n; i++)
+        if (!strcmp(req.ext[i].key, "b"))
+            req.ext[i].key[0] = 'z';
+    expect_error(&req, 1, "<b>");
+    th_req_send_v2(&req, "PG", "Good", 0, "T", NULL, NULL, NULL, "x", 1);
+    rmq_cmd_set_ext(&req, "e", "zero");
+    expect_error(&req, 1, "<e>");
+    th_req_send_v2(&req, "PG", "Bad Topic!", 0, "T", NULL, NULL, NULL, "x", 1);
+    expect_error(&req, 1, "illegal characters");
+    char longt[200];
+    memset(longt, 'a', 150);
+    longt[150] = 0;
+    th_req_send_v2(&req, "PG", longt, 0, "T", NULL, NULL, NULL, "x", 1);
+    expect_error(&req, 1, "longer than");
+    th_req_send_v2(&req, "PG", "Good", 9, "T", NULL, NULL, NULL, "x", 1);
+    expect_error(&req, 1, "queueId[9] is illegal");
+    char big[2048];
+    memset(big, 'b', sizeof(big));
+    th_req_send_v2(&req, "PG", "Good", 0, "T", NULL, NULL, NULL, big, sizeof(big));
+    expect_error(&req, 13, "body size");
+    th_req_send_v2(&req, "PG", "Unknown", 0, "T", NULL, NULL, NULL, "x", 1);
+    expect_error(&req, 17, "not exist");
+    th_req_send_v2(&req, "PG", "SCHEDULE_TOPIC_XXXX", 0, "T", NULL, NULL, NULL, "x", 1);
+    expect_error(&req, 16, "forbidden");
+    th_req_send_v2(&req, "PG", "Good", 0, NULL, NULL, NULL, NULL, "garbage", 7);
+    req.code = 320;
+    expect_error(&req, 13, "batch");
+}
+
+Test(broker, bad_pull_and_offset_requests)
+{
+    create_topic("PT", 2);
+    rmq_cmd_t req;
+    th_req_pull(&req, "CG", "PT", 0, 0, 32, 0x4, 0, "*");
+    rmq_cmd_set_ext(&req, "queueOffset", "abc");
+    expect_error(&req, 1, "<queueOffset>");
+    th_req_pull(&req, "CG", "PT", 0, 0, 32, 0x4, 0, "*");
+    for (size_t i = 0; i < req.ext_n; i++)
+        if (!strcmp(req.ext[i].key, "consumerGroup"))
+            req.ext[i].key[0] = 'x';
+    expect_error(&req, 1, "<consumerGroup>");
+    th_req_pull(&req, "CG", "PT", 5, 0, 32, 0x4, 0, "*");
+    expect_error(&req, 1, "queueId[5] is illegal");
+    th_req_pull(&req, "CG", "NoTopic", 0, 0, 32, 0x4, 0, "*");
+    expect_error(&req, 17, "not exist");
+    th_req_pull(&req, "CG", "PT", 0, 0, 32, 0x4, 0, "*");
+    rmq_cmd_set_ext(&req, "expressionType", "SQL92");
+    expect_error(&req, 1, "SQL92");
+    th_req_pull(&req, "CG", "PT", 0, 0, 32, 0x4, 0, " || ");
+    expect_error(&req, 23, "parse");
+    th_req_pull(&req, "CG", "PT", 0, 0, 0, 0x4, 0, "*");
+    expect_error(&req, 1, "maxMsgNums");
+    rmq_cmd_init_request(&req, 14);
+    rmq_cmd_set_ext(&req, "consumerGroup", "CG");
+    rmq_cmd_set_ext(&req, "topic", "PT");
+    expect_error(&req, 1, "<queueId>");
+    rmq_cmd_init_request(&req, 15);
+    rmq_cmd_set_ext(&req, "consumerGroup", "CG");
+    rmq_cmd_set_ext(&req, "topic", "PT");
+    rmq_cmd_set_ext(&req, "queueId", "0");
+    expect_error(&req, 1, "<commitOffset>");
+    rmq_cmd_init_request(&req, 29);
+    rmq_cmd_set_ext(&req, "topic", "PT");
+    rmq_cmd_set_ext(&req, "queueId", "0");
+    rmq_cmd_set_ext(&req, "timestamp", "yesterday");
+    expect_error(&req, 1, "<timestamp>");
+    rmq_cmd_init_request(&req, 33);
+    rmq_cmd_set_ext(&req, "offset", "123456789");
+    expect_error(&req, 1, "can not find message");
+    rmq_cmd_init_request(&req, 12);
+    rmq_cmd_set_ext(&req, "topic", "PT");
+    rmq_cmd_set_ext(&req, "key", "nokey");
+    rmq_cmd_set_ext(&req, "maxNum", "32");
+    rmq_cmd_set_ext(&req, "beginTimestamp", "0");
+    rmq_cmd_set_ext(&req, "endTimestamp", "9999999999999");
+    expect_error(&req, 22, "can not find message");
+}
+
+Test(broker, bad_client_and_admin_requests)
+{
+    rmq_cmd_t req;
+    rmq_cmd_init_request(&req, 34);
+    rmq_cmd_set_body(&req, "{not json", 9);
+    expect_error(&req, 1, "HeartbeatData");
+    rmq_cmd_init_request(&req, 34);
+    rmq_cmd_set_body(&req, "{\"consumerDataSet\":[]}", 22);
+    expect_error(&req, 1, "clientID");
+    rmq_cmd_init_request(&req, 35);
+    expect_error(&req, 1, "<clientID>");
+    rmq_cmd_init_request(&req, 38);
+    rmq_cmd_set_ext(&req, "consumerGroup", "nobody");
+    expect_error(&req, 1, "no consumer for this group");
+    th_req_create_topic(&req, "T1", 4);
+    rmq_cmd_set_ext(&req, "topicFilterType", "WHATEVER");
+    expect_error(&req, 1, "topicFilterType");
+    th_req_create_topic(&req, "T1", 0);
+    expect_error(&req, 1, "illegal topic config");
+    th_req_create_topic(&req, "bad/name", 4);
+    expect_error(&req, 1, "illegal characters");
+    th_req_create_topic(&req, "T1", 4);
+    rmq_cmd_set_ext(&req, "perm", "rw");
+    expect_error(&req, 1, "<perm>");
+    rmq_cmd_init_request(&req, 200);
+    rmq_cmd_set_body(&req, "[1,2", 4);
+    expect_error(&req, 1, "SubscriptionGroupConfig");
+    rmq_cmd_init_request(&req, 202);
+    rmq_cmd_set_ext(&req, "topic", "nope");
+    expect_error(&req, 17, "not exist");
+    rmq_cmd_init_request(&req, 203);
+    rmq_cmd_set_ext(&req, "consumerGroup", "nope");
+    expect_error(&req, 206, "not online");
+    rmq_cmd_init_request(&req, 41);
+    rmq_cmd_set_body(&req, "{}", 2);
+    expect_error(&req, 1, "lock body");
+    rmq_cmd_init_request(&req, 36);
+    rmq_cmd_set_ext(&req, "offset", "0");
+    expect_error(&req, 1, "<group>");
+    /* unknown request code */
+    rmq_cmd_init_request(&req, 9999);
+    expect_error(&req, 3, "not supported");
+}
+
+Test(broker, admin_codes_for_mqadmin)
+{
+    create_topic("Adm", 2);
+    send_msg("Adm", 0, "T", "admkey", "x");
+    commit_offset("AG", "Adm", 0, 1);
+    wait_dispatched("Adm", 0, 1);
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, 202);
+    rmq_cmd_set_ext(&req, "topic", "Adm");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"maxOffset\":1", 13));
+    rmq_cmd_deinit(&resp);
+    rmq_cmd_init_request(&req, 208);
+    rmq_cmd_set_ext(&req, "consumerGroup", "AG");
+    rmq_cmd_set_ext(&req, "topic", "Adm");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"consumerOffset\":1", 18));
+    rmq_cmd_deinit(&resp);
+    rmq_cmd_init_request(&req, 28);
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "msgPutTotalTodayNow", 19));
+    rmq_cmd_deinit(&resp);
+    rmq_cmd_init_request(&req, 300);
+    rmq_cmd_set_ext(&req, "topic", "Adm");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"AG\"", 4));
+    rmq_cmd_deinit(&resp);
+    /* QUERY_MESSAGE by key (index is built asynchronously) */
+    bool found = false;
+    for (int i = 0; i < 50 && !found; i++) {
+        rmq_cmd_init_request(&req, 12);
+        rmq_cmd_set_ext(&req, "topic", "Adm");
+        rmq_cmd_set_ext(&req, "key", "admkey");
+        rmq_cmd_set_ext(&req, "maxNum", "32");
+        rmq_cmd_set_ext(&req, "beginTimestamp", "0");
+        rmq_cmd_set_ext(&req, "endTimestamp", "99999999999999");
+        found = call(&cli, &req, &resp) == 0 && resp.body_len > 0;
+        rmq_cmd_deinit(&resp);
+    }
+    cr_assert(found, "QUERY_MESSAGE by key found nothing");
+    rmq_cmd_init_request(&req, 215);
+    rmq_cmd_set_ext(&req, "topic", "Adm");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_cmd_deinit(&resp);
+    th_req_pull(&req, "AG", "Adm", 0, 0, 32, 0x4, 0, "*");
+    cr_assert_eq(call(&cli, &req, &resp), 17);
+    rmq_cmd_deinit(&resp);
+}
