@@ -111,7 +111,8 @@ void rmq_jw_kbool(rmq_jw_t *w, const char *key, bool v)
 }
 
 /* Decode one UTF-8 sequence; returns length consumed (>=1) and the code point
- * (U+FFFD for invalid bytes). */
+ * (U+FFFD for an invalid byte, which is consumed alone, as Java's decoder
+ * does). */
 static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 {
     unsigned char c = s[0];
@@ -129,6 +130,13 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xC0) != 0x80) { *cp = 0xFFFD; return 1; }
         v = (v << 6) | (s[i] & 0x3F);
+    }
+    /* Overlong forms, UTF-16 surrogates and values past U+10FFFF are not
+     * UTF-8 (strict parsers, jansson included, reject them): invalid too. */
+    if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) || (len == 4 && v < 0x10000) ||
+        (v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF) {
+        *cp = 0xFFFD;
+        return 1;
     }
     *cp = v;
     return len;

@@ -159,6 +159,14 @@ Test(jw, escaping)
     escape_eq("a\xFF" "b", 3, false, "\"a\\ufffdb\"");
     escape_eq("a\xC3", 2, true, "\"a\\ufffd\"");
     escape_eq("\xE4\xB8", 2, false, "\"\\ufffd\\ufffd\"");
+    /* not UTF-8 although well-formed bit patterns: overlong NUL, an encoded
+     * surrogate (CESU-8), a code point past U+10FFFF - one U+FFFD per byte,
+     * so that the output stays valid JSON for strict parsers */
+    escape_eq("\xC0\x80", 2, false, "\"\\ufffd\\ufffd\"");
+    escape_eq("\xED\xA0\x80", 3, false, "\"\\ufffd\\ufffd\\ufffd\"");
+    escape_eq("\xF4\x90\x80\x80", 4, true, "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    escape_eq("\xF4\x8F\xBF\xBF", 4, true, "\"\\udbff\\udfff\"");
+    escape_eq("\xEF\xBF\xBD", 3, false, "\"\\ufffd\"");
 }
 
 Test(jw, ascii_only_writer)
@@ -322,6 +330,8 @@ Test(javahash, known_values)
     cr_expect_eq(jh("a\xF0\x9F\x98\x80" "b"), 57849694);
     /* invalid UTF-8 hashes as U+FFFD, as Java's decoder replaces it */
     cr_expect_eq(rmq_java_hash("\xFF", 1), 65533);
+    /* an encoded surrogate is three malformed bytes: 65533 * (31*31 + 31 + 1) */
+    cr_expect_eq(rmq_java_hash("\xED\xA0\x80", 3), 65074269);
     /* the length is honoured, not the NUL */
     cr_expect_eq(rmq_java_hash("TagAxyz", 4), 2598919);
 }
