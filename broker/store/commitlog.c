@@ -281,8 +281,15 @@ rmq_put_status_t rmq_commitlog_put(rmq_commitlog_t *cl, const rmq_store_msg_t *m
         if (i == 0 || strcmp(m->topic, msgs[i - 1].topic) != 0 || m->queue_id != msgs[i - 1].queue_id) {
             if (qe)
                 qe->v.i64 = qoff;
-            size_t kl = qkey(key, sizeof(key), m->topic, m->queue_id);
-            qe = rmq_strmap_upsert(&cl->topic_queue_table, key, kl);
+            if (cl->last_qe && m->queue_id == cl->last_qid && strcmp(m->topic, cl->last_topic) == 0) {
+                qe = cl->last_qe; /* entries are never freed or moved */
+            } else {
+                size_t kl = qkey(key, sizeof(key), m->topic, m->queue_id);
+                qe = rmq_strmap_upsert(&cl->topic_queue_table, key, kl);
+                cl->last_qe = qe;
+                cl->last_qid = m->queue_id;
+                snprintf(cl->last_topic, sizeof(cl->last_topic), "%s", m->topic);
+            }
             qoff = qe->v.i64;
         }
         rmq_msg_rec_t rec = {

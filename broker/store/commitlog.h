@@ -24,6 +24,9 @@ typedef struct rmq_commitlog_s {
     rmq_mapped_file_t *cur;         /* segment being appended to */
     rmq_strmap_t topic_queue_table; /* "topic-qid" -> next logical offset */
     rmq_buf_t scratch;
+    rmq_strmap_ent_t *last_qe;      /* cache of the last queue appended to */
+    int32_t last_qid;
+    char last_topic[RMQ_MSG_MAX_TOPIC_LEN + 1];
     _Atomic int64_t max_offset;     /* end of published data */
     _Atomic int64_t last_store_ts;  /* store time of the last published record */
 
