@@ -427,6 +427,9 @@ rmq_err_t rmq_commitlog_get(rmq_commitlog_t *cl, int64_t offset, int32_t size, r
     }
     if (size <= 0 || pos + size > wrote)
         goto fail;
+    /* a consume-queue unit must point at a record of exactly that size */
+    if (rmq_be32(mf->base + pos) != (uint32_t)size || rmq_be32(mf->base + pos + 4) != RMQ_MSG_MAGIC)
+        goto fail;
     ref->data = mf->base + pos;
     ref->len = (size_t)size;
     ref->offset = offset;

@@ -66,6 +66,7 @@ typedef struct rmq_store_config_s {
     int32_t accessMessageInMemoryMaxRatio;     /* %, 40 */
     bool warmMapedFileEnable;         /* false: pre-touch new segments */
     char *brokerRole;                 /* ASYNC_MASTER | SYNC_MASTER | SLAVE */
+    bool offsetCheckInSlave;          /* false: a slave never corrects nextBeginOffset */
 } rmq_store_config_t;
 
 extern const rmq_conf_def_t rmq_store_conf_defs[];

@@ -678,6 +678,10 @@ rmq_get_status_t rmq_store_get_message(rmq_store_t *s, const char *topic, int32_
         res->suggest_pulling_from_slave = cl_max - max_phy_pulling > mem;
     }
 out:
+    /* nextOffsetCorrection: a slave keeps the requested offset */
+    if (st != RMQ_GET_FOUND && st != RMQ_GET_NO_MATCHED_MESSAGE && st != RMQ_GET_MESSAGE_WAS_REMOVING && s->slave &&
+        !s->conf.offsetCheckInSlave)
+        next = offset;
     res->status = st;
     res->next_begin_offset = next;
     res->min_offset = min;

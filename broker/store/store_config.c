@@ -81,6 +81,8 @@ const rmq_conf_def_t rmq_store_conf_defs[] = {
      "pre-touch every page of a new commit-log segment", NULL},
     {"brokerRole", RMQ_CONF_STR, F(brokerRole), "ASYNC_MASTER", 0, 0, IMP, "ASYNC_MASTER, SYNC_MASTER or SLAVE",
      roles},
+    {"offsetCheckInSlave", RMQ_CONF_BOOL, F(offsetCheckInSlave), "false", 0, 0, 0,
+     "let a slave correct a pull's nextBeginOffset like a master", NULL},
     RMQ_CONF_END,
 };
 

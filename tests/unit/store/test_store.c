@@ -49,6 +49,19 @@ Test(store, put_get_basic)
         cr_assert_eq(body_index(&r), (int)i);
         cr_assert(r.store_host.port == 10911 && r.born_host.port == 5555);
     }
+    /* the pull body (concatenated references) decodes with the client's codec */
+    rmq_buf_t body;
+    rmq_buf_init(&body);
+    for (size_t i = 0; i < g.count; i++)
+        rmq_buf_put(&body, g.msgs[i].data, g.msgs[i].len);
+    cr_assert_eq(body.len, g.total_bytes);
+    rmq_msg_rec_t *recs;
+    size_t nrec;
+    cr_assert_eq(rmq_msg_decode_all(body.data, body.len, true, &recs, &nrec), RMQ_OK);
+    cr_assert_eq(nrec, 10);
+    cr_assert_eq(recs[9].queue_offset, 9);
+    free(recs);
+    rmq_buf_free(&body);
     rmq_store_get_result_release(&g);
     /* the last put's msgId points at its record */
     rmq_msg_host_t h;
