@@ -53,6 +53,8 @@ static void fsync_dir(const char *path)
     free(d);
 }
 
+static rmq_err_t read_one(const char *path, uint8_t **payload, size_t *len, const char **why);
+
 rmq_err_t rmq_snapshot_write(const char *path, const void *payload, size_t len)
 {
     char tmp[4096], bak[4096];
@@ -81,11 +83,18 @@ rmq_err_t rmq_snapshot_write(const char *path, const void *payload, size_t len)
         return RMQ_ERR__IO;
     }
     close(fd);
-    /* Keep the previous good file as .bak: a hard link keeps `path` in place
-     * for readers until the rename below replaces it atomically. */
-    unlink(bak);
-    if (link(path, bak) != 0 && errno != ENOENT)
-        rmq_log_errno(RMQ_LOG_WARN, "snapshot", errno, "link(%s, %s) failed", path, bak);
+    /* Keep the previous good file as .bak (a hard link keeps `path` in place
+     * for readers until the rename below replaces it atomically). A current
+     * file that is itself torn or corrupt does not replace a good .bak. */
+    uint8_t *old = NULL;
+    size_t old_len = 0;
+    const char *why;
+    if (read_one(path, &old, &old_len, &why) == RMQ_OK) {
+        free(old);
+        unlink(bak);
+        if (link(path, bak) != 0)
+            rmq_log_errno(RMQ_LOG_WARN, "snapshot", errno, "link(%s, %s) failed", path, bak);
+    }
     if (rename(tmp, path) != 0) {
         rmq_log_errno(RMQ_LOG_ERROR, "snapshot", errno, "rename(%s, %s) failed", tmp, path);
         unlink(tmp);

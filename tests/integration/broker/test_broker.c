@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "harness_broker.h"
@@ -802,4 +803,120 @@ Test(broker, admin_codes_for_mqadmin)
     th_req_pull(&req, "AG", "Adm", 0, 0, 32, 0x4, 0, "*");
     cr_assert_eq(call(&cli, &req, &resp), 17);
     rmq_cmd_deinit(&resp);
+}
+
+Test(broker_cfg, system_busy_when_the_flush_backs_up)
+{
+    start_with("flushDiskType=SYNC_FLUSH\nmaxPendingSendRequests=1");
+    create_topic("Busy", 1);
+    /* 30 sends in one write: while the first waits for its group commit, the
+     * others must be refused at once with SYSTEM_BUSY, not time out */
+    rmq_buf_t all;
+    rmq_buf_init(&all);
+    for (int i = 0; i < 30; i++) {
+        rmq_cmd_t req;
+        th_req_send_v2(&req, "PG", "Busy", 0, "T", NULL, NULL, NULL, "busy", 4);
+        req.opaque = 1000 + i;
+        rmq_cmd_encode(&req, &all);
+        rmq_cmd_deinit(&req);
+    }
+    int64_t t0 = rmq_mono_ms();
+    cr_assert(th_send_raw(&cli, all.data, all.len));
+    rmq_buf_free(&all);
+    int ok = 0, busy = 0;
+    for (int i = 0; i < 30; i++) {
+        rmq_cmd_t resp;
+        rmq_cmd_init(&resp);
+        cr_assert(th_read_frame(&cli, &resp, 10000), "response %d missing", i);
+        if (resp.code == 0)
+            ok++;
+        else {
+            cr_assert_eq(resp.code, 2, "unexpected code %d (%s)", resp.code, resp.remark ? resp.remark : "");
+            cr_assert_not_null(strstr(resp.remark, "[REJECTREQUEST]"));
+            busy++;
+        }
+        rmq_cmd_deinit(&resp);
+    }
+    cr_assert_geq(ok, 1);
+    cr_assert_geq(busy, 1, "no request was refused with SYSTEM_BUSY");
+    cr_assert_lt(rmq_mono_ms() - t0, 5000);
+}
+
+Test(broker_cfg, corrupt_snapshot_falls_back_to_previous)
+{
+    start();
+    create_topic("Snap1", 1);
+    create_topic("Snap2", 1);
+    th_close(&cli);
+    th_proc_stop(&bk, SIGTERM);
+    /* tear the current topics snapshot */
+    char path[600];
+    snprintf(path, sizeof(path), "%s/store/config/topics.msgpack", bk.dir);
+    FILE *f = fopen(path, "r+");
+    cr_assert_not_null(f);
+    fseek(f, 20, SEEK_SET);
+    fputs("TORN", f);
+    fclose(f);
+    cr_assert(th_broker_restart(&bk), "restart failed, see %s", bk.log);
+    cr_assert(th_log_contains(&bk, "is corrupt", 2000), "corruption not reported");
+    cr_assert(th_connect(&cli, bk.port));
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, 21);
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"Snap1\"", 7), "previous good snapshot not used");
+    rmq_cmd_deinit(&resp);
+}
+
+Test(broker_cfg, imports_rocketmq_json_config_once)
+{
+    cr_assert(th_namesrv_start(&ns, NULL));
+    /* a RocketMQ store directory: JSON config files, no msgpack yet */
+    char dirp[256], cfg[400], path[500];
+    cr_assert(th_tmpdir(dirp, sizeof(dirp), "comet-imp"));
+    snprintf(cfg, sizeof(cfg), "%s/store/config", dirp);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s", cfg);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/topics.json", cfg);
+    FILE *f = fopen(path, "w");
+    fputs("{\"dataVersion\":{\"counter\":3,\"timestamp\":1700000000000},\"topicConfigTable\":{\"Imported\":{\"order\":"
+          "false,\"perm\":6,\"readQueueNums\":3,\"topicFilterType\":\"SINGLE_TAG\",\"topicName\":\"Imported\","
+          "\"topicSysFlag\":0,\"writeQueueNums\":3}}}",
+          f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/consumerOffset.json", cfg);
+    f = fopen(path, "w");
+    fputs("{\"offsetTable\":{\"Imported@IG\":{0:5,2:9}}}", f);
+    fclose(f);
+    char extra[400];
+    snprintf(extra, sizeof(extra), "storePathRootDir=%s/store", dirp);
+    cr_assert(th_broker_start(&bk, ns.port, extra), "broker did not start");
+    cr_assert(th_connect(&cli, bk.port));
+    int code;
+    cr_assert_eq(query_offset("IG", "Imported", 2, &code), 9);
+    cr_assert_eq(code, 0);
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, 21);
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"Imported\"", 10));
+    rmq_cmd_deinit(&resp);
+    snprintf(path, sizeof(path), "%s/topics.msgpack", cfg);
+    cr_assert_eq(access(path, F_OK), 0, "imported state not written as a snapshot");
+}
+
+Test(broker, vip_channel_serves_all_but_pull)
+{
+    if (th_log_contains(&bk, "VIP channel", 100))
+        cr_skip_test("port %d - 2 was busy", bk.port);
+    th_client_t vip;
+    cr_assert(th_connect(&vip, bk.port - 2));
+    create_topic("Vip", 1);
+    rmq_cmd_t req, resp;
+    th_req_send_v2(&req, "PG", "Vip", 0, "T", NULL, NULL, NULL, "via-vip", 7);
+    cr_assert_eq(call(&vip, &req, &resp), 0);
+    rmq_cmd_deinit(&resp);
+    th_req_pull(&req, "CG", "Vip", 0, 0, 32, 0x4, 0, "*");
+    cr_assert_eq(call(&vip, &req, &resp), 3, "PULL_MESSAGE is not served on the VIP channel");
+    rmq_cmd_deinit(&resp);
+    th_close(&vip);
 }
