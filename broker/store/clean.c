@@ -220,12 +220,14 @@ static void delete_expired_logics(rmq_store_t *s)
 
 void rmq_store_clean_once(rmq_store_t *s)
 {
+    pthread_mutex_lock(&s->clean_lock);
     rmq_store_check_disk(s);
     bool manual = atomic_exchange(&s->manual_delete, false);
     delete_expired_commitlog(s, manual);
     delete_expired_logics(s);
     rmq_reaper_run(&s->reaper, false);
     rmq_store_check_disk(s);
+    pthread_mutex_unlock(&s->clean_lock);
 }
 
 static void *clean_main(void *arg)

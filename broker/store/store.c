@@ -170,6 +170,7 @@ rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t
     s->lock_fd = -1;
     pthread_mutex_init(&s->cq_lock, NULL);
     pthread_mutex_init(&s->svc_lock, NULL);
+    pthread_mutex_init(&s->clean_lock, NULL);
     pthread_cond_init(&s->svc_cond, NULL);
     rmq_strmap_init(&s->cq_table);
     rmq_reaper_init(&s->reaper, s->conf.destroyMapedFileIntervalForcibly);
@@ -375,6 +376,7 @@ void rmq_store_destroy(rmq_store_t *s)
         close(s->lock_fd);
     pthread_mutex_destroy(&s->cq_lock);
     pthread_mutex_destroy(&s->svc_lock);
+    pthread_mutex_destroy(&s->clean_lock);
     pthread_cond_destroy(&s->svc_cond);
     rmq_store_config_deinit(&s->conf);
     free(s->root);

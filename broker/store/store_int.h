@@ -81,6 +81,7 @@ struct rmq_store_s {
     pthread_mutex_t svc_lock;
     pthread_cond_t svc_cond;
     int64_t durable_logics_ts;
+    pthread_mutex_t clean_lock; /* one retention pass at a time */
     int64_t last_clean_mono;
 };
 

@@ -242,6 +242,31 @@ Test(store, async_flush_does_not_wait)
     tctx_fini(&t);
 }
 
+Test(store, async_flush_least_pages_rule)
+{
+    tctx_t t;
+    tctx_init(&t);
+    tctx_set(&t, "mappedFileSizeCommitLog", "1048576");
+    tctx_set(&t, "flushIntervalCommitLog", "10");
+    tctx_set(&t, "flushCommitLogLeastPages", "4");
+    tctx_set(&t, "flushCommitLogThoroughInterval", "3600000");
+    rmq_store_t *s = tctx_open(&t);
+    usleep(50000);
+    int64_t base = rmq_store_get_flushed_offset(s);
+    rmq_put_result_t res;
+    cr_assert_eq(tput(s, "Least", 0, 0, 100, &res), RMQ_PUT_OK);
+    usleep(100000);
+    cr_assert_eq(rmq_store_get_flushed_offset(s), base, "less than 4 dirty pages: not flushed yet");
+    for (int i = 1; i < 40; i++) /* ~ 6 pages */
+        cr_assert_eq(tput(s, "Least", 0, i, 600, &res), RMQ_PUT_OK);
+    int64_t end = res.wrote_offset + res.wrote_bytes;
+    int64_t deadline = rmq_mono_ms() + 5000;
+    while (rmq_store_get_flushed_offset(s) < end && rmq_mono_ms() < deadline)
+        usleep(2000);
+    cr_assert(rmq_store_get_flushed_offset(s) >= end);
+    tctx_fini(&t);
+}
+
 Test(store, illegal_messages)
 {
     tctx_t t;
