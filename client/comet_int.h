@@ -369,7 +369,7 @@ typedef struct cm_mqstate_s {
     int32_t qid;
     cm_pq_t *pq;
     int64_t next_offset;     /* next pull offset */
-    bool pulling;            /* a pull is in flight or scheduled */
+    uint64_t chain;          /* id of the live pull chain; older chains end themselves */
     bool assigned;
     uint64_t gen;            /* bumped on (re)assignment and seek: stale pull answers are dropped */
     cm_consumer_t *cons;
@@ -416,8 +416,8 @@ void cm_consumer_tick(cm_consumer_t *c, int64_t now, bool force);
 void cm_consumer_set_assignment(cm_consumer_t *c, const comet_message_queue_t *mqs, size_t n);
 /* Stop pulling; drop all queues after persisting offsets (sync). */
 void cm_consumer_stop(cm_consumer_t *c);
-/* Pull scheduling: continue pulling mq after delay. @thread io */
-void cm_consumer_pull_later(cm_mqstate_t *mq, int delay_ms);
+/* Pull scheduling: continue chain `chain` of mq after delay. @thread any */
+void cm_consumer_pull_later(cm_mqstate_t *mq, uint64_t chain, int delay_ms);
 /* Messages of mq consumed: update the committed offset. @thread any */
 void cm_consumer_consumed(cm_consumer_t *c, cm_pq_t *pq, const char *topic, const char *broker, int32_t qid,
                           const int64_t *offsets, size_t n);

@@ -157,52 +157,65 @@ void cm_consumer_write_heartbeat(cm_consumer_t *c, void *jwv)
 typedef struct pull_ctx_s {
     cm_mqstate_t *mq;
     uint64_t gen;
+    uint64_t chain;
     int64_t offset;
 } pull_ctx_t;
 
+typedef struct chain_ref_s {
+    cm_mqstate_t *mq;
+    uint64_t chain;
+} chain_ref_t;
+
 static void pull_task(void *arg);
 
-void cm_consumer_pull_later(cm_mqstate_t *mq, int delay_ms)
+void cm_consumer_pull_later(cm_mqstate_t *mq, uint64_t chain, int delay_ms)
 {
-    cm_post(mq->cons->inst, delay_ms, pull_task, mq);
+    chain_ref_t *r = malloc(sizeof(*r));
+    r->mq = mq;
+    r->chain = chain;
+    cm_post(mq->cons->inst, delay_ms, pull_task, r);
 }
 
-static bool mq_active(cm_consumer_t *c, cm_mqstate_t *mq)
+/* Under c->lock: is this chain still the queue's live one? */
+static bool mq_active(cm_consumer_t *c, cm_mqstate_t *mq, uint64_t chain)
 {
-    if (!c->running || !mq->assigned || cm_instance_stopping(c->inst)) {
-        mq->pulling = false;
-        return false;
-    }
-    return true;
+    return c->running && mq->assigned && mq->chain == chain && !cm_instance_stopping(c->inst);
 }
+
+/* Start a new pull chain for mq (older ones end at their next step). Under c->lock. */
+static void start_chain(cm_mqstate_t *mq) { cm_consumer_pull_later(mq, ++mq->chain, 0); }
 
 static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void *arg);
 
 static void pull_task(void *arg)
 {
-    cm_mqstate_t *mq = arg;
+    chain_ref_t *ref = arg;
+    cm_mqstate_t *mq = ref->mq;
+    uint64_t chain = ref->chain;
+    free(ref);
     cm_consumer_t *c = mq->cons;
     pthread_mutex_lock(&c->lock);
-    if (!mq_active(c, mq)) {
+    if (!mq_active(c, mq, chain)) {
         pthread_mutex_unlock(&c->lock);
         return;
     }
     pthread_mutex_unlock(&c->lock);
     int delay = c->ops.flow_delay ? c->ops.flow_delay(c, mq) : 0;
     if (delay > 0) {
-        cm_consumer_pull_later(mq, delay);
+        cm_consumer_pull_later(mq, chain, delay);
         return;
     }
     char addr[256];
     if (!cm_broker_master_addr(c->inst, mq->broker, addr, sizeof(addr)) &&
         !cm_broker_any_addr(c->inst, mq->broker, addr, sizeof(addr))) {
         cm_instance_want_route_refresh(c->inst);
-        cm_consumer_pull_later(mq, c->s->pullTimeDelayMillsWhenException);
+        cm_consumer_pull_later(mq, chain, c->s->pullTimeDelayMillsWhenException);
         return;
     }
     pthread_mutex_lock(&c->lock);
     pull_ctx_t *pc = malloc(sizeof(*pc));
     pc->mq = mq;
+    pc->chain = chain;
     pc->gen = mq->gen;
     pc->offset = mq->next_offset;
     pthread_mutex_unlock(&c->lock);
@@ -241,16 +254,17 @@ static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void 
     cm_mqstate_t *mq = pc->mq;
     cm_consumer_t *c = mq->cons;
     c->inflight--;
+    uint64_t chain = pc->chain;
     pthread_mutex_lock(&c->lock);
-    if (!mq_active(c, mq)) {
+    if (!mq_active(c, mq, chain)) {
         pthread_mutex_unlock(&c->lock);
         free(pc);
         return;
     }
-    if (pc->gen != mq->gen) { /* reassigned or seeked meanwhile */
+    if (pc->gen != mq->gen) { /* the offset changed meanwhile: pull again from the new one */
         pthread_mutex_unlock(&c->lock);
         free(pc);
-        cm_consumer_pull_later(mq, 0);
+        cm_consumer_pull_later(mq, chain, 0);
         return;
     }
     cm_pq_t *pq = mq->pq;
@@ -358,10 +372,7 @@ next:
     if (pq)
         cm_pq_release(pq);
     free(pc);
-    if (delay > 0)
-        cm_consumer_pull_later(mq, delay);
-    else
-        pull_task(mq);
+    cm_consumer_pull_later(mq, chain, delay > 0 ? delay : 0);
 }
 
 /* ---------------- offsets (blocking helpers) ---------------- */
@@ -500,12 +511,9 @@ static bool add_mq(cm_consumer_t *c, const char *t, const char *b, int32_t q, in
     mq->pq = cm_pq_new();
     mq->next_offset = off;
     c->nassigned++;
-    bool start = !mq->pulling;
-    mq->pulling = true;
+    start_chain(mq);
     pthread_mutex_unlock(&c->lock);
     rmq_log(RMQ_LOG_INFO, FAC, "%s: assigned %s/%s/%d from offset %lld", c->group, t, b, q, (long long)off);
-    if (start)
-        cm_consumer_pull_later(mq, 0);
     return true;
 }
 
@@ -647,6 +655,7 @@ rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *brok
     if (mq && mq->assigned) {
         mq->gen++;
         mq->next_offset = offset;
+        start_chain(mq); /* do not wait for a long poll in flight */
         e = RMQ_OK;
     }
     pthread_mutex_unlock(&c->lock);
