@@ -1,0 +1,49 @@
+#!/bin/sh
+# install_check.sh - install Comet into a temporary prefix and build every
+# client example outside the tree against it with pkg-config: once with the
+# shared library, once fully static. Exits non-zero on the first failure.
+#
+#   tests/install_check.sh [build-dir]      (default: ./build)
+set -eu
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "${1:-$SRC/build}" && pwd)
+CC=${CC:-cc}
+PREFIX=$(mktemp -d "${TMPDIR:-/tmp}/comet-prefix.XXXXXX")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/comet-app.XXXXXX")
+trap 'rm -rf "$PREFIX" "$WORK"' EXIT INT TERM
+
+cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null
+PC=$(find "$PREFIX" -name comet.pc | head -n 1)
+[ -n "$PC" ] || { echo "install_check: comet.pc was not installed" >&2; exit 1; }
+PKG_CONFIG_PATH=$(dirname "$PC")
+export PKG_CONFIG_PATH
+LIBDIR=$(pkg-config --variable=libdir comet)
+[ -f "$PREFIX/include/comet/comet.h" ] || { echo "install_check: comet.h missing" >&2; exit 1; }
+# only the public header is installed
+if [ "$(find "$PREFIX/include" -name '*.h' | wc -l)" -ne 1 ]; then
+    echo "install_check: headers other than comet/comet.h were installed" >&2
+    exit 1
+fi
+
+for ex in producer push_consumer pull_consumer; do
+    cp "$SRC/client/examples/$ex.c" "$WORK/"
+    # shared
+    $CC -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags comet) -o "$WORK/$ex" "$WORK/$ex.c" \
+        $(pkg-config --libs comet)
+    # static (libcomet.a carries the common/remoting objects)
+    $CC -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags comet) -o "$WORK/$ex-static" "$WORK/$ex.c" \
+        "$LIBDIR/libcomet.a" $(pkg-config --static --libs-only-L --libs-only-l comet | sed 's/-lcomet//')
+    # both run (usage error: exit status 2, no broker needed)
+    st=0
+    LD_LIBRARY_PATH="$LIBDIR" "$WORK/$ex" >/dev/null 2>&1 || st=$?
+    [ "$st" -eq 2 ] || { echo "install_check: $ex (shared) exited $st, expected usage status 2" >&2; exit 1; }
+    st=0
+    "$WORK/$ex-static" >/dev/null 2>&1 || st=$?
+    [ "$st" -eq 2 ] || { echo "install_check: $ex (static) exited $st, expected usage status 2" >&2; exit 1; }
+done
+# the shared library exports only the public API
+if nm -D --defined-only "$LIBDIR/libcomet.so" | awk '{print $3}' | grep -v '^comet_' | grep -q .; then
+    echo "install_check: libcomet.so exports non-comet_ symbols" >&2
+    exit 1
+fi
+echo "install_check: OK ($PREFIX: shared and static builds of producer, push_consumer, pull_consumer)"
