@@ -3,7 +3,8 @@
  * once no reader pins them.
  *
  * Owns: the disk-full flags, the deferred-deletion list.
- * Runs: "StoreClean" thread (every 100 ms: disk check and reaping; every
+ * Runs: "StoreClean" thread (every 100 ms: SYNC_FLUSH waiter timeouts, disk
+ * check and reaping; every
  * cleanResourceInterval: retention). rmq_store_clean_once runs the same pass
  * on the caller (tests, admin).
  * Must never: unmap or unlink a segment while a reader holds it (before
@@ -242,6 +243,8 @@ static void *clean_main(void *arg)
         pthread_mutex_unlock(&s->svc_lock);
         if (atomic_load(&s->stopping))
             break;
+        if (s->sync_flush)
+            rmq_commitlog_expire_waiters(s->cl);
         rmq_store_check_disk(s);
         int64_t now = rmq_mono_ms();
         if (now - s->last_clean_mono >= s->conf.cleanResourceInterval || atomic_load(&s->manual_delete)) {

@@ -455,6 +455,9 @@ int64_t rmq_commitlog_roll_next_file(rmq_commitlog_t *cl, int64_t offset)
 
 static rmq_err_t do_flush(rmq_commitlog_t *cl, int least_pages)
 {
+    int stall = atomic_load(&cl->test_stall_ms);
+    if (stall > 0)
+        usleep((useconds_t)stall * 1000);
     int64_t ts = atomic_load(&cl->last_store_ts);
     int64_t target = atomic_load(&cl->max_offset);
     rmq_err_t err = rmq_mfq_flush(cl->mfq, least_pages);
@@ -470,35 +473,60 @@ static rmq_err_t do_flush(rmq_commitlog_t *cl, int least_pages)
     return RMQ_OK;
 }
 
-static void complete(rmq_gc_req_t *r, rmq_put_status_t st)
-{
-    r->res.status = st;
-    r->res.pending = false;
-    if (r->cb)
-        r->cb(r->opaque, &r->res);
-    free(r);
-}
-
-/* Complete what the last flush covered; keep the rest (in order). */
-static rmq_gc_req_t *complete_list(rmq_commitlog_t *cl, rmq_gc_req_t *list, rmq_err_t flush_err, bool final)
+/* Detach (gc_lock held) every waiting request that is decided: covered by a
+ * successful flush => PUT_OK; flush failed, expired, or final => timeout. */
+static rmq_gc_req_t *take_done_locked(rmq_commitlog_t *cl, bool flush_ok, bool final)
 {
     int64_t flushed = atomic_load(&cl->flushed_offset);
     int64_t now = rmq_mono_ms();
-    rmq_gc_req_t *keep = NULL, **tail = &keep;
+    rmq_gc_req_t *done = NULL, **dtail = &done, *prev = NULL, *r = cl->gc_head;
+    while (r) {
+        rmq_gc_req_t *next = r->next;
+        rmq_put_status_t st;
+        bool take = true;
+        if (flush_ok && flushed >= r->end)
+            st = RMQ_PUT_OK;
+        else if (!flush_ok || final || now >= r->deadline)
+            st = RMQ_PUT_FLUSH_DISK_TIMEOUT;
+        else
+            take = false, st = RMQ_PUT_OK;
+        if (take) {
+            if (prev)
+                prev->next = next;
+            else
+                cl->gc_head = next;
+            if (cl->gc_tail == r)
+                cl->gc_tail = prev;
+            r->next = NULL;
+            r->res.status = st;
+            *dtail = r;
+            dtail = &r->next;
+        } else {
+            prev = r;
+        }
+        r = next;
+    }
+    return done;
+}
+
+static void run_done(rmq_gc_req_t *list)
+{
     while (list) {
         rmq_gc_req_t *r = list;
         list = r->next;
-        r->next = NULL;
-        if (flush_err == RMQ_OK && flushed >= r->end)
-            complete(r, RMQ_PUT_OK);
-        else if (flush_err != RMQ_OK || final || now >= r->deadline)
-            complete(r, RMQ_PUT_FLUSH_DISK_TIMEOUT);
-        else {
-            *tail = r;
-            tail = &r->next;
-        }
+        r->res.pending = false;
+        if (r->cb)
+            r->cb(r->opaque, &r->res);
+        free(r);
     }
-    return keep;
+}
+
+void rmq_commitlog_expire_waiters(rmq_commitlog_t *cl)
+{
+    pthread_mutex_lock(&cl->gc_lock);
+    rmq_gc_req_t *done = take_done_locked(cl, true, false);
+    pthread_mutex_unlock(&cl->gc_lock);
+    run_done(done);
 }
 
 static void timed_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int ms)
@@ -517,28 +545,21 @@ static void *flush_main(void *arg)
     rmq_store_t *s = cl->store;
     rmq_log_set_thread_name("StoreFlush");
     int64_t last_thorough = rmq_mono_ms();
-    rmq_gc_req_t *carry = NULL;
     while (!atomic_load(&cl->flush_stop)) {
         if (s->sync_flush) {
             /* GroupCommitService: wait up to 10 ms for requests, flush once,
-             * complete every request the flush covered. */
+             * complete every request the flush covered. Requests stay on the
+             * shared list meanwhile, so the clean thread can time them out
+             * even if this flush hangs. */
             pthread_mutex_lock(&cl->gc_lock);
-            if (!cl->gc_head && !carry && !atomic_load(&cl->flush_stop))
+            if (!cl->gc_head && !atomic_load(&cl->flush_stop))
                 timed_wait_ms(&cl->gc_cond, &cl->gc_lock, 10);
-            rmq_gc_req_t *list = cl->gc_head;
-            cl->gc_head = cl->gc_tail = NULL;
             pthread_mutex_unlock(&cl->gc_lock);
-            if (carry) {
-                rmq_gc_req_t *t = carry;
-                while (t->next)
-                    t = t->next;
-                t->next = list;
-                list = carry;
-            }
             rmq_err_t err = do_flush(cl, 0);
-            carry = complete_list(cl, list, err, false);
-            if (carry)
-                usleep(1000);
+            pthread_mutex_lock(&cl->gc_lock);
+            rmq_gc_req_t *done = take_done_locked(cl, err == RMQ_OK, false);
+            pthread_mutex_unlock(&cl->gc_lock);
+            run_done(done);
         } else {
             /* FlushRealTimeService */
             pthread_mutex_lock(&cl->gc_lock);
@@ -555,19 +576,11 @@ static void *flush_main(void *arg)
         }
     }
     /* final flush; anything still waiting learns the truth */
-    pthread_mutex_lock(&cl->gc_lock);
-    rmq_gc_req_t *list = cl->gc_head;
-    cl->gc_head = cl->gc_tail = NULL;
-    pthread_mutex_unlock(&cl->gc_lock);
-    if (carry) {
-        rmq_gc_req_t *t = carry;
-        while (t->next)
-            t = t->next;
-        t->next = list;
-        list = carry;
-    }
     rmq_err_t err = do_flush(cl, 0);
-    complete_list(cl, list, err, true);
+    pthread_mutex_lock(&cl->gc_lock);
+    rmq_gc_req_t *done = take_done_locked(cl, err == RMQ_OK, true);
+    pthread_mutex_unlock(&cl->gc_lock);
+    run_done(done);
     return NULL;
 }
 

@@ -39,6 +39,7 @@ typedef struct rmq_commitlog_s {
     rmq_gc_req_t *gc_head, *gc_tail; /* waiting group-commit requests */
     _Atomic int64_t flushed_offset;
     _Atomic int64_t stat_flushes, stat_msgs, stat_puts;
+    _Atomic int test_stall_ms;
 } rmq_commitlog_t;
 
 rmq_commitlog_t *rmq_commitlog_new(rmq_store_t *s);
@@ -53,6 +54,9 @@ int64_t rmq_commitlog_recover_abnormally(rmq_commitlog_t *cl, int64_t ckpt_min_t
                                          int64_t *redispatch_from);
 
 rmq_err_t rmq_commitlog_start(rmq_commitlog_t *cl);
+/* Complete waiting SYNC_FLUSH puts whose syncFlushTimeout passed (even while
+ * a flush hangs). @thread StoreClean */
+void rmq_commitlog_expire_waiters(rmq_commitlog_t *cl);
 void rmq_commitlog_stop(rmq_commitlog_t *cl);
 
 rmq_put_status_t rmq_commitlog_put(rmq_commitlog_t *cl, const rmq_store_msg_t *msgs, size_t n, bool batch,

@@ -141,8 +141,9 @@ typedef struct rmq_put_result_s {
     char msg_id[RMQ_STORE_MSGIDS_MAX]; /* offset msgId(s), comma-separated for a batch (truncated if huge) */
 } rmq_put_result_t;
 
-/* Completion of a pending put. @thread StoreFlush. Must not block and must
- * not call back into rmq_store_put_*; post the result to the owning thread. */
+/* Completion of a pending put. @thread StoreFlush (or StoreClean when
+ * syncFlushTimeout expires while a flush hangs). Must not block and must not
+ * call back into rmq_store_put_*; post the result to the owning thread. */
 typedef void rmq_store_put_cb_t(void *opaque, const rmq_put_result_t *res);
 
 /* Append one message. @thread the single writer (serialised internally, so
@@ -278,5 +279,8 @@ void rmq_store_get_stats(rmq_store_t *s, rmq_store_stats_t *st);
 /* Fault injection for tests: make the next n flushes fail as if msync
  * failed (EIO). */
 void rmq_store_test_fail_flushes(rmq_store_t *s, int n);
+/* Fault injection for tests: every commit-log flush first sleeps ms (a slow
+ * or hanging disk); 0 turns it off. */
+void rmq_store_test_stall_flushes(rmq_store_t *s, int ms);
 
 #endif

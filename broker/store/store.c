@@ -875,3 +875,5 @@ void rmq_store_get_stats(rmq_store_t *s, rmq_store_stats_t *st)
     st->put_messages = atomic_load(&s->cl->stat_msgs);
     st->put_calls = atomic_load(&s->cl->stat_puts);
 }
+
+void rmq_store_test_stall_flushes(rmq_store_t *s, int ms) { atomic_store(&s->cl->test_stall_ms, ms); }

@@ -223,6 +223,31 @@ Test(store, sync_flush_group_commit)
     tctx_fini(&t);
 }
 
+Test(store, sync_flush_timeout_when_the_disk_hangs)
+{
+    tctx_t t;
+    tctx_init(&t);
+    tctx_set(&t, "flushDiskType", "SYNC_FLUSH");
+    tctx_set(&t, "syncFlushTimeout", "100");
+    rmq_store_t *s = tctx_open(&t);
+    rmq_put_result_t res;
+    cr_assert_eq(tput(s, "Hang", 0, 0, 64, &res), RMQ_PUT_OK);
+    rmq_store_test_stall_flushes(s, 1500);
+    usleep(50000);
+    int64_t t0 = rmq_mono_ms();
+    cr_assert_eq(tput(s, "Hang", 0, 1, 64, &res), RMQ_PUT_FLUSH_DISK_TIMEOUT);
+    int64_t waited = rmq_mono_ms() - t0;
+    cr_assert(waited >= 90 && waited < 1000, "answered after %lld ms", (long long)waited);
+    /* stored nonetheless (FLUSH_DISK_TIMEOUT is one of the "stored" codes) */
+    rmq_store_ref_t ref;
+    cr_assert_eq(rmq_store_get_message_by_offset(s, res.wrote_offset, &ref), RMQ_OK);
+    rmq_store_ref_release(ref.pin);
+    rmq_store_test_stall_flushes(s, 0);
+    usleep(1600000);
+    cr_assert_eq(tput(s, "Hang", 0, 2, 64, &res), RMQ_PUT_OK);
+    tctx_fini(&t);
+}
+
 Test(store, async_flush_does_not_wait)
 {
     tctx_t t;
