@@ -24,6 +24,12 @@ static void start_with(const char *extra)
 
 static void start(void) { start_with(NULL); }
 
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 static void stop(void)
 {
     th_close(&cli);
@@ -575,7 +581,9 @@ Test(broker, send_back_goes_to_retry_then_dlq)
     rmq_cmd_deinit(&resp);
     /* visible in %RETRY%GSB with reconsumeTimes 1 and RETRY_TOPIC */
     int64_t retry_clo = -1;
-    for (int i = 0; i < 50 && retry_clo < 0; i++) {
+    for (int i = 0; i < 300 && retry_clo < 0; i++) {
+        if (i)
+            sleep_ms(10);
         th_req_pull(&req, "GSB", "%RETRY%GSB", 0, 0, 32, 0x4, 0, "*");
         int code = call(&cli, &req, &resp);
         if (code == 0) {
@@ -600,7 +608,9 @@ Test(broker, send_back_goes_to_retry_then_dlq)
     cr_assert_eq(call(&cli, &req, &resp), 0);
     rmq_cmd_deinit(&resp);
     bool dlq = false;
-    for (int i = 0; i < 50 && !dlq; i++) {
+    for (int i = 0; i < 300 && !dlq; i++) {
+        if (i)
+            sleep_ms(10);
         th_req_pull(&req, "GSB", "%DLQ%GSB", 0, 0, 32, 0x4, 0, "*");
         dlq = call(&cli, &req, &resp) == 0;
         rmq_cmd_deinit(&resp);
@@ -785,7 +795,9 @@ Test(broker, admin_codes_for_mqadmin)
     rmq_cmd_deinit(&resp);
     /* QUERY_MESSAGE by key (index is built asynchronously) */
     bool found = false;
-    for (int i = 0; i < 50 && !found; i++) {
+    for (int i = 0; i < 300 && !found; i++) {
+        if (i)
+            sleep_ms(10);
         rmq_cmd_init_request(&req, 12);
         rmq_cmd_set_ext(&req, "topic", "Adm");
         rmq_cmd_set_ext(&req, "key", "admkey");
