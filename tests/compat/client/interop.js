@@ -1,0 +1,181 @@
+'use strict';
+/* Interop test: libcomet <-> ali-ons through Comet's mqnamesrv + mqbroker.
+ *
+ * 1. start mqnamesrv and mqbroker on free 127.0.0.1 ports in a temp dir and
+ *    create two topics;
+ * 2. libcomet -> ali-ons: comet_interop sends N messages (tags, keys, a user
+ *    property, every 10th compressed); an ali-ons consumer must receive every
+ *    one with those fields intact;
+ * 3. ali-ons -> libcomet: an ali-ons producer sends N messages (every 10th
+ *    over 4 KiB, which ali-ons compresses); comet_interop consume must get
+ *    them all, decompressed, with tags, keys and property.
+ * Bounded by TOTAL_TIMEOUT_MS. Exit 0 = pass.
+ * usage: node interop.js <bin dir with mqnamesrv, mqbroker, comet_interop> */
+const assert = require('assert');
+const { spawn, execFile } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const { Producer, Consumer, Message } = require('ali-ons');
+
+const N = 200;
+const TOTAL_TIMEOUT_MS = 180000;
+const binDir = path.resolve(process.argv[2] || path.join(__dirname, '../../../build/bin'));
+const children = [];
+const silentLogger = { info() {}, warn() {}, debug() {}, error() {} };
+const httpclient = { request() { throw new Error('no onsAddr in this test'); } };
+const log = (...a) => console.log(new Date().toISOString(), ...a);
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+async function start(name, args, logFile, bootLine) {
+  const out = fs.openSync(logFile, 'a');
+  const child = spawn(path.join(binDir, name), args, { stdio: [ 'ignore', out, out ] });
+  children.push(child);
+  const deadline = Date.now() + 15000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}), see ${logFile}`);
+    if (fs.readFileSync(logFile, 'utf8').includes(bootLine)) return child;
+    await sleep(50);
+  }
+  throw new Error(`${name} did not boot, see ${logFile}`);
+}
+
+function stop(child) {
+  return new Promise(resolve => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const t = setTimeout(() => child.kill('SIGKILL'), 8000);
+    child.once('exit', () => { clearTimeout(t); resolve(); });
+    child.kill('SIGTERM');
+  });
+}
+
+function remotingCall(port, code, extFields) {
+  return new Promise((resolve, reject) => {
+    const header = Buffer.from(JSON.stringify({ code, language: 'JAVA', opaque: 1, flag: 0, version: 409, extFields }));
+    const frame = Buffer.alloc(8 + header.length);
+    frame.writeInt32BE(4 + header.length, 0);
+    frame.writeInt32BE(header.length, 4);
+    header.copy(frame, 8);
+    const sock = net.connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error('remoting call timed out')); }, 5000);
+    sock.on('error', e => { clearTimeout(timer); reject(e); });
+    sock.on('connect', () => sock.write(frame));
+    sock.on('data', d => {
+      buf = Buffer.concat([ buf, d ]);
+      if (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
+        clearTimeout(timer);
+        const hl = buf.readInt32BE(4) & 0xffffff;
+        sock.end();
+        resolve(JSON.parse(buf.slice(8, 8 + hl).toString()));
+      }
+    });
+  });
+}
+
+function run(args, timeoutMs) {
+  return new Promise(resolve => {
+    execFile(path.join(binDir, 'comet_interop'), args, { timeout: timeoutMs, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => resolve({ code: err ? (err.code || 1) : 0, stdout, stderr }));
+  });
+}
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'comet-interop-'));
+  log('work dir', dir);
+  const nsPort = await freePort();
+  const bkPort = await freePort();
+  fs.writeFileSync(path.join(dir, 'namesrv.conf'), `listenPort=${nsPort}\nlistenAddress=127.0.0.1\nkvConfigPath=${dir}/kv.json\n`);
+  fs.writeFileSync(path.join(dir, 'broker.conf'), [
+    'brokerClusterName=DefaultCluster', 'brokerName=broker-a', 'brokerId=0', `listenPort=${bkPort}`,
+    'brokerIP1=127.0.0.1', 'listenAddress=127.0.0.1', `namesrvAddr=127.0.0.1:${nsPort}`,
+    `storePathRootDir=${dir}/store`, 'mappedFileSizeCommitLog=16777216', 'mappedFileSizeConsumeQueue=600000',
+    'maxHashSlotNum=10000', 'maxIndexNum=40000', 'registerNameServerPeriod=2000', '',
+  ].join('\n'));
+  await start('mqnamesrv', [ '-c', path.join(dir, 'namesrv.conf') ], path.join(dir, 'namesrv.log'), 'The Name Server boot success');
+  await start('mqbroker', [ '-c', path.join(dir, 'broker.conf') ], path.join(dir, 'broker.log'), 'boot success');
+  for (const topic of [ 'InteropC2N', 'InteropN2C' ]) {
+    const r = await remotingCall(bkPort, 17, { topic, defaultTopic: 'TBW102', readQueueNums: '4',
+      writeQueueNums: '4', perm: '6', topicFilterType: 'SINGLE_TAG', order: 'false' });
+    assert.strictEqual(r.code, 0, `create ${topic}: ${r.remark}`);
+    for (let i = 0; i < 100 && (await remotingCall(nsPort, 105, { topic })).code !== 0; i++) await sleep(100);
+  }
+  const ns = `127.0.0.1:${nsPort}`;
+  const common = { httpclient, nameSrv: ns, clientIP: '127.0.0.1', logger: silentLogger,
+    heartbeatBrokerInterval: 2000, rebalanceInterval: 2000, persistConsumerOffsetInterval: 1000 };
+
+  // ---- libcomet -> ali-ons ----
+  const got = new Map();
+  const bad = [];
+  const consumer = new Consumer(Object.assign({}, common, { consumerGroup: 'GID_INTEROP_N', instanceName: 'n1',
+    consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' }));
+  consumer.subscribe('InteropC2N', '*', async msg => {
+    const body = msg.body.toString();
+    const m = /^comet-(\d+)(z*)$/.exec(body);
+    if (!m) { bad.push(`ali-ons: unexpected body ${body.slice(0, 40)}`); return; }
+    const i = Number(m[1]);
+    if (msg.tags !== (i % 2 ? 'TagB' : 'TagA')) bad.push(`ali-ons: ${i} tags ${msg.tags}`);
+    if (msg.keys !== `ck-${i}`) bad.push(`ali-ons: ${i} keys ${msg.keys}`);
+    if (msg.properties.idx !== String(i)) bad.push(`ali-ons: ${i} idx ${msg.properties.idx}`);
+    if ((i % 10 === 9) !== (m[2].length === 5000)) bad.push(`ali-ons: ${i} body length ${body.length}`);
+    got.set(i, (got.get(i) || 0) + 1);
+  });
+  await consumer.ready();
+  const prod = await run([ 'produce', ns, 'InteropC2N', String(N) ], 60000);
+  assert.strictEqual(prod.code, 0, `comet_interop produce failed: ${prod.stderr}`);
+  assert.strictEqual(prod.stdout.split('\n').filter(l => l.startsWith('SENT ')).length, N);
+  const deadline = Date.now() + 60000;
+  while (got.size < N && Date.now() < deadline) await sleep(200);
+  log(`libcomet -> ali-ons: ${got.size}/${N} received`);
+  assert.deepStrictEqual(bad, [], bad.slice(0, 10).join('\n'));
+  assert.strictEqual(got.size, N, `ali-ons received ${got.size} of ${N} messages produced by libcomet`);
+  await consumer.close();
+
+  // ---- ali-ons -> libcomet ----
+  const producer = new Producer(Object.assign({}, common, { producerGroup: 'PID_INTEROP_N', instanceName: 'p1' }));
+  await producer.ready();
+  for (let i = 0; i < N; i++) {
+    const body = i % 10 === 9 ? `ons-${i}` + 'y'.repeat(5000) : `ons-${i}`;
+    const msg = new Message('InteropN2C', i % 2 ? 'TagB' : 'TagA', Buffer.from(body));
+    msg.keys = [ `nk-${i}` ];
+    msg.properties.idx = String(i);
+    const r = await producer.send(msg);
+    assert.strictEqual(r.sendStatus, 'SEND_OK');
+  }
+  await producer.close();
+  const cons = await run([ 'consume', ns, 'InteropN2C', 'GID_INTEROP_C', String(N), '60' ], 90000);
+  const lines = cons.stdout.split('\n').filter(l => l.startsWith('GOT '));
+  const seen = new Set();
+  for (const l of lines) {
+    const [ , tags, keys, idx, len, prefix ] = l.split(' ');
+    const m = /^ons-(\d+)/.exec(prefix || '');
+    if (!m) { bad.push(`libcomet: unexpected ${l.slice(0, 80)}`); continue; }
+    const i = Number(m[1]);
+    if (tags !== (i % 2 ? 'TagB' : 'TagA')) bad.push(`libcomet: ${i} tags ${tags}`);
+    if (keys !== `nk-${i}`) bad.push(`libcomet: ${i} keys ${keys}`);
+    if (idx !== String(i)) bad.push(`libcomet: ${i} idx ${idx}`);
+    const want = (i % 10 === 9 ? 5000 : 0) + `ons-${i}`.length;
+    if (Number(len) !== want) bad.push(`libcomet: ${i} body length ${len} != ${want} (decompression)`);
+    seen.add(i);
+  }
+  log(`ali-ons -> libcomet: ${seen.size}/${N} received (${cons.stderr.trim()})`);
+  assert.deepStrictEqual(bad, [], bad.slice(0, 10).join('\n'));
+  assert.strictEqual(cons.code, 0, `comet_interop consume: ${cons.stderr}`);
+  assert.strictEqual(seen.size, N);
+  log('PASS');
+}
+
+const guard = setTimeout(() => { console.error('FAIL: total timeout'); cleanup().then(() => process.exit(1)); }, TOTAL_TIMEOUT_MS);
+async function cleanup() { for (const c of children) await stop(c); }
+main().then(async () => { clearTimeout(guard); await cleanup(); process.exit(0); },
+  async err => { console.error('FAIL:', err && err.stack || err); clearTimeout(guard); await cleanup(); process.exit(1); });
