@@ -5,6 +5,7 @@
  * when one is killed. Duplicates are counted and reported, never hidden. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -490,4 +491,138 @@ Test(client, three_consumers_split_and_resplit_after_kill, .init = setup2, .fini
     comet_push_consumer_destroy(c1);
     comet_push_consumer_destroy(c2);
     comet_producer_destroy(p);
+}
+
+/* ---------------- name-server failover ---------------- */
+
+Test(client, namesrv_failover, .init = setup2, .fini = teardown, .timeout = 60)
+{
+    cr_assert(cl_create_topic(&cl, "ItNs", 2, 2));
+    comet_conf_t *conf = cl_conf(&cl, "producerGroup", "it_ns_pg");
+    char ns[128], err[256];
+    snprintf(ns, sizeof(ns), "127.0.0.1:%d;%s", th_free_port(), cl.ns_addr); /* first one is dead */
+    cr_assert_eq(comet_conf_set(conf, "namesrvAddr", ns, err, sizeof(err)), COMET_CONF_OK);
+    comet_conf_set(conf, "mqClientApiTimeout", "1000", err, sizeof(err));
+    comet_producer_t *p = comet_producer_new(conf, err, sizeof(err));
+    cr_assert_not_null(p, "%s", err);
+    cr_assert_eq(comet_producer_start(p, err, sizeof(err)), 0);
+    for (int i = 0; i < 10; i++) {
+        comet_message_t *m = msg("ItNs", i, "N");
+        comet_send_result_t res;
+        cr_expect_eq(comet_producer_send(p, m, &res, 5000), 0, "%s", res.errstr);
+        comet_message_destroy(m);
+    }
+    comet_producer_destroy(p);
+}
+
+/* ---------------- kill -9 during async sends, fault-latency mode ---------------- */
+
+static idset_t fa_ok;
+static atomic_int fa_fail, fa_done;
+static void fa_cb(comet_producer_t *p, const comet_send_result_t *res, void *mo, void *op)
+{
+    if (res->err == 0)
+        ids_add(&fa_ok, res->msg_id);
+    else
+        fa_fail++;
+    fa_done++;
+}
+
+Test(client, kill_master_async_sends_retry_with_fault_latency, .init = setup2, .fini = teardown, .timeout = 150)
+{
+    cr_assert(cl_create_topic(&cl, "ItAsync", 4, 2));
+    ids_init(&fa_ok);
+    comet_conf_t *conf = cl_conf(&cl, "producerGroup", "it_async_pg");
+    char err[256];
+    comet_conf_set(conf, "sendLatencyFaultEnable", "true", err, sizeof(err));
+    comet_conf_set_send_cb(conf, fa_cb);
+    comet_producer_t *p = comet_producer_new(conf, err, sizeof(err));
+    cr_assert_not_null(p);
+    cr_assert_eq(comet_producer_start(p, err, sizeof(err)), 0);
+    int submitted = 0;
+    int64_t end = rmq_mono_ms() + 5000;
+    bool killed = false;
+    while (rmq_mono_ms() < end) {
+        if (!killed && rmq_mono_ms() > end - 3500) {
+            th_proc_stop(&cl.brokers[0], SIGKILL);
+            killed = true;
+        }
+        comet_message_t *m = msg("ItAsync", submitted, "A");
+        if (comet_producer_send_async(p, m, NULL) == 0)
+            submitted++;
+        comet_message_destroy(m);
+        if (comet_producer_outq_len(p) > 200)
+            sleep_ms(1);
+        else
+            sleep_ms(1);
+    }
+    cr_assert_eq(comet_producer_flush(p, 20000), 0);
+    comet_producer_destroy(p);
+    cr_log_info("async+fault: %d submitted, %zu acknowledged, %d failed", submitted, ids_count(&fa_ok), (int)fa_fail);
+    cr_expect_eq(fa_done, submitted, "one report per async send");
+    cr_expect_leq(fa_fail, submitted / 50, "async sends are retried on the other broker");
+    cr_assert(th_broker_restart(&cl.brokers[0]));
+    rec_t r;
+    ids_init(&r.ids);
+    comet_push_consumer_t *c = push("it_async_cg", "ItAsync", "*", &r, false, NULL);
+    bool all = wait_all(&fa_ok, &r.ids, 60000);
+    cr_expect(all, "%zu acknowledged async messages never consumed", ids_missing(&fa_ok, &r.ids, NULL, 0));
+    cr_log_info("async+fault: consumed %zu distinct, %zu duplicates", ids_count(&r.ids), r.ids.dups);
+    comet_push_consumer_destroy(c);
+}
+
+/* ---------------- mqadmin ---------------- */
+
+static int admin(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int admin(char *out, size_t n, const char *fmt, ...)
+{
+    char args[1024], cmd[2048], exe[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "%s %s 2>&1", th_bin("mqadmin", exe, sizeof(exe)), args);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    size_t len = fread(out, 1, n - 1, f);
+    out[len] = 0;
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(client, mqadmin_commands, .init = setup2, .fini = teardown, .timeout = 90)
+{
+    static char out[65536];
+    cr_expect_eq(admin(out, sizeof(out), "clusterList -n %s", cl.ns_addr), 0, "%s", out);
+    cr_expect(strstr(out, "TestCluster") && strstr(out, " a ") && strstr(out, " b "), "%s", out);
+    cr_expect_eq(admin(out, sizeof(out), "updateTopic -n %s -c TestCluster -t AdmTopic -r 2 -w 2", cl.ns_addr), 0,
+                 "%s", out);
+    sleep_ms(1500);
+    cr_expect_eq(admin(out, sizeof(out), "topicList -n %s", cl.ns_addr), 0);
+    cr_expect(strstr(out, "AdmTopic"), "%s", out);
+    cr_expect_eq(admin(out, sizeof(out), "topicRoute -n %s -t AdmTopic", cl.ns_addr), 0);
+    cr_expect(strstr(out, "\"writeQueueNums\": 2"), "%s", out);
+    cr_expect_eq(admin(out, sizeof(out), "sendMessage -n %s -t AdmTopic -p hello-admin -k AK1 -c TagQ", cl.ns_addr),
+                 0, "%s", out);
+    cr_expect(strstr(out, "SEND_OK"), "%s", out);
+    cr_expect_eq(admin(out, sizeof(out), "queryMsgByKey -n %s -t AdmTopic -k AK1", cl.ns_addr), 0, "%s", out);
+    cr_expect(strstr(out, "hello-admin") == NULL && strstr(out, "AK1"), "%s", out);
+    char offid[64] = "";
+    const char *p = strstr(out, "OffsetID:");
+    if (p)
+        sscanf(p + 9, " %63s", offid);
+    cr_expect_eq(admin(out, sizeof(out), "queryMsgById -n %s -i %s", cl.ns_addr, offid), 0, "%s", out);
+    cr_expect(strstr(out, "hello-admin"), "%s", out);
+    cr_expect_eq(admin(out, sizeof(out), "topicStatus -n %s -t AdmTopic", cl.ns_addr), 0);
+    cr_expect_eq(admin(out, sizeof(out), "consumeMessage -n %s -t AdmTopic -c 10", cl.ns_addr), 0, "%s", out);
+    cr_expect(strstr(out, "hello-admin"), "%s", out);
+    cr_expect_eq(admin(out, sizeof(out), "brokerStatus -n %s -c TestCluster", cl.ns_addr), 0);
+    cr_expect_eq(admin(out, sizeof(out), "consumerProgress -n %s -g nobody -t AdmTopic", cl.ns_addr), 0, "%s", out);
+    /* errors: exit 1 with a reason, usage: exit 2 */
+    cr_expect_eq(admin(out, sizeof(out), "topicRoute -n %s -t NoSuchTopic", cl.ns_addr), 1);
+    cr_expect(strstr(out, "TOPIC_NOT_EXIST"), "%s", out);
+    cr_expect_eq(admin(out, sizeof(out), "topicRoute -n 127.0.0.1:%d -t X", th_free_port()), 1);
+    cr_expect_eq(admin(out, sizeof(out), "updateTopic -n %s -t X", cl.ns_addr), 2);
+    cr_expect_eq(admin(out, sizeof(out), "noSuchCommand"), 2);
+    cr_expect_eq(admin(out, sizeof(out), "deleteTopic -n %s -t AdmTopic -c TestCluster", cl.ns_addr), 0, "%s", out);
 }
