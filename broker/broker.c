@@ -273,6 +273,17 @@ void rmq_broker_persist_offsets(rmq_broker_t *b)
     submit(b, "consumerOffset.msgpack", &p);
 }
 
+void rmq_broker_persist_delay_offsets(rmq_broker_t *b)
+{
+    if (!b->schedule)
+        return;
+    rmq_buf_t p;
+    rmq_buf_init(&p);
+    rmq_schedule_pack(b->schedule, &p);
+    b->schedule->dirty = false;
+    submit(b, "delayOffset.msgpack", &p);
+}
+
 void rmq_broker_topics_changed(rmq_broker_t *b)
 {
     rmq_broker_persist_topics(b);
@@ -347,6 +358,8 @@ static rmq_err_t up_groups(void *m, const uint8_t *p, size_t n) { return rmq_sub
 static rmq_err_t im_groups(void *m, const char *p, size_t n) { return rmq_sub_group_mgr_import_json(m, p, n); }
 static rmq_err_t up_offsets(void *m, const uint8_t *p, size_t n) { return rmq_offset_mgr_unpack(m, p, n); }
 static rmq_err_t im_offsets(void *m, const char *p, size_t n) { return rmq_offset_mgr_import_json(m, p, n); }
+static rmq_err_t up_delay(void *m, const uint8_t *p, size_t n) { return rmq_schedule_unpack(m, p, n); }
+static rmq_err_t im_delay(void *m, const char *p, size_t n) { return rmq_schedule_import_json(m, p, n); }
 
 static void add_system_topic(rmq_broker_t *b, const char *name, int q, int perm)
 {
@@ -380,6 +393,8 @@ static void persist_offsets_cb(evutil_socket_t fd, short what, void *arg)
     rmq_broker_t *b = arg;
     if (b->offsets.dirty)
         rmq_broker_persist_offsets(b);
+    if (b->schedule && b->schedule->dirty)
+        rmq_broker_persist_delay_offsets(b);
 }
 
 static void persist_meta_cb(evutil_socket_t fd, short what, void *arg)
@@ -440,6 +455,7 @@ rmq_broker_t *rmq_broker_new(void)
     rmq_topic_mgr_init(&b->topics);
     rmq_sub_group_mgr_init(&b->groups);
     rmq_offset_mgr_init(&b->offsets);
+    b->send_back_delay = true;
     return b;
 }
 
@@ -498,7 +514,9 @@ rmq_err_t rmq_broker_start(rmq_broker_t *b, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "cannot create %s: %s", b->config_dir, strerror(errno));
         return RMQ_ERR__IO;
     }
-    bool imp_t, imp_g, imp_o;
+    bool imp_t, imp_g, imp_o, imp_d;
+    b->schedule = rmq_schedule_new(b);
+    load_meta(b, "delayOffset.msgpack", "delayOffset.json", up_delay, im_delay, b->schedule, &imp_d);
     load_meta(b, "topics.msgpack", "topics.json", up_topics, im_topics, &b->topics, &imp_t);
     load_meta(b, "subscriptionGroup.msgpack", "subscriptionGroup.json", up_groups, im_groups, &b->groups, &imp_g);
     load_meta(b, "consumerOffset.msgpack", "consumerOffset.json", up_offsets, im_offsets, &b->offsets, &imp_o);
@@ -507,6 +525,7 @@ rmq_err_t rmq_broker_start(rmq_broker_t *b, char *errstr, size_t errstr_size)
     rmq_broker_persist_topics(b);
     rmq_broker_persist_groups(b);
     rmq_broker_persist_offsets(b);
+    rmq_broker_persist_delay_offsets(b);
 
     b->store = rmq_store_open(&b->store_conf, errstr, errstr_size);
     if (!b->store)
@@ -558,6 +577,7 @@ rmq_err_t rmq_broker_start(rmq_broker_t *b, char *errstr, size_t errstr_size)
     b->ev_sigint = evsignal_new(b->base, SIGINT, signal_cb, b);
     event_add(b->ev_sigterm, NULL);
     event_add(b->ev_sigint, NULL);
+    rmq_schedule_start(b->schedule);
     b->ns = rmq_namesrv_api_new(b);
     rmq_namesrv_api_register_all(b->ns);
     return RMQ_OK;
@@ -599,7 +619,10 @@ void rmq_broker_destroy(rmq_broker_t *b)
         rmq_broker_persist_topics(b);
         rmq_broker_persist_groups(b);
         rmq_broker_persist_offsets(b);
+        rmq_broker_persist_delay_offsets(b);
     }
+    rmq_schedule_destroy(b->schedule);
+    b->schedule = NULL;
     rmq_endpoint_destroy(b->client);
     rmq_namesrv_api_destroy(b->ns);
     rmq_client_mgr_destroy(b->clients);

@@ -19,6 +19,7 @@
 #include "rmq_conn.h"
 #include "rmq_msg_codec.h"
 #include "rmq_store.h"
+#include "schedule.h"
 #include "snapshot.h"
 #include "sub_group.h"
 #include "topic_config.h"
@@ -47,6 +48,7 @@ struct rmq_broker_s {
     rmq_pull_hold_t *hold;
     rmq_namesrv_api_t *ns;
     rmq_snapshot_writer_t *snap;
+    rmq_schedule_t *schedule;
     char config_dir[4096];
 
     rmq_msg_host_t store_host;
@@ -66,8 +68,8 @@ struct rmq_broker_s {
     int64_t pending_sends;
     int64_t msg_put_total, msg_get_total;
     int64_t boot_ms;
-    /* Comet: store send-back retries with a DELAY level (needs the schedule
-     * service; off until it exists => immediate redelivery). */
+    /* send-back retries carry a DELAY level (3 + reconsumeTimes), delivered
+     * by the schedule service */
     bool send_back_delay;
 };
 
@@ -79,6 +81,7 @@ void rmq_broker_post(rmq_broker_t *b, rmq_broker_job_fn *fn, void *arg);
 void rmq_broker_persist_topics(rmq_broker_t *b);
 void rmq_broker_persist_groups(rmq_broker_t *b);
 void rmq_broker_persist_offsets(rmq_broker_t *b);
+void rmq_broker_persist_delay_offsets(rmq_broker_t *b);
 
 /* A topic was created/changed/deleted: persist and re-register. */
 void rmq_broker_topics_changed(rmq_broker_t *b);

@@ -557,8 +557,9 @@ Test(broker, registers_with_name_server_and_retries)
     cr_assert(found, "broker did not re-register with the restarted name server");
 }
 
-Test(broker, send_back_goes_to_retry_then_dlq)
+Test(broker_cfg, send_back_goes_to_retry_then_dlq)
 {
+    start_with("messageDelayLevel=1s 1s 1s 1s 1s");
     create_topic("SB", 1);
     send_msg("SB", 0, "T", NULL, "to-retry");
     wait_dispatched("SB", 0, 1);
@@ -579,7 +580,9 @@ Test(broker, send_back_goes_to_retry_then_dlq)
     req.version = 121;
     cr_assert_eq(call(&cli, &req, &resp), 0, "%s", resp.remark ? resp.remark : "");
     rmq_cmd_deinit(&resp);
-    /* visible in %RETRY%GSB with reconsumeTimes 1 and RETRY_TOPIC */
+    /* parked for its delay level (3 + reconsumeTimes), then visible in
+     * %RETRY%GSB with reconsumeTimes 1 and RETRY_TOPIC */
+    int64_t t0 = rmq_mono_ms();
     int64_t retry_clo = -1;
     for (int i = 0; i < 300 && retry_clo < 0; i++) {
         if (i)
@@ -598,6 +601,7 @@ Test(broker, send_back_goes_to_retry_then_dlq)
         rmq_cmd_deinit(&resp);
     }
     cr_assert_geq(retry_clo, 0, "retry message not pullable");
+    cr_assert_geq(rmq_mono_ms() - t0, 700, "the retry was not delayed");
     /* failing again with maxReconsumeTimes 1 => %DLQ%GSB */
     rmq_cmd_init_request(&req, 36);
     rmq_cmd_set_ext_i64(&req, "offset", retry_clo);
@@ -931,4 +935,38 @@ Test(broker, vip_channel_serves_all_but_pull)
     cr_assert_eq(call(&vip, &req, &resp), 3, "PULL_MESSAGE is not served on the VIP channel");
     rmq_cmd_deinit(&resp);
     th_close(&vip);
+}
+
+Test(broker_cfg, delayed_message_is_delivered_after_its_level)
+{
+    start_with("messageDelayLevel=1s 2s");
+    create_topic("Delayed", 1);
+    rmq_cmd_t req, resp;
+    th_req_send_v2(&req, "PG", "Delayed", 0, "TagD", "dk", "DELAY", "2", "later", 5);
+    int64_t t0 = rmq_mono_ms();
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_cmd_deinit(&resp);
+    bool got = false;
+    for (int i = 0; i < 600 && !got; i++) {
+        if (i)
+            sleep_ms(10);
+        th_req_pull(&req, "GD", "Delayed", 0, 0, 32, 0x4, 0, "TagD");
+        got = call(&cli, &req, &resp) == 0;
+        if (got) {
+            rmq_msg_rec_t *recs = NULL;
+            size_t n = 0;
+            cr_assert_eq(rmq_msg_decode_all(resp.body, resp.body_len, true, &recs, &n), RMQ_OK);
+            char v[64];
+            cr_assert_eq(n, 1);
+            cr_assert_null(prop_of(&recs[0], "DELAY", v, sizeof(v)));
+            cr_assert_str_eq(prop_of(&recs[0], "KEYS", v, sizeof(v)), "dk");
+            cr_assert_str_eq(prop_of(&recs[0], "REAL_TOPIC", v, sizeof(v)), "Delayed");
+            cr_assert(!memcmp(recs[0].body, "later", 5));
+            free(recs);
+        }
+        rmq_cmd_deinit(&resp);
+    }
+    int64_t waited = rmq_mono_ms() - t0;
+    cr_assert(got, "delayed message never delivered");
+    cr_assert_geq(waited, 1800, "delivered after %lld ms, before its 2 s level", (long long)waited);
 }

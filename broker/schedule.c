@@ -1,0 +1,209 @@
+/* schedule.c - delayed delivery out of SCHEDULE_TOPIC_XXXX.
+ * Owns: the per-level delivery offsets and the delivery timer.
+ * Thread: io (reads are mapped-memory lookups; the put is the usual append,
+ * the I/O thread being the single writer).
+ * Never: blocks, or writes its snapshot itself (broker.c persists it). */
+#include "schedule.h"
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "rmq_alloc.h"
+#include "rmq_json.h"
+#include "rmq_log.h"
+#include "rmq_time.h"
+
+#define TICK_MS 100
+#define BUDGET_PER_LEVEL 512
+
+/* Re-store one parked record under its real topic; false = try again later. */
+static bool deliver_one(rmq_schedule_t *s, const rmq_msg_rec_t *rec)
+{
+    rmq_broker_t *b = s->b;
+    rmq_msg_props_t props;
+    rmq_msg_props_init(&props);
+    rmq_msg_props_parse(&props, rec->props, rec->props_len);
+    const char *rt = rmq_msg_props_get(&props, RMQ_PROP_REAL_TOPIC);
+    const char *rq = rmq_msg_props_get(&props, RMQ_PROP_REAL_QID);
+    if (!rt || !rq) {
+        rmq_log(RMQ_LOG_WARN, "broker", "schedule: record at %lld has no REAL_TOPIC/REAL_QID, skipped",
+                (long long)rec->commitlog_offset);
+        rmq_msg_props_free(&props);
+        return true;
+    }
+    char *topic = rmq_strdup(rt);
+    int32_t qid = atoi(rq);
+    rmq_msg_props_del(&props, RMQ_PROP_DELAY);
+    rmq_buf_t pstr;
+    rmq_buf_init(&pstr);
+    rmq_msg_props_encode(&props, &pstr);
+    rmq_msg_props_free(&props);
+    rmq_store_msg_t m = {0};
+    m.topic = topic;
+    m.queue_id = qid;
+    m.flag = rec->flag;
+    m.body = rec->body;
+    m.body_len = (size_t)rec->body_len;
+    m.props = (const char *)pstr.data;
+    m.props_len = pstr.len;
+    m.sys_flag = rec->sys_flag & ~(RMQ_SYSFLAG_BORNHOST_V6 | RMQ_SYSFLAG_STOREHOST_V6);
+    m.born_timestamp = rec->born_timestamp;
+    m.born_host = rec->born_host;
+    m.store_host = b->store_host;
+    m.reconsume_times = rec->reconsume_times;
+    m.wait_store_ok = false;
+    rmq_put_result_t res;
+    rmq_put_status_t st = rmq_store_put_message(b->store, &m, &res, NULL, NULL);
+    bool ok = st == RMQ_PUT_OK || st == RMQ_PUT_MESSAGE_ILLEGAL || st == RMQ_PUT_PROPERTIES_SIZE_EXCEEDED;
+    if (st != RMQ_PUT_OK)
+        rmq_log(RMQ_LOG_WARN, "broker", "schedule: delivering to %s failed: %s%s", topic, rmq_put_status_name(st),
+                ok ? " (dropped)" : " (retrying)");
+    else
+        s->delivered++;
+    free(topic);
+    rmq_buf_free(&pstr);
+    return ok;
+}
+
+static void deliver_level(rmq_schedule_t *s, int level, int64_t now)
+{
+    rmq_broker_t *b = s->b;
+    int64_t delay = rmq_store_delay_level_ms(b->store, level);
+    if (delay < 0)
+        return;
+    int budget = BUDGET_PER_LEVEL;
+    while (budget > 0) {
+        int64_t off = s->offsets[level];
+        rmq_get_result_t gr;
+        memset(&gr, 0, sizeof(gr));
+        rmq_store_get_message(b->store, RMQ_TOPIC_SCHEDULE, level - 1, off, 32, NULL, 0, &gr);
+        if (gr.status != RMQ_GET_FOUND) {
+            if ((gr.status == RMQ_GET_OFFSET_TOO_SMALL || gr.status == RMQ_GET_NO_MATCHED_MESSAGE ||
+                 gr.status == RMQ_GET_MESSAGE_WAS_REMOVING || gr.status == RMQ_GET_OFFSET_OVERFLOW_BADLY ||
+                 gr.status == RMQ_GET_OFFSET_FOUND_NULL) &&
+                gr.next_begin_offset != off) {
+                s->offsets[level] = gr.next_begin_offset;
+                s->dirty = true;
+            }
+            rmq_store_get_result_release(&gr);
+            return;
+        }
+        bool stop = false;
+        for (size_t i = 0; i < gr.count && !stop; i++) {
+            rmq_msg_rec_t rec;
+            if (rmq_msg_decode(gr.msgs[i].data, gr.msgs[i].len, false, &rec) != RMQ_OK) {
+                s->offsets[level]++;
+                continue;
+            }
+            if (rec.store_timestamp + delay > now || !deliver_one(s, &rec)) {
+                stop = true;
+                break;
+            }
+            s->offsets[level] = rec.queue_offset + 1;
+            s->dirty = true;
+            budget--;
+        }
+        rmq_store_get_result_release(&gr);
+        if (stop)
+            return;
+    }
+}
+
+void rmq_schedule_deliver(rmq_schedule_t *s)
+{
+    rmq_broker_t *b = s->b;
+    if (b->is_slave || b->shutting_down || !b->store)
+        return;
+    int max = rmq_store_max_delay_level(b->store);
+    if (max > RMQ_SCHEDULE_MAX_LEVELS)
+        max = RMQ_SCHEDULE_MAX_LEVELS;
+    int64_t now = rmq_now_ms();
+    for (int level = 1; level <= max; level++)
+        deliver_level(s, level, now);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    rmq_schedule_deliver(arg);
+}
+
+rmq_schedule_t *rmq_schedule_new(rmq_broker_t *b)
+{
+    rmq_schedule_t *s = rmq_calloc(1, sizeof(*s));
+    s->b = b;
+    return s;
+}
+
+void rmq_schedule_start(rmq_schedule_t *s)
+{
+    s->ev_tick = event_new(s->b->base, -1, EV_PERSIST, tick_cb, s);
+    struct timeval tv = {0, TICK_MS * 1000};
+    event_add(s->ev_tick, &tv);
+}
+
+void rmq_schedule_destroy(rmq_schedule_t *s)
+{
+    if (!s)
+        return;
+    if (s->ev_tick)
+        event_free(s->ev_tick);
+    free(s);
+}
+
+static int buf_write(void *data, const char *p, size_t n)
+{
+    rmq_buf_put((rmq_buf_t *)data, p, n);
+    return 0;
+}
+
+void rmq_schedule_pack(const rmq_schedule_t *s, rmq_buf_t *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_pack_array(&pk, RMQ_SCHEDULE_MAX_LEVELS + 1);
+    for (int i = 0; i <= RMQ_SCHEDULE_MAX_LEVELS; i++)
+        msgpack_pack_int64(&pk, s->offsets[i]);
+}
+
+rmq_err_t rmq_schedule_unpack(rmq_schedule_t *s, const uint8_t *p, size_t len)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    rmq_err_t r = RMQ_ERR__CORRUPT;
+    if (msgpack_unpack_next(&u, (const char *)p, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+        u.data.type == MSGPACK_OBJECT_ARRAY) {
+        r = RMQ_OK;
+        for (uint32_t i = 0; i < u.data.via.array.size && i <= RMQ_SCHEDULE_MAX_LEVELS; i++) {
+            msgpack_object *o = &u.data.via.array.ptr[i];
+            if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                s->offsets[i] = (int64_t)o->via.u64;
+            else if (o->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                r = RMQ_ERR__CORRUPT;
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    return r;
+}
+
+rmq_err_t rmq_schedule_import_json(rmq_schedule_t *s, const char *text, size_t len)
+{
+    char err[256];
+    json_t *root = rmq_json_parse(text, len, err, sizeof(err));
+    if (!root)
+        return RMQ_ERR__CORRUPT;
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(root, "offsetTable"), k, v)
+    {
+        int level = atoi(k);
+        if (level >= 1 && level <= RMQ_SCHEDULE_MAX_LEVELS && json_is_integer(v))
+            s->offsets[level] = (int64_t)json_integer_value(v);
+    }
+    json_decref(root);
+    return RMQ_OK;
+}
