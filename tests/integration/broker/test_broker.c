@@ -970,3 +970,93 @@ Test(broker_cfg, delayed_message_is_delivered_after_its_level)
     cr_assert(got, "delayed message never delivered");
     cr_assert_geq(waited, 1800, "delivered after %lld ms, before its 2 s level", (long long)waited);
 }
+
+/* Every remaining handler: a missing required field is named in the remark. */
+Test(broker, missing_fields_everywhere)
+{
+    static const struct {
+        int code;
+        const char *present[4][2];
+        const char *missing;
+    } cases[] = {
+        {30, {{"queueId", "0"}}, "<topic>"},
+        {31, {{"topic", "T"}}, "<queueId>"},
+        {32, {{"queueId", "0"}}, "<topic>"},
+        {29, {{"topic", "T"}, {"queueId", "0"}}, "<timestamp>"},
+        {12, {{"topic", "T"}, {"maxNum", "1"}, {"beginTimestamp", "0"}, {"endTimestamp", "1"}}, "<key>"},
+        {33, {{NULL, NULL}}, "<offset>"},
+        {215, {{NULL, NULL}}, "<topic>"},
+        {207, {{NULL, NULL}}, "<groupName>"},
+        {208, {{"topic", "T"}}, "<consumerGroup>"},
+        {300, {{NULL, NULL}}, "<topic>"},
+        {202, {{NULL, NULL}}, "<topic>"},
+        {203, {{NULL, NULL}}, "<consumerGroup>"},
+        {38, {{NULL, NULL}}, "<consumerGroup>"},
+        {17, {{"readQueueNums", "1"}, {"writeQueueNums", "1"}, {"perm", "6"}, {"topicFilterType", "SINGLE_TAG"}},
+         "<topic>"},
+        {36, {{"group", "G"}, {"delayLevel", "0"}}, "<offset>"},
+        {36, {{"group", "G"}, {"offset", "0"}}, "<delayLevel>"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rmq_cmd_t req;
+        rmq_cmd_init_request(&req, cases[i].code);
+        for (int k = 0; k < 4 && cases[i].present[k][0]; k++)
+            rmq_cmd_set_ext(&req, cases[i].present[k][0], cases[i].present[k][1]);
+        expect_error(&req, 1, cases[i].missing);
+    }
+    /* bad bodies */
+    rmq_cmd_t req;
+    rmq_cmd_init_request(&req, 46);
+    rmq_cmd_set_body(&req, "nope", 4);
+    expect_error(&req, 1, "not valid JSON");
+    rmq_cmd_init_request(&req, 46);
+    const char *sql = "{\"clientId\":\"c\",\"group\":\"g\",\"subscriptionData\":{\"topic\":\"T\",\"subString\":\"a>1\","
+                      "\"expressionType\":\"SQL92\"}}";
+    rmq_cmd_set_body(&req, sql, strlen(sql));
+    expect_error(&req, 1, "SQL92");
+    rmq_cmd_init_request(&req, 42);
+    rmq_cmd_set_body(&req, "[]", 2);
+    expect_error(&req, 1, "lock body");
+    rmq_cmd_init_request(&req, 200);
+    rmq_cmd_set_body(&req, "{\"retryMaxTimes\":1}", 19);
+    expect_error(&req, 1, "groupName");
+    rmq_cmd_init_request(&req, 200);
+    expect_error(&req, 1, "empty body");
+}
+
+Test(broker, clean_shutdown_unregisters_and_removes_abort)
+{
+    create_topic("Bye", 1);
+    char abort_path[600];
+    snprintf(abort_path, sizeof(abort_path), "%s/store/abort", bk.dir);
+    cr_assert_eq(access(abort_path, F_OK), 0, "abort marker missing while running");
+    th_client_t nc;
+    cr_assert(th_connect(&nc, ns.port));
+    int code = -1;
+    for (int i = 0; i < 300 && code != 0; i++) {
+        if (i)
+            sleep_ms(10);
+        rmq_cmd_t req, resp;
+        rmq_cmd_init_request(&req, 105);
+        rmq_cmd_set_ext(&req, "topic", "Bye");
+        rmq_cmd_init(&resp);
+        cr_assert(th_call(&nc, &req, &resp, 5000));
+        code = resp.code;
+        rmq_cmd_deinit(&req);
+        rmq_cmd_deinit(&resp);
+    }
+    cr_assert_eq(code, 0);
+    th_close(&cli);
+    th_proc_stop(&bk, SIGTERM);
+    cr_assert(th_log_contains(&bk, "shutdown complete", 1000));
+    cr_assert_neq(access(abort_path, F_OK), 0, "abort marker left after a clean shutdown");
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, 105);
+    rmq_cmd_set_ext(&req, "topic", "Bye");
+    rmq_cmd_init(&resp);
+    cr_assert(th_call(&nc, &req, &resp, 5000));
+    cr_assert_eq(resp.code, 17, "route still present after UNREGISTER_BROKER");
+    rmq_cmd_deinit(&req);
+    rmq_cmd_deinit(&resp);
+    th_close(&nc);
+}
