@@ -226,6 +226,11 @@ int64_t rmq_store_get_commitlog_offset_in_queue(rmq_store_t *s, const char *topi
 /* The record at a commit-log offset (VIEW_MESSAGE_BY_ID), pinned. */
 rmq_err_t rmq_store_get_message_by_offset(rmq_store_t *s, int64_t commitlog_offset, rmq_store_ref_t *ref);
 
+/* Raw commit-log bytes from offset to the end of the data written in that
+ * segment (HA transfer, getCommitLogData), pinned. RMQ_ERR__NOENT when
+ * offset is outside the log or nothing is written there yet. */
+rmq_err_t rmq_store_get_commitlog_data(rmq_store_t *s, int64_t offset, rmq_store_ref_t *ref);
+
 int64_t rmq_store_get_commitlog_min_offset(rmq_store_t *s);
 int64_t rmq_store_get_commitlog_max_offset(rmq_store_t *s);
 /* Bytes dispatched to consume queues so far (reput position). */

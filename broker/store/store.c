@@ -877,3 +877,22 @@ void rmq_store_get_stats(rmq_store_t *s, rmq_store_stats_t *st)
 }
 
 void rmq_store_test_stall_flushes(rmq_store_t *s, int ms) { atomic_store(&s->cl->test_stall_ms, ms); }
+
+rmq_err_t rmq_store_get_commitlog_data(rmq_store_t *s, int64_t offset, rmq_store_ref_t *ref)
+{
+    memset(ref, 0, sizeof(*ref));
+    rmq_mapped_file_t *mf = rmq_mfq_find_hold(s->cl->mfq, offset);
+    if (!mf)
+        return RMQ_ERR__NOENT;
+    int64_t pos = offset - mf->from;
+    int64_t wrote = atomic_load_explicit(&mf->wrote, memory_order_acquire);
+    if (pos >= wrote) {
+        rmq_mapped_file_release(mf);
+        return RMQ_ERR__NOENT;
+    }
+    ref->data = mf->base + pos;
+    ref->len = (size_t)(wrote - pos);
+    ref->offset = offset;
+    ref->pin = mf;
+    return RMQ_OK;
+}

@@ -711,6 +711,19 @@ Test(store, slave_append_raw_dispatches)
     int64_t end = rmq_store_get_commitlog_max_offset(sa);
     tctx_set(&b, "brokerRole", "SLAVE");
     rmq_store_t *sb = tctx_open(&b);
+    /* the master's raw bytes as HA reads them: whole segments up to the end */
+    int64_t total = 0;
+    for (int64_t o = 0; o < end;) {
+        rmq_store_ref_t ref;
+        cr_assert_eq(rmq_store_get_commitlog_data(sa, o, &ref), RMQ_OK);
+        cr_assert(ref.len > 0 && (o % 4096) + (int64_t)ref.len <= 4096);
+        total += (int64_t)ref.len;
+        o += (int64_t)ref.len;
+        rmq_store_ref_release(ref.pin);
+    }
+    cr_assert_eq(total, end);
+    rmq_store_ref_t none;
+    cr_assert_eq(rmq_store_get_commitlog_data(sa, end, &none), RMQ_ERR__NOENT);
     /* ship the master's bytes in odd-sized chunks */
     int64_t off = 0;
     while (off < end) {
