@@ -608,3 +608,28 @@ Test(edge, json_header_text_like_fastjson)
     rmq_buf_free(&w);
     rmq_cmd_deinit(&c);
 }
+
+/* Regression (fuzz_cmd): a number that ends exactly at the end of the header
+ * buffer must not be read past it. The frame is copied into an exact-size
+ * heap block so AddressSanitizer sees any overread. */
+Test(edge, number_at_end_of_buffer)
+{
+    static const char *const headers[] = {
+        "{\"code\":1,\"language\":222",
+        "{\"code\":1,\"language\":9",
+        "{\"code\":1,\"extFields\":{\"a\":12",
+        "{\"code\":31",
+        "{\"code\":1,\"x\":-1.5e",
+    };
+    for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+        size_t hl = strlen(headers[i]);
+        uint8_t *p = malloc(4 + hl);
+        rmq_wbe32(p, (uint32_t)hl);
+        memcpy(p + 4, headers[i], hl);
+        rmq_cmd_t c;
+        char err[200] = "";
+        cr_expect_eq(rmq_cmd_decode(&c, p, 4 + hl, err, sizeof(err)), RMQ_ERR__CORRUPT, "%s", headers[i]);
+        cr_expect(err[0], "reason given for %s", headers[i]);
+        free(p);
+    }
+}
