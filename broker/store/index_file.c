@@ -83,8 +83,12 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 rmq_err_t rmq_index_service_load(rmq_index_service_t *is, bool last_exit_ok, int64_t ckpt_index_ts)
 {
     DIR *d = opendir(is->dir);
-    if (!d)
-        return errno == ENOENT ? RMQ_OK : RMQ_ERR__IO;
+    if (!d) {
+        if (errno == ENOENT)
+            return RMQ_OK;
+        rmq_log_errno(RMQ_LOG_ERROR, "store", errno, "opendir(%s) failed", is->dir);
+        return RMQ_ERR__IO;
+    }
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;

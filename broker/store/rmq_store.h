@@ -150,8 +150,15 @@ typedef void rmq_store_put_cb_t(void *opaque, const rmq_put_result_t *res);
  * several producer threads are safe but contend on one lock).
  * Fills res and returns res->status. When SYNC_FLUSH applies (flushDiskType
  * SYNC_FLUSH and msg->wait_store_ok) and the append succeeded, res->pending is
- * set and cb(opaque, final) is invoked exactly once on the flush thread with
- * PUT_OK or FLUSH_DISK_TIMEOUT; otherwise cb is never called. */
+ * set and cb(opaque, final) is invoked exactly once with PUT_OK or
+ * FLUSH_DISK_TIMEOUT - possibly before this call returns; otherwise cb is
+ * never called. The call never waits for a flush, a file creation or an
+ * unlink; it waits for the allocate thread only if that thread is a whole
+ * segment behind (tiny test segments), at most 3 s
+ * (CREATE_MAPEDFILE_FAILED after that).
+ * Also applies the delay-level rewrite (§6.5): DELAY > 0 on a non-
+ * transactional or COMMIT message stores it in SCHEDULE_TOPIC_XXXX, queue
+ * level-1, with REAL_TOPIC / REAL_QID added to its properties. */
 rmq_put_status_t rmq_store_put_message(rmq_store_t *s, const rmq_store_msg_t *msg, rmq_put_result_t *res,
                                        rmq_store_put_cb_t *cb, void *opaque);
 
