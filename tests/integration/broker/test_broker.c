@@ -1,6 +1,7 @@
 /* test_broker.c - mqbroker end to end: real mqnamesrv + mqbroker processes
  * per test, driven through the blocking remoting client of the harness. */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1060,3 +1061,78 @@ Test(broker, clean_shutdown_unregisters_and_removes_abort)
     rmq_cmd_deinit(&resp);
     th_close(&nc);
 }
+
+/* ---- replay of Java 4.9.8 client frames: responses shaped like Java's ---- */
+
+static bool load_frame(const char *ser, const char *name, rmq_cmd_t *out)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/rocketmq-4.9.8/%s/%s.bin", COMET_TEST_DATA, ser, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    uint8_t buf[65536];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    rmq_cmd_init(out);
+    return n > 4 && rmq_cmd_decode(out, buf + 4, n - 4, NULL, 0) == RMQ_OK;
+}
+
+static json_t *golden_header(const char *ser, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/rocketmq-4.9.8/%s/%s.json", COMET_TEST_DATA, ser, name);
+    json_t *root = json_load_file(path, 0, NULL);
+    cr_assert_not_null(root, "cannot read %s", path);
+    return root;
+}
+
+static void replay(const char *ser, const char *req_name, const char *resp_name, bool zero_subversion)
+{
+    rmq_cmd_t req, resp;
+    cr_assert(load_frame(ser, req_name, &req), "golden frame %s/%s missing", ser, req_name);
+    if (zero_subversion)
+        rmq_cmd_set_ext(&req, "subVersion", "0");
+    uint8_t ser_type = req.serialize;
+    rmq_cmd_init(&resp);
+    cr_assert(th_call(&cli, &req, &resp, 20000), "%s: no response", req_name);
+    rmq_cmd_deinit(&req);
+    json_t *g = golden_header(ser, resp_name);
+    json_t *h = json_object_get(g, "header");
+    int want = (int)json_integer_value(json_object_get(h, "code"));
+    cr_assert_eq(resp.code, want, "%s: code %d, Java answered %d (%s)", req_name, resp.code, want,
+                 resp.remark ? resp.remark : "");
+    cr_assert_eq(resp.serialize, ser_type, "%s: answered in another serialization", req_name);
+    cr_assert_eq(resp.version, 409);
+    cr_assert_eq(resp.language, RMQ_LANG_JAVA);
+    cr_assert(resp.flag & 1);
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(h, "extFields"), k, v)
+        cr_assert_not_null(rmq_cmd_ext(&resp, k), "%s: ext field %s missing (Java sends it)", req_name, k);
+    json_decref(g);
+    rmq_cmd_deinit(&resp);
+}
+
+static void golden_sequence(const char *ser)
+{
+    replay(ser, "17_UPDATE_AND_CREATE_TOPIC_req", "17_UPDATE_AND_CREATE_TOPIC_resp", false);
+    replay(ser, "34_HEART_BEAT_producer_req", "34_HEART_BEAT_producer_resp", false);
+    replay(ser, "310_SEND_MESSAGE_V2_req", "310_SEND_MESSAGE_V2_resp", false);
+    replay(ser, "320_SEND_BATCH_MESSAGE_req", "320_SEND_BATCH_MESSAGE_resp", false);
+    replay(ser, "34_HEART_BEAT_consumer_req", "34_HEART_BEAT_consumer_resp", false);
+    replay(ser, "38_GET_CONSUMER_LIST_BY_GROUP_req", "38_GET_CONSUMER_LIST_BY_GROUP_resp", false);
+    replay(ser, "11_PULL_MESSAGE_found_req", "11_PULL_MESSAGE_found_resp", true);
+    replay(ser, "14_QUERY_CONSUMER_OFFSET_req", "14_QUERY_CONSUMER_OFFSET_resp", false);
+    replay(ser, "30_GET_MAX_OFFSET_req", "30_GET_MAX_OFFSET_resp", false);
+    replay(ser, "31_GET_MIN_OFFSET_req", "31_GET_MIN_OFFSET_resp", false);
+    replay(ser, "29_SEARCH_OFFSET_BY_TIMESTAMP_req", "29_SEARCH_OFFSET_BY_TIMESTAMP_resp", false);
+    replay(ser, "32_GET_EARLIEST_MSG_STORETIME_req", "32_GET_EARLIEST_MSG_STORETIME_resp", false);
+    replay(ser, "41_LOCK_BATCH_MQ_req", "41_LOCK_BATCH_MQ_resp", false);
+    replay(ser, "42_UNLOCK_BATCH_MQ_req", "42_UNLOCK_BATCH_MQ_resp", false);
+    replay(ser, "35_UNREGISTER_CLIENT_consumer_req", "35_UNREGISTER_CLIENT_consumer_resp", false);
+    replay(ser, "35_UNREGISTER_CLIENT_producer_req", "35_UNREGISTER_CLIENT_producer_resp", false);
+}
+
+Test(broker, java_client_frames_json) { golden_sequence("json"); }
+Test(broker, java_client_frames_rocketmq_binary) { golden_sequence("rocketmq"); }
