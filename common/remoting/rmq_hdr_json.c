@@ -228,6 +228,48 @@ static bool literal(ps_t *s, const char *lit)
     return true;
 }
 
+/* Object walking shared by the header, extFields and skipped values:
+ * obj_open consumes '{' (done = true for an empty object), obj_key reads
+ * `"key" :`, obj_next consumes ',' (more) or '}' (done). */
+static rmq_err_t obj_open(ps_t *s, bool *done, const char *what)
+{
+    ws(s);
+    if (s->p >= s->end || *s->p != '{')
+        return fail(s, what);
+    s->p++;
+    ws(s);
+    *done = s->p < s->end && *s->p == '}';
+    if (*done)
+        s->p++;
+    return RMQ_OK;
+}
+
+static rmq_err_t obj_key(ps_t *s, rmq_buf_t *key)
+{
+    ws(s);
+    if (s->p >= s->end || *s->p != '"')
+        return fail(s, "key expected");
+    rmq_err_t r = parse_string(s, key);
+    if (r)
+        return r;
+    ws(s);
+    if (s->p >= s->end || *s->p != ':')
+        return fail(s, "':' expected");
+    s->p++;
+    return RMQ_OK;
+}
+
+static rmq_err_t obj_next(ps_t *s, bool *done)
+{
+    ws(s);
+    if (s->p < s->end && (*s->p == ',' || *s->p == '}')) {
+        *done = *s->p == '}';
+        s->p++;
+        return RMQ_OK;
+    }
+    return fail(s, "',' or '}' expected");
+}
+
 /* Skip any value (for unknown keys and nested extFields values). */
 static rmq_err_t skip_value(ps_t *s, rmq_buf_t *tmp)
 {
@@ -240,42 +282,37 @@ static rmq_err_t skip_value(ps_t *s, rmq_buf_t *tmp)
     if (c == '{' || c == '[') {
         if (++s->depth > 64)
             return fail(s, "nested too deeply");
-        uint8_t close = c == '{' ? '}' : ']';
-        s->p++;
-        ws(s);
-        if (s->p < s->end && *s->p == close) {
+        bool done;
+        rmq_err_t r;
+        if (c == '{') {
+            r = obj_open(s, &done, "'{' expected");
+            while (!r && !done) {
+                r = obj_key(s, tmp);
+                if (!r)
+                    r = skip_value(s, tmp);
+                if (!r)
+                    r = obj_next(s, &done);
+            }
+        } else {
             s->p++;
-            s->depth--;
-            return RMQ_OK;
-        }
-        for (;;) {
             ws(s);
-            if (c == '{') {
-                if (s->p >= s->end || *s->p != '"')
-                    return fail(s, "key expected");
-                rmq_err_t r = parse_string(s, tmp);
-                if (r)
-                    return r;
+            done = s->p < s->end && *s->p == ']';
+            r = RMQ_OK;
+            if (done)
+                s->p++;
+            while (!r && !done) {
+                r = skip_value(s, tmp);
                 ws(s);
-                if (s->p >= s->end || *s->p != ':')
-                    return fail(s, "':' expected");
-                s->p++;
+                if (!r && s->p < s->end && (*s->p == ',' || *s->p == ']')) {
+                    done = *s->p == ']';
+                    s->p++;
+                } else if (!r) {
+                    r = fail(s, "',' or ']' expected");
+                }
             }
-            rmq_err_t r = skip_value(s, tmp);
-            if (r)
-                return r;
-            ws(s);
-            if (s->p < s->end && *s->p == ',') {
-                s->p++;
-                continue;
-            }
-            if (s->p < s->end && *s->p == close) {
-                s->p++;
-                s->depth--;
-                return RMQ_OK;
-            }
-            return fail(s, "',' or end of container expected");
         }
+        s->depth--;
+        return r;
     }
     if (c == '-' || (c >= '0' && c <= '9')) {
         const uint8_t *st;
@@ -396,26 +433,15 @@ static rmq_err_t parse_ext(ps_t *s, rmq_cmd_t *c, rmq_buf_t *key, rmq_buf_t *val
     ws(s);
     if (literal(s, "null"))
         return RMQ_OK;
-    if (s->p >= s->end || *s->p != '{')
-        return fail(s, "extFields is not an object");
+    bool done;
+    rmq_err_t r = obj_open(s, &done, "extFields is not an object");
+    if (r)
+        return r;
     c->has_ext = true;
-    s->p++;
-    ws(s);
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        return RMQ_OK;
-    }
-    for (;;) {
-        ws(s);
-        if (s->p >= s->end || *s->p != '"')
-            return fail(s, "extFields key expected");
-        rmq_err_t r = parse_string(s, key);
+    while (!done) {
+        r = obj_key(s, key);
         if (r)
             return r;
-        ws(s);
-        if (s->p >= s->end || *s->p != ':')
-            return fail(s, "':' expected");
-        s->p++;
         ws(s);
         if (s->p >= s->end)
             return fail(s, "value expected");
@@ -462,41 +488,21 @@ static rmq_err_t parse_ext(ps_t *s, rmq_cmd_t *c, rmq_buf_t *key, rmq_buf_t *val
         } else {
             return fail(s, "unexpected character in extFields");
         }
-        ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            continue;
-        }
-        if (s->p < s->end && *s->p == '}') {
-            s->p++;
-            return RMQ_OK;
-        }
-        return fail(s, "',' or '}' expected in extFields");
+        r = obj_next(s, &done);
+        if (r)
+            return r;
     }
+    return RMQ_OK;
 }
 
 static rmq_err_t parse_header(ps_t *s, rmq_cmd_t *c, rmq_buf_t *key, rmq_buf_t *val)
 {
-    ws(s);
-    if (s->p >= s->end || *s->p != '{')
-        return fail(s, "JSON header is not an object");
-    s->p++;
-    ws(s);
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        goto done;
-    }
-    for (;;) {
-        ws(s);
-        if (s->p >= s->end || *s->p != '"')
-            return fail(s, "key expected");
-        rmq_err_t r = parse_string(s, key);
+    bool done;
+    rmq_err_t r = obj_open(s, &done, "JSON header is not an object");
+    while (!r && !done) {
+        r = obj_key(s, key);
         if (r)
             return r;
-        ws(s);
-        if (s->p >= s->end || *s->p != ':')
-            return fail(s, "':' expected");
-        s->p++;
         const char *k = (const char *)key->data;
         if (!strcmp(k, "code"))
             r = int_field(s, &c->code, val);
@@ -540,20 +546,11 @@ static rmq_err_t parse_header(ps_t *s, rmq_cmd_t *c, rmq_buf_t *key, rmq_buf_t *
             }
         } else
             r = skip_value(s, val);
-        if (r)
-            return r;
-        ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            continue;
-        }
-        if (s->p < s->end && *s->p == '}') {
-            s->p++;
-            break;
-        }
-        return fail(s, "',' or '}' expected");
+        if (!r)
+            r = obj_next(s, &done);
     }
-done:
+    if (r)
+        return r;
     ws(s);
     if (s->p != s->end)
         return fail(s, "garbage after the header object");
