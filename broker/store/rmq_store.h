@@ -264,7 +264,9 @@ void rmq_store_query_result_release(rmq_query_result_t *res);
 rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t errstr_size);
 /* Start the service threads and create `abort`. */
 rmq_err_t rmq_store_start(rmq_store_t *s);
-/* Stop threads, flush everything, remove `abort`, close files. NULL ok. */
+/* Stop threads (waiting SYNC_FLUSH puts are completed after a final flush),
+ * flush everything, remove `abort`, close files. Every pinned reference must
+ * have been released before. NULL ok. */
 void rmq_store_destroy(rmq_store_t *s);
 
 /* Retention now, ignoring deleteWhen (mqadmin deleteExpiredCommitLog). */
