@@ -5,7 +5,8 @@
  * GET_ALL_CONSUMER_OFFSET (43), GET_TOPIC_STATS_INFO (202),
  * GET_CONSUMER_CONNECTION_LIST (203), GET_CONSUME_STATS (208),
  * GET_BROKER_RUNTIME_INFO (28), QUERY_TOPIC_CONSUME_BY_WHO (300),
- * GET_BROKER_CONFIG (26), LOCK_BATCH_MQ (41) / UNLOCK_BATCH_MQ (42).
+ * GET_BROKER_CONFIG (26), GET_CONSUMER_RUNNING_INFO (307, forwarded to the
+ * client), LOCK_BATCH_MQ (41) / UNLOCK_BATCH_MQ (42).
  * Thread: io. Never: blocks (persisting goes through the snapshot writer). */
 #include <jansson.h>
 #include <stdio.h>
@@ -423,6 +424,76 @@ static void on_broker_config(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     rmq_cmd_deinit(&resp);
 }
 
+/* GET_CONSUMER_RUNNING_INFO (307): forwarded to the client's channel; its
+ * answer (or CONSUME_MSG_TIMEOUT) goes back to the asker. */
+typedef struct forward_s {
+    rmq_conn_t *asker;
+    int32_t opaque;
+    uint8_t serialize;
+} forward_t;
+
+static void forward_resp(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *cresp, void *arg)
+{
+    forward_t *f = arg;
+    if (!rmq_conn_is_closed(f->asker)) {
+        rmq_cmd_t resp;
+        rmq_cmd_init(&resp);
+        if (err == RMQ_OK) {
+            resp.code = cresp->code;
+            if (cresp->remark)
+                rmq_cmd_set_remark(&resp, "%s", cresp->remark);
+            for (size_t i = 0; i < cresp->ext_n; i++)
+                rmq_cmd_set_ext(&resp, cresp->ext[i].key, cresp->ext[i].val);
+            if (cresp->body_len)
+                rmq_cmd_set_body(&resp, cresp->body, cresp->body_len);
+        } else {
+            resp.code = RMQ_ERR_CONSUME_MSG_TIMEOUT;
+            rmq_cmd_set_remark(&resp, "consumer did not answer: %s", rmq_err2str(err));
+        }
+        rmq_conn_reply_to(f->asker, f->opaque, f->serialize, &resp);
+        rmq_cmd_deinit(&resp);
+    }
+    rmq_conn_release(f->asker);
+    free(f);
+}
+
+static void on_consumer_running_info(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    rmq_broker_t *b = ctx;
+    const char *group, *client_id;
+    if (!rmq_req_str(conn, req, "consumerGroup", &group) || !rmq_req_str(conn, req, "clientId", &client_id))
+        return;
+    rmq_consumer_group_info_t *g = rmq_client_mgr_consumer(b->clients, group);
+    rmq_client_chan_t *ch = NULL;
+    for (size_t i = 0; g && i < g->n; i++)
+        if (!strcmp(g->chans[i].client_id, client_id))
+            ch = &g->chans[i];
+    if (!ch || rmq_conn_is_closed(ch->conn)) {
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "The Consumer <%s> <%s> not online", group, client_id);
+        return;
+    }
+    if (ch->version < 62) {
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
+                             "The Consumer <%s> Version <%d> too low to finish, please upgrade it to V3_1_8_SNAPSHOT",
+                             client_id, ch->version);
+        return;
+    }
+    rmq_cmd_t fwd;
+    rmq_cmd_init_request(&fwd, req->code);
+    for (size_t i = 0; i < req->ext_n; i++)
+        rmq_cmd_set_ext(&fwd, req->ext[i].key, req->ext[i].val);
+    if (req->body_len)
+        rmq_cmd_set_body(&fwd, req->body, req->body_len);
+    forward_t *f = rmq_calloc(1, sizeof(*f));
+    f->asker = conn;
+    f->opaque = req->opaque;
+    f->serialize = req->serialize;
+    rmq_conn_hold(conn);
+    if (rmq_conn_request(ch->conn, &fwd, 10000, forward_resp, f) != RMQ_OK)
+        forward_resp(ch->conn, RMQ_ERR__TRANSPORT, NULL, f);
+    rmq_cmd_deinit(&fwd);
+}
+
 /* Orderly consumption locks (RebalanceLockManager), in memory. */
 typedef struct lock_ent_s {
     char *client_id;
@@ -521,6 +592,7 @@ void rmq_proc_admin_register(rmq_broker_t *b, rmq_endpoint_t *ep)
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_BROKER_RUNTIME_INFO, on_runtime_info, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_QUERY_TOPIC_CONSUME_BY_WHO, on_consume_by_who, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_BROKER_CONFIG, on_broker_config, b);
+    rmq_endpoint_set_handler(ep, RMQ_REQ_GET_CONSUMER_RUNNING_INFO, on_consumer_running_info, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_LOCK_BATCH_MQ, on_lock_batch, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_UNLOCK_BATCH_MQ, on_lock_batch, b);
 }

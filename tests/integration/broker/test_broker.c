@@ -1136,3 +1136,51 @@ static void golden_sequence(const char *ser)
 
 Test(broker, java_client_frames_json) { golden_sequence("json"); }
 Test(broker, java_client_frames_rocketmq_binary) { golden_sequence("rocketmq"); }
+
+Test(broker, consumer_running_info_is_forwarded)
+{
+    th_client_t consumer;
+    cr_assert(th_connect(&consumer, bk.port));
+    rmq_cmd_t req, resp;
+    th_req_heartbeat(&req, "127.0.0.1@ri", "GRI", "TBW102", "*", NULL);
+    cr_assert(th_call(&consumer, &req, &resp, 5000));
+    rmq_cmd_deinit(&req);
+    rmq_cmd_deinit(&resp);
+    /* not online */
+    rmq_cmd_init_request(&req, 307);
+    rmq_cmd_set_ext(&req, "consumerGroup", "GRI");
+    rmq_cmd_set_ext(&req, "clientId", "127.0.0.1@other");
+    expect_error(&req, 1, "not online");
+    /* forwarded: answer it from the fake consumer */
+    rmq_cmd_init_request(&req, 307);
+    rmq_cmd_set_ext(&req, "consumerGroup", "GRI");
+    rmq_cmd_set_ext(&req, "clientId", "127.0.0.1@ri");
+    rmq_cmd_set_ext(&req, "jstackEnable", "false");
+    send_async(&cli, &req, 5151);
+    rmq_cmd_t fwd;
+    bool got = false;
+    for (int i = 0; i < 10 && !got; i++) {
+        rmq_cmd_init(&fwd);
+        cr_assert(th_read_frame(&consumer, &fwd, 5000), "request not forwarded to the consumer");
+        got = fwd.code == 307 && !(fwd.flag & 1);
+        if (!got)
+            rmq_cmd_deinit(&fwd);
+    }
+    cr_assert(got);
+    cr_assert_str_eq(rmq_cmd_ext(&fwd, "clientId"), "127.0.0.1@ri");
+    rmq_cmd_t ans;
+    rmq_cmd_init_response(&ans, &fwd, 0, NULL);
+    rmq_cmd_set_body(&ans, "{\"properties\":{}}", 17);
+    rmq_buf_t b;
+    rmq_buf_init(&b);
+    rmq_cmd_encode(&ans, &b);
+    cr_assert(th_send_raw(&consumer, b.data, b.len));
+    rmq_buf_free(&b);
+    rmq_cmd_deinit(&ans);
+    rmq_cmd_deinit(&fwd);
+    cr_assert(read_resp(&cli, 5151, &resp, 5000), "forwarded answer not relayed");
+    cr_assert_eq(resp.code, 0);
+    cr_assert_eq(resp.body_len, 17);
+    rmq_cmd_deinit(&resp);
+    th_close(&consumer);
+}
