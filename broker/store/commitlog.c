@@ -88,6 +88,7 @@ static int64_t scan_forward(rmq_commitlog_t *cl, rmq_mapped_file_t **files, size
 {
     bool crc = cl->store->conf.checkCRCOnRecover;
     int64_t process = files[start]->from;
+    cl->recovered_from = process;
     for (size_t i = start; i < n; i++) {
         rmq_mapped_file_t *mf = files[i];
         int64_t pos = 0;

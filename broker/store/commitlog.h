@@ -40,6 +40,7 @@ typedef struct rmq_commitlog_s {
     _Atomic int64_t flushed_offset;
     _Atomic int64_t stat_flushes, stat_msgs, stat_puts;
     _Atomic int test_stall_ms;
+    int64_t recovered_from; /* where the last recovery scan started */
 } rmq_commitlog_t;
 
 rmq_commitlog_t *rmq_commitlog_new(rmq_store_t *s);

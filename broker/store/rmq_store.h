@@ -287,6 +287,8 @@ typedef struct rmq_store_stats_s {
     int64_t commitlog_flushes;   /* successful commit-log flushes that wrote something */
     int64_t put_messages;        /* records appended by put calls */
     int64_t put_calls;
+    int64_t recovered_from;      /* commit-log offset where the start-up recovery scan began */
+    int64_t recovered_records;   /* records re-dispatched during start-up */
 } rmq_store_stats_t;
 void rmq_store_get_stats(rmq_store_t *s, rmq_store_stats_t *st);
 

@@ -284,6 +284,7 @@ rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t
         if (n == 0 && atomic_load(&s->reput_from) < end)
             break;
     }
+    s->recovered_records = redispatched;
     cqs = cq_list(s, &ncq);
     for (size_t i = 0; i < ncq; i++) {
         rmq_commitlog_set_queue_offset(s->cl, cqs[i]->topic, cqs[i]->queue_id, rmq_cq_max_offset(cqs[i]));
@@ -874,6 +875,8 @@ void rmq_store_get_stats(rmq_store_t *s, rmq_store_stats_t *st)
     st->commitlog_flushes = atomic_load(&s->cl->stat_flushes);
     st->put_messages = atomic_load(&s->cl->stat_msgs);
     st->put_calls = atomic_load(&s->cl->stat_puts);
+    st->recovered_from = s->cl->recovered_from;
+    st->recovered_records = s->recovered_records;
 }
 
 void rmq_store_test_stall_flushes(rmq_store_t *s, int ms) { atomic_store(&s->cl->test_stall_ms, ms); }

@@ -82,6 +82,7 @@ struct rmq_store_s {
     pthread_cond_t svc_cond;
     int64_t durable_logics_ts;
     pthread_mutex_t clean_lock; /* one retention pass at a time */
+    int64_t recovered_records;
     int64_t last_clean_mono;
 };
 

@@ -821,3 +821,54 @@ Test(store, golden_java_commitlog_to_consume_queue)
     cr_assert_eq(rmq_store_get_earliest_msg_store_time(s, "GoldenTopic_json", 0), 1795505874100LL);
     tctx_fini(&t);
 }
+
+/* Recovery is bounded by what was written since the checkpoint, not by the
+ * size of the log: normal recovery scans the last 3 segments, abnormal
+ * recovery starts at the segment the checkpoint vouches for. */
+Test(store, recovery_is_bounded)
+{
+    tctx_t t;
+    tctx_init(&t);
+    tctx_set(&t, "flushCommitLogThoroughInterval", "0");
+    rmq_store_t *s = tctx_open(&t);
+    rmq_put_result_t res;
+    for (int i = 0; i < 400; i++) { /* ~ 30 segments, the second half 3.2 s later */
+        if (i == 200)
+            usleep(3200000);
+        cr_assert_eq(tput(s, "Bound", 0, i, 200, &res), RMQ_PUT_OK);
+    }
+    int64_t end = res.wrote_offset + res.wrote_bytes;
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    tctx_close(&t);
+    /* the checkpoint holds the last store time for both the log and the queues */
+    char *p = rmq_asprintf("%s/checkpoint", t.dir);
+    FILE *f = fopen(p, "rb");
+    cr_assert_not_null(f);
+    uint8_t ck[24];
+    cr_assert_eq(fread(ck, 1, 24, f), 24);
+    fclose(f);
+    free(p);
+    cr_assert_eq((int64_t)rmq_be64(ck), res.store_timestamp, "physicMsgTimestamp");
+    cr_assert_eq((int64_t)rmq_be64(ck + 8), res.store_timestamp, "logicsMsgTimestamp");
+    s = tctx_open(&t);
+    rmq_store_stats_t st;
+    rmq_store_get_stats(s, &st);
+    cr_assert(st.recovered_from >= end - end % 4096 - 2 * 4096, "normal recovery scanned from %lld (end %lld)",
+              (long long)st.recovered_from, (long long)end);
+    cr_assert_eq(st.recovered_records, 0);
+    tctx_close(&t);
+    /* make it look like a crash: the checkpoint (3 s safety margin) lets
+     * recovery start at the first segment of the second half, not at 0 */
+    p = rmq_asprintf("%s/abort", t.dir);
+    int fd = open(p, O_CREAT | O_WRONLY, 0644);
+    close(fd);
+    free(p);
+    s = tctx_open(&t);
+    rmq_store_get_stats(s, &st);
+    cr_assert(st.recovered_from > 0 && st.recovered_from < end, "abnormal recovery scanned from %lld",
+              (long long)st.recovered_from);
+    cr_assert(st.recovered_from >= end / 3, "abnormal recovery scanned from %lld of %lld", (long long)st.recovered_from,
+              (long long)end);
+    verify_consistent(s, "Bound", 0, 400);
+    tctx_fini(&t);
+}
