@@ -872,3 +872,50 @@ Test(store, recovery_is_bounded)
     verify_consistent(s, "Bound", 0, 400);
     tctx_fini(&t);
 }
+
+/* Transaction half (PREPARED) and ROLLBACK records are stored but get no
+ * consume-queue entry and no queue offset; COMMIT records do. */
+Test(store, transaction_types_and_queue_offsets)
+{
+    tctx_t t;
+    tctx_init(&t);
+    rmq_store_t *s = tctx_open(&t);
+    rmq_put_result_t res;
+    int32_t flags[] = {0, RMQ_SYSFLAG_TRANSACTION_PREPARED, RMQ_SYSFLAG_TRANSACTION_COMMIT,
+                       RMQ_SYSFLAG_TRANSACTION_ROLLBACK, 0};
+    int64_t expect_qoff[] = {0, 0, 1, 0, 2};
+    int64_t prepared_at = -1;
+    for (int i = 0; i < 5; i++) {
+        tmsg_t x;
+        tmsg(&x, "Tx", 0, i, 20, "T", NULL);
+        x.m.sys_flag = flags[i];
+        if (flags[i] == RMQ_SYSFLAG_TRANSACTION_COMMIT)
+            x.m.prepared_transaction_offset = prepared_at;
+        cr_assert_eq(rmq_store_put_message_wait(s, &x.m, &res), RMQ_PUT_OK);
+        cr_assert_eq(res.queue_offset, expect_qoff[i], "message %d", i);
+        if (flags[i] == RMQ_SYSFLAG_TRANSACTION_PREPARED)
+            prepared_at = res.wrote_offset;
+    }
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    cr_assert_eq(rmq_store_get_max_offset_in_queue(s, "Tx", 0), 3);
+    rmq_get_result_t g;
+    cr_assert_eq(rmq_store_get_message(s, "Tx", 0, 0, 32, NULL, 0, &g), RMQ_GET_FOUND);
+    cr_assert_eq(g.count, 3);
+    rmq_msg_rec_t r;
+    cr_assert_eq(rmq_msg_decode(g.msgs[1].data, g.msgs[1].len, true, &r), RMQ_OK);
+    cr_assert_eq(r.sys_flag & RMQ_SYSFLAG_TRANSACTION_MASK, RMQ_SYSFLAG_TRANSACTION_COMMIT);
+    cr_assert_eq(r.prepared_transaction_offset, prepared_at);
+    rmq_store_get_result_release(&g);
+    /* the half message is still readable by its commit-log offset */
+    rmq_store_ref_t ref;
+    cr_assert_eq(rmq_store_get_message_by_offset(s, prepared_at, &ref), RMQ_OK);
+    rmq_store_ref_release(ref.pin);
+    /* and a restart rebuilds the same next offset */
+    tctx_close(&t);
+    s = tctx_open(&t);
+    tmsg_t x;
+    tmsg(&x, "Tx", 0, 9, 20, "T", NULL);
+    cr_assert_eq(rmq_store_put_message_wait(s, &x.m, &res), RMQ_PUT_OK);
+    cr_assert_eq(res.queue_offset, 3);
+    tctx_fini(&t);
+}
