@@ -373,6 +373,12 @@ rmq_err_t rmq_commitlog_append_raw(rmq_commitlog_t *cl, int64_t offset, const vo
     const uint8_t *p = data;
     rmq_err_t err = RMQ_OK;
     pthread_mutex_lock(&cl->put_lock);
+    if (!cl->cur && atomic_load(&cl->max_offset) == 0 && offset > 0 && offset % cl->file_size == 0) {
+        /* an empty slave starts where the master's oldest kept segment starts */
+        rmq_log(RMQ_LOG_INFO, "store", "empty commit log starts at %" PRId64, offset);
+        atomic_store(&cl->max_offset, offset);
+        atomic_store(&cl->flushed_offset, offset);
+    }
     if (offset != atomic_load(&cl->max_offset)) {
         rmq_log(RMQ_LOG_WARN, "store", "append_raw at %" PRId64 " but the commit log ends at %" PRId64, offset,
                 atomic_load(&cl->max_offset));

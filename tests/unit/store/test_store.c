@@ -747,6 +747,34 @@ Test(store, slave_append_raw_dispatches)
                  RMQ_PUT_SERVICE_NOT_AVAILABLE, "a slave refuses writes");
     for (int q = 0; q < 3; q++)
         verify_consistent_s(sb, "Repl", q, 20, 3);
+    /* a fresh slave may start at a later segment of the master */
+    tctx_t c2;
+    tctx_init(&c2);
+    tctx_set(&c2, "brokerRole", "SLAVE");
+    rmq_store_t *sc = tctx_open(&c2);
+    int64_t start = 2 * 4096;
+    for (int64_t o = start; o < end;) {
+        rmq_store_ref_t ref;
+        cr_assert_eq(rmq_store_get_commitlog_data(sa, o, &ref), RMQ_OK);
+        cr_assert_eq(rmq_store_append_raw(sc, o, ref.data, ref.len), RMQ_OK);
+        o += (int64_t)ref.len;
+        rmq_store_ref_release(ref.pin);
+    }
+    cr_assert(rmq_store_wait_dispatched(sc, 5000));
+    cr_assert_eq(rmq_store_get_commitlog_min_offset(sc), start);
+    for (int q = 0; q < 3; q++) {
+        int64_t min = rmq_store_get_min_offset_in_queue(sc, "Repl", q);
+        cr_assert(min > 0);
+        cr_assert_eq(rmq_store_get_max_offset_in_queue(sc, "Repl", q), 20);
+        rmq_get_result_t g;
+        cr_assert_eq(rmq_store_get_message(sc, "Repl", q, 0, 32, NULL, 0, &g), RMQ_GET_OFFSET_TOO_SMALL);
+        cr_assert_eq(rmq_store_get_message(sc, "Repl", q, min, 32, NULL, 0, &g), RMQ_GET_FOUND);
+        rmq_msg_rec_t r;
+        cr_assert_eq(rmq_msg_decode(g.msgs[0].data, g.msgs[0].len, true, &r), RMQ_OK);
+        cr_assert_eq(r.queue_offset, min);
+        rmq_store_get_result_release(&g);
+    }
+    tctx_fini(&c2);
     tctx_fini(&a);
     tctx_fini(&b);
 }
