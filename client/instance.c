@@ -63,6 +63,7 @@ struct cm_instance_s {
     bool io_started;
     pthread_mutex_t qlock;
     task_t *qhead, *qtail;
+    bool notify_pending; /* event_active already called for the queued tasks */
     _Atomic bool io_stopped;
 
     /* service */
@@ -152,6 +153,7 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_lock(&inst->qlock);
     task_t *t = inst->qhead;
     inst->qhead = inst->qtail = NULL;
+    inst->notify_pending = false;
     pthread_mutex_unlock(&inst->qlock);
     while (t) {
         task_t *next = t->next;
@@ -194,8 +196,11 @@ void cm_post(cm_instance_t *inst, int delay_ms, cm_task_fn_t fn, void *arg)
     else
         inst->qhead = t;
     inst->qtail = t;
+    bool wake = !inst->notify_pending; /* one wake-up per batch of tasks */
+    inst->notify_pending = true;
     pthread_mutex_unlock(&inst->qlock);
-    event_active(inst->notify, EV_READ, 0);
+    if (wake)
+        event_active(inst->notify, EV_READ, 0);
 }
 
 /* ---------------- requests ---------------- */

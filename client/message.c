@@ -145,15 +145,27 @@ void cm_uniq_key(char out[33])
     pthread_once(&uniq_once, uniq_init);
     uint8_t b[16];
     memcpy(b, uniq_prefix, 10);
-    /* ms since the start of the current month, local time (as Java) */
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    tm.tm_mday = 1;
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    tm.tm_isdst = -1;
-    int64_t start = (int64_t)mktime(&tm) * 1000;
-    rmq_wbe32(b + 10, (uint32_t)(rmq_now_ms() - start));
+    /* ms since the start of the current month, local time (as Java); the
+     * month boundaries are cached (mktime/localtime read the zone file) */
+    static pthread_mutex_t month_lock = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t month_start = -1, next_month = -1;
+    int64_t now_ms = rmq_now_ms();
+    pthread_mutex_lock(&month_lock);
+    if (now_ms < month_start || now_ms >= next_month) {
+        time_t now = (time_t)(now_ms / 1000);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        tm.tm_mday = 1;
+        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+        tm.tm_isdst = -1;
+        month_start = (int64_t)mktime(&tm) * 1000;
+        tm.tm_mon += 1;
+        tm.tm_isdst = -1;
+        next_month = (int64_t)mktime(&tm) * 1000;
+    }
+    int64_t start = month_start;
+    pthread_mutex_unlock(&month_lock);
+    rmq_wbe32(b + 10, (uint32_t)(now_ms - start));
     rmq_wbe16(b + 14, (uint16_t)atomic_fetch_add(&uniq_counter, 1));
     static const char hx[] = "0123456789ABCDEF";
     for (int i = 0; i < 16; i++) {

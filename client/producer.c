@@ -6,6 +6,7 @@
  * first queue on the calling thread; their response and retries run on the
  * I/O thread, and the result is handed to the callback thread. The fault
  * table and the route cache are the only shared state (locked inside). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -585,25 +586,58 @@ comet_err_t comet_producer_send_oneway(comet_producer_t *p, const comet_message_
 
 /* ---------------- async ---------------- */
 
+/* Kept small (< 1 KiB): one per message in flight. The public result is
+ * built on the callback thread. */
 typedef struct async_s {
     comet_producer_t *p;
     send_req_t sr;
     void *msg_opaque;
     int64_t deadline;
-    int retries_left;
-    char broker[COMET_NAME_MAX];
-    int32_t qid;
     int64_t t0;
-    comet_send_result_t res;
+    int retries_left;
+    int attempts;
+    int32_t qid;
+    comet_err_t err;
+    comet_send_status_t status;
+    int64_t queue_offset;
+    char *errstr; /* heap, failures only */
+    char broker[COMET_NAME_MAX];
+    char offset_msg_id[COMET_MSGID_MAX];
 } async_t;
+
+static void async_seterr(async_t *a, comet_err_t e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void async_seterr(async_t *a, comet_err_t e, const char *fmt, ...)
+{
+    a->err = e;
+    free(a->errstr);
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    a->errstr = strdup(buf);
+}
 
 static void async_report(void *arg)
 {
     async_t *a = arg;
     comet_producer_t *p = a->p;
-    if (p->conf->send_cb)
-        p->conf->send_cb(p, &a->res, a->msg_opaque, p->conf->opaque);
+    if (p->conf->send_cb) {
+        comet_send_result_t r;
+        r.err = a->err;
+        r.status = a->status;
+        snprintf(r.msg_id, sizeof(r.msg_id), "%s", a->sr.uniq);
+        snprintf(r.offset_msg_id, sizeof(r.offset_msg_id), "%s", a->offset_msg_id);
+        snprintf(r.queue.topic, sizeof(r.queue.topic), "%s", a->sr.topic);
+        snprintf(r.queue.broker_name, sizeof(r.queue.broker_name), "%s", a->broker);
+        r.queue.queue_id = a->qid;
+        r.queue_offset = a->queue_offset;
+        r.attempts = a->attempts;
+        snprintf(r.errstr, sizeof(r.errstr), "%s", a->errstr ? a->errstr : "");
+        p->conf->send_cb(p, &r, a->msg_opaque, p->conf->opaque);
+    }
     send_req_free(&a->sr);
+    free(a->errstr);
     free(a);
     pthread_mutex_lock(&p->flush_lock);
     p->outq--;
@@ -620,11 +654,11 @@ static void async_issue(async_t *a)
 {
     char addr[256];
     if (!cm_broker_master_addr(a->p->inst, a->broker, addr, sizeof(addr))) {
-        set_err(&a->res, COMET_ERR__NO_ROUTE, "no master address for broker %s%s", a->broker, NULL);
+        async_seterr(a, COMET_ERR__NO_ROUTE, "no master address for broker %s", a->broker);
         async_finish(a);
         return;
     }
-    a->res.attempts++;
+    a->attempts++;
     a->t0 = rmq_mono_ms();
     int64_t left = a->deadline - a->t0;
     cm_request(a->p->inst, addr, build_cmd(a->p, &a->sr, a->broker, a->qid), (int)(left > 0 ? left : 1), async_resp,
@@ -639,19 +673,27 @@ static void async_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void
     if (err == RMQ_OK) {
         if (stored_code(resp->code)) {
             cm_fault_update(&p->fault, a->broker, now - a->t0, false, now);
-            fill_ok(&a->res, &a->sr, a->broker, a->qid, resp);
+            a->err = COMET_ERR_NO_ERROR;
+            a->status = status_of(resp->code);
+            const char *mid = rmq_cmd_ext(resp, "msgId");
+            if (mid)
+                snprintf(a->offset_msg_id, sizeof(a->offset_msg_id), "%.*s", (int)strcspn(mid, ","), mid);
+            rmq_cmd_ext_i32(resp, "queueId", &a->qid);
+            a->queue_offset = -1;
+            rmq_cmd_ext_i64(resp, "queueOffset", &a->queue_offset);
+            free(a->errstr);
+            a->errstr = NULL;
         } else {
             cm_fault_update(&p->fault, a->broker, now - a->t0, true, now);
-            a->res.err = (comet_err_t)resp->code;
-            snprintf(a->res.errstr, sizeof(a->res.errstr), "broker %s: %s%s%s", a->broker,
-                     rmq_err2name(resp->code), resp->remark ? ": " : "", resp->remark ? resp->remark : "");
+            async_seterr(a, (comet_err_t)resp->code, "broker %s: %s%s%s", a->broker, rmq_err2name(resp->code),
+                         resp->remark ? ": " : "", resp->remark ? resp->remark : "");
         }
         async_finish(a);
         return;
     }
     cm_fault_update(&p->fault, a->broker, now - a->t0, true, now);
     cm_instance_want_route_refresh(p->inst);
-    set_err(&a->res, (comet_err_t)err, "send to broker %s failed: %s", a->broker, rmq_err2str(err));
+    async_seterr(a, (comet_err_t)err, "send to broker %s failed: %s", a->broker, rmq_err2str(err));
     if (err == RMQ_ERR__DESTROY || a->retries_left <= 0 || now >= a->deadline) {
         async_finish(a);
         return;
@@ -682,7 +724,8 @@ comet_err_t comet_producer_send_async(comet_producer_t *p, const comet_message_t
     async_t *a = calloc(1, sizeof(*a));
     a->p = p;
     a->msg_opaque = msg_opaque;
-    e = encode_one(p, msg, &a->sr, a->res.errstr, sizeof(a->res.errstr));
+    char err0[256];
+    e = encode_one(p, msg, &a->sr, err0, sizeof(err0));
     if (e) {
         free(a);
         return e;

@@ -14,6 +14,7 @@
 #include <comet/comet.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -149,7 +150,7 @@ typedef struct pthr_s {
     comet_producer_t *p;
     const opts_t *o;
     int idx;
-    atomic_int inflight;
+    sem_t window; /* async: free in-flight slots */
 } pthr_t;
 
 typedef struct pending_s {
@@ -173,7 +174,7 @@ static void on_sent(comet_producer_t *p, const comet_send_result_t *res, void *m
         st->ok += pd->n;
         st->bytes += (long long)pd->bytes;
     }
-    pd->t->inflight--;
+    sem_post(&pd->t->window);
     free(pd);
 }
 
@@ -187,7 +188,6 @@ static void *producer_thread(void *arg)
         body[i] = (char)('a' + (i % 26));
     long long seq = 0;
     bool async = strcmp(o->mode, "async") == 0, oneway = strcmp(o->mode, "oneway") == 0;
-    int per_thread_window = o->inflight / o->threads > 0 ? o->inflight / o->threads : 1;
     while (!stop_flag) {
         comet_message_t *msgs[256];
         int nb = o->batch;
@@ -207,17 +207,22 @@ static void *producer_thread(void *arg)
         if (nb > 1) {
             e = comet_producer_send_batch(t->p, (const comet_message_t *const *)msgs, (size_t)nb, &res, -1);
         } else if (async) {
-            while (t->inflight >= per_thread_window && !stop_flag)
-                usleep(100);
+            struct timespec dl;
+            clock_gettime(CLOCK_REALTIME, &dl);
+            dl.tv_sec += 1;
+            if (sem_timedwait(&t->window, &dl) != 0) {
+                for (int i = 0; i < nb; i++)
+                    comet_message_destroy(msgs[i]);
+                continue;
+            }
             pending_t *pd = malloc(sizeof(*pd));
             pd->t0 = t0;
             pd->t = t;
             pd->n = 1;
             pd->bytes = (size_t)o->size;
-            t->inflight++;
             e = comet_producer_send_async(t->p, msgs[0], pd);
             if (e) {
-                t->inflight--;
+                sem_post(&t->window);
                 free(pd);
             }
         } else if (oneway) {
@@ -296,6 +301,7 @@ static int run_producer(opts_t *o)
         ts[i].p = p;
         ts[i].o = o;
         ts[i].idx = i;
+        sem_init(&ts[i].window, 0, (unsigned)(o->inflight / o->threads > 0 ? o->inflight / o->threads : 1));
         pthread_create(&th[i], NULL, producer_thread, &ts[i]);
     }
     hdr_t total;
