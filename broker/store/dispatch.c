@@ -109,9 +109,18 @@ int64_t rmq_store_dispatch_available(rmq_store_t *s)
         int64_t pos = from - mf->from;
         int64_t wrote = atomic_load_explicit(&mf->wrote, memory_order_acquire);
         bool next_file = false;
+        bool partial = false;
         while (pos < wrote) {
             rmq_msg_rec_t rec;
-            rmq_msg_check_t c = rmq_msg_check(mf->base + pos, (size_t)(wrote - pos), false, (int32_t)mf->size, &rec);
+            const uint8_t *p = mf->base + pos;
+            int64_t avail = wrote - pos;
+            /* raw replicated bytes may end inside a record: wait for the rest */
+            if (avail < 8 || (rmq_be32(p + 4) == RMQ_MSG_MAGIC && (int64_t)(int32_t)rmq_be32(p) > avail &&
+                              pos + (int64_t)(int32_t)rmq_be32(p) <= mf->size)) {
+                partial = true;
+                break;
+            }
+            rmq_msg_check_t c = rmq_msg_check(p, (size_t)avail, false, (int32_t)mf->size, &rec);
             if (c == RMQ_MSG_CHECK_RECORD) {
                 rmq_err_t err = rmq_store_dispatch(s, &rec);
                 if (err) {
@@ -134,7 +143,7 @@ int64_t rmq_store_dispatch_available(rmq_store_t *s)
             next_file = true;
             break;
         }
-        if (next_file || wrote >= mf->size) {
+        if (!partial && (next_file || wrote >= mf->size)) {
             atomic_store(&s->reput_from, mf->from + mf->size);
             rmq_mapped_file_release(mf);
             continue;
