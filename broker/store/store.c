@@ -181,7 +181,8 @@ rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t
     atomic_init(&s->manual_delete, false);
 
     rmq_store_config_t *c = &s->conf;
-    c->mappedFileSizeConsumeQueue -= c->mappedFileSizeConsumeQueue % RMQ_CQ_UNIT_SIZE;
+    /* rounded up to whole units, as Java does */
+    c->mappedFileSizeConsumeQueue = (c->mappedFileSizeConsumeQueue + RMQ_CQ_UNIT_SIZE - 1) / RMQ_CQ_UNIT_SIZE * RMQ_CQ_UNIT_SIZE;
     if (c->mappedFileSizeConsumeQueue < RMQ_CQ_UNIT_SIZE || c->mappedFileSizeCommitLog < 4096) {
         snprintf(errstr, errstr_size, "mappedFileSizeCommitLog / mappedFileSizeConsumeQueue too small");
         goto err;
@@ -205,7 +206,10 @@ rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t
     }
     char *lock_path = rmq_asprintf("%s/lock", s->root);
     s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    /* flock: a second open in this process; fcntl: other processes,
+     * including a Java broker (FileChannel.tryLock) */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0 || fcntl(s->lock_fd, F_SETLK, &fl) != 0) {
         snprintf(errstr, errstr_size, "store %s is locked by another process (or %s unusable: %s)", s->root,
                  lock_path, strerror(errno));
         free(lock_path);

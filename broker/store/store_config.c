@@ -21,7 +21,7 @@ const rmq_conf_def_t rmq_store_conf_defs[] = {
     {"mappedFileSizeCommitLog", RMQ_CONF_LONG, F(mappedFileSizeCommitLog), "1073741824", 4096, INT32_MAX, IMP,
      "size of one commit-log segment in bytes", NULL},
     {"mappedFileSizeConsumeQueue", RMQ_CONF_LONG, F(mappedFileSizeConsumeQueue), "6000000", 200, INT32_MAX, 0,
-     "size of one consume-queue file (rounded down to a multiple of 20)", NULL},
+     "size of one consume-queue file (rounded up to a multiple of 20)", NULL},
     {"flushDiskType", RMQ_CONF_STR, F(flushDiskType), "ASYNC_FLUSH", 0, 0, IMP,
      "ASYNC_FLUSH (background) or SYNC_FLUSH (group commit before the reply)", flush_types},
     {"flushIntervalCommitLog", RMQ_CONF_INT, F(flushIntervalCommitLog), "500", 1, 3600000, 0,
