@@ -189,6 +189,8 @@ static void on_topic_stats(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         mq_key(&o, b->conf.brokerName, q, topic);
         int64_t max = rmq_store_get_max_offset_in_queue(b->store, topic, q);
         int64_t min = rmq_store_get_min_offset_in_queue(b->store, topic, q);
+        if (min < 0)
+            min = 0; /* a queue without messages yet: Java creates it and answers 0 */
         int64_t last = 0;
         if (max > 0) {
             int64_t clo = rmq_store_get_commitlog_offset_in_queue(b->store, topic, q, max - 1);

@@ -77,7 +77,8 @@ static void on_min_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     int32_t qid;
     if (!topic_queue(conn, req, &topic, &qid))
         return;
-    reply_i64(conn, req, "offset", rmq_store_get_min_offset_in_queue(b->store, topic, qid));
+    int64_t min = rmq_store_get_min_offset_in_queue(b->store, topic, qid);
+    reply_i64(conn, req, "offset", min < 0 ? 0 : min); /* unknown queue: 0, as Java */
 }
 
 static void on_search_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
