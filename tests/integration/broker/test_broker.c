@@ -1184,3 +1184,42 @@ Test(broker, consumer_running_info_is_forwarded)
     rmq_cmd_deinit(&resp);
     th_close(&consumer);
 }
+
+Test(broker_cfg, slow_reader_output_is_bounded)
+{
+    start_with("maxConnectionOutputBytes=65536");
+    create_topic("Slow", 1);
+    char body[2048];
+    memset(body, 's', sizeof(body));
+    body[sizeof(body) - 1] = 0;
+    for (int i = 0; i < 32; i++)
+        send_msg("Slow", 0, "T", NULL, body);
+    wait_dispatched("Slow", 0, 32);
+    /* a client that asks for ~64 KiB 200 times and reads nothing */
+    th_client_t slow;
+    cr_assert(th_connect(&slow, bk.port));
+    rmq_buf_t all;
+    rmq_buf_init(&all);
+    for (int i = 0; i < 200; i++) {
+        rmq_cmd_t req;
+        th_req_pull(&req, "CG", "Slow", 0, 0, 32, 0x4, 0, "*");
+        req.opaque = 10000 + i;
+        rmq_cmd_encode(&req, &all);
+        rmq_cmd_deinit(&req);
+    }
+    cr_assert(th_send_raw(&slow, all.data, all.len));
+    rmq_buf_free(&all);
+    cr_assert(th_log_contains(&bk, "pausing reads", 5000), "the slow reader's input was not paused");
+    /* everybody else is still served promptly */
+    int64_t t0 = rmq_mono_ms();
+    wait_dispatched("Slow", 0, 32);
+    cr_assert_lt(rmq_mono_ms() - t0, 1000);
+    /* and the slow reader gets every answer once it reads */
+    for (int i = 0; i < 200; i++) {
+        rmq_cmd_t resp;
+        cr_assert(read_resp(&slow, 10000 + i, &resp, 10000), "pull %d never answered", i);
+        cr_assert_eq(resp.code, 0);
+        rmq_cmd_deinit(&resp);
+    }
+    th_close(&slow);
+}
