@@ -256,7 +256,12 @@ rmq_put_status_t rmq_commitlog_put(rmq_commitlog_t *cl, const rmq_store_msg_t *m
         total += (int64_t)sizes[i];
     }
     rmq_put_status_t st = RMQ_PUT_OK;
-    if (total + RMQ_MSG_END_FILE_MIN_BLANK > cl->file_size) {
+    for (size_t i = 0; i < n; i++)
+        if ((int64_t)sizes[i] > (int64_t)s->conf.maxMessageSize + 65536)
+            st = RMQ_PUT_MESSAGE_ILLEGAL; /* §5.3: record <= body limit + 64 KiB */
+    if (st != RMQ_PUT_OK || total + RMQ_MSG_END_FILE_MIN_BLANK > cl->file_size) {
+        rmq_log(RMQ_LOG_DEBUG, "store", "message of %" PRId64 " bytes refused (maxMessageSize %d, segment %" PRId64 ")",
+                total, s->conf.maxMessageSize, cl->file_size);
         st = RMQ_PUT_MESSAGE_ILLEGAL;
         goto out;
     }
