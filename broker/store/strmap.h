@@ -1,5 +1,8 @@
-/* strmap.h - a small string-keyed hash map (open hashing) for store tables.
- * Not thread-safe: callers lock. Keys are copied; values are borrowed. */
+/* strmap.h - a small string-keyed hash map (chained) for store tables.
+ * Not thread-safe: callers lock. Keys are copied; values are borrowed.
+ * Unlike common/rmq_map.h it takes length-delimited keys (topics inside
+ * records are not NUL-terminated) and its entries never move, so the writer
+ * can cache a pointer to a queue's offset counter. */
 #ifndef RMQ_STRMAP_H
 #define RMQ_STRMAP_H
 
