@@ -193,9 +193,11 @@ static bool register_consumer(rmq_client_mgr_t *m, rmq_conn_t *conn, const rmq_c
         /* keep the client's tag set as sent (it is what it filters with) */
         if (rmq_subscription_build(&nsubs[k], topic, rmq_json_str(sd, "subString"), rmq_json_str(sd, "expressionType"),
                                    ver, e2, sizeof(e2)) != RMQ_OK) {
+            /* unsupported (SQL92) or unparsable: keep it so pulls get a clear error */
+            const char *et = rmq_json_str(sd, "expressionType");
             rmq_subscription_build(&nsubs[k], topic, "*", NULL, ver, e2, sizeof(e2));
             free(nsubs[k].expression_type);
-            nsubs[k].expression_type = rmq_strdup(rmq_json_str(sd, "expressionType"));
+            nsubs[k].expression_type = rmq_strdup(et && *et && strcmp(et, "TAG") ? et : "UNPARSABLE_TAG");
         }
         /* a newer version wins; keep the old one if the heartbeat is stale */
         const rmq_subscription_t *old = rmq_consumer_group_sub(g, topic);

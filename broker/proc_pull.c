@@ -135,6 +135,11 @@ void rmq_pull_execute(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, b
             rmq_broker_reply_err(conn, req, RMQ_ERR_SUBSCRIPTION_NOT_LATEST, "the consumer's subscription not latest");
             return;
         }
+        if (sub->expression_type && !strcmp(sub->expression_type, "UNPARSABLE_TAG")) {
+            rmq_broker_reply_err(conn, req, RMQ_ERR_SUBSCRIPTION_PARSE_FAILED,
+                                 "parse the consumer's subscription of topic %s failed, group: %s", topic, group);
+            return;
+        }
         if (sub->expression_type && strcmp(sub->expression_type, "TAG") != 0) {
             rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
                                  "The broker does not support consumer to filter message by %s", sub->expression_type);

@@ -1223,3 +1223,43 @@ Test(broker_cfg, slow_reader_output_is_bounded)
     }
     th_close(&slow);
 }
+
+Test(broker, heartbeat_subscription_errors_reach_the_pull)
+{
+    create_topic("HS", 1);
+    rmq_cmd_t req, resp;
+    th_req_heartbeat(&req, "127.0.0.1@hs", "GHS", "HS", "||", NULL);
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_cmd_deinit(&resp);
+    th_req_pull(&req, "GHS", "HS", 0, 0, 32, 0, 0, NULL);
+    expect_error(&req, 23, "parse");
+    /* a newer subVersion than the heartbeat's */
+    th_req_heartbeat(&req, "127.0.0.1@hs", "GHS", "HS", "TagA", NULL);
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_cmd_deinit(&resp);
+    th_req_pull(&req, "GHS", "HS", 0, 0, 32, 0, 0, NULL);
+    rmq_cmd_set_ext(&req, "subVersion", "99");
+    expect_error(&req, 25, "not latest");
+    /* a subscription to a topic the group never declared */
+    th_req_pull(&req, "GHS", "TBW102", 0, 0, 32, 0, 0, NULL);
+    expect_error(&req, 24, "subscription not exist");
+    /* broadcasting forbidden for the group */
+    rmq_cmd_init_request(&req, 200);
+    const char *g = "{\"groupName\":\"GBC\",\"consumeBroadcastEnable\":false}";
+    rmq_cmd_set_body(&req, g, strlen(g));
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_cmd_deinit(&resp);
+    th_req_heartbeat(&req, "127.0.0.1@bc", "GBC", "HS", "*", "BROADCASTING");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_cmd_deinit(&resp);
+    th_req_pull(&req, "GBC", "HS", 0, 0, 32, 0, 0, NULL);
+    expect_error(&req, 16, "broadcast");
+    /* consumption disabled */
+    rmq_cmd_init_request(&req, 200);
+    g = "{\"groupName\":\"GOFF\",\"consumeEnable\":false}";
+    rmq_cmd_set_body(&req, g, strlen(g));
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_cmd_deinit(&resp);
+    th_req_pull(&req, "GOFF", "HS", 0, 0, 32, 0x4, 0, "*");
+    expect_error(&req, 16, "no permission");
+}
