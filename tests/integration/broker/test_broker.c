@@ -142,7 +142,38 @@ Test(broker, send_pull_roundtrip_tags_keys_props)
     cr_assert(!memcmp(recs[1].body, "hello-b", 7));
     cr_assert_eq(recs[0].born_host.v6, 0);
     cr_assert_eq(recs[0].store_host.port, bk.port);
+    int64_t first_store_ts = recs[0].store_timestamp, clo1 = recs[1].commitlog_offset;
+    uint8_t rec1[256];
+    size_t rec1_len = (size_t)recs[1].total_size;
+    cr_assert_leq(rec1_len, sizeof(rec1));
+    /* the record bytes of message 1 inside the pull body */
+    size_t pos = (size_t)recs[0].total_size;
+    memcpy(rec1, resp.body + pos, rec1_len);
     free(recs);
+    rmq_cmd_deinit(&resp);
+    /* VIEW_MESSAGE_BY_ID returns exactly that record */
+    rmq_cmd_init_request(&req, 33);
+    rmq_cmd_set_ext_i64(&req, "offset", clo1);
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_eq(resp.body_len, rec1_len);
+    cr_assert(!memcmp(resp.body, rec1, rec1_len));
+    rmq_cmd_deinit(&resp);
+    /* GET_EARLIEST_MSG_STORETIME and SEARCH_OFFSET_BY_TIMESTAMP */
+    rmq_cmd_init_request(&req, 32);
+    rmq_cmd_set_ext(&req, "topic", "RoundTrip");
+    rmq_cmd_set_ext(&req, "queueId", "0");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    int64_t ts = 0;
+    rmq_cmd_ext_i64(&resp, "timestamp", &ts);
+    cr_assert_eq(ts, first_store_ts);
+    rmq_cmd_deinit(&resp);
+    rmq_cmd_init_request(&req, 29);
+    rmq_cmd_set_ext(&req, "topic", "RoundTrip");
+    rmq_cmd_set_ext(&req, "queueId", "0");
+    rmq_cmd_set_ext_i64(&req, "timestamp", first_store_ts - 1000);
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_cmd_ext_i64(&resp, "offset", &ts);
+    cr_assert_eq(ts, 0);
     rmq_cmd_deinit(&resp);
     /* tag filter: TagA only => offsets 0 and 2 */
     th_req_pull(&req, "CG", "RoundTrip", 0, 0, 32, 0x4, 0, "TagA");
