@@ -965,3 +965,83 @@ Test(store, transaction_types_and_queue_offsets)
     cr_assert_eq(res.queue_offset, 3);
     tctx_fini(&t);
 }
+
+/* One writer, two readers pulling and querying, retention deleting segments
+ * underneath them: every record a reader receives decodes (pins keep
+ * deleted segments mapped) and queue offsets never go backwards. */
+typedef struct {
+    rmq_store_t *s;
+    _Atomic int *stop;
+    int64_t got;
+    int bad;
+} conc_reader_t;
+
+static void *conc_reader(void *p)
+{
+    conc_reader_t *r = p;
+    int64_t off[2] = {0, 0};
+    while (!atomic_load(r->stop)) {
+        for (int q = 0; q < 2; q++) {
+            rmq_get_result_t g;
+            rmq_get_status_t st = rmq_store_get_message(r->s, "Conc", q, off[q], 16, NULL, 0, &g);
+            for (size_t i = 0; i < g.count; i++) {
+                rmq_msg_rec_t rec;
+                if (rmq_msg_decode(g.msgs[i].data, g.msgs[i].len, true, &rec) != RMQ_OK || rec.queue_id != q ||
+                    rec.queue_offset < off[q])
+                    r->bad++;
+                r->got++;
+            }
+            if (g.next_begin_offset < off[q] && st != RMQ_GET_OFFSET_TOO_SMALL)
+                r->bad++;
+            off[q] = g.next_begin_offset;
+            usleep(g.count ? 0 : 200);
+            rmq_store_get_result_release(&g);
+        }
+        rmq_query_result_t qr;
+        rmq_store_query_message(r->s, "Conc", "shared", 4, 0, INT64_MAX, &qr);
+        for (size_t i = 0; i < qr.count; i++) {
+            rmq_msg_rec_t rec;
+            if (rmq_msg_decode(qr.msgs[i].data, qr.msgs[i].len, true, &rec) != RMQ_OK)
+                r->bad++;
+        }
+        rmq_store_query_result_release(&qr);
+    }
+    return NULL;
+}
+
+Test(store, concurrent_readers_writer_retention, .timeout = 60)
+{
+    tctx_t t;
+    tctx_init(&t);
+    tctx_set(&t, "fileReservedTime", "0");
+    tctx_set(&t, "destroyMapedFileIntervalForcibly", "3600000");
+    rmq_store_t *s = tctx_open(&t);
+    _Atomic int stop = 0;
+    conc_reader_t rd[2] = {{s, &stop, 0, 0}, {s, &stop, 0, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, conc_reader, &rd[i]);
+    rmq_put_result_t res;
+    int64_t t0 = rmq_mono_ms();
+    for (int i = 0; i < 3000 && rmq_mono_ms() - t0 < 4000; i++) {
+        tmsg_t x;
+        tmsg(&x, "Conc", i % 2, i, 50 + (size_t)(i * 31) % 400, "T", "shared");
+        cr_assert_eq(rmq_store_put_message(s, &x.m, &res, NULL, NULL), RMQ_PUT_OK);
+        if (i % 200 == 199) {
+            rmq_store_execute_delete_files_manually(s);
+            rmq_store_clean_once(s);
+        }
+    }
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    usleep(100000);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    cr_assert(rmq_store_get_commitlog_min_offset(s) > 0, "retention ran");
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(rd[i].bad, 0, "reader %d saw %d bad records", i, rd[i].bad);
+        cr_assert(rd[i].got > 0);
+    }
+    rmq_store_clean_once(s);
+    tctx_fini(&t);
+}
