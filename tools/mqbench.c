@@ -132,7 +132,8 @@ static void final_line(const opts_t *o, const char *what, double secs, hdr_t *h,
         printf("{\"bench\":\"%s\",\"mode\":\"%s\",\"threads\":%d,\"size\":%d,\"batch\":%d,\"seconds\":%.2f,"
                "\"messages\":%lld,\"failures\":%lld,\"msgs_per_sec\":%.1f,\"mb_per_sec\":%.2f,\"latency_unit\":\"%s\","
                "\"p50\":%lld,\"p99\":%lld,\"p999\":%lld,\"max\":%lld}\n",
-               what, o->mode ? o->mode : "-", o->threads, o->size, o->batch, secs, ok, fail, tps, mbs, unit,
+               what, o->mode ? o->mode : "-", o->threads, o->mode ? o->size : (int)(ok ? bytes / ok : 0), o->batch,
+               secs, ok, fail, tps, mbs, unit,
                (long long)hdr_quantile(h, 0.5), (long long)hdr_quantile(h, 0.99), (long long)hdr_quantile(h, 0.999),
                (long long)h->max);
     } else {
