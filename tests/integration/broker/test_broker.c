@@ -1294,3 +1294,48 @@ Test(broker, heartbeat_subscription_errors_reach_the_pull)
     th_req_pull(&req, "GOFF", "HS", 0, 0, 32, 0x4, 0, "*");
     expect_error(&req, 16, "no permission");
 }
+
+/* Garbage of every kind to every broker code: always an answer, never a crash. */
+Test(broker, garbage_never_crashes)
+{
+    static const int codes[] = {10, 11, 12, 14, 15, 17, 21, 26, 28, 29, 30, 31, 32, 33, 34, 35, 36, 38, 41, 42, 43,
+                                46, 200, 201, 202, 203, 207, 208, 215, 300, 307, 310, 320};
+    static const char *fields[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "l", "m", "topic", "queueId",
+                                   "consumerGroup", "group", "offset", "queueOffset", "maxMsgNums", "sysFlag",
+                                   "commitOffset", "suspendTimeoutMillis", "subVersion", "subscription", "key",
+                                   "maxNum", "beginTimestamp", "endTimestamp", "timestamp", "clientID", "clientId",
+                                   "delayLevel", "readQueueNums", "writeQueueNums", "perm", "topicFilterType",
+                                   "groupName", "producerGroup", "defaultTopic", "defaultTopicQueueNums",
+                                   "bornTimestamp", "flag", "properties"};
+    static const char *values[] = {"", "x", "-1", "99999999999999999999", "2147483648", "%RETRY%", "\001\002\001",
+                                   "0", "TBW102", "*"};
+    unsigned seed = 12345;
+    for (size_t ci = 0; ci < sizeof(codes) / sizeof(codes[0]); ci++) {
+        for (int round = 0; round < 12; round++) {
+            rmq_cmd_t req, resp;
+            rmq_cmd_init_request(&req, codes[ci]);
+            for (size_t fi = 0; fi < sizeof(fields) / sizeof(fields[0]); fi++) {
+                seed = seed * 1103515245u + 12345u;
+                if ((seed >> 16) % 3 == 0)
+                    rmq_cmd_set_ext(&req, fields[fi], values[(seed >> 8) % (sizeof(values) / sizeof(values[0]))]);
+            }
+            seed = seed * 1103515245u + 12345u;
+            if ((seed >> 16) % 2) {
+                uint8_t body[64];
+                for (size_t i = 0; i < sizeof(body); i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    body[i] = (uint8_t)(seed >> 16);
+                }
+                rmq_cmd_set_body(&req, body, (size_t)((seed >> 8) % sizeof(body)));
+            }
+            rmq_cmd_set_ext(&req, "suspendTimeoutMillis", "0");
+            rmq_cmd_init(&resp);
+            cr_assert(th_call(&cli, &req, &resp, 15000), "code %d round %d: no answer (log %s)", codes[ci], round,
+                      bk.log);
+            rmq_cmd_deinit(&req);
+            rmq_cmd_deinit(&resp);
+        }
+    }
+    cr_assert(th_proc_alive(&bk));
+    create_topic("StillAlive", 1);
+}
