@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 
+#include "rmq_time.h"
 #include "store_test_util.h"
 
 static void check_all(rmq_store_t *s, const char *topic, int64_t n)
@@ -135,4 +136,42 @@ Test(disk, tmpfs_full_refuses_then_resumes, .timeout = 60, .fini = umount_fini)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", t.dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", t.dir);
+}
+
+/* Disk pressure triggers retention without deleteWhen: above
+ * diskSpaceCleanForciblyRatio even segments that have not expired go. */
+Test(disk, pressure_deletes_before_deletewhen, .timeout = 60)
+{
+    tctx_t t;
+    tctx_init(&t);
+    tctx_set(&t, "messageIndexEnable", "false");
+    tctx_set(&t, "storeQuotaBytes", "409600"); /* 100 segments */
+    tctx_set(&t, "fileReservedTime", "72");
+    tctx_set(&t, "diskMaxUsedSpaceRatio", "50");
+    tctx_set(&t, "diskSpaceCleanForciblyRatio", "80");
+    tctx_set(&t, "diskSpaceWarningLevelRatio", "99");
+    tctx_set(&t, "cleanResourceInterval", "20");
+    tctx_set(&t, "deleteCommitLogFilesInterval", "0");
+    rmq_store_t *s = tctx_open(&t);
+    rmq_put_result_t res;
+    int i = 0;
+    /* ~60 %: above diskMaxUsedSpaceRatio, but nothing has expired */
+    while (rmq_store_get_commitlog_max_offset(s) < 60 * 4096)
+        cr_assert_eq(tput(s, "Press", 0, i++, 300, &res), RMQ_PUT_OK);
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    usleep(200000);
+    cr_assert_eq(rmq_store_get_commitlog_min_offset(s), 0, "unexpired segments kept below the forcible ratio");
+    /* past 80 %: the oldest segments go although they are not expired */
+    while (rmq_store_get_commitlog_max_offset(s) < 85 * 4096)
+        cr_assert_eq(tput(s, "Press", 0, i++, 300, &res), RMQ_PUT_OK);
+    cr_assert(rmq_store_wait_dispatched(s, 5000));
+    int64_t deadline = rmq_mono_ms() + 5000;
+    while (rmq_store_get_commitlog_min_offset(s) == 0 && rmq_mono_ms() < deadline)
+        usleep(10000);
+    int64_t min = rmq_store_get_commitlog_min_offset(s);
+    cr_assert(min > 0, "forced deletion under disk pressure");
+    int64_t qmin = rmq_store_get_min_offset_in_queue(s, "Press", 0);
+    cr_assert(qmin > 0);
+    check_all(s, "Press", i);
+    tctx_fini(&t);
 }
