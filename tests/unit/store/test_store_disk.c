@@ -156,13 +156,13 @@ Test(disk, pressure_deletes_before_deletewhen, .timeout = 60)
     rmq_put_result_t res;
     int i = 0;
     /* ~60 %: above diskMaxUsedSpaceRatio, but nothing has expired */
-    while (rmq_store_get_commitlog_max_offset(s) < 60 * 4096)
+    while (rmq_store_get_commitlog_max_offset(s) < 60 * 4096 && i < 5000)
         cr_assert_eq(tput(s, "Press", 0, i++, 300, &res), RMQ_PUT_OK);
     cr_assert(rmq_store_wait_dispatched(s, 5000));
     usleep(200000);
     cr_assert_eq(rmq_store_get_commitlog_min_offset(s), 0, "unexpired segments kept below the forcible ratio");
     /* past 80 %: the oldest segments go although they are not expired */
-    while (rmq_store_get_commitlog_max_offset(s) < 85 * 4096)
+    while (rmq_store_get_commitlog_max_offset(s) < 85 * 4096 && i < 10000)
         cr_assert_eq(tput(s, "Press", 0, i++, 300, &res), RMQ_PUT_OK);
     cr_assert(rmq_store_wait_dispatched(s, 5000));
     int64_t deadline = rmq_mono_ms() + 5000;
