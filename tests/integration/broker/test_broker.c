@@ -13,7 +13,7 @@
 #include "rmq_msg_codec.h"
 #include "rmq_time.h"
 
-static th_proc_t ns, bk;
+static th_proc_t ns, ns2, bk;
 static th_client_t cli;
 
 static void start_with(const char *extra)
@@ -36,6 +36,7 @@ static void stop(void)
     th_close(&cli);
     th_proc_stop(&bk, SIGTERM);
     th_proc_stop(&ns, SIGTERM);
+    th_proc_stop(&ns2, SIGTERM);
 }
 
 /* call and return the response code (response kept in *resp) */
@@ -1338,4 +1339,63 @@ Test(broker, garbage_never_crashes)
     }
     cr_assert(th_proc_alive(&bk));
     create_topic("StillAlive", 1);
+}
+
+static bool route_has(int ns_port, const char *topic, const char *needle)
+{
+    th_client_t nc;
+    if (!th_connect(&nc, ns_port))
+        return false;
+    bool ok = false;
+    for (int i = 0; i < 300 && !ok; i++) {
+        if (i)
+            sleep_ms(10);
+        rmq_cmd_t req, resp;
+        rmq_cmd_init_request(&req, 105);
+        rmq_cmd_set_ext(&req, "topic", topic);
+        rmq_cmd_init(&resp);
+        if (th_call(&nc, &req, &resp, 5000) && resp.code == 0)
+            ok = !needle || memmem(resp.body, resp.body_len, needle, strlen(needle)) != NULL;
+        rmq_cmd_deinit(&req);
+        rmq_cmd_deinit(&resp);
+    }
+    th_close(&nc);
+    return ok;
+}
+
+Test(broker_cfg, registers_with_every_name_server)
+{
+    cr_assert(th_namesrv_start(&ns, NULL));
+    cr_assert(th_namesrv_start(&ns2, NULL));
+    char extra[128];
+    snprintf(extra, sizeof(extra), "namesrvAddr=127.0.0.1:%d;127.0.0.1:%d", ns.port, ns2.port);
+    cr_assert(th_broker_start(&bk, 0, extra));
+    cr_assert(th_connect(&cli, bk.port));
+    create_topic("Both", 2);
+    cr_assert(route_has(ns.port, "Both", "\"writeQueueNums\":2"), "first name server has no route");
+    cr_assert(route_has(ns2.port, "Both", "\"writeQueueNums\":2"), "second name server has no route");
+}
+
+Test(broker, auto_create_topic_from_tbw102)
+{
+    /* unknown topic + defaultTopic TBW102 (8 queues, perm 7) => min(4, 8) = 4 queues, perm 6 */
+    int64_t off = send_msg("AutoMade", -1, "T", NULL, "auto");
+    cr_assert_eq(off, 0);
+    cr_assert(route_has(ns.port, "AutoMade", "\"perm\":6,\"readQueueNums\":4"), "auto-created topic not routed");
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, 21);
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"topicName\":\"AutoMade\",\"topicSysFlag\":0,\"writeQueueNums\":4", 55));
+    rmq_cmd_deinit(&resp);
+}
+
+Test(broker_cfg, no_auto_creation_when_disabled)
+{
+    start_with("autoCreateTopicEnable=false\nautoCreateSubscriptionGroup=false");
+    rmq_cmd_t req;
+    th_req_send_v2(&req, "PG", "NotMade", 0, "T", NULL, NULL, NULL, "x", 1);
+    expect_error(&req, 17, "not exist");
+    create_topic("Made", 1);
+    th_req_pull(&req, "UnknownGroup", "Made", 0, 0, 32, 0x4, 0, "*");
+    expect_error(&req, 26, "does not exist");
 }
