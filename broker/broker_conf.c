@@ -78,7 +78,7 @@ const rmq_conf_def_t rmq_broker_conf_defs[] = {
     {"traceOn", RMQ_CONF_BOOL, F(traceOn), "true", 0, 0, 0, "TRACE_ON of send responses", NULL},
     {"slaveReadEnable", RMQ_CONF_BOOL, F(slaveReadEnable), "false", 0, 0, 0, "suggest slave reads", NULL},
     {"rejectTransactionMessage", RMQ_CONF_BOOL, F(rejectTransactionMessage), "false", 0, 0, 0,
-     "refuse transactional half messages", NULL},
+     "refuse transactional half messages (Comet refuses them in any case: no END_TRANSACTION yet)", NULL},
     {"enablePropertyFilter", RMQ_CONF_BOOL, F(enablePropertyFilter), "false", 0, 0, 0,
      "SQL92 filtering (not supported: must stay false)", NULL},
     {"fetchNamesrvAddrByAddressServer", RMQ_CONF_BOOL, F(fetchNamesrvAddrByAddressServer), "false", 0, 0, 0,

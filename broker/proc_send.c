@@ -370,9 +370,13 @@ static void on_send(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         rmq_msg_props_del(&props, RMQ_PROP_WAIT);
     rmq_msg_props_set(&props, RMQ_PROP_CLUSTER, b->conf.brokerClusterName);
     const char *tran = rmq_msg_props_get(&props, RMQ_PROP_TRAN_MSG);
-    if (tran && !strcmp(tran, "true") && b->conf.rejectTransactionMessage) {
+    if ((tran && !strcmp(tran, "true")) || (sys_flag & RMQ_SYSFLAG_TRANSACTION_MASK) == RMQ_SYSFLAG_TRANSACTION_PREPARED) {
+        /* Half messages need END_TRANSACTION and the check-back service,
+         * which Comet does not have yet: refuse rather than lose them. */
         rmq_msg_props_free(&props);
-        send_err(b, conn, req, RMQ_ERR_NO_PERMISSION, "the broker[%s] sending transaction message is forbidden",
+        send_err(b, conn, req, RMQ_ERR_NO_PERMISSION,
+                 "the broker[%s] sending transaction message is forbidden (transactional messages are not "
+                 "supported by this broker yet)",
                  b->conf.brokerIP1);
         return;
     }

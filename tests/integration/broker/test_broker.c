@@ -1399,3 +1399,12 @@ Test(broker_cfg, no_auto_creation_when_disabled)
     th_req_pull(&req, "UnknownGroup", "Made", 0, 0, 32, 0x4, 0, "*");
     expect_error(&req, 26, "does not exist");
 }
+
+Test(broker, transactional_half_messages_are_refused_not_lost)
+{
+    create_topic("Tx", 1);
+    rmq_cmd_t req;
+    th_req_send_v2(&req, "PG", "Tx", 0, "T", NULL, "TRAN_MSG", "true", "half", 4);
+    rmq_cmd_set_ext(&req, "f", "4");
+    expect_error(&req, 16, "transaction");
+}
