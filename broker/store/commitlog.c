@@ -339,6 +339,7 @@ rmq_put_status_t rmq_commitlog_put(rmq_commitlog_t *cl, const rmq_store_msg_t *m
     atomic_store_explicit(&mf->wrote, pos, memory_order_release);
     atomic_store_explicit(&cl->max_offset, mf->from + pos, memory_order_release);
     pthread_mutex_unlock(&cl->put_lock);
+    rmq_store_wake_reput(s);
 
     atomic_fetch_add_explicit(&cl->stat_msgs, (int64_t)n, memory_order_relaxed);
     atomic_fetch_add_explicit(&cl->stat_puts, 1, memory_order_relaxed);
@@ -410,6 +411,8 @@ rmq_err_t rmq_commitlog_append_raw(rmq_commitlog_t *cl, int64_t offset, const vo
     }
 out:
     pthread_mutex_unlock(&cl->put_lock);
+    if (err == RMQ_OK)
+        rmq_store_wake_reput(cl->store);
     return err;
 }
 

@@ -171,13 +171,32 @@ static void *reput_main(void *arg)
         int64_t n = rmq_store_dispatch_available(s);
         if (n > 0)
             continue;
-        pthread_mutex_lock(&s->svc_lock);
-        if (!atomic_load(&s->stopping))
-            rmq_store_svc_wait(s, n < 0 ? 100 : 1);
-        pthread_mutex_unlock(&s->svc_lock);
+        pthread_mutex_lock(&s->reput_lock);
+        atomic_store(&s->reput_sleeping, true);
+        if (!atomic_load(&s->stopping) &&
+            (n < 0 || atomic_load(&s->reput_from) >= rmq_commitlog_max_offset(s->cl))) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t ns = ts.tv_nsec + (n < 0 ? 100 : 10) * 1000000LL;
+            ts.tv_sec += ns / 1000000000;
+            ts.tv_nsec = ns % 1000000000;
+            pthread_cond_timedwait(&s->reput_cond, &s->reput_lock, &ts);
+        }
+        atomic_store(&s->reput_sleeping, false);
+        pthread_mutex_unlock(&s->reput_lock);
     }
     rmq_store_dispatch_available(s);
     return NULL;
+}
+
+void rmq_store_wake_reput(rmq_store_t *s)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&s->reput_sleeping)) {
+        pthread_mutex_lock(&s->reput_lock);
+        pthread_cond_signal(&s->reput_cond);
+        pthread_mutex_unlock(&s->reput_lock);
+    }
 }
 
 void rmq_store_flush_logics(rmq_store_t *s, bool thorough)

@@ -21,10 +21,13 @@
 
 static long page_size(void)
 {
-    static long ps;
-    if (!ps)
-        ps = sysconf(_SC_PAGESIZE);
-    return ps;
+    static _Atomic long ps;
+    long v = atomic_load_explicit(&ps, memory_order_relaxed);
+    if (!v) {
+        v = sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&ps, v, memory_order_relaxed);
+    }
+    return v;
 }
 
 rmq_err_t rmq_mapped_file_open(const char *path, int64_t from, int64_t size, bool create, bool warm,

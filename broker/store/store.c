@@ -172,6 +172,9 @@ rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t
     pthread_mutex_init(&s->svc_lock, NULL);
     pthread_mutex_init(&s->clean_lock, NULL);
     pthread_cond_init(&s->svc_cond, NULL);
+    pthread_mutex_init(&s->reput_lock, NULL);
+    pthread_cond_init(&s->reput_cond, NULL);
+    atomic_init(&s->reput_sleeping, false);
     rmq_strmap_init(&s->cq_table);
     rmq_reaper_init(&s->reaper, s->conf.destroyMapedFileIntervalForcibly);
     atomic_init(&s->reput_from, 0);
@@ -354,6 +357,9 @@ void rmq_store_destroy(rmq_store_t *s)
     atomic_store(&s->stopping, true);
     pthread_cond_broadcast(&s->svc_cond);
     pthread_mutex_unlock(&s->svc_lock);
+    pthread_mutex_lock(&s->reput_lock);
+    pthread_cond_broadcast(&s->reput_cond);
+    pthread_mutex_unlock(&s->reput_lock);
     if (s->clean_running)
         pthread_join(s->clean_thr, NULL);
     if (s->cl)
@@ -383,6 +389,8 @@ void rmq_store_destroy(rmq_store_t *s)
     pthread_mutex_destroy(&s->svc_lock);
     pthread_mutex_destroy(&s->clean_lock);
     pthread_cond_destroy(&s->svc_cond);
+    pthread_mutex_destroy(&s->reput_lock);
+    pthread_cond_destroy(&s->reput_cond);
     rmq_store_config_deinit(&s->conf);
     free(s->root);
     free(s->cl_dir);

@@ -84,7 +84,14 @@ struct rmq_store_s {
     pthread_mutex_t clean_lock; /* one retention pass at a time */
     int64_t recovered_records;
     int64_t last_clean_mono;
+    /* the writer wakes a sleeping reput thread (no 1 ms polling latency) */
+    _Atomic bool reput_sleeping;
+    pthread_mutex_t reput_lock;
+    pthread_cond_t reput_cond;
 };
+
+/* @thread writer: new data was published. */
+void rmq_store_wake_reput(rmq_store_t *s);
 
 /* Wait on s->svc_cond (s->svc_lock held) for at most ms. */
 void rmq_store_svc_wait(rmq_store_t *s, int ms);
