@@ -108,6 +108,12 @@ void rmq_cq_truncate_dirty(rmq_consume_queue_t *cq, int64_t phys_end)
         if (!mf)
             return;
         int64_t wrote = atomic_load(&mf->wrote);
+        if (wrote == 0 && mf->from > 0 && rmq_mfq_count(cq->mfq) > 1) {
+            /* an empty last file: the units to check are in the previous one */
+            rmq_mapped_file_release(mf);
+            rmq_mfq_remove_from(cq->mfq, rmq_mfq_count(cq->mfq) - 1);
+            continue;
+        }
         int64_t pos = 0, new_max = -1;
         for (; pos + RMQ_CQ_UNIT_SIZE <= wrote; pos += RMQ_CQ_UNIT_SIZE) {
             int64_t phys, tags;

@@ -256,6 +256,14 @@ rmq_err_t rmq_mfq_flush(rmq_mfq_t *q, int least_pages)
 static void give_to_reaper(rmq_mfq_t *q, rmq_mapped_file_t *mf)
 {
     atomic_store(&mf->available, false);
+    /* Already out of the list, so nobody can pin it any more: with no
+     * reader left it goes now (its name may be reused right away, e.g. by
+     * re-dispatch after recovery); otherwise the reaper waits for them. */
+    if (atomic_load(&mf->refcnt) == 1) {
+        rmq_mapped_file_release(mf);
+        rmq_mapped_file_destroy(mf, true);
+        return;
+    }
     if (q->reaper) {
         rmq_reaper_add(q->reaper, mf);
     } else {
