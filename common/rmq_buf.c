@@ -91,6 +91,20 @@ void rmq_buf_put_u64(rmq_buf_t *b, uint64_t v)
     rmq_buf_put(b, t, 8);
 }
 
+void rmq_buf_put_dec(rmq_buf_t *b, int64_t v)
+{
+    char t[21];
+    size_t i = sizeof(t);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        t[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        t[--i] = '-';
+    rmq_buf_put(b, t + i, sizeof(t) - i);
+}
+
 char *rmq_buf_cstr(rmq_buf_t *b)
 {
     rmq_buf_reserve(b, 1);

@@ -55,7 +55,10 @@ void rmq_jw_key(rmq_jw_t *w, const char *key)
 void rmq_jw_key_int(rmq_jw_t *w, int64_t key, bool quoted)
 {
     sep(w);
-    rmq_buf_printf(w->b, quoted ? "\"%" PRId64 "\":" : "%" PRId64 ":", key);
+    if (quoted)
+        rmq_buf_putc(w->b, '"');
+    rmq_buf_put_dec(w->b, key);
+    rmq_buf_puts(w->b, quoted ? "\":" : ":");
     w->need_comma[w->depth] = false;
 }
 
@@ -74,7 +77,7 @@ void rmq_jw_str(rmq_jw_t *w, const char *s) { rmq_jw_strn(w, s, strlen(s)); }
 void rmq_jw_int(rmq_jw_t *w, int64_t v)
 {
     sep(w);
-    rmq_buf_printf(w->b, "%" PRId64, v);
+    rmq_buf_put_dec(w->b, v);
     after_value(w);
 }
 
