@@ -9,7 +9,10 @@
  *    subscribe; a producer sends 500 messages with tags, keys and a user
  *    property; everything must arrive intact;
  * 4. the broker is restarted; 500 more are sent; consumption resumes from the
- *    committed offsets (no message missing, bounded redelivery).
+ *    committed offsets (no message missing, bounded redelivery);
+ * 5. a third group fails some messages once: ali-ons sends them back
+ *    (CONSUMER_SEND_MSG_BACK) and they return through %RETRY% after their
+ *    delay level with reconsumeTimes 1.
  * Exit code 0 = pass. Bounded: the whole run aborts after TOTAL_TIMEOUT_MS.
  *
  * usage: node ali_ons_test.js <dir with mqnamesrv and mqbroker> */
@@ -101,7 +104,9 @@ async function main() {
     'brokerRole=ASYNC_MASTER', 'flushDiskType=ASYNC_FLUSH', `listenPort=${bkPort}`, 'brokerIP1=127.0.0.1',
     'listenAddress=127.0.0.1', `namesrvAddr=127.0.0.1:${nsPort}`, `storePathRootDir=${dir}/store`,
     'mappedFileSizeCommitLog=16777216', 'mappedFileSizeConsumeQueue=600000', 'maxHashSlotNum=10000',
-    'maxIndexNum=40000', 'registerNameServerPeriod=2000', 'flushConsumerOffsetInterval=500', '',
+    'maxIndexNum=40000', 'registerNameServerPeriod=2000', 'flushConsumerOffsetInterval=500',
+    // short delay levels so that retries (level 3 + reconsumeTimes) come back within the test
+    'messageDelayLevel=1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s', '',
   ].join('\n'));
   await start('mqnamesrv', [ '-c', path.join(dir, 'namesrv.conf') ], path.join(dir, 'namesrv.log'), 'The Name Server boot success');
   let broker = await start('mqbroker', [ '-c', path.join(dir, 'broker.conf') ], path.join(dir, 'broker.log'), 'boot success');
@@ -120,7 +125,11 @@ async function main() {
     heartbeatBrokerInterval: 2000, rebalanceInterval: 2000, persistConsumerOffsetInterval: 1000,
     pollNameServerInteval: 5000,
   };
-  const received = { c1: new Map(), c2: new Map(), b1: new Map() };
+  const received = { c1: new Map(), c2: new Map(), b1: new Map(), r1: new Map() };
+  const failOnce = i => i % 100 === 7; // the retry group fails these once
+  const retried = new Map(); // message index -> reconsumeTimes seen on redelivery
+  const failedAt = new Map();
+  const retryDelay = new Map(); // ms between the failure and the redelivery
   const errors = [];
   const bad = [];
   function handler(who) {
@@ -137,6 +146,16 @@ async function main() {
       }
       const seen = received[who];
       seen.set(i, (seen.get(i) || 0) + 1);
+      if (who === 'r1' && failOnce(i)) {
+        if (seen.get(i) === 1) {
+          failedAt.set(i, Date.now());
+          throw new Error(`fail once: ${i}`); // => CONSUMER_SEND_MSG_BACK
+        }
+        if (!retried.has(i)) {
+          retried.set(i, msg.reconsumeTimes);
+          retryDelay.set(i, Date.now() - failedAt.get(i));
+        }
+      }
     };
   }
   const consumers = [];
@@ -144,9 +163,10 @@ async function main() {
     [ 'c1', { consumerGroup: 'GID_COMPAT', instanceName: 'c1' } ],
     [ 'c2', { consumerGroup: 'GID_COMPAT', instanceName: 'c2' } ],
     [ 'b1', { consumerGroup: 'GID_COMPAT_BCAST', instanceName: 'b1', isBroadcast: true } ],
+    [ 'r1', { consumerGroup: 'GID_COMPAT_RETRY', instanceName: 'r1' } ],
   ]) {
     const c = new Consumer(Object.assign({}, common, opts));
-    c.on('error', e => errors.push(`${who}: ${e.message}`));
+    c.on('error', e => { if (!/fail once/.test(e.message)) errors.push(`${who}: ${e.message}`); });
     c.subscribe(TOPIC, '*', handler(who));
     await c.ready();
     consumers.push(c);
@@ -179,6 +199,13 @@ async function main() {
     for (let i = lo; i < hi; i++) if (received.c1.has(i) || received.c2.has(i)) n++;
     return n;
   }
+  function retryDone(lo, hi) {
+    for (let i = lo; i < hi; i++) {
+      if (!received.r1.has(i)) return false;
+      if (failOnce(i) && !retried.has(i)) return false;
+    }
+    return true;
+  }
   function bcastCount(lo, hi) {
     let n = 0;
     for (let i = lo; i < hi; i++) if (received.b1.has(i)) n++;
@@ -187,10 +214,11 @@ async function main() {
   async function waitAll(lo, hi, ms) {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
-      if (clusterCount(lo, hi) === hi - lo && bcastCount(lo, hi) === hi - lo) return;
+      if (clusterCount(lo, hi) === hi - lo && bcastCount(lo, hi) === hi - lo && retryDone(lo, hi)) return;
       await sleep(200);
     }
-    throw new Error(`timeout: clustering got ${clusterCount(lo, hi)}/${hi - lo}, broadcasting ${bcastCount(lo, hi)}/${hi - lo}` +
+    throw new Error(`timeout: clustering got ${clusterCount(lo, hi)}/${hi - lo}, broadcasting ${bcastCount(lo, hi)}/${hi - lo}, ` +
+      `retry group ${received.r1.size}, redelivered after failure ${retried.size}` +
       ` (errors: ${errors.slice(-5).join(' | ')})`);
   }
 
@@ -218,6 +246,12 @@ async function main() {
   log(`all ${TOTAL} consumed: c1 ${received.c1.size}, c2 ${received.c2.size}, broadcast ${received.b1.size}, ` +
       `redelivered after restart ${dups}, duplicates before restart ${dupBefore}`);
   assert.deepStrictEqual(bad, [], bad.slice(0, 10).join('\n'));
+  for (const [ i, times ] of retried) assert(times >= 1, `message ${i} redelivered with reconsumeTimes ${times}`);
+  // the broker parked the sent-back message for its delay level (1 s here): it went through
+  // CONSUMER_SEND_MSG_BACK and the schedule service, not ali-ons' immediate local fallback
+  const minDelay = Math.min(...retryDelay.values());
+  assert(minDelay >= 800, `a retry came back after ${minDelay} ms, before its delay level`);
+  log(`retry group: ${retried.size} failed messages came back through %RETRY% (reconsumeTimes ${[ ...new Set(retried.values()) ]}, after ${minDelay}..${Math.max(...retryDelay.values())} ms)`);
   assert(received.c1.size > 0 && received.c2.size > 0, 'both clustering consumers must get queues');
   assert(dups < half / 2, `consumption did not resume from the committed offset (${dups} redeliveries)`);
 
