@@ -13,7 +13,7 @@
 #include "rmq_time.h"
 #include "store_test_util.h"
 
-TestSuite(store, .timeout = 60);
+TestSuite(store, .timeout = 90);
 
 static void decode_ref(const rmq_store_ref_t *ref, rmq_msg_rec_t *r)
 {
@@ -228,23 +228,26 @@ Test(store, sync_flush_timeout_when_the_disk_hangs)
     tctx_t t;
     tctx_init(&t);
     tctx_set(&t, "flushDiskType", "SYNC_FLUSH");
-    tctx_set(&t, "syncFlushTimeout", "100");
+    tctx_set(&t, "syncFlushTimeout", "500");
     rmq_store_t *s = tctx_open(&t);
     rmq_put_result_t res;
     cr_assert_eq(tput(s, "Hang", 0, 0, 64, &res), RMQ_PUT_OK);
-    rmq_store_test_stall_flushes(s, 1500);
+    rmq_store_test_stall_flushes(s, 4000);
     usleep(50000);
     int64_t t0 = rmq_mono_ms();
     cr_assert_eq(tput(s, "Hang", 0, 1, 64, &res), RMQ_PUT_FLUSH_DISK_TIMEOUT);
     int64_t waited = rmq_mono_ms() - t0;
-    cr_assert(waited >= 90 && waited < 1000, "answered after %lld ms", (long long)waited);
+    cr_assert(waited >= 490 && waited < 3000, "answered after %lld ms", (long long)waited);
     /* stored nonetheless (FLUSH_DISK_TIMEOUT is one of the "stored" codes) */
     rmq_store_ref_t ref;
     cr_assert_eq(rmq_store_get_message_by_offset(s, res.wrote_offset, &ref), RMQ_OK);
     rmq_store_ref_release(ref.pin);
     rmq_store_test_stall_flushes(s, 0);
-    usleep(1600000);
-    cr_assert_eq(tput(s, "Hang", 0, 2, 64, &res), RMQ_PUT_OK);
+    usleep(4200000); /* the stalled flush ends */
+    int ok = 0;
+    for (int i = 0; i < 5 && !ok; i++) /* a loaded disk may still be slower than 500 ms */
+        ok = tput(s, "Hang", 0, 2 + i, 64, &res) == RMQ_PUT_OK;
+    cr_assert(ok, "flushes succeed again");
     tctx_fini(&t);
 }
 
