@@ -267,6 +267,8 @@ bool cm_broker_any_addr(cm_instance_t *inst, const char *broker_name, char *out,
 void cm_instance_kick(cm_instance_t *inst);
 /* Refresh every cached route soon (after a send failure). @thread any */
 void cm_instance_want_route_refresh(cm_instance_t *inst);
+/* Heartbeat all brokers soon (a broker forgot our subscription). @thread any */
+void cm_instance_want_heartbeat(cm_instance_t *inst);
 /* Send heartbeats to all brokers now (blocking). @thread not io */
 void cm_instance_heartbeat_now(cm_instance_t *inst);
 

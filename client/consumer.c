@@ -365,6 +365,8 @@ static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void 
     default:
         rmq_log(RMQ_LOG_INFO, FAC, "pull %s/%s/%d: %s %s", mq->topic, mq->broker, mq->qid, rmq_err2name(resp->code),
                 resp->remark ? resp->remark : "");
+        if (resp->code == RMQ_ERR_SUBSCRIPTION_NOT_EXIST || resp->code == RMQ_ERR_SUBSCRIPTION_NOT_LATEST)
+            cm_instance_want_heartbeat(c->inst); /* e.g. the broker restarted */
         delay = c->s->pullTimeDelayMillsWhenException;
         break;
     }

@@ -74,6 +74,7 @@ struct cm_instance_s {
     bool svc_kick;
     _Atomic bool stopping;
     _Atomic bool want_route_refresh;
+    _Atomic bool want_heartbeat;
 
     /* callback */
     pthread_t cb_thread;
@@ -709,7 +710,8 @@ static void *svc_main(void *arg)
             refresh_all(inst);
             next_route = rmq_mono_ms() + inst->s->pollNameServerInterval;
         }
-        if (now >= next_hb) {
+        if (now >= next_hb || inst->want_heartbeat) {
+            inst->want_heartbeat = false;
             cm_instance_heartbeat_now(inst);
             next_hb = rmq_mono_ms() + inst->s->heartbeatBrokerInterval;
         }
@@ -737,6 +739,14 @@ static void *svc_main(void *arg)
 void cm_instance_want_route_refresh(cm_instance_t *inst)
 {
     inst->want_route_refresh = true;
+}
+
+void cm_instance_want_heartbeat(cm_instance_t *inst)
+{
+    if (!inst->want_heartbeat) {
+        inst->want_heartbeat = true;
+        cm_instance_kick(inst);
+    }
 }
 
 /* ---------------- server-initiated requests ---------------- */

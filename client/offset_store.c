@@ -252,7 +252,8 @@ void cm_offset_store_persist_all(cm_offset_store_t *os, bool sync)
     pthread_mutex_lock(&os->lock);
     size_t n = os->n;
     cm_offset_entry_t *v = malloc((n ? n : 1) * sizeof(*v));
-    memcpy(v, os->e, n * sizeof(*v));
+    if (n)
+        memcpy(v, os->e, n * sizeof(*v));
     bool changed = false;
     for (size_t i = 0; i < os->n; i++) {
         if (os->e[i].offset >= 0 && os->e[i].offset != os->e[i].committed) {

@@ -244,6 +244,7 @@ static const char *master_of(json_t *broker_data)
 /* Masters of a cluster (or every master when cluster is NULL). */
 static int cluster_masters(const char *cluster, char ***out)
 {
+    *out = NULL;
     json_t *ci = cluster_info();
     if (!ci)
         return -1;
@@ -270,6 +271,13 @@ static int cluster_masters(const char *cluster, char ***out)
     }
     json_decref(ci);
     return n;
+}
+
+static void free_strv(char **v, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
 }
 
 /* ---------------- options ---------------- */
@@ -300,6 +308,7 @@ static void parse_opts(int argc, char **argv, const char *allowed, args_t *a)
     char *dup = strdup(ns), *save = NULL;
     for (char *t = strtok_r(dup, ";,", &save); t && ns_count < 16; t = strtok_r(NULL, ";,", &save))
         ns_list[ns_count++] = strdup(t);
+    free(dup);
 }
 
 static const char *need(args_t *a, char k, const char *what)
@@ -429,6 +438,7 @@ static int cmd_update_topic(args_t *a)
         }
         rmq_cmd_deinit(&req);
     }
+    free_strv(addrs, n);
     printf("TopicConfig [topicName=%s, readQueueNums=%d, writeQueueNums=%d, perm=%d]\n", topic, r, w, perm);
     return rc;
 }
@@ -439,8 +449,11 @@ static int cmd_delete_topic(args_t *a)
     need(a, 'c', "clusterName");
     char **addrs;
     int n = cluster_masters(a->o['c'], &addrs);
-    if (n <= 0)
+    if (n <= 0) {
+        if (n == 0)
+            free(addrs);
         return fail("cluster %s has no master", a->o['c']);
+    }
     int rc = 0;
     for (int i = 0; i < n; i++) {
         rmq_cmd_t req, resp;
@@ -454,6 +467,7 @@ static int cmd_delete_topic(args_t *a)
             rc = EXIT_FAIL;
         rmq_cmd_deinit(&req);
     }
+    free_strv(addrs, n);
     for (int i = 0; i < ns_count; i++) {
         rmq_cmd_t req, resp;
         rmq_cmd_init_request(&req, RMQ_REQ_DELETE_TOPIC_IN_NAMESRV);
@@ -588,9 +602,13 @@ static json_t *consumer_connection(const char *group, bool quiet)
             rmq_cmd_deinit(&resp);
         }
         rmq_cmd_deinit(&req);
-        if (j)
+        if (j) {
+            free_strv(addrs, n);
             return j;
+        }
     }
+    if (n >= 0)
+        free_strv(addrs, n);
     return NULL;
 }
 
@@ -834,6 +852,7 @@ static int cmd_broker_status(args_t *a)
         }
         rmq_cmd_deinit(&req);
     }
+    free_strv(addrs, n);
     return rc;
 }
 
@@ -988,7 +1007,10 @@ int main(int argc, char **argv)
         if (strcmp(s->name, argv[1]) == 0) {
             args_t a;
             parse_opts(argc - 2, argv + 2, s->opts, &a);
-            return s->fn(&a);
+            int rc = s->fn(&a);
+            for (int i = 0; i < ns_count; i++)
+                free(ns_list[i]);
+            return rc;
         }
     }
     fprintf(stderr, "mqadmin: unknown command \"%s\"\n", argv[1]);
