@@ -171,6 +171,8 @@ async function main() {
     await c.ready();
     consumers.push(c);
   }
+  // the consumers' shared internal producer (retry fallback) reports broker restarts as errors
+  if (Producer.defaultProducer) Producer.defaultProducer.on('error', e => errors.push(`inner producer: ${e.message}`));
   const producer = new Producer(Object.assign({}, common, { producerGroup: 'PID_COMPAT', instanceName: 'p1' }));
   producer.on('error', e => errors.push(`producer: ${e.message}`));
   await producer.ready();
