@@ -294,3 +294,45 @@ Test(codec, encode_ipv6_roundtrip)
     rmq_wbe32(blank + 4, RMQ_MSG_BLANK_MAGIC);
     cr_assert_eq(rmq_msg_check(blank, 8, true, 0, &d), RMQ_MSG_CHECK_BLANK);
 }
+
+/* Mutated and truncated records never crash the decoders (bounded loop;
+ * run under ASan in CI). */
+Test(codec, mutated_input_is_rejected_safely)
+{
+    size_t len, blen;
+    uint8_t *b = load("11_PULL_MESSAGE_found_resp.bin", &len);
+    const uint8_t *body = frame_body(b, len, &blen);
+    uint8_t *m = malloc(blen);
+    srand(4242);
+    int decoded = 0;
+    for (int it = 0; it < 20000; it++) {
+        memcpy(m, body, blen);
+        int flips = 1 + rand() % 4;
+        for (int k = 0; k < flips; k++)
+            m[rand() % blen] = (uint8_t)rand();
+        size_t n = (size_t)(rand() % 8 == 0 ? rand() % (int)blen : (int)blen);
+        rmq_msg_rec_t r, *recs;
+        size_t cnt, used;
+        if (rmq_msg_decode(m, n, it % 2, &r) == RMQ_OK) {
+            cr_assert((size_t)r.total_size <= n);
+            cr_assert(r.body + r.body_len <= m + n);
+            cr_assert((const uint8_t *)r.props + r.props_len <= m + n);
+            decoded++;
+        }
+        if (rmq_msg_decode_lenient(m, n, false, &r, &used) == RMQ_OK)
+            cr_assert(used <= n);
+        (void)rmq_msg_check(m, n, true, 4096, &r);
+        if (rmq_msg_decode_all(m, n, false, &recs, &cnt) == RMQ_OK)
+            free(recs);
+        rmq_msg_batch_item_t *items;
+        if (rmq_msg_batch_decode(m, n, &items, &cnt) == RMQ_OK)
+            free(items);
+        rmq_msg_props_t p;
+        rmq_msg_props_init(&p);
+        rmq_msg_props_parse(&p, (const char *)m, n);
+        rmq_msg_props_free(&p);
+    }
+    cr_assert(decoded > 0);
+    free(m);
+    free(b);
+}
