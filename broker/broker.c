@@ -626,6 +626,7 @@ void rmq_broker_destroy(rmq_broker_t *b)
     rmq_endpoint_destroy(b->client);
     rmq_namesrv_api_destroy(b->ns);
     rmq_client_mgr_destroy(b->clients);
+    rmq_proc_admin_cleanup(b);
     struct event *evs[] = {b->ev_persist_offsets, b->ev_persist_meta, b->ev_sigterm, b->ev_sigint, b->mbox_ev};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])

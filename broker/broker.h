@@ -49,6 +49,7 @@ struct rmq_broker_s {
     rmq_namesrv_api_t *ns;
     rmq_snapshot_writer_t *snap;
     rmq_schedule_t *schedule;
+    rmq_map_t *mq_locks; /* LOCK_BATCH_MQ: "group\1topic\1broker\1qid" -> holder (proc_admin.c) */
     char config_dir[4096];
 
     rmq_msg_host_t store_host;
@@ -124,6 +125,7 @@ void rmq_proc_offset_register(rmq_broker_t *b, rmq_endpoint_t *ep);
 void rmq_proc_client_register(rmq_broker_t *b, rmq_endpoint_t *ep);
 void rmq_proc_admin_register(rmq_broker_t *b, rmq_endpoint_t *ep);
 void rmq_proc_query_register(rmq_broker_t *b, rmq_endpoint_t *ep);
+void rmq_proc_admin_cleanup(rmq_broker_t *b);
 
 /* Lifecycle (broker.c). */
 rmq_broker_t *rmq_broker_new(void);

@@ -502,9 +502,6 @@ typedef struct lock_ent_s {
     int64_t ts;
 } lock_ent_t;
 
-static rmq_map_t g_locks; /* "group\x01topic\x01broker\x01qid" -> lock_ent_t* */
-static bool g_locks_init;
-
 static void lock_free(void *p)
 {
     lock_ent_t *e = p;
@@ -529,10 +526,12 @@ static void on_lock_batch(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
                              "lock body must be {\"clientId\",\"consumerGroup\",\"mqSet\":[...]} JSON");
         return;
     }
-    if (!g_locks_init) {
-        rmq_map_init(&g_locks, lock_free);
-        g_locks_init = true;
+    rmq_broker_t *b = ctx;
+    if (!b->mq_locks) {
+        b->mq_locks = rmq_calloc(1, sizeof(*b->mq_locks));
+        rmq_map_init(b->mq_locks, lock_free);
     }
+    rmq_map_t *locks = b->mq_locks;
     rmq_buf_t o;
     rmq_buf_init(&o);
     rmq_buf_puts(&o, "{\"lockOKMQSet\":[");
@@ -546,10 +545,10 @@ static void on_lock_batch(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
             continue;
         char key[1024];
         snprintf(key, sizeof(key), "%s\x01%s\x01%s\x01%lld", group, t, bn, (long long)q);
-        lock_ent_t *e = rmq_map_get(&g_locks, key);
+        lock_ent_t *e = rmq_map_get(locks, key);
         if (unlock) {
             if (e && !strcmp(e->client_id, cid))
-                rmq_map_del(&g_locks, key);
+                rmq_map_del(locks, key);
             continue;
         }
         bool ok = !e || !strcmp(e->client_id, cid) || now - e->ts > 60000;
@@ -557,7 +556,7 @@ static void on_lock_batch(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
             continue;
         if (!e) {
             e = rmq_calloc(1, sizeof(*e));
-            rmq_map_put(&g_locks, key, e);
+            rmq_map_put(locks, key, e);
         }
         if (!e->client_id || strcmp(e->client_id, cid)) {
             free(e->client_id);
@@ -577,6 +576,15 @@ static void on_lock_batch(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         return;
     }
     reply_body(conn, req, &o);
+}
+
+void rmq_proc_admin_cleanup(rmq_broker_t *b)
+{
+    if (b->mq_locks) {
+        rmq_map_deinit(b->mq_locks);
+        free(b->mq_locks);
+        b->mq_locks = NULL;
+    }
 }
 
 void rmq_proc_admin_register(rmq_broker_t *b, rmq_endpoint_t *ep)
