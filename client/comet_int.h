@@ -272,6 +272,16 @@ void cm_instance_want_heartbeat(cm_instance_t *inst);
 /* Send heartbeats to all brokers now (blocking). @thread not io */
 void cm_instance_heartbeat_now(cm_instance_t *inst);
 
+/* HeartbeatData JSON of this instance (its role's groups and subscriptions). */
+void cm_heartbeat_body(cm_instance_t *inst, rmq_buf_t *b);
+/* Request builders (exposed for the golden-frame tests). */
+rmq_cmd_t *cm_send_cmd_new(const cm_settings_t *s, int code, const char *topic, int32_t qid, int32_t sys_flag,
+                           int64_t born, int32_t flag, const char *props, bool batch, const char *broker,
+                           const void *body, size_t body_len);
+rmq_cmd_t *cm_pull_cmd_new(const char *group, const char *topic, int32_t qid, int64_t offset, int32_t max_msgs,
+                           int sys_flag, int64_t commit_offset, int64_t suspend_ms, const char *subscription,
+                           int64_t sub_version, const char *broker);
+
 /* helpers */
 void cm_errstr(char *errstr, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void cm_set_ext_i64(rmq_cmd_t *c, const char *k, int64_t v);

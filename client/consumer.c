@@ -187,6 +187,29 @@ static void start_chain(cm_mqstate_t *mq) { cm_consumer_pull_later(mq, ++mq->cha
 
 static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void *arg);
 
+/* PULL_MESSAGE as the Java push consumer writes it. */
+rmq_cmd_t *cm_pull_cmd_new(const char *group, const char *topic, int32_t qid, int64_t offset, int32_t max_msgs,
+                           int sys_flag, int64_t commit_offset, int64_t suspend_ms, const char *subscription,
+                           int64_t sub_version, const char *broker)
+{
+    rmq_cmd_t *req = rmq_cmd_new();
+    rmq_cmd_init_request(req, RMQ_REQ_PULL_MESSAGE);
+    rmq_cmd_set_ext(req, "consumerGroup", group);
+    rmq_cmd_set_ext(req, "topic", topic);
+    rmq_cmd_set_ext_i64(req, "queueId", qid);
+    rmq_cmd_set_ext_i64(req, "queueOffset", offset);
+    rmq_cmd_set_ext_i64(req, "maxMsgNums", max_msgs);
+    rmq_cmd_set_ext_i64(req, "sysFlag", sys_flag);
+    rmq_cmd_set_ext_i64(req, "commitOffset", commit_offset);
+    rmq_cmd_set_ext_i64(req, "suspendTimeoutMillis", suspend_ms);
+    if (subscription)
+        rmq_cmd_set_ext(req, "subscription", subscription);
+    rmq_cmd_set_ext_i64(req, "subVersion", sub_version);
+    rmq_cmd_set_ext(req, "expressionType", "TAG");
+    rmq_cmd_set_ext(req, "bname", broker);
+    return req;
+}
+
 static void pull_task(void *arg)
 {
     chain_ref_t *ref = arg;
@@ -229,21 +252,9 @@ static void pull_task(void *arg)
     bool post_sub = c->s->postSubscriptionWhenPull || !c->push || strncmp(mq->topic, "%RETRY%", 7) == 0;
     if (post_sub)
         sys |= PULL_SYS_SUBSCRIPTION;
-    rmq_cmd_t *req = rmq_cmd_new();
-    rmq_cmd_init_request(req, RMQ_REQ_PULL_MESSAGE);
-    rmq_cmd_set_ext(req, "consumerGroup", c->group);
-    rmq_cmd_set_ext(req, "topic", mq->topic);
-    rmq_cmd_set_ext_i64(req, "queueId", mq->qid);
-    rmq_cmd_set_ext_i64(req, "queueOffset", pc->offset);
-    rmq_cmd_set_ext_i64(req, "maxMsgNums", c->s->pullBatchSize);
-    rmq_cmd_set_ext_i64(req, "sysFlag", sys);
-    rmq_cmd_set_ext_i64(req, "commitOffset", commit > 0 ? commit : 0);
-    rmq_cmd_set_ext_i64(req, "suspendTimeoutMillis", c->s->brokerSuspendMaxTimeMillis);
-    if (post_sub)
-        rmq_cmd_set_ext(req, "subscription", sub ? sub->expr : "*");
-    rmq_cmd_set_ext_i64(req, "subVersion", sub ? sub->version : 0);
-    rmq_cmd_set_ext(req, "expressionType", "TAG");
-    rmq_cmd_set_ext(req, "bname", mq->broker);
+    rmq_cmd_t *req = cm_pull_cmd_new(c->group, mq->topic, mq->qid, pc->offset, c->s->pullBatchSize, sys,
+                                     commit > 0 ? commit : 0, c->s->brokerSuspendMaxTimeMillis,
+                                     post_sub ? (sub ? sub->expr : "*") : NULL, sub ? sub->version : 0, mq->broker);
     c->inflight++;
     cm_request(c->inst, addr, req, c->s->consumerPullTimeoutMillis, pull_resp, pc);
 }

@@ -611,7 +611,7 @@ static void free_strs(char **v, size_t n)
 
 /* ---------------- heartbeats ---------------- */
 
-static void heartbeat_body(cm_instance_t *inst, rmq_buf_t *b)
+void cm_heartbeat_body(cm_instance_t *inst, rmq_buf_t *b)
 {
     rmq_jw_t w;
     rmq_jw_init(&w, b);
@@ -647,7 +647,7 @@ void cm_instance_heartbeat_now(cm_instance_t *inst)
     }
     rmq_buf_t b;
     rmq_buf_init(&b);
-    heartbeat_body(inst, &b);
+    cm_heartbeat_body(inst, &b);
     /* send to all in parallel, then collect */
     for (size_t i = 0; i < n; i++) {
         rmq_cmd_t req, resp;

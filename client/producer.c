@@ -184,25 +184,33 @@ static comet_err_t encode_batch(comet_producer_t *p, const comet_message_t *cons
 }
 
 /* SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE request as Java 4.9.8 writes it. */
-static rmq_cmd_t *build_cmd(comet_producer_t *p, const send_req_t *sr, const char *broker, int32_t qid)
+rmq_cmd_t *cm_send_cmd_new(const cm_settings_t *s, int code, const char *topic, int32_t qid, int32_t sys_flag,
+                           int64_t born, int32_t flag, const char *props, bool batch, const char *broker,
+                           const void *body, size_t body_len)
 {
     rmq_cmd_t *c = rmq_cmd_new();
-    rmq_cmd_init_request(c, sr->code);
-    rmq_cmd_set_ext(c, "a", p->s->producerGroup);
-    rmq_cmd_set_ext(c, "b", sr->topic);
-    rmq_cmd_set_ext(c, "c", p->s->createTopicKey);
-    rmq_cmd_set_ext_i64(c, "d", p->s->defaultTopicQueueNums);
+    rmq_cmd_init_request(c, code);
+    rmq_cmd_set_ext(c, "a", s->producerGroup);
+    rmq_cmd_set_ext(c, "b", topic);
+    rmq_cmd_set_ext(c, "c", s->createTopicKey);
+    rmq_cmd_set_ext_i64(c, "d", s->defaultTopicQueueNums);
     rmq_cmd_set_ext_i64(c, "e", qid);
-    rmq_cmd_set_ext_i64(c, "f", sr->sys_flag);
-    rmq_cmd_set_ext_i64(c, "g", sr->born);
-    rmq_cmd_set_ext_i64(c, "h", sr->flag);
-    rmq_cmd_set_ext(c, "i", sr->props);
+    rmq_cmd_set_ext_i64(c, "f", sys_flag);
+    rmq_cmd_set_ext_i64(c, "g", born);
+    rmq_cmd_set_ext_i64(c, "h", flag);
+    rmq_cmd_set_ext(c, "i", props);
     rmq_cmd_set_ext(c, "j", "0");
     rmq_cmd_set_ext(c, "k", "false");
-    rmq_cmd_set_ext(c, "m", sr->batch ? "true" : "false");
+    rmq_cmd_set_ext(c, "m", batch ? "true" : "false");
     rmq_cmd_set_ext(c, "n", broker);
-    rmq_cmd_set_body(c, sr->body, sr->body_len);
+    rmq_cmd_set_body(c, body, body_len);
     return c;
+}
+
+static rmq_cmd_t *build_cmd(comet_producer_t *p, const send_req_t *sr, const char *broker, int32_t qid)
+{
+    return cm_send_cmd_new(p->s, sr->code, sr->topic, qid, sr->sys_flag, sr->born, sr->flag, sr->props, sr->batch,
+                           broker, sr->body, sr->body_len);
 }
 
 static bool stored_code(int code) { return code == 0 || code == 10 || code == 11 || code == 12; }
