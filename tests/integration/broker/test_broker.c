@@ -1408,3 +1408,30 @@ Test(broker, transactional_half_messages_are_refused_not_lost)
     rmq_cmd_set_ext(&req, "f", "4");
     expect_error(&req, 16, "transaction");
 }
+
+static bool lock_q0(int code, const char *client)
+{
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"clientId\":\"%s\",\"consumerGroup\":\"LG\",\"mqSet\":[{\"brokerName\":\"broker-t\",\"queueId\":0,"
+             "\"topic\":\"LT\"}]}",
+             client);
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, code);
+    rmq_cmd_set_body(&req, body, strlen(body));
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    bool granted = resp.body_len && memmem(resp.body, resp.body_len, "\"queueId\":0", 11) != NULL;
+    rmq_cmd_deinit(&resp);
+    return granted;
+}
+
+Test(broker, orderly_locks)
+{
+    cr_assert(lock_q0(41, "c1"), "first locker must get the queue");
+    cr_assert(lock_q0(41, "c1"), "the holder renews its lock");
+    cr_assert_not(lock_q0(41, "c2"), "another client must not get a held queue");
+    lock_q0(42, "c2"); /* not the holder: no effect */
+    cr_assert_not(lock_q0(41, "c2"));
+    lock_q0(42, "c1");
+    cr_assert(lock_q0(41, "c2"), "released queue not granted");
+}
