@@ -217,10 +217,24 @@ Test(client, broadcasting_delivers_to_every_consumer, .init = setup2, .fini = te
     cr_log_info("broadcasting: consumer 1 dups %zu, consumer 2 dups %zu", r1.ids.dups, r2.ids.dups);
     comet_push_consumer_destroy(c1);
     comet_push_consumer_destroy(c2);
-    /* offsets went to the local file */
+    /* offsets went to the local file: the same instance resumes after them */
     char path[512];
     snprintf(path, sizeof(path), "%s/offsets", cl.tmp);
     cr_expect_eq(access(path, F_OK), 0, "local offset directory %s", path);
+    rec_t r3;
+    ids_init(&r3.ids);
+    comet_push_consumer_t *c3 = push("it_bcast_cg", "ItBcast", "*", &r3, true, "bc1");
+    comet_message_t *m = msg("ItBcast", 1000, "B");
+    comet_send_result_t res;
+    cr_assert_eq(comet_producer_send(p, m, &res, -1), 0);
+    comet_message_destroy(m);
+    int64_t end = rmq_mono_ms() + 15000;
+    while (!ids_has(&r3.ids, res.msg_id) && rmq_mono_ms() < end)
+        sleep_ms(100);
+    cr_expect(ids_has(&r3.ids, res.msg_id), "the restarted broadcasting consumer got the new message");
+    cr_expect_eq(ids_count(&r3.ids), 1, "restarted broadcasting consumer re-consumed %zu old messages",
+                 ids_count(&r3.ids) - 1);
+    comet_push_consumer_destroy(c3);
     comet_producer_destroy(p);
 }
 
