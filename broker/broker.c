@@ -600,18 +600,18 @@ void rmq_broker_destroy(rmq_broker_t *b)
     if (!b)
         return;
     b->shutting_down = true;
-    /* stop accepting and answering: parked pulls are dropped (clients retry) */
-    rmq_pull_hold_destroy(b->hold);
-    b->hold = NULL;
+    /* stop accepting and answering (parked pulls are dropped: clients retry) */
     rmq_endpoint_destroy(b->vip_server);
     rmq_endpoint_destroy(b->server);
     b->vip_server = b->server = NULL;
-    /* the store flushes everything; SYNC_FLUSH completions land in the mailbox */
-    if (b->store)
-        rmq_store_set_arrived_cb(b->store, NULL, NULL);
+    /* the store flushes everything and stops its threads; SYNC_FLUSH
+     * completions and arrivals land in the mailbox, which is drained while
+     * the hold service (the arrived hook's target) still exists */
     rmq_store_destroy(b->store);
     b->store = NULL;
     mbox_drain(b);
+    rmq_pull_hold_destroy(b->hold);
+    b->hold = NULL;
     /* final metadata snapshot, synchronously (the loop is no longer running) */
     rmq_snapshot_writer_stop(b->snap);
     b->snap = NULL;
