@@ -641,3 +641,84 @@ Test(client, mqadmin_commands, .init = setup2, .fini = teardown, .timeout = 90)
     cr_expect_eq(admin(out, sizeof(out), "noSuchCommand"), 2);
     cr_expect_eq(admin(out, sizeof(out), "deleteTopic -n %s -t AdmTopic -c TestCluster", cl.ns_addr), 0, "%s", out);
 }
+
+/* ---------------- at-least-once: the committed offset waits for the oldest ---------------- */
+
+static atomic_int slow_release;
+static atomic_int slow_entered;
+static comet_consume_status_t slow_cb(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs, size_t cnt,
+                                      void *opaque)
+{
+    rec_t *r = opaque;
+    for (size_t i = 0; i < cnt; i++) {
+        size_t len;
+        const char *b = comet_message_ext_body(msgs[i], &len);
+        if (len == 9 && memcmp(b, "message-5", 9) == 0) {
+            slow_entered = 1;
+            while (!slow_release)
+                sleep_ms(20);
+        }
+        ids_add(&r->ids, comet_message_ext_msg_id(msgs[i]));
+    }
+    return COMET_CONSUME_SUCCESS;
+}
+
+static int64_t committed_offset(int broker_port, const char *group, const char *topic, int qid)
+{
+    th_client_t tc;
+    cr_assert(th_connect(&tc, broker_port));
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, 14);
+    rmq_cmd_set_ext(&req, "consumerGroup", group);
+    rmq_cmd_set_ext(&req, "topic", topic);
+    rmq_cmd_set_ext_i64(&req, "queueId", qid);
+    int64_t off = -1;
+    if (th_call(&tc, &req, &resp, 3000)) {
+        if (resp.code == 0)
+            rmq_cmd_ext_i64(&resp, "offset", &off);
+        rmq_cmd_deinit(&resp);
+    }
+    rmq_cmd_deinit(&req);
+    th_close(&tc);
+    return off;
+}
+
+Test(client, committed_offset_never_passes_a_message_in_flight, .init = setup2, .fini = teardown, .timeout = 90)
+{
+    cr_assert(cl_create_topic(&cl, "ItAlo", 1, 2));
+    comet_producer_t *p = producer(NULL);
+    comet_message_queue_t mq = {0};
+    snprintf(mq.topic, sizeof(mq.topic), "ItAlo");
+    snprintf(mq.broker_name, sizeof(mq.broker_name), "a");
+    mq.queue_id = 0;
+    for (int i = 0; i < 20; i++) {
+        comet_message_t *m = msg("ItAlo", i, "X");
+        comet_send_result_t res;
+        cr_assert_eq(comet_producer_send_to_queue(p, m, &mq, &res, -1), 0, "%s", res.errstr);
+        cr_expect_eq(res.queue_offset, i);
+        comet_message_destroy(m);
+    }
+    comet_producer_destroy(p);
+    rec_t r;
+    ids_init(&r.ids);
+    comet_conf_t *conf = cl_conf(&cl, "consumerGroup", "it_alo_cg");
+    char err[256];
+    comet_push_consumer_t *c = comet_push_consumer_new(conf, slow_cb, &r, err, sizeof(err));
+    cr_assert_not_null(c);
+    comet_push_consumer_subscribe(c, "ItAlo", "*");
+    cr_assert_eq(comet_push_consumer_start(c, err, sizeof(err)), 0);
+    int64_t end = rmq_mono_ms() + 20000;
+    while (ids_count(&r.ids) < 19 && rmq_mono_ms() < end)
+        sleep_ms(50);
+    cr_assert_eq(ids_count(&r.ids), 19, "the other 19 messages are consumed meanwhile");
+    cr_assert(slow_entered);
+    sleep_ms(1500); /* several persist periods (500 ms) */
+    int64_t off = committed_offset(cl.brokers[0].port, "it_alo_cg", "ItAlo", 0);
+    cr_expect_eq(off, 5, "committed offset %lld: want 5, the message still being consumed", (long long)off);
+    slow_release = 1;
+    end = rmq_mono_ms() + 10000;
+    while ((off = committed_offset(cl.brokers[0].port, "it_alo_cg", "ItAlo", 0)) < 20 && rmq_mono_ms() < end)
+        sleep_ms(200);
+    cr_expect_eq(off, 20, "after message 5 the offset moves to the end");
+    comet_push_consumer_destroy(c);
+}
