@@ -35,6 +35,7 @@ typedef struct cm_settings_s {
     char *consumeTimestamp;
     char *localOffsetStoreDir;
     char *logLevel;
+    char *serializeType;
     int32_t sendMsgTimeout;
     int32_t retryTimesWhenSendFailed;
     int32_t retryTimesWhenSendAsyncFailed;

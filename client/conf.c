@@ -20,6 +20,7 @@ static const char *const wheres[] = {"CONSUME_FROM_LAST_OFFSET", "CONSUME_FROM_F
                                      "CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST",
                                      "CONSUME_FROM_MIN_OFFSET", "CONSUME_FROM_MAX_OFFSET", NULL};
 static const char *const levels[] = {"ERROR", "WARN", "INFO", "DEBUG", "TRACE", NULL};
+static const char *const serializations[] = {"JSON", "ROCKETMQ", NULL};
 
 static const rmq_conf_def_t client_props[] = {
     {"namesrvAddr", RMQ_CONF_STR, F(namesrvAddr), "", 0, 0, RMQ_CONF_IMPORTANT,
@@ -42,6 +43,9 @@ static const rmq_conf_def_t client_props[] = {
     {"localOffsetStoreDir", RMQ_CONF_STR, F(localOffsetStoreDir), "", 0, 0, 0,
      "broadcasting offsets directory (default ~/.rocketmq_offsets)", NULL},
     {"logLevel", RMQ_CONF_STR, F(logLevel), "WARN", 0, 0, 0, "library log level", levels},
+    {"serializeType", RMQ_CONF_STR, F(serializeType), "JSON", 0, 0, 0,
+     "request header format (rocketmq.serialize.type): JSON as Java by default, or the binary ROCKETMQ header",
+     serializations},
     {"sendMsgTimeout", RMQ_CONF_INT, F(sendMsgTimeout), "3000", 1, 3600000, RMQ_CONF_IMPORTANT,
      "send time budget in ms, covering all retries", NULL},
     {"retryTimesWhenSendFailed", RMQ_CONF_INT, F(retryTimesWhenSendFailed), "2", 0, 100, 0,

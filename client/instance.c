@@ -50,6 +50,7 @@ typedef struct route_ent_s {
 
 struct cm_instance_s {
     const cm_settings_t *s;
+    uint8_t serialize; /* RMQ_SERIALIZE_JSON or _ROCKETMQ for every request */
     char client_id[256];
     char **ns;
     size_t nns;
@@ -227,6 +228,7 @@ static void req_done(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *resp, void *arg
 static void req_task(void *arg)
 {
     req_ctx_t *rc = arg;
+    rc->req->serialize = rc->inst->serialize;
     if (rc->inst->io_stopped) {
         if (!rc->oneway)
             rc->cb(rc->inst, RMQ_ERR__DESTROY, NULL, rc->arg);
@@ -771,6 +773,8 @@ cm_instance_t *cm_instance_new(const cm_settings_t *s, char *errstr, size_t errs
         return NULL;
     }
     inst->s = s;
+    inst->serialize = s->serializeType && strcmp(s->serializeType, "ROCKETMQ") == 0 ? RMQ_SERIALIZE_ROCKETMQ
+                                                                                    : RMQ_SERIALIZE_JSON;
     const char *ns = s->namesrvAddr && *s->namesrvAddr ? s->namesrvAddr : getenv("NAMESRV_ADDR");
     split_ns(inst, ns);
     if (inst->nns == 0) {

@@ -722,3 +722,36 @@ Test(client, committed_offset_never_passes_a_message_in_flight, .init = setup2, 
     cr_expect_eq(off, 20, "after message 5 the offset moves to the end");
     comet_push_consumer_destroy(c);
 }
+
+/* ---------------- binary ROCKETMQ header ---------------- */
+
+Test(client, rocketmq_binary_header_round_trip, .init = setup2, .fini = teardown, .timeout = 60)
+{
+    cr_assert(cl_create_topic(&cl, "ItBin", 2, 2));
+    char err[256];
+    comet_conf_t *pconf = cl_conf(&cl, "producerGroup", "it_bin_pg");
+    cr_assert_eq(comet_conf_set(pconf, "serializeType", "ROCKETMQ", err, sizeof(err)), COMET_CONF_OK);
+    comet_producer_t *p = comet_producer_new(pconf, err, sizeof(err));
+    cr_assert_not_null(p);
+    cr_assert_eq(comet_producer_start(p, err, sizeof(err)), 0);
+    idset_t sent;
+    ids_init(&sent);
+    for (int i = 0; i < 50; i++) {
+        comet_message_t *m = msg("ItBin", i, "Bin");
+        comet_send_result_t res;
+        cr_assert_eq(comet_producer_send(p, m, &res, -1), 0, "%s", res.errstr);
+        ids_add(&sent, res.msg_id);
+        comet_message_destroy(m);
+    }
+    comet_producer_destroy(p);
+    comet_conf_t *cconf = cl_conf(&cl, "consumerGroup", "it_bin_cg");
+    comet_conf_set(cconf, "serializeType", "ROCKETMQ", err, sizeof(err));
+    rec_t r;
+    ids_init(&r.ids);
+    comet_push_consumer_t *c = comet_push_consumer_new(cconf, record_cb, &r, err, sizeof(err));
+    cr_assert_not_null(c);
+    comet_push_consumer_subscribe(c, "ItBin", "Bin");
+    cr_assert_eq(comet_push_consumer_start(c, err, sizeof(err)), 0);
+    cr_expect(wait_all(&sent, &r.ids, 20000), "missed %zu", ids_missing(&sent, &r.ids, NULL, 0));
+    comet_push_consumer_destroy(c);
+}
