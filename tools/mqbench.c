@@ -405,6 +405,10 @@ static int run_consumer(opts_t *o)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--print-config-md") == 0) {
+        comet_conf_properties_show(stdout); /* the libcomet property table, for CONFIGURATION.md */
+        return 0;
+    }
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage();
         return argc < 2 ? 2 : 0;
