@@ -327,6 +327,8 @@ rmq_put_status_t rmq_commitlog_put(rmq_commitlog_t *cl, const rmq_store_msg_t *m
             if (i > 0)
                 res->msg_id[idlen++] = ',';
             idlen += rmq_msg_id_create(res->msg_id + idlen, &m->store_host, rec.commitlog_offset);
+        } else {
+            res->msg_id_truncated = true;
         }
         if (counts)
             qoff++;

@@ -138,8 +138,13 @@ typedef struct rmq_put_result_s {
     int32_t wrote_bytes;     /* bytes appended (all records of a batch) */
     int32_t msg_num;
     int64_t store_timestamp;
-    char msg_id[RMQ_STORE_MSGIDS_MAX]; /* offset msgId(s), comma-separated for a batch (truncated if huge) */
+    char msg_id[RMQ_STORE_MSGIDS_MAX]; /* offset msgId(s), comma-separated for a batch */
+    bool msg_id_truncated;   /* batch too large for msg_id: use rmq_store_batch_msg_ids */
 } rmq_put_result_t;
+
+/* All offset msgIds of a stored batch, comma-separated, appended to out (a
+ * batch is stored contiguously from res->wrote_offset). @thread any */
+void rmq_store_batch_msg_ids(const rmq_store_msg_t *msgs, size_t n, const rmq_put_result_t *res, rmq_buf_t *out);
 
 /* Completion of a pending put. @thread StoreFlush (or StoreClean when
  * syncFlushTimeout expires while a flush hangs). Must not block and must not

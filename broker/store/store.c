@@ -911,3 +911,18 @@ rmq_err_t rmq_store_get_commitlog_data(rmq_store_t *s, int64_t offset, rmq_store
     ref->pin = mf;
     return RMQ_OK;
 }
+
+void rmq_store_batch_msg_ids(const rmq_store_msg_t *msgs, size_t n, const rmq_put_result_t *res, rmq_buf_t *out)
+{
+    int64_t off = res->wrote_offset;
+    char id[RMQ_MSG_ID_MAX];
+    for (size_t i = 0; i < n; i++) {
+        const rmq_store_msg_t *m = &msgs[i];
+        if (i > 0)
+            rmq_buf_putc(out, ',');
+        size_t l = rmq_msg_id_create(id, &m->store_host, off);
+        rmq_buf_put(out, id, l);
+        off += (int64_t)rmq_msg_rec_size(m->born_host.v6, m->store_host.v6, m->body_len, strlen(m->topic),
+                                         m->props ? m->props_len : 0);
+    }
+}

@@ -334,6 +334,7 @@ Test(store, batch_append)
 {
     tctx_t t;
     tctx_init(&t);
+    tctx_set(&t, "mappedFileSizeCommitLog", "65536");
     rmq_store_t *s = tctx_open(&t);
     rmq_put_result_t res;
     cr_assert_eq(tput(s, "Batch", 0, 0, 10, &res), RMQ_PUT_OK);
@@ -352,6 +353,36 @@ Test(store, batch_append)
     cr_assert_eq(commas, 4);
     cr_assert(rmq_store_wait_dispatched(s, 5000));
     cr_assert_eq(rmq_store_get_max_offset_in_queue(s, "Batch", 0), 6);
+    rmq_buf_t ids;
+    rmq_buf_init(&ids);
+    rmq_store_batch_msg_ids(m, 5, &res, &ids);
+    cr_assert_str_eq(rmq_buf_cstr(&ids), res.msg_id);
+    rmq_buf_free(&ids);
+    /* a batch too large for the fixed msg_id buffer */
+    tmsg_t *big = calloc(200, sizeof(*big));
+    rmq_store_msg_t *bm = calloc(200, sizeof(*bm));
+    for (int i = 0; i < 200; i++) {
+        tmsg(&big[i], "Batch", 0, 100 + i, 1, NULL, NULL);
+        big[i].m.props_len = 0;
+        bm[i] = big[i].m;
+    }
+    cr_assert_eq(rmq_store_put_messages_wait(s, bm, 200, &res), RMQ_PUT_OK);
+    cr_assert(res.msg_id_truncated);
+    rmq_buf_init(&ids);
+    rmq_store_batch_msg_ids(bm, 200, &res, &ids);
+    char *last = strrchr(rmq_buf_cstr(&ids), ',') + 1;
+    rmq_msg_host_t h;
+    int64_t lo;
+    cr_assert_eq(rmq_msg_id_parse(last, strlen(last), &h, &lo), RMQ_OK);
+    rmq_store_ref_t ref;
+    cr_assert_eq(rmq_store_get_message_by_offset(s, lo, &ref), RMQ_OK);
+    rmq_msg_rec_t r;
+    cr_assert_eq(rmq_msg_decode(ref.data, ref.len, true, &r), RMQ_OK);
+    cr_assert_eq(body_index(&r), 299);
+    rmq_store_ref_release(ref.pin);
+    rmq_buf_free(&ids);
+    free(big);
+    free(bm);
     /* mixed queues or a DELAY in a batch are illegal */
     m[2].queue_id = 1;
     cr_assert_eq(rmq_store_put_messages_wait(s, m, 5, &res), RMQ_PUT_MESSAGE_ILLEGAL);
