@@ -154,9 +154,9 @@ typedef struct cm_route_s {
     cm_broker_data_t *bds;
     size_t nbds;
     /* derived */
-    cm_mq_t *pub;   /* writable queues (TopicPublishInfo), sorted by broker name */
+    cm_mq_t *pub; /* writable queues (TopicPublishInfo), sorted by broker name */
     size_t npub;
-    cm_mq_t *sub;   /* readable queues, sorted (topic, broker, queue id) */
+    cm_mq_t *sub; /* readable queues, sorted (topic, broker, queue id) */
     size_t nsub;
 } cm_route_t;
 
@@ -200,8 +200,9 @@ bool cm_fault_pick_one(cm_fault_t *f, int64_t now_ms, uint32_t rnd, char *out, s
  * `counter` is incremented. last_broker may be NULL. Returns an index into
  * r->pub (or -1 when there is none); with fault enabled and every broker out,
  * *alt_queue_id receives the queue id to use on the chosen broker (else -1). */
-int cm_select_queue(const cm_route_t *r, _Atomic uint32_t *counter, const char *last_broker, bool fault_enable,
-                    cm_fault_t *f, int64_t now_ms, char *alt_broker, size_t alt_size, int32_t *alt_queue_id);
+int cm_select_queue(const cm_route_t *r, _Atomic uint32_t *counter, const char *last_broker,
+                    bool fault_enable, cm_fault_t *f, int64_t now_ms, char *alt_broker, size_t alt_size,
+                    int32_t *alt_queue_id);
 
 /* ------------------------------------------------------------------ */
 /* rebalance.c - AllocateMessageQueueAveragely                         */
@@ -247,9 +248,11 @@ void cm_post(cm_instance_t *inst, int delay_ms, cm_task_fn_t fn, void *arg);
 /* Run fn(arg) on the callback thread. @thread any */
 void cm_post_callback(cm_instance_t *inst, cm_task_fn_t fn, void *arg);
 /* Async request: takes req; cb runs on the I/O thread exactly once. @thread any */
-void cm_request(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms, cm_resp_cb_t cb, void *arg);
+void cm_request(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms, cm_resp_cb_t cb,
+                void *arg);
 /* Blocking request; *resp filled on RMQ_OK (caller rmq_cmd_deinit). @thread not io */
-rmq_err_t cm_request_sync(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms, rmq_cmd_t *resp);
+rmq_err_t cm_request_sync(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms,
+                          rmq_cmd_t *resp);
 /* Oneway: takes req. @thread any */
 void cm_oneway(cm_instance_t *inst, const char *addr, rmq_cmd_t *req);
 /* Request to the name servers with failover. @thread not io */
@@ -279,9 +282,9 @@ void cm_heartbeat_body(cm_instance_t *inst, rmq_buf_t *b);
 rmq_cmd_t *cm_send_cmd_new(const cm_settings_t *s, int code, const char *topic, int32_t qid, int32_t sys_flag,
                            int64_t born, int32_t flag, const char *props, bool batch, const char *broker,
                            const void *body, size_t body_len);
-rmq_cmd_t *cm_pull_cmd_new(const char *group, const char *topic, int32_t qid, int64_t offset, int32_t max_msgs,
-                           int sys_flag, int64_t commit_offset, int64_t suspend_ms, const char *subscription,
-                           int64_t sub_version, const char *broker);
+rmq_cmd_t *cm_pull_cmd_new(const char *group, const char *topic, int32_t qid, int64_t offset,
+                           int32_t max_msgs, int sys_flag, int64_t commit_offset, int64_t suspend_ms,
+                           const char *subscription, int64_t sub_version, const char *broker);
 
 /* helpers */
 void cm_errstr(char *errstr, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -302,8 +305,8 @@ typedef struct cm_pq_s {
     pthread_mutex_t lock;
     cm_pq_entry_t *e; /* ring of entries sorted by offset */
     size_t head, len, cap;
-    size_t count;      /* not done */
-    size_t bytes;      /* body bytes not done */
+    size_t count;       /* not done */
+    size_t bytes;       /* body bytes not done */
     int64_t max_offset; /* highest offset ever added, -1 */
     _Atomic bool dropped;
 } cm_pq_t;
@@ -335,8 +338,8 @@ typedef struct cm_offset_store_s {
     pthread_mutex_t lock;
     cm_offset_entry_t *e;
     size_t n, cap;
-    bool local;         /* broadcasting: file */
-    char *path;         /* local file */
+    bool local; /* broadcasting: file */
+    char *path; /* local file */
     cm_instance_t *inst;
     char *group;
 } cm_offset_store_t;
@@ -345,8 +348,8 @@ void cm_offset_store_init(cm_offset_store_t *os, cm_instance_t *inst, const char
                           const char *local_dir);
 void cm_offset_store_deinit(cm_offset_store_t *os);
 /* Update in memory. increase_only: never move backwards. */
-void cm_offset_store_update(cm_offset_store_t *os, const char *topic, const char *broker, int32_t qid, int64_t off,
-                            bool increase_only);
+void cm_offset_store_update(cm_offset_store_t *os, const char *topic, const char *broker, int32_t qid,
+                            int64_t off, bool increase_only);
 /* In-memory offset, -1 if unknown. */
 int64_t cm_offset_store_get(cm_offset_store_t *os, const char *topic, const char *broker, int32_t qid);
 /* Read from the broker (or local file): >= 0 offset, -1 none, RMQ err < -1 on failure (blocking). */
@@ -354,7 +357,8 @@ int64_t cm_offset_store_read(cm_offset_store_t *os, const char *topic, const cha
 /* Persist all changed offsets (remote: oneway UPDATE_CONSUMER_OFFSET, or
  * sync requests when sync=true; local: rewrite the file). */
 void cm_offset_store_persist_all(cm_offset_store_t *os, bool sync);
-void cm_offset_store_persist_one(cm_offset_store_t *os, const char *topic, const char *broker, int32_t qid, bool sync);
+void cm_offset_store_persist_one(cm_offset_store_t *os, const char *topic, const char *broker, int32_t qid,
+                                 bool sync);
 void cm_offset_store_remove(cm_offset_store_t *os, const char *topic, const char *broker, int32_t qid);
 
 /* ------------------------------------------------------------------ */
@@ -364,7 +368,7 @@ typedef struct cm_consumer_s cm_consumer_t;
 
 typedef struct cm_sub_s {
     char *topic;
-    char *expr;       /* subString */
+    char *expr; /* subString */
     char **tags;
     int32_t *codes;
     size_t ntags;
@@ -381,10 +385,10 @@ typedef struct cm_mqstate_s {
     char broker[COMET_NAME_MAX];
     int32_t qid;
     cm_pq_t *pq;
-    int64_t next_offset;     /* next pull offset */
-    uint64_t chain;          /* id of the live pull chain; older chains end themselves */
+    int64_t next_offset; /* next pull offset */
+    uint64_t chain;      /* id of the live pull chain; older chains end themselves */
     bool assigned;
-    uint64_t gen;            /* bumped on (re)assignment and seek: stale pull answers are dropped */
+    uint64_t gen; /* bumped on (re)assignment and seek: stale pull answers are dropped */
     cm_consumer_t *cons;
     struct cm_mqstate_s *next;
 } cm_mqstate_t;
@@ -401,18 +405,18 @@ struct cm_consumer_s {
     const cm_settings_t *s;
     char *group;
     bool broadcasting;
-    bool push;               /* CONSUME_PASSIVELY */
-    bool manual_assign;      /* pull consumer with assign() */
+    bool push;          /* CONSUME_PASSIVELY */
+    bool manual_assign; /* pull consumer with assign() */
     cm_sub_t *subs;
     size_t nsubs;
     cm_offset_store_t offsets;
-    pthread_mutex_t lock;    /* mqs list */
+    pthread_mutex_t lock; /* mqs list */
     cm_mqstate_t *mqs;
     int nassigned;
     cm_consumer_ops_t ops;
     void *owner;
     _Atomic bool running;
-    _Atomic int inflight;    /* pulls in flight */
+    _Atomic int inflight; /* pulls in flight */
     int64_t last_rebalance;
     int64_t last_persist;
 };
@@ -436,7 +440,8 @@ void cm_consumer_consumed(cm_consumer_t *c, cm_pq_t *pq, const char *topic, cons
                           const int64_t *offsets, size_t n);
 void cm_consumer_write_heartbeat(cm_consumer_t *c, void *jw);
 /* Move the next pull of a queue (pull consumer seek). */
-rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid, int64_t offset);
+rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid,
+                           int64_t offset);
 /* Send a failed message back (CONSUMER_SEND_MSG_BACK), blocking. */
 rmq_err_t cm_consumer_send_back(cm_consumer_t *c, const comet_message_ext_t *m, int delay_level);
 /* Queue offset helpers (blocking). */

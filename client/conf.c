@@ -16,9 +16,13 @@
 #define F(x) offsetof(cm_settings_t, x)
 
 static const char *const models[] = {"CLUSTERING", "BROADCASTING", NULL};
-static const char *const wheres[] = {"CONSUME_FROM_LAST_OFFSET", "CONSUME_FROM_FIRST_OFFSET", "CONSUME_FROM_TIMESTAMP",
+static const char *const wheres[] = {"CONSUME_FROM_LAST_OFFSET",
+                                     "CONSUME_FROM_FIRST_OFFSET",
+                                     "CONSUME_FROM_TIMESTAMP",
                                      "CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST",
-                                     "CONSUME_FROM_MIN_OFFSET", "CONSUME_FROM_MAX_OFFSET", NULL};
+                                     "CONSUME_FROM_MIN_OFFSET",
+                                     "CONSUME_FROM_MAX_OFFSET",
+                                     NULL};
 static const char *const levels[] = {"ERROR", "WARN", "INFO", "DEBUG", "TRACE", NULL};
 static const char *const serializations[] = {"JSON", "ROCKETMQ", NULL};
 
@@ -27,24 +31,26 @@ static const rmq_conf_def_t client_props[] = {
      "name servers, `host:port;host:port` (env NAMESRV_ADDR when empty)", NULL},
     {"instanceName", RMQ_CONF_STR, F(instanceName), "DEFAULT", 0, 0, 0,
      "client instance name; DEFAULT becomes `<pid>#<n>`", NULL},
-    {"clientIP", RMQ_CONF_STR, F(clientIP), "", 0, 0, 0, "IP in the client id (first non-loopback IPv4 when empty)",
-     NULL},
+    {"clientIP", RMQ_CONF_STR, F(clientIP), "", 0, 0, 0,
+     "IP in the client id (first non-loopback IPv4 when empty)", NULL},
     {"unitName", RMQ_CONF_STR, F(unitName), "", 0, 0, 0, "appended to the client id when set", NULL},
-    {"producerGroup", RMQ_CONF_STR, F(producerGroup), "DEFAULT_PRODUCER", 0, 0, RMQ_CONF_IMPORTANT, "producer group",
-     NULL},
+    {"producerGroup", RMQ_CONF_STR, F(producerGroup), "DEFAULT_PRODUCER", 0, 0, RMQ_CONF_IMPORTANT,
+     "producer group", NULL},
     {"consumerGroup", RMQ_CONF_STR, F(consumerGroup), "", 0, 0, RMQ_CONF_IMPORTANT, "consumer group", NULL},
-    {"createTopicKey", RMQ_CONF_STR, F(createTopicKey), "TBW102", 0, 0, 0, "auto-create template topic", NULL},
+    {"createTopicKey", RMQ_CONF_STR, F(createTopicKey), "TBW102", 0, 0, 0, "auto-create template topic",
+     NULL},
     {"messageModel", RMQ_CONF_STR, F(messageModel), "CLUSTERING", 0, 0, RMQ_CONF_IMPORTANT,
      "CLUSTERING or BROADCASTING", models},
-    {"consumeFromWhere", RMQ_CONF_STR, F(consumeFromWhere), "CONSUME_FROM_LAST_OFFSET", 0, 0, RMQ_CONF_IMPORTANT,
-     "start position of a group without committed offset", wheres},
+    {"consumeFromWhere", RMQ_CONF_STR, F(consumeFromWhere), "CONSUME_FROM_LAST_OFFSET", 0, 0,
+     RMQ_CONF_IMPORTANT, "start position of a group without committed offset", wheres},
     {"consumeTimestamp", RMQ_CONF_STR, F(consumeTimestamp), "", 0, 0, 0,
      "yyyyMMddHHmmss for CONSUME_FROM_TIMESTAMP (default: 30 minutes ago)", NULL},
     {"localOffsetStoreDir", RMQ_CONF_STR, F(localOffsetStoreDir), "", 0, 0, 0,
      "broadcasting offsets directory (default ~/.rocketmq_offsets)", NULL},
     {"logLevel", RMQ_CONF_STR, F(logLevel), "WARN", 0, 0, 0, "library log level", levels},
     {"serializeType", RMQ_CONF_STR, F(serializeType), "JSON", 0, 0, 0,
-     "request header format (rocketmq.serialize.type): JSON as Java by default, or the binary ROCKETMQ header",
+     "request header format (rocketmq.serialize.type): JSON as Java by default, or the binary ROCKETMQ "
+     "header",
      serializations},
     {"sendMsgTimeout", RMQ_CONF_INT, F(sendMsgTimeout), "3000", 1, 3600000, RMQ_CONF_IMPORTANT,
      "send time budget in ms, covering all retries", NULL},
@@ -58,11 +64,12 @@ static const rmq_conf_def_t client_props[] = {
      "keep slow or failing brokers out for a while (latency fault tolerance)", NULL},
     {"compressMsgBodyOverHowmuch", RMQ_CONF_INT, F(compressMsgBodyOverHowmuch), "4096", 0, INT32_MAX, 0,
      "zlib-compress bodies of at least this many bytes", NULL},
-    {"compressLevel", RMQ_CONF_INT, F(compressLevel), "5", 0, 9, 0, "zlib level (rocketmq.message.compressLevel)",
+    {"compressLevel", RMQ_CONF_INT, F(compressLevel), "5", 0, 9, 0,
+     "zlib level (rocketmq.message.compressLevel)", NULL},
+    {"maxMessageSize", RMQ_CONF_INT, F(maxMessageSize), "4194304", 1, INT32_MAX, 0, "largest body accepted",
      NULL},
-    {"maxMessageSize", RMQ_CONF_INT, F(maxMessageSize), "4194304", 1, INT32_MAX, 0, "largest body accepted", NULL},
-    {"defaultTopicQueueNums", RMQ_CONF_INT, F(defaultTopicQueueNums), "4", 1, 1024, 0, "queues of auto-created topics",
-     NULL},
+    {"defaultTopicQueueNums", RMQ_CONF_INT, F(defaultTopicQueueNums), "4", 1, 1024, 0,
+     "queues of auto-created topics", NULL},
     {"maxOutstandingAsync", RMQ_CONF_INT, F(maxOutstandingAsync), "65536", 1, INT32_MAX, 0,
      "async sends in flight before COMET_ERR__QUEUE_FULL", NULL},
     {"pollNameServerInterval", RMQ_CONF_INT, F(pollNameServerInterval), "30000", 10, 3600000, 0,
@@ -71,11 +78,13 @@ static const rmq_conf_def_t client_props[] = {
      "heartbeat period (ms)", NULL},
     {"persistConsumerOffsetInterval", RMQ_CONF_INT, F(persistConsumerOffsetInterval), "5000", 10, 3600000, 0,
      "offset commit period (ms)", NULL},
-    {"mqClientApiTimeout", RMQ_CONF_INT, F(mqClientApiTimeout), "3000", 10, 3600000, 0, "RPC timeout (ms)", NULL},
+    {"mqClientApiTimeout", RMQ_CONF_INT, F(mqClientApiTimeout), "3000", 10, 3600000, 0, "RPC timeout (ms)",
+     NULL},
     {"rebalanceInterval", RMQ_CONF_INT, F(rebalanceInterval), "20000", 10, 3600000, 0,
      "rebalance period (ms; rocketmq.client.rebalance.waitInterval)", NULL},
     {"consumeThreadMin", RMQ_CONF_INT, F(consumeThreadMin), "20", 1, 1000, 0, "consume threads", NULL},
-    {"consumeThreadMax", RMQ_CONF_INT, F(consumeThreadMax), "20", 1, 1000, 0, "accepted for compatibility", NULL},
+    {"consumeThreadMax", RMQ_CONF_INT, F(consumeThreadMax), "20", 1, 1000, 0, "accepted for compatibility",
+     NULL},
     {"pullThresholdForQueue", RMQ_CONF_INT, F(pullThresholdForQueue), "1000", 1, 65535, 0,
      "cached messages per queue before pulls pause", NULL},
     {"pullThresholdSizeForQueue", RMQ_CONF_INT, F(pullThresholdSizeForQueue), "100", 1, 1024, 0,
@@ -92,8 +101,8 @@ static const rmq_conf_def_t client_props[] = {
      "long-poll hold time (ms)", NULL},
     {"consumerPullTimeoutMillis", RMQ_CONF_INT, F(consumerPullTimeoutMillis), "30000", 10, 3600000, 0,
      "pull RPC timeout (ms)", NULL},
-    {"pullTimeDelayMillsWhenException", RMQ_CONF_INT, F(pullTimeDelayMillsWhenException), "1000", 0, 3600000, 0,
-     "pause after a failed pull (ms)", NULL},
+    {"pullTimeDelayMillsWhenException", RMQ_CONF_INT, F(pullTimeDelayMillsWhenException), "1000", 0, 3600000,
+     0, "pause after a failed pull (ms)", NULL},
     {"postSubscriptionWhenPull", RMQ_CONF_BOOL, F(postSubscriptionWhenPull), "false", 0, 0, 0,
      "send the subscription with every pull", NULL},
     {"pollQueueMaxSize", RMQ_CONF_INT, F(pollQueueMaxSize), "10000", 1, INT32_MAX, 0,
@@ -101,7 +110,10 @@ static const rmq_conf_def_t client_props[] = {
     RMQ_CONF_END,
 };
 
-const char *comet_version_str(void) { return COMET_VERSION_STR; }
+const char *comet_version_str(void)
+{
+    return COMET_VERSION_STR;
+}
 
 comet_conf_t *comet_conf_new(void)
 {
@@ -161,10 +173,18 @@ comet_conf_res_t comet_conf_get(const comet_conf_t *conf, const char *name, char
     const char *p = (const char *)&conf->s + d->offset;
     int n;
     switch (d->type) {
-    case RMQ_CONF_STR: n = snprintf(dest, dest_size, "%s", *(char *const *)p ? *(char *const *)p : ""); break;
-    case RMQ_CONF_INT: n = snprintf(dest, dest_size, "%d", *(const int32_t *)p); break;
-    case RMQ_CONF_LONG: n = snprintf(dest, dest_size, "%lld", (long long)*(const int64_t *)p); break;
-    default: n = snprintf(dest, dest_size, "%s", *(const bool *)p ? "true" : "false"); break;
+    case RMQ_CONF_STR:
+        n = snprintf(dest, dest_size, "%s", *(char *const *)p ? *(char *const *)p : "");
+        break;
+    case RMQ_CONF_INT:
+        n = snprintf(dest, dest_size, "%d", *(const int32_t *)p);
+        break;
+    case RMQ_CONF_LONG:
+        n = snprintf(dest, dest_size, "%lld", (long long)*(const int64_t *)p);
+        break;
+    default:
+        n = snprintf(dest, dest_size, "%s", *(const bool *)p ? "true" : "false");
+        break;
     }
     return (n < 0 || (size_t)n >= dest_size) ? COMET_CONF_INVALID : COMET_CONF_OK;
 }
@@ -174,24 +194,43 @@ comet_err_t comet_conf_load_file(comet_conf_t *conf, const char *path, char *err
     return (comet_err_t)rmq_conf_load_file(client_props, &conf->s, path, "client", errstr, errstr_size);
 }
 
-void comet_conf_properties_show(FILE *out) { rmq_conf_print_markdown(client_props, "libcomet properties", out); }
-void comet_conf_set_opaque(comet_conf_t *conf, void *opaque) { conf->opaque = opaque; }
+void comet_conf_properties_show(FILE *out)
+{
+    rmq_conf_print_markdown(client_props, "libcomet properties", out);
+}
+void comet_conf_set_opaque(comet_conf_t *conf, void *opaque)
+{
+    conf->opaque = opaque;
+}
 void comet_conf_set_log_cb(comet_conf_t *conf, void (*cb)(void *, int, const char *, const char *))
 {
     conf->log_cb = cb;
 }
-void comet_conf_set_send_cb(comet_conf_t *conf, comet_send_cb_t *cb) { conf->send_cb = cb; }
+void comet_conf_set_send_cb(comet_conf_t *conf, comet_send_cb_t *cb)
+{
+    conf->send_cb = cb;
+}
 
-const char *comet_err2str(comet_err_t err) { return rmq_err2str((int)err); }
-const char *comet_err2name(comet_err_t err) { return rmq_err2name((int)err); }
+const char *comet_err2str(comet_err_t err)
+{
+    return rmq_err2str((int)err);
+}
+const char *comet_err2name(comet_err_t err)
+{
+    return rmq_err2name((int)err);
+}
 
 const char *comet_send_status_name(comet_send_status_t st)
 {
     switch (st) {
-    case COMET_SEND_OK: return "SEND_OK";
-    case COMET_SEND_FLUSH_DISK_TIMEOUT: return "FLUSH_DISK_TIMEOUT";
-    case COMET_SEND_FLUSH_SLAVE_TIMEOUT: return "FLUSH_SLAVE_TIMEOUT";
-    case COMET_SEND_SLAVE_NOT_AVAILABLE: return "SLAVE_NOT_AVAILABLE";
+    case COMET_SEND_OK:
+        return "SEND_OK";
+    case COMET_SEND_FLUSH_DISK_TIMEOUT:
+        return "FLUSH_DISK_TIMEOUT";
+    case COMET_SEND_FLUSH_SLAVE_TIMEOUT:
+        return "FLUSH_SLAVE_TIMEOUT";
+    case COMET_SEND_SLAVE_NOT_AVAILABLE:
+        return "SLAVE_NOT_AVAILABLE";
     }
     return "UNKNOWN";
 }
@@ -206,7 +245,10 @@ void cm_errstr(char *errstr, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-void cm_set_ext_i64(rmq_cmd_t *c, const char *k, int64_t v) { rmq_cmd_set_ext_i64(c, k, v); }
+void cm_set_ext_i64(rmq_cmd_t *c, const char *k, int64_t v)
+{
+    rmq_cmd_set_ext_i64(c, k, v);
+}
 
 /* The log hook is process-wide (common/rmq_log): the newest handle's
  * callback wins; without one, stderr at logLevel. */

@@ -133,7 +133,10 @@ static void write_sub(rmq_jw_t *w, const cm_sub_t *s)
     rmq_jw_obj_end(w);
 }
 
-static bool has_retry_sub(cm_consumer_t *c) { return c->push && !c->broadcasting; }
+static bool has_retry_sub(cm_consumer_t *c)
+{
+    return c->push && !c->broadcasting;
+}
 
 void cm_consumer_write_heartbeat(cm_consumer_t *c, void *jwv)
 {
@@ -183,14 +186,17 @@ static bool mq_active(cm_consumer_t *c, cm_mqstate_t *mq, uint64_t chain)
 }
 
 /* Start a new pull chain for mq (older ones end at their next step). Under c->lock. */
-static void start_chain(cm_mqstate_t *mq) { cm_consumer_pull_later(mq, ++mq->chain, 0); }
+static void start_chain(cm_mqstate_t *mq)
+{
+    cm_consumer_pull_later(mq, ++mq->chain, 0);
+}
 
 static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void *arg);
 
 /* PULL_MESSAGE as the Java push consumer writes it. */
-rmq_cmd_t *cm_pull_cmd_new(const char *group, const char *topic, int32_t qid, int64_t offset, int32_t max_msgs,
-                           int sys_flag, int64_t commit_offset, int64_t suspend_ms, const char *subscription,
-                           int64_t sub_version, const char *broker)
+rmq_cmd_t *cm_pull_cmd_new(const char *group, const char *topic, int32_t qid, int64_t offset,
+                           int32_t max_msgs, int sys_flag, int64_t commit_offset, int64_t suspend_ms,
+                           const char *subscription, int64_t sub_version, const char *broker)
 {
     rmq_cmd_t *req = rmq_cmd_new();
     rmq_cmd_init_request(req, RMQ_REQ_PULL_MESSAGE);
@@ -244,17 +250,18 @@ static void pull_task(void *arg)
     pthread_mutex_unlock(&c->lock);
 
     const cm_sub_t *sub = find_sub(c, mq->topic);
-    int64_t commit = (!c->broadcasting && c->push) ? cm_offset_store_get(&c->offsets, mq->topic, mq->broker, mq->qid)
-                                                   : -1;
+    int64_t commit =
+        (!c->broadcasting && c->push) ? cm_offset_store_get(&c->offsets, mq->topic, mq->broker, mq->qid) : -1;
     int sys = PULL_SYS_SUSPEND;
     if (commit > 0)
         sys |= PULL_SYS_COMMIT;
     bool post_sub = c->s->postSubscriptionWhenPull || !c->push || strncmp(mq->topic, "%RETRY%", 7) == 0;
     if (post_sub)
         sys |= PULL_SYS_SUBSCRIPTION;
-    rmq_cmd_t *req = cm_pull_cmd_new(c->group, mq->topic, mq->qid, pc->offset, c->s->pullBatchSize, sys,
-                                     commit > 0 ? commit : 0, c->s->brokerSuspendMaxTimeMillis,
-                                     post_sub ? (sub ? sub->expr : "*") : NULL, sub ? sub->version : 0, mq->broker);
+    rmq_cmd_t *req =
+        cm_pull_cmd_new(c->group, mq->topic, mq->qid, pc->offset, c->s->pullBatchSize, sys,
+                        commit > 0 ? commit : 0, c->s->brokerSuspendMaxTimeMillis,
+                        post_sub ? (sub ? sub->expr : "*") : NULL, sub ? sub->version : 0, mq->broker);
     c->inflight++;
     cm_request(c->inst, addr, req, c->s->consumerPullTimeoutMillis, pull_resp, pc);
 }
@@ -285,7 +292,8 @@ static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void 
 
     int delay = 0;
     if (err != RMQ_OK) {
-        rmq_log(RMQ_LOG_INFO, FAC, "pull %s/%s/%d failed: %s", mq->topic, mq->broker, mq->qid, rmq_err2str(err));
+        rmq_log(RMQ_LOG_INFO, FAC, "pull %s/%s/%d failed: %s", mq->topic, mq->broker, mq->qid,
+                rmq_err2str(err));
         delay = c->s->pullTimeDelayMillsWhenException;
         goto next;
     }
@@ -296,8 +304,8 @@ static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void 
         rmq_msg_rec_t *recs = NULL;
         size_t n = 0;
         if (rmq_msg_decode_all(resp->body, resp->body_len, false, &recs, &n) != RMQ_OK) {
-            rmq_log(RMQ_LOG_WARN, FAC, "pull %s/%s/%d: undecodable body (%zu bytes)", mq->topic, mq->broker, mq->qid,
-                    resp->body_len);
+            rmq_log(RMQ_LOG_WARN, FAC, "pull %s/%s/%d: undecodable body (%zu bytes)", mq->topic, mq->broker,
+                    mq->qid, resp->body_len);
             delay = c->s->pullTimeDelayMillsWhenException;
             break;
         }
@@ -315,8 +323,9 @@ static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void 
                 continue;
             comet_message_ext_t *m = cm_message_ext_from_rec(&recs[i], mq->broker);
             if (!m) {
-                rmq_log(RMQ_LOG_WARN, FAC, "pull %s/%s/%d: message at offset %lld cannot be decompressed, skipped",
-                        mq->topic, mq->broker, mq->qid, (long long)recs[i].queue_offset);
+                rmq_log(RMQ_LOG_WARN, FAC,
+                        "pull %s/%s/%d: message at offset %lld cannot be decompressed, skipped", mq->topic,
+                        mq->broker, mq->qid, (long long)recs[i].queue_offset);
                 continue;
             }
             if (sub && !cm_sub_match(sub, rmq_msg_props_get(&m->props, RMQ_PROP_TAGS))) {
@@ -374,8 +383,8 @@ static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void 
         delay = 20;
         break;
     default:
-        rmq_log(RMQ_LOG_INFO, FAC, "pull %s/%s/%d: %s %s", mq->topic, mq->broker, mq->qid, rmq_err2name(resp->code),
-                resp->remark ? resp->remark : "");
+        rmq_log(RMQ_LOG_INFO, FAC, "pull %s/%s/%d: %s %s", mq->topic, mq->broker, mq->qid,
+                rmq_err2name(resp->code), resp->remark ? resp->remark : "");
         if (resp->code == RMQ_ERR_SUBSCRIPTION_NOT_EXIST || resp->code == RMQ_ERR_SUBSCRIPTION_NOT_LATEST)
             cm_instance_want_heartbeat(c->inst); /* e.g. the broker restarted */
         delay = c->s->pullTimeDelayMillsWhenException;
@@ -593,7 +602,8 @@ static void rebalance_topic(cm_consumer_t *c, const char *topic)
             return;
         }
         cm_sort_strings(cids, ncids);
-        nalloc = cm_allocate_averagely(r->nsub, (const char *const *)cids, ncids, cm_instance_client_id(c->inst), idx);
+        nalloc = cm_allocate_averagely(r->nsub, (const char *const *)cids, ncids,
+                                       cm_instance_client_id(c->inst), idx);
     }
     /* drop what is no longer ours */
     cm_mqstate_t **drop = NULL;
@@ -651,12 +661,13 @@ void cm_consumer_set_assignment(cm_consumer_t *c, const comet_message_queue_t *m
     }
 }
 
-rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid, int64_t offset)
+rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid,
+                           int64_t offset)
 {
     if (offset == COMET_OFFSET_END || offset == COMET_OFFSET_BEGINNING) {
-        rmq_err_t e = cm_query_offset(c->inst, offset == COMET_OFFSET_END ? RMQ_REQ_GET_MAX_OFFSET
-                                                                           : RMQ_REQ_GET_MIN_OFFSET,
-                                      topic, broker, qid, 0, &offset);
+        rmq_err_t e = cm_query_offset(
+            c->inst, offset == COMET_OFFSET_END ? RMQ_REQ_GET_MAX_OFFSET : RMQ_REQ_GET_MIN_OFFSET, topic,
+            broker, qid, 0, &offset);
         if (e != RMQ_OK)
             return e;
     }
@@ -707,7 +718,8 @@ rmq_err_t cm_consumer_send_back(cm_consumer_t *c, const comet_message_ext_t *m, 
         return RMQ_ERR__NO_ROUTE;
     rmq_cmd_t req, resp;
     rmq_cmd_init_request(&req, RMQ_REQ_CONSUMER_SEND_MSG_BACK);
-    rmq_cmd_set_ext_i64(&req, "maxReconsumeTimes", c->s->maxReconsumeTimes < 0 ? 16 : c->s->maxReconsumeTimes);
+    rmq_cmd_set_ext_i64(&req, "maxReconsumeTimes",
+                        c->s->maxReconsumeTimes < 0 ? 16 : c->s->maxReconsumeTimes);
     rmq_cmd_set_ext_i64(&req, "offset", m->commitlog_offset);
     rmq_cmd_set_ext(&req, "bname", m->broker_name);
     rmq_cmd_set_ext_i64(&req, "delayLevel", delay_level);
@@ -724,8 +736,14 @@ rmq_err_t cm_consumer_send_back(cm_consumer_t *c, const comet_message_ext_t *m, 
     return e;
 }
 
-static void role_tick(void *ctx, int64_t now, bool force) { cm_consumer_tick(ctx, now, force); }
-static void role_hb(void *ctx, void *jw) { cm_consumer_write_heartbeat(ctx, jw); }
+static void role_tick(void *ctx, int64_t now, bool force)
+{
+    cm_consumer_tick(ctx, now, force);
+}
+static void role_hb(void *ctx, void *jw)
+{
+    cm_consumer_write_heartbeat(ctx, jw);
+}
 
 void cm_consumer_init(cm_consumer_t *c, cm_instance_t *inst, const cm_settings_t *s, bool push, void *owner,
                       const cm_consumer_ops_t *ops)

@@ -110,10 +110,14 @@ bool cm_fault_pick_one(cm_fault_t *f, int64_t now, uint32_t rnd, char *out, size
     return true;
 }
 
-static uint32_t next_index(_Atomic uint32_t *counter) { return (atomic_fetch_add(counter, 1) + 1) & 0x7FFFFFFF; }
+static uint32_t next_index(_Atomic uint32_t *counter)
+{
+    return (atomic_fetch_add(counter, 1) + 1) & 0x7FFFFFFF;
+}
 
-int cm_select_queue(const cm_route_t *r, _Atomic uint32_t *counter, const char *last_broker, bool fault_enable,
-                    cm_fault_t *f, int64_t now, char *alt_broker, size_t alt_size, int32_t *alt_queue_id)
+int cm_select_queue(const cm_route_t *r, _Atomic uint32_t *counter, const char *last_broker,
+                    bool fault_enable, cm_fault_t *f, int64_t now, char *alt_broker, size_t alt_size,
+                    int32_t *alt_queue_id)
 {
     size_t n = r->npub;
     if (alt_queue_id)

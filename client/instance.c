@@ -95,7 +95,10 @@ struct cm_instance_s {
 };
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
-static void evthread_init(void) { evthread_use_pthreads(); }
+static void evthread_init(void)
+{
+    evthread_use_pthreads();
+}
 static _Atomic uint32_t instance_seq;
 
 /* ---------------- helpers ---------------- */
@@ -173,8 +176,14 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 
 static __thread cm_instance_t *tls_io_inst;
 
-bool cm_instance_on_io(const cm_instance_t *inst) { return tls_io_inst == inst; }
-bool cm_instance_stopping(const cm_instance_t *inst) { return inst->stopping; }
+bool cm_instance_on_io(const cm_instance_t *inst)
+{
+    return tls_io_inst == inst;
+}
+bool cm_instance_stopping(const cm_instance_t *inst)
+{
+    return inst->stopping;
+}
 
 static void *io_main(void *arg)
 {
@@ -254,7 +263,8 @@ done:
     free(rc);
 }
 
-void cm_request(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms, cm_resp_cb_t cb, void *arg)
+void cm_request(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms, cm_resp_cb_t cb,
+                void *arg)
 {
     req_ctx_t *rc = calloc(1, sizeof(*rc));
     rc->inst = inst;
@@ -312,7 +322,8 @@ static void waiter_cb(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void 
     pthread_mutex_unlock(&w->m);
 }
 
-rmq_err_t cm_request_sync(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms, rmq_cmd_t *resp)
+rmq_err_t cm_request_sync(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms,
+                          rmq_cmd_t *resp)
 {
     rmq_assert(!cm_instance_on_io(inst));
     if (inst->io_stopped)
@@ -497,7 +508,7 @@ static cm_route_t *route_from_default(cm_instance_t *inst, const char *topic, ch
     rmq_jw_arr_begin(&w);
     for (size_t i = 0; i < def->nqds; i++) {
         int q = def->qds[i].read_queue_nums < inst->s->defaultTopicQueueNums ? def->qds[i].read_queue_nums
-                                                                              : inst->s->defaultTopicQueueNums;
+                                                                             : inst->s->defaultTopicQueueNums;
         rmq_jw_obj_begin(&w);
         rmq_jw_kstr(&w, "brokerName", def->qds[i].broker_name);
         rmq_jw_kint(&w, "perm", def->qds[i].perm);
@@ -517,7 +528,8 @@ static rmq_err_t refresh_one(cm_instance_t *inst, const char *topic, char *errst
 {
     cm_route_t *r = NULL;
     rmq_err_t e = route_query(inst, topic, &r, errstr, n);
-    if (e == RMQ_ERR_TOPIC_NOT_EXIST && inst->has_role && inst->role.producer_group && strncmp(topic, "%RETRY%", 7)) {
+    if (e == RMQ_ERR_TOPIC_NOT_EXIST && inst->has_role && inst->role.producer_group &&
+        strncmp(topic, "%RETRY%", 7)) {
         r = route_from_default(inst, topic, errstr, n);
         e = r ? RMQ_OK : RMQ_ERR_TOPIC_NOT_EXIST;
     }
@@ -532,7 +544,8 @@ rmq_err_t cm_route_refresh(cm_instance_t *inst, const char *topic)
     return refresh_one(inst, topic, err, sizeof(err));
 }
 
-cm_route_t *cm_route_get(cm_instance_t *inst, const char *topic, bool fetch, rmq_err_t *err, char *errstr, size_t n)
+cm_route_t *cm_route_get(cm_instance_t *inst, const char *topic, bool fetch, rmq_err_t *err, char *errstr,
+                         size_t n)
 {
     pthread_mutex_lock(&inst->rlock);
     route_ent_t *e = route_find(inst, topic);
@@ -737,7 +750,6 @@ static void *svc_main(void *arg)
     return NULL;
 }
 
-
 void cm_instance_want_route_refresh(cm_instance_t *inst)
 {
     inst->want_route_refresh = true;
@@ -826,8 +838,14 @@ void cm_instance_set_role(cm_instance_t *inst, const cm_role_t *role)
     inst->has_role = true;
 }
 
-const char *cm_instance_client_id(const cm_instance_t *inst) { return inst->client_id; }
-const cm_settings_t *cm_instance_settings(const cm_instance_t *inst) { return inst->s; }
+const char *cm_instance_client_id(const cm_instance_t *inst)
+{
+    return inst->client_id;
+}
+const cm_settings_t *cm_instance_settings(const cm_instance_t *inst)
+{
+    return inst->s;
+}
 
 rmq_err_t cm_instance_start(cm_instance_t *inst, char *errstr, size_t errstr_size)
 {

@@ -54,7 +54,10 @@ void comet_message_destroy(comet_message_t *m)
     free(m);
 }
 
-static bool bad_text(const char *s) { return strchr(s, '\001') || strchr(s, '\002'); }
+static bool bad_text(const char *s)
+{
+    return strchr(s, '\001') || strchr(s, '\002');
+}
 
 static comet_err_t set_prop(comet_message_t *m, const char *k, const char *v)
 {
@@ -67,9 +70,18 @@ static comet_err_t set_prop(comet_message_t *m, const char *k, const char *v)
     return COMET_ERR_NO_ERROR;
 }
 
-comet_err_t comet_message_set_tags(comet_message_t *m, const char *tags) { return set_prop(m, RMQ_PROP_TAGS, tags); }
-comet_err_t comet_message_set_keys(comet_message_t *m, const char *keys) { return set_prop(m, RMQ_PROP_KEYS, keys); }
-comet_err_t comet_message_set_property(comet_message_t *m, const char *n, const char *v) { return set_prop(m, n, v); }
+comet_err_t comet_message_set_tags(comet_message_t *m, const char *tags)
+{
+    return set_prop(m, RMQ_PROP_TAGS, tags);
+}
+comet_err_t comet_message_set_keys(comet_message_t *m, const char *keys)
+{
+    return set_prop(m, RMQ_PROP_KEYS, keys);
+}
+comet_err_t comet_message_set_property(comet_message_t *m, const char *n, const char *v)
+{
+    return set_prop(m, n, v);
+}
 
 comet_err_t comet_message_set_delay_level(comet_message_t *m, int level)
 {
@@ -80,12 +92,18 @@ comet_err_t comet_message_set_delay_level(comet_message_t *m, int level)
     return set_prop(m, RMQ_PROP_DELAY, level ? b : NULL);
 }
 
-void comet_message_set_flag(comet_message_t *m, int32_t flag) { m->flag = flag; }
+void comet_message_set_flag(comet_message_t *m, int32_t flag)
+{
+    m->flag = flag;
+}
 void comet_message_set_wait_store_msg_ok(comet_message_t *m, bool wait)
 {
     rmq_msg_props_set(&m->props, RMQ_PROP_WAIT, wait ? "true" : "false");
 }
-const char *comet_message_topic(const comet_message_t *m) { return m->topic; }
+const char *comet_message_topic(const comet_message_t *m)
+{
+    return m->topic;
+}
 const char *comet_message_property(const comet_message_t *m, const char *name)
 {
     return rmq_msg_props_get(&m->props, name);
@@ -189,7 +207,8 @@ comet_message_ext_t *cm_message_ext_from_rec(const rmq_msg_rec_t *rec, const cha
         int type = (rec->sys_flag & RMQ_SYSFLAG_COMPRESSION_TYPE_MASK) >> 8;
         rmq_buf_t out;
         rmq_buf_init(&out);
-        if ((type != 0 && type != 3) || rmq_msg_inflate(rec->body, (size_t)rec->body_len, &out, 0) != RMQ_OK) {
+        if ((type != 0 && type != 3) ||
+            rmq_msg_inflate(rec->body, (size_t)rec->body_len, &out, 0) != RMQ_OK) {
             rmq_buf_free(&out);
             rmq_msg_props_free(&m->props);
             free(m);
@@ -224,9 +243,18 @@ comet_message_ext_t *cm_message_ext_from_rec(const rmq_msg_rec_t *rec, const cha
     return m;
 }
 
-const char *comet_message_ext_topic(const comet_message_ext_t *m) { return m->topic; }
-const char *comet_message_ext_tags(const comet_message_ext_t *m) { return rmq_msg_props_get(&m->props, "TAGS"); }
-const char *comet_message_ext_keys(const comet_message_ext_t *m) { return rmq_msg_props_get(&m->props, "KEYS"); }
+const char *comet_message_ext_topic(const comet_message_ext_t *m)
+{
+    return m->topic;
+}
+const char *comet_message_ext_tags(const comet_message_ext_t *m)
+{
+    return rmq_msg_props_get(&m->props, "TAGS");
+}
+const char *comet_message_ext_keys(const comet_message_ext_t *m)
+{
+    return rmq_msg_props_get(&m->props, "KEYS");
+}
 const char *comet_message_ext_property(const comet_message_ext_t *m, const char *name)
 {
     return rmq_msg_props_get(&m->props, name);
@@ -237,16 +265,46 @@ const void *comet_message_ext_body(const comet_message_ext_t *m, size_t *len)
         *len = m->body_len;
     return m->body;
 }
-const char *comet_message_ext_msg_id(const comet_message_ext_t *m) { return m->msg_id; }
-const char *comet_message_ext_offset_msg_id(const comet_message_ext_t *m) { return m->offset_msg_id; }
-const char *comet_message_ext_broker_name(const comet_message_ext_t *m) { return m->broker_name; }
-int32_t comet_message_ext_queue_id(const comet_message_ext_t *m) { return m->queue_id; }
-int64_t comet_message_ext_queue_offset(const comet_message_ext_t *m) { return m->queue_offset; }
-int64_t comet_message_ext_commitlog_offset(const comet_message_ext_t *m) { return m->commitlog_offset; }
-int64_t comet_message_ext_born_timestamp(const comet_message_ext_t *m) { return m->born_ts; }
-int64_t comet_message_ext_store_timestamp(const comet_message_ext_t *m) { return m->store_ts; }
-int32_t comet_message_ext_reconsume_times(const comet_message_ext_t *m) { return m->reconsume_times; }
-int32_t comet_message_ext_flag(const comet_message_ext_t *m) { return m->flag; }
+const char *comet_message_ext_msg_id(const comet_message_ext_t *m)
+{
+    return m->msg_id;
+}
+const char *comet_message_ext_offset_msg_id(const comet_message_ext_t *m)
+{
+    return m->offset_msg_id;
+}
+const char *comet_message_ext_broker_name(const comet_message_ext_t *m)
+{
+    return m->broker_name;
+}
+int32_t comet_message_ext_queue_id(const comet_message_ext_t *m)
+{
+    return m->queue_id;
+}
+int64_t comet_message_ext_queue_offset(const comet_message_ext_t *m)
+{
+    return m->queue_offset;
+}
+int64_t comet_message_ext_commitlog_offset(const comet_message_ext_t *m)
+{
+    return m->commitlog_offset;
+}
+int64_t comet_message_ext_born_timestamp(const comet_message_ext_t *m)
+{
+    return m->born_ts;
+}
+int64_t comet_message_ext_store_timestamp(const comet_message_ext_t *m)
+{
+    return m->store_ts;
+}
+int32_t comet_message_ext_reconsume_times(const comet_message_ext_t *m)
+{
+    return m->reconsume_times;
+}
+int32_t comet_message_ext_flag(const comet_message_ext_t *m)
+{
+    return m->flag;
+}
 
 comet_message_ext_t *comet_message_ext_dup(const comet_message_ext_t *s)
 {

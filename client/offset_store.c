@@ -162,7 +162,8 @@ int64_t cm_offset_store_read(cm_offset_store_t *os, const char *t, const char *b
     rmq_cmd_set_ext(&req, "topic", t);
     rmq_cmd_set_ext_i64(&req, "queueId", q);
     rmq_cmd_set_ext(&req, "bname", b);
-    rmq_err_t e = cm_request_sync(os->inst, addr, &req, cm_instance_settings(os->inst)->mqClientApiTimeout, &resp);
+    rmq_err_t e =
+        cm_request_sync(os->inst, addr, &req, cm_instance_settings(os->inst)->mqClientApiTimeout, &resp);
     rmq_cmd_deinit(&req);
     if (e != RMQ_OK)
         return e < -1 ? e : RMQ_ERR__TRANSPORT;
@@ -205,7 +206,8 @@ static void send_update(cm_offset_store_t *os, const cm_offset_entry_t *e, bool 
         return;
     }
     rmq_cmd_t resp;
-    if (cm_request_sync(os->inst, addr, req, cm_instance_settings(os->inst)->mqClientApiTimeout, &resp) == RMQ_OK)
+    if (cm_request_sync(os->inst, addr, req, cm_instance_settings(os->inst)->mqClientApiTimeout, &resp) ==
+        RMQ_OK)
         rmq_cmd_deinit(&resp);
     rmq_cmd_destroy(req);
 }

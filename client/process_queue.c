@@ -20,7 +20,10 @@ cm_pq_t *cm_pq_new(void)
     return pq;
 }
 
-void cm_pq_hold(cm_pq_t *pq) { atomic_fetch_add(&pq->refs, 1); }
+void cm_pq_hold(cm_pq_t *pq)
+{
+    atomic_fetch_add(&pq->refs, 1);
+}
 
 void cm_pq_clear(cm_pq_t *pq)
 {

@@ -61,8 +61,8 @@ static bool topic_ok(const char *t)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = t[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '%' || c == '|' ||
-              c == '_' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '%' ||
+              c == '|' || c == '_' || c == '-'))
             return false;
     }
     return true;
@@ -89,7 +89,8 @@ static comet_err_t check_msg(comet_producer_t *p, const comet_message_t *m, char
     return COMET_ERR_NO_ERROR;
 }
 
-static comet_err_t encode_one(comet_producer_t *p, const comet_message_t *m, send_req_t *sr, char *errstr, size_t n)
+static comet_err_t encode_one(comet_producer_t *p, const comet_message_t *m, send_req_t *sr, char *errstr,
+                              size_t n)
 {
     memset(sr, 0, sizeof(*sr));
     comet_err_t e = check_msg(p, m, errstr, n);
@@ -127,8 +128,8 @@ static comet_err_t encode_one(comet_producer_t *p, const comet_message_t *m, sen
     return COMET_ERR_NO_ERROR;
 }
 
-static comet_err_t encode_batch(comet_producer_t *p, const comet_message_t *const *msgs, size_t cnt, send_req_t *sr,
-                                char *errstr, size_t n)
+static comet_err_t encode_batch(comet_producer_t *p, const comet_message_t *const *msgs, size_t cnt,
+                                send_req_t *sr, char *errstr, size_t n)
 {
     memset(sr, 0, sizeof(*sr));
     if (!msgs || cnt == 0) {
@@ -165,8 +166,8 @@ static comet_err_t encode_batch(comet_producer_t *p, const comet_message_t *cons
             snprintf(sr->uniq, sizeof(sr->uniq), "%s", uniq);
         rmq_buf_init(&pb);
         cm_message_encode_props(msgs[i], uniq, &pb);
-        rmq_msg_batch_encode_one(&body, msgs[i]->flag, msgs[i]->body, msgs[i]->body_len, (const char *)pb.data,
-                                 pb.len);
+        rmq_msg_batch_encode_one(&body, msgs[i]->flag, msgs[i]->body, msgs[i]->body_len,
+                                 (const char *)pb.data, pb.len);
         rmq_buf_free(&pb);
     }
     if (body.len > (size_t)p->s->maxMessageSize) {
@@ -209,11 +210,14 @@ rmq_cmd_t *cm_send_cmd_new(const cm_settings_t *s, int code, const char *topic, 
 
 static rmq_cmd_t *build_cmd(comet_producer_t *p, const send_req_t *sr, const char *broker, int32_t qid)
 {
-    return cm_send_cmd_new(p->s, sr->code, sr->topic, qid, sr->sys_flag, sr->born, sr->flag, sr->props, sr->batch,
-                           broker, sr->body, sr->body_len);
+    return cm_send_cmd_new(p->s, sr->code, sr->topic, qid, sr->sys_flag, sr->born, sr->flag, sr->props,
+                           sr->batch, broker, sr->body, sr->body_len);
 }
 
-static bool stored_code(int code) { return code == 0 || code == 10 || code == 11 || code == 12; }
+static bool stored_code(int code)
+{
+    return code == 0 || code == 10 || code == 11 || code == 12;
+}
 static bool retry_code(int code)
 {
     return code == 17 || code == 14 || code == 1 || code == 16 || code == 204 || code == 205;
@@ -221,10 +225,14 @@ static bool retry_code(int code)
 static comet_send_status_t status_of(int code)
 {
     switch (code) {
-    case 10: return COMET_SEND_FLUSH_DISK_TIMEOUT;
-    case 12: return COMET_SEND_FLUSH_SLAVE_TIMEOUT;
-    case 11: return COMET_SEND_SLAVE_NOT_AVAILABLE;
-    default: return COMET_SEND_OK;
+    case 10:
+        return COMET_SEND_FLUSH_DISK_TIMEOUT;
+    case 12:
+        return COMET_SEND_FLUSH_SLAVE_TIMEOUT;
+    case 11:
+        return COMET_SEND_SLAVE_NOT_AVAILABLE;
+    default:
+        return COMET_SEND_OK;
     }
 }
 
@@ -261,12 +269,13 @@ static void set_err(comet_send_result_t *res, comet_err_t e, const char *fmt, co
 }
 
 /* Choose (broker, queue id) for an attempt. */
-static bool choose(comet_producer_t *p, cm_route_t *r, const char *last, char *broker, size_t bn, int32_t *qid)
+static bool choose(comet_producer_t *p, cm_route_t *r, const char *last, char *broker, size_t bn,
+                   int32_t *qid)
 {
     char alt[COMET_NAME_MAX];
     int32_t alt_q = -1;
-    int idx = cm_select_queue(r, &p->counter, last, p->s->sendLatencyFaultEnable, &p->fault, rmq_mono_ms(), alt,
-                              sizeof(alt), &alt_q);
+    int idx = cm_select_queue(r, &p->counter, last, p->s->sendLatencyFaultEnable, &p->fault, rmq_mono_ms(),
+                              alt, sizeof(alt), &alt_q);
     if (idx < 0)
         return false;
     if (alt_q >= 0) {
@@ -280,8 +289,8 @@ static bool choose(comet_producer_t *p, cm_route_t *r, const char *last, char *b
 }
 
 /* The sync retry loop (sendDefaultImpl). fixed_broker != NULL: one attempt to that queue. */
-static comet_err_t send_sync(comet_producer_t *p, const send_req_t *sr, comet_send_result_t *res, int timeout_ms,
-                             const char *fixed_broker, int32_t fixed_qid)
+static comet_err_t send_sync(comet_producer_t *p, const send_req_t *sr, comet_send_result_t *res,
+                             int timeout_ms, const char *fixed_broker, int32_t fixed_qid)
 {
     int64_t begin = rmq_mono_ms();
     int64_t deadline = begin + (timeout_ms < 0 ? p->s->sendMsgTimeout : timeout_ms);
@@ -295,15 +304,16 @@ static comet_err_t send_sync(comet_producer_t *p, const send_req_t *sr, comet_se
         int64_t now = rmq_mono_ms();
         if (now >= deadline) {
             if (!have_result)
-                set_err(res, COMET_ERR__TIMED_OUT, "send timeout: %s%s", "sendMsgTimeout used up before retry", NULL);
+                set_err(res, COMET_ERR__TIMED_OUT, "send timeout: %s%s",
+                        "sendMsgTimeout used up before retry", NULL);
             break;
         }
         rmq_err_t re;
         char err[256] = "";
         cm_route_t *r = cm_route_get(p->inst, sr->topic, true, &re, err, sizeof(err));
         if (!r) {
-            set_err(res, re == RMQ_ERR_TOPIC_NOT_EXIST ? COMET_ERR_TOPIC_NOT_EXIST : (comet_err_t)re, "%s%s", err,
-                    NULL);
+            set_err(res, re == RMQ_ERR_TOPIC_NOT_EXIST ? COMET_ERR_TOPIC_NOT_EXIST : (comet_err_t)re, "%s%s",
+                    err, NULL);
             return res->err;
         }
         char broker[COMET_NAME_MAX];
@@ -369,7 +379,12 @@ static comet_err_t send_sync(comet_producer_t *p, const send_req_t *sr, comet_se
 
 /* ---------------- public: lifecycle ---------------- */
 
-static void no_tick(void *ctx, int64_t now, bool force) { (void)ctx; (void)now; (void)force; }
+static void no_tick(void *ctx, int64_t now, bool force)
+{
+    (void)ctx;
+    (void)now;
+    (void)force;
+}
 
 comet_producer_t *comet_producer_new(comet_conf_t *conf, char *errstr, size_t errstr_size)
 {
@@ -475,7 +490,8 @@ comet_err_t comet_producer_send_batch(comet_producer_t *p, const comet_message_t
 }
 
 comet_err_t comet_producer_send_to_queue(comet_producer_t *p, const comet_message_t *msg,
-                                         const comet_message_queue_t *mq, comet_send_result_t *res, int timeout_ms)
+                                         const comet_message_queue_t *mq, comet_send_result_t *res,
+                                         int timeout_ms)
 {
     comet_send_result_t local;
     if (!res)
@@ -538,8 +554,8 @@ comet_err_t comet_producer_send_orderly(comet_producer_t *p, const comet_message
     return comet_producer_send_to_queue(p, msg, &mq, res, timeout_ms);
 }
 
-comet_err_t comet_producer_fetch_publish_queues(comet_producer_t *p, const char *topic, comet_message_queue_t **mqs,
-                                                size_t *cnt)
+comet_err_t comet_producer_fetch_publish_queues(comet_producer_t *p, const char *topic,
+                                                comet_message_queue_t **mqs, size_t *cnt)
 {
     comet_err_t e = check_started(p);
     if (e)
@@ -613,7 +629,8 @@ typedef struct async_s {
     char offset_msg_id[COMET_MSGID_MAX];
 } async_t;
 
-static void async_seterr(async_t *a, comet_err_t e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void async_seterr(async_t *a, comet_err_t e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void async_seterr(async_t *a, comet_err_t e, const char *fmt, ...)
 {
     a->err = e;
@@ -653,7 +670,10 @@ static void async_report(void *arg)
     pthread_mutex_unlock(&p->flush_lock);
 }
 
-static void async_finish(async_t *a) { cm_post_callback(a->p->inst, async_report, a); }
+static void async_finish(async_t *a)
+{
+    cm_post_callback(a->p->inst, async_report, a);
+}
 
 static void async_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void *arg);
 
@@ -669,8 +689,8 @@ static void async_issue(async_t *a)
     a->attempts++;
     a->t0 = rmq_mono_ms();
     int64_t left = a->deadline - a->t0;
-    cm_request(a->p->inst, addr, build_cmd(a->p, &a->sr, a->broker, a->qid), (int)(left > 0 ? left : 1), async_resp,
-               a);
+    cm_request(a->p->inst, addr, build_cmd(a->p, &a->sr, a->broker, a->qid), (int)(left > 0 ? left : 1),
+               async_resp, a);
 }
 
 static void async_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void *arg)
@@ -716,7 +736,8 @@ static void async_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void
         return;
     }
     cm_route_release(r);
-    rmq_log(RMQ_LOG_INFO, FAC, "async send to %s failed (%s), retrying on %s", a->broker, rmq_err2str(err), broker);
+    rmq_log(RMQ_LOG_INFO, FAC, "async send to %s failed (%s), retrying on %s", a->broker, rmq_err2str(err),
+            broker);
     snprintf(a->broker, sizeof(a->broker), "%s", broker);
     a->qid = qid;
     async_issue(a);
@@ -757,7 +778,10 @@ comet_err_t comet_producer_send_async(comet_producer_t *p, const comet_message_t
     return COMET_ERR_NO_ERROR;
 }
 
-int comet_producer_outq_len(comet_producer_t *p) { return p ? p->outq : 0; }
+int comet_producer_outq_len(comet_producer_t *p)
+{
+    return p ? p->outq : 0;
+}
 
 comet_err_t comet_producer_flush(comet_producer_t *p, int timeout_ms)
 {

@@ -107,7 +107,8 @@ comet_err_t comet_pull_consumer_subscribe(comet_pull_consumer_t *pc, const char 
     return (comet_err_t)cm_consumer_subscribe(&pc->cons, topic, tag_expr);
 }
 
-comet_err_t comet_pull_consumer_assign(comet_pull_consumer_t *pc, const comet_message_queue_t *mqs, size_t cnt)
+comet_err_t comet_pull_consumer_assign(comet_pull_consumer_t *pc, const comet_message_queue_t *mqs,
+                                       size_t cnt)
 {
     if (!pc || (cnt && !mqs))
         return COMET_ERR__INVALID_ARG;
@@ -179,7 +180,8 @@ static void note_pos(comet_pull_consumer_t *pc, const comet_message_ext_t *m)
 {
     for (size_t i = 0; i < pc->npos; i++) {
         pos_t *p = &pc->pos[i];
-        if (p->qid == m->queue_id && strcmp(p->broker, m->broker_name) == 0 && strcmp(p->topic, m->real_topic) == 0) {
+        if (p->qid == m->queue_id && strcmp(p->broker, m->broker_name) == 0 &&
+            strcmp(p->topic, m->real_topic) == 0) {
             if (m->queue_offset + 1 > p->next)
                 p->next = m->queue_offset + 1;
             return;
@@ -193,8 +195,8 @@ static void note_pos(comet_pull_consumer_t *pc, const comet_message_ext_t *m)
     p->next = m->queue_offset + 1;
 }
 
-comet_err_t comet_pull_consumer_poll(comet_pull_consumer_t *pc, int timeout_ms, comet_message_ext_t **msgs, size_t max,
-                                     size_t *cnt)
+comet_err_t comet_pull_consumer_poll(comet_pull_consumer_t *pc, int timeout_ms, comet_message_ext_t **msgs,
+                                     size_t max, size_t *cnt)
 {
     if (!pc || !msgs || !cnt)
         return COMET_ERR__INVALID_ARG;
@@ -242,7 +244,8 @@ comet_err_t comet_pull_consumer_commit(comet_pull_consumer_t *pc, bool async)
     return COMET_ERR_NO_ERROR;
 }
 
-comet_err_t comet_pull_consumer_seek(comet_pull_consumer_t *pc, const comet_message_queue_t *mq, int64_t offset)
+comet_err_t comet_pull_consumer_seek(comet_pull_consumer_t *pc, const comet_message_queue_t *mq,
+                                     int64_t offset)
 {
     if (!pc || !mq)
         return COMET_ERR__INVALID_ARG;

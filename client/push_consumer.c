@@ -185,14 +185,14 @@ static int flow_delay(cm_consumer_t *c, cm_mqstate_t *mq)
     size_t cnt, bytes;
     int64_t span;
     cm_pq_stats(pq, &cnt, &bytes, &span);
-    if (cnt > (size_t)c->s->pullThresholdForQueue || bytes > (size_t)c->s->pullThresholdSizeForQueue * 1048576u ||
-        span > c->s->consumeConcurrentlyMaxSpan)
+    if (cnt > (size_t)c->s->pullThresholdForQueue ||
+        bytes > (size_t)c->s->pullThresholdSizeForQueue * 1048576u || span > c->s->consumeConcurrentlyMaxSpan)
         return 50;
     return 0;
 }
 
-comet_push_consumer_t *comet_push_consumer_new(comet_conf_t *conf, comet_consume_cb_t *cb, void *opaque, char *errstr,
-                                               size_t errstr_size)
+comet_push_consumer_t *comet_push_consumer_new(comet_conf_t *conf, comet_consume_cb_t *cb, void *opaque,
+                                               char *errstr, size_t errstr_size)
 {
     if (!conf || !cb) {
         cm_errstr(errstr, errstr_size, "conf and consume callback are required");
@@ -263,7 +263,10 @@ comet_err_t comet_push_consumer_start(comet_push_consumer_t *pc, char *errstr, s
     return COMET_ERR_NO_ERROR;
 }
 
-const char *comet_push_consumer_client_id(const comet_push_consumer_t *pc) { return cm_instance_client_id(pc->inst); }
+const char *comet_push_consumer_client_id(const comet_push_consumer_t *pc)
+{
+    return cm_instance_client_id(pc->inst);
+}
 
 int comet_push_consumer_assigned_count(comet_push_consumer_t *pc)
 {

@@ -32,8 +32,20 @@ size_t cm_allocate_averagely(size_t nmq, const char *const *cids, size_t ncid, c
     return range;
 }
 
-static int str_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-void cm_sort_strings(char **v, size_t n) { qsort(v, n, sizeof(*v), str_cmp); }
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+void cm_sort_strings(char **v, size_t n)
+{
+    qsort(v, n, sizeof(*v), str_cmp);
+}
 
-static int mq_cmp_v(const void *a, const void *b) { return cm_mq_cmp(a, b); }
-void cm_sort_mqs(cm_mq_t *v, size_t n) { qsort(v, n, sizeof(*v), mq_cmp_v); }
+static int mq_cmp_v(const void *a, const void *b)
+{
+    return cm_mq_cmp(a, b);
+}
+void cm_sort_mqs(cm_mq_t *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), mq_cmp_v);
+}

@@ -143,8 +143,8 @@ cm_route_t *cm_route_parse(const char *topic, const char *text, size_t len, char
         r->qds[i].topic_sys_flag = rmq_json_int(q, "topicSysFlag", &v)   ? (int32_t)v
                                    : rmq_json_int(q, "topicSynFlag", &v) ? (int32_t)v
                                                                          : 0;
-        if (r->qds[i].read_queue_nums < 0 || r->qds[i].read_queue_nums > 65535 || r->qds[i].write_queue_nums < 0 ||
-            r->qds[i].write_queue_nums > 65535) {
+        if (r->qds[i].read_queue_nums < 0 || r->qds[i].read_queue_nums > 65535 ||
+            r->qds[i].write_queue_nums < 0 || r->qds[i].write_queue_nums > 65535) {
             cm_errstr(errstr, errstr_size, "route: bad queue numbers");
             r->nqds = i + 1;
             cm_route_release(r);
@@ -179,7 +179,10 @@ out:
     return r;
 }
 
-void cm_route_hold(cm_route_t *r) { atomic_fetch_add(&r->refs, 1); }
+void cm_route_hold(cm_route_t *r)
+{
+    atomic_fetch_add(&r->refs, 1);
+}
 
 void cm_route_release(cm_route_t *r)
 {

@@ -17,7 +17,7 @@ static void index_of(int64_t v, int *e, int *s)
         return;
     }
     int msb = 63 - __builtin_clzll((unsigned long long)v); /* >= 6 */
-    int shift = msb - 5;                                    /* keep 6 significant bits */
+    int shift = msb - 5;                                   /* keep 6 significant bits */
     *e = shift;
     *s = (int)(v >> shift); /* 32..63: bit 5 set */
     if (*e >= HDR_EXP) {

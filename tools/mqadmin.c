@@ -349,7 +349,7 @@ static int cmd_cluster_list(args_t *a)
             const char *id;
             json_t *addr;
             json_object_foreach(addrs, id, addr)
-            printf("%-22s %-22s %-5s %-24s\n", cname, bn, id, json_string_value(addr));
+                printf("%-22s %-22s %-5s %-24s\n", cname, bn, id, json_string_value(addr));
         }
     }
     json_decref(ci);
@@ -485,8 +485,8 @@ static int cmd_delete_topic(args_t *a)
     return rc;
 }
 
-static int queue_offset(const char *addr, int code, const char *topic, const char *bname, int qid, const char *group,
-                        int64_t *out)
+static int queue_offset(const char *addr, int code, const char *topic, const char *bname, int qid,
+                        const char *group, int64_t *out)
 {
     rmq_cmd_t req, resp;
     rmq_cmd_init_request(&req, code);
@@ -663,7 +663,8 @@ static int cmd_consumer_connection(args_t *a)
         json_t *c = json_array_get(cs, i);
         int64_t v = 0;
         rmq_json_int(c, "version", &v);
-        printf("%-4zu %-48s %-24s %-10s %-8lld\n", i + 1, rmq_json_str(c, "clientId") ? rmq_json_str(c, "clientId") : "",
+        printf("%-4zu %-48s %-24s %-10s %-8lld\n", i + 1,
+               rmq_json_str(c, "clientId") ? rmq_json_str(c, "clientId") : "",
                rmq_json_str(c, "clientAddr") ? rmq_json_str(c, "clientAddr") : "",
                rmq_json_str(c, "language") ? rmq_json_str(c, "language") : "", (long long)v);
     }
@@ -672,8 +673,8 @@ static int cmd_consumer_connection(args_t *a)
     const char *t;
     json_t *v;
     int k = 1;
-    json_object_foreach(st, t, v)
-    printf("%03d  Topic: %-40s SubExpression: %s\n", k++, t, rmq_json_str(v, "subString") ? rmq_json_str(v, "subString") : "*");
+    json_object_foreach(st, t, v) printf("%03d  Topic: %-40s SubExpression: %s\n", k++, t,
+                                         rmq_json_str(v, "subString") ? rmq_json_str(v, "subString") : "*");
     printf("\nConsumeType: %s\nMessageModel: %s\nConsumeFromWhere: %s\n",
            rmq_json_str(j, "consumeType") ? rmq_json_str(j, "consumeType") : "",
            rmq_json_str(j, "messageModel") ? rmq_json_str(j, "messageModel") : "",
@@ -693,7 +694,8 @@ static void print_record(const rmq_msg_rec_t *r, bool with_body)
     printf("%-20s %.*s\n", "Topic:", (int)r->topic_len, r->topic);
     printf("%-20s [%s]\n", "Tags:", rmq_msg_props_get(&p, "TAGS") ? rmq_msg_props_get(&p, "TAGS") : "");
     printf("%-20s [%s]\n", "Keys:", rmq_msg_props_get(&p, "KEYS") ? rmq_msg_props_get(&p, "KEYS") : "");
-    printf("%-20s %s\n", "Msg ID:", rmq_msg_props_get(&p, "UNIQ_KEY") ? rmq_msg_props_get(&p, "UNIQ_KEY") : id);
+    printf("%-20s %s\n",
+           "Msg ID:", rmq_msg_props_get(&p, "UNIQ_KEY") ? rmq_msg_props_get(&p, "UNIQ_KEY") : id);
     printf("%-20s %d\n", "Queue ID:", r->queue_id);
     printf("%-20s %lld\n", "Queue Offset:", (long long)r->queue_offset);
     printf("%-20s %lld\n", "CommitLog Offset:", (long long)r->commitlog_offset);
@@ -748,11 +750,13 @@ static int query_by_key(const char *topic, const char *key, bool uniq)
                         size_t vl;
                         bool match = false;
                         if (uniq) {
-                            match = rmq_msg_props_find(recs[k].props, recs[k].props_len, "UNIQ_KEY", &v, &vl) &&
-                                    vl == strlen(key) && memcmp(v, key, vl) == 0;
+                            match =
+                                rmq_msg_props_find(recs[k].props, recs[k].props_len, "UNIQ_KEY", &v, &vl) &&
+                                vl == strlen(key) && memcmp(v, key, vl) == 0;
                         } else if (rmq_msg_props_find(recs[k].props, recs[k].props_len, "KEYS", &v, &vl)) {
                             char *keys = strndup(v, vl), *save = NULL;
-                            for (char *t = strtok_r(keys, " ", &save); t && !match; t = strtok_r(NULL, " ", &save))
+                            for (char *t = strtok_r(keys, " ", &save); t && !match;
+                                 t = strtok_r(NULL, " ", &save))
                                 match = strcmp(t, key) == 0;
                             free(keys);
                         }
@@ -808,7 +812,10 @@ static int cmd_query_by_id(args_t *a)
     return query_by_key(a->o['t'], id, true);
 }
 
-static int cmd_query_by_key(args_t *a) { return query_by_key(need(a, 't', "topic"), need(a, 'k', "key"), false); }
+static int cmd_query_by_key(args_t *a)
+{
+    return query_by_key(need(a, 't', "topic"), need(a, 'k', "key"), false);
+}
 
 static int cmd_broker_status(args_t *a)
 {
@@ -873,7 +880,8 @@ static int cmd_send_message(args_t *a)
 {
     const char *topic = need(a, 't', "topic"), *body = need(a, 'p', "body");
     char err[512];
-    comet_producer_t *p = comet_producer_new(client_conf("producerGroup", "TOOLS_PRODUCER"), err, sizeof(err));
+    comet_producer_t *p =
+        comet_producer_new(client_conf("producerGroup", "TOOLS_PRODUCER"), err, sizeof(err));
     if (!p || comet_producer_start(p, err, sizeof(err)))
         return fail("%s", err);
     comet_message_t *m = comet_message_new(topic, body, strlen(body), COMET_MSG_F_COPY);
@@ -898,8 +906,8 @@ static int cmd_send_message(args_t *a)
         rc = fail("send failed: %s (%s)", comet_err2str(e), res.errstr);
     } else {
         printf("%-32s %-4s %-20s %s\n", "#Broker Name", "#QID", "#Send Result", "#MsgId");
-        printf("%-32s %-4d %-20s %s\n", res.queue.broker_name, res.queue.queue_id, comet_send_status_name(res.status),
-               res.msg_id);
+        printf("%-32s %-4d %-20s %s\n", res.queue.broker_name, res.queue.queue_id,
+               comet_send_status_name(res.status), res.msg_id);
     }
     comet_producer_destroy(p);
     return rc;
@@ -971,14 +979,17 @@ static const sub_t subs[] = {
      "-t topic (-b brokerAddr | -c cluster) [-r readQueueNums=8] [-w writeQueueNums=8] [-p perm=6]"},
     {"deleteTopic", "tc", cmd_delete_topic, "-t topic -c cluster: delete from the brokers and name servers"},
     {"topicStatus", "t", cmd_topic_status, "-t topic: min / max offset of every queue"},
-    {"consumerProgress", "gt", cmd_consumer_progress, "-g group [-t topic]: broker offset, consumer offset, diff"},
+    {"consumerProgress", "gt", cmd_consumer_progress,
+     "-g group [-t topic]: broker offset, consumer offset, diff"},
     {"consumerConnection", "g", cmd_consumer_connection, "-g group: connected clients and subscriptions"},
     {"queryMsgById", "it", cmd_query_by_id, "-i msgId [-t topic]: offset id, or UNIQ_KEY with -t"},
     {"queryMsgByKey", "tk", cmd_query_by_key, "-t topic -k key: messages with that key"},
     {"brokerStatus", "bc", cmd_broker_status, "(-b brokerAddr | -c cluster): broker runtime information"},
-    {"sendMessage", "tpkcbi", cmd_send_message, "-t topic -p body [-k keys] [-c tags] [-b brokerName -i queueId]"},
+    {"sendMessage", "tpkcbi", cmd_send_message,
+     "-t topic -p body [-k keys] [-c tags] [-b brokerName -i queueId]"},
     {"consumeMessage", "tbiocg", cmd_consume_message,
-     "-t topic [-b brokerName] [-i queueId] [-o offset] [-c count=128] [-g group]: print messages (no commit)"},
+     "-t topic [-b brokerName] [-i queueId] [-o offset] [-c count=128] [-g group]: print messages (no "
+     "commit)"},
     {NULL, NULL, NULL, NULL},
 };
 

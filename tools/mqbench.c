@@ -41,7 +41,11 @@ static int64_t wall_ms(void)
 }
 
 static volatile sig_atomic_t stop_flag;
-static void on_sig(int s) { (void)s; stop_flag = 1; }
+static void on_sig(int s)
+{
+    (void)s;
+    stop_flag = 1;
+}
 
 typedef struct opts_s {
     const char *ns, *topic, *group, *mode, *from, *serialize;
@@ -71,12 +75,12 @@ static void usage(void)
             "  -n defaults to $NAMESRV_ADDR; --serialize JSON|ROCKETMQ picks the request header format\n");
 }
 
-static void report_line(const char *what, int sec, long long d_ok, long long d_fail, long long d_bytes, hdr_t *h,
-                         const char *unit)
+static void report_line(const char *what, int sec, long long d_ok, long long d_fail, long long d_bytes,
+                        hdr_t *h, const char *unit)
 {
-    fprintf(progress_out, "[%s %3ds] %lld msg/s, %.2f MB/s, fail %lld, p50 %lld%s p99 %lld%s max %lld%s\n", what, sec, d_ok,
-           (double)d_bytes / 1048576.0, d_fail, (long long)hdr_quantile(h, 0.5), unit,
-           (long long)hdr_quantile(h, 0.99), unit, (long long)h->max, unit);
+    fprintf(progress_out, "[%s %3ds] %lld msg/s, %.2f MB/s, fail %lld, p50 %lld%s p99 %lld%s max %lld%s\n",
+            what, sec, d_ok, (double)d_bytes / 1048576.0, d_fail, (long long)hdr_quantile(h, 0.5), unit,
+            (long long)hdr_quantile(h, 0.99), unit, (long long)h->max, unit);
     fflush(progress_out);
 }
 
@@ -97,7 +101,8 @@ static void collect(hdr_t *out, long long *ok, long long *fail, long long *bytes
 }
 
 /* Run the reporting loop for `duration` seconds; returns the overall histogram. */
-static double run_reporter(const char *what, int duration, hdr_t *total, const char *unit, int64_t *elapsed_us)
+static double run_reporter(const char *what, int duration, hdr_t *total, const char *unit,
+                           int64_t *elapsed_us)
 {
     long long pok = 0, pfail = 0, pbytes = 0;
     hdr_reset(total);
@@ -130,12 +135,12 @@ static void final_line(const opts_t *o, const char *what, double secs, hdr_t *h,
     double tps = secs > 0 ? (double)ok / secs : 0, mbs = secs > 0 ? (double)bytes / 1048576.0 / secs : 0;
     if (o->json) {
         printf("{\"bench\":\"%s\",\"mode\":\"%s\",\"threads\":%d,\"size\":%d,\"batch\":%d,\"seconds\":%.2f,"
-               "\"messages\":%lld,\"failures\":%lld,\"msgs_per_sec\":%.1f,\"mb_per_sec\":%.2f,\"latency_unit\":\"%s\","
+               "\"messages\":%lld,\"failures\":%lld,\"msgs_per_sec\":%.1f,\"mb_per_sec\":%.2f,\"latency_"
+               "unit\":\"%s\","
                "\"p50\":%lld,\"p99\":%lld,\"p999\":%lld,\"max\":%lld}\n",
-               what, o->mode ? o->mode : "-", o->threads, o->mode ? o->size : (int)(ok ? bytes / ok : 0), o->batch,
-               secs, ok, fail, tps, mbs, unit,
-               (long long)hdr_quantile(h, 0.5), (long long)hdr_quantile(h, 0.99), (long long)hdr_quantile(h, 0.999),
-               (long long)h->max);
+               what, o->mode ? o->mode : "-", o->threads, o->mode ? o->size : (int)(ok ? bytes / ok : 0),
+               o->batch, secs, ok, fail, tps, mbs, unit, (long long)hdr_quantile(h, 0.5),
+               (long long)hdr_quantile(h, 0.99), (long long)hdr_quantile(h, 0.999), (long long)h->max);
     } else {
         printf("%s summary: %.1f msg/s, %.2f MB/s, latency p50 %lld%s p99 %lld%s p999 %lld%s max %lld%s, "
                "messages %lld, failures %lld, %.1f s\n",
@@ -300,8 +305,8 @@ static int run_producer(opts_t *o)
         hdr_reset(&stats[i].h);
     }
     if (!o->json)
-        printf("mqbench producer: topic %s, %d threads, %d bytes, mode %s, batch %d, %d s\n", o->topic, o->threads,
-               o->size, o->mode, o->batch, o->duration);
+        printf("mqbench producer: topic %s, %d threads, %d bytes, mode %s, batch %d, %d s\n", o->topic,
+               o->threads, o->size, o->mode, o->batch, o->duration);
     for (int i = 0; i < o->threads; i++) {
         ts[i].p = p;
         ts[i].o = o;
@@ -329,8 +334,8 @@ static int run_producer(opts_t *o)
 
 /* ---------------- consumer ---------------- */
 
-static comet_consume_status_t on_msgs(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs, size_t cnt,
-                                      void *opaque)
+static comet_consume_status_t on_msgs(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
+                                      size_t cnt, void *opaque)
 {
     (void)c;
     (void)opaque;
@@ -365,7 +370,7 @@ static int run_consumer(opts_t *o)
         comet_conf_set(conf, "consumeThreadMin", buf, err, sizeof(err)) ||
         comet_conf_set(conf, "consumeFromWhere",
                        o->from && strcmp(o->from, "first") == 0 ? "CONSUME_FROM_FIRST_OFFSET"
-                                                                 : "CONSUME_FROM_LAST_OFFSET",
+                                                                : "CONSUME_FROM_LAST_OFFSET",
                        err, sizeof(err))) {
         fprintf(stderr, "mqbench: %s\n", err);
         return 1;
@@ -421,28 +426,60 @@ int main(int argc, char **argv)
                 .batch = 1,
                 .inflight = 2000,
                 .mode = "sync"};
-    static const struct option lo[] = {{"json", no_argument, 0, 'J'}, {"from", required_argument, 0, 'F'},
+    static const struct option lo[] = {{"json", no_argument, 0, 'J'},
+                                       {"from", required_argument, 0, 'F'},
                                        {"serialize", required_argument, 0, 'S'},
-                                       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
     int ch;
     optind = 2;
     while ((ch = getopt_long(argc, argv, "n:t:g:w:s:d:m:b:ka:h", lo, NULL)) != -1) {
         switch (ch) {
-        case 'n': o.ns = optarg; break;
-        case 't': o.topic = optarg; break;
-        case 'g': o.group = optarg; break;
-        case 'w': o.threads = atoi(optarg); break;
-        case 's': o.size = atoi(optarg); break;
-        case 'd': o.duration = atoi(optarg); break;
-        case 'm': o.mode = optarg; break;
-        case 'b': o.batch = atoi(optarg); break;
-        case 'k': o.keys = true; break;
-        case 'a': o.inflight = atoi(optarg); break;
-        case 'J': o.json = true; break;
-        case 'F': o.from = optarg; break;
-        case 'S': o.serialize = optarg; break;
-        case 'h': usage(); return 0;
-        default: usage(); return 2;
+        case 'n':
+            o.ns = optarg;
+            break;
+        case 't':
+            o.topic = optarg;
+            break;
+        case 'g':
+            o.group = optarg;
+            break;
+        case 'w':
+            o.threads = atoi(optarg);
+            break;
+        case 's':
+            o.size = atoi(optarg);
+            break;
+        case 'd':
+            o.duration = atoi(optarg);
+            break;
+        case 'm':
+            o.mode = optarg;
+            break;
+        case 'b':
+            o.batch = atoi(optarg);
+            break;
+        case 'k':
+            o.keys = true;
+            break;
+        case 'a':
+            o.inflight = atoi(optarg);
+            break;
+        case 'J':
+            o.json = true;
+            break;
+        case 'F':
+            o.from = optarg;
+            break;
+        case 'S':
+            o.serialize = optarg;
+            break;
+        case 'h':
+            usage();
+            return 0;
+        default:
+            usage();
+            return 2;
         }
     }
     if (!o.ns || !*o.ns || !o.topic) {

@@ -15,8 +15,8 @@ static void on_sent(comet_producer_t *p, const comet_send_result_t *res, void *m
     (void)p;
     (void)opaque;
     if (res->err)
-        fprintf(stderr, "async message %ld failed: %s (%s)\n", (long)(intptr_t)msg_opaque, comet_err2str(res->err),
-                res->errstr);
+        fprintf(stderr, "async message %ld failed: %s (%s)\n", (long)(intptr_t)msg_opaque,
+                comet_err2str(res->err), res->errstr);
     else
         printf("async message %ld: %s %s queue %s/%d offset %lld\n", (long)(intptr_t)msg_opaque,
                comet_send_status_name(res->status), res->msg_id, res->queue.broker_name, res->queue.queue_id,
@@ -33,7 +33,8 @@ int main(int argc, char **argv)
     char errstr[512];
     comet_conf_t *conf = comet_conf_new();
     if (comet_conf_set(conf, "namesrvAddr", argv[1], errstr, sizeof(errstr)) != COMET_CONF_OK ||
-        comet_conf_set(conf, "producerGroup", "example_producer_group", errstr, sizeof(errstr)) != COMET_CONF_OK) {
+        comet_conf_set(conf, "producerGroup", "example_producer_group", errstr, sizeof(errstr)) !=
+            COMET_CONF_OK) {
         fprintf(stderr, "%s\n", errstr);
         return 1;
     }

@@ -55,8 +55,9 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < cnt; i++) {
             size_t len;
             const char *body = comet_message_ext_body(msgs[i], &len);
-            printf("%s/%d@%lld: %.*s\n", comet_message_ext_broker_name(msgs[i]), comet_message_ext_queue_id(msgs[i]),
-                   (long long)comet_message_ext_queue_offset(msgs[i]), (int)len, body);
+            printf("%s/%d@%lld: %.*s\n", comet_message_ext_broker_name(msgs[i]),
+                   comet_message_ext_queue_id(msgs[i]), (long long)comet_message_ext_queue_offset(msgs[i]),
+                   (int)len, body);
             comet_message_ext_destroy(msgs[i]);
         }
         got += (long)cnt;

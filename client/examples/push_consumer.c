@@ -12,8 +12,8 @@
 
 static atomic_long received;
 
-static comet_consume_status_t on_messages(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs, size_t cnt,
-                                          void *opaque)
+static comet_consume_status_t on_messages(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
+                                          size_t cnt, void *opaque)
 {
     (void)c;
     (void)opaque;

@@ -58,20 +58,20 @@ COMET_EXPORT const char *comet_version_str(void);
  *  broker sent them; negative COMET_ERR__* values are local conditions. */
 typedef enum comet_err_e {
     COMET_ERR__BEGIN = -100,
-    COMET_ERR__IO = -99,           /**< a system call failed */
+    COMET_ERR__IO = -99, /**< a system call failed */
     COMET_ERR__NOMEM = -98,
-    COMET_ERR__TIMED_OUT = -97,    /**< the call's time budget ran out */
+    COMET_ERR__TIMED_OUT = -97, /**< the call's time budget ran out */
     COMET_ERR__AGAIN = -96,
-    COMET_ERR__CORRUPT = -95,      /**< undecodable bytes from a peer */
+    COMET_ERR__CORRUPT = -95, /**< undecodable bytes from a peer */
     COMET_ERR__INVALID_ARG = -94,
-    COMET_ERR__TRANSPORT = -93,    /**< connection failed or closed */
-    COMET_ERR__DESTROY = -92,      /**< handle shut down while the call was pending */
+    COMET_ERR__TRANSPORT = -93, /**< connection failed or closed */
+    COMET_ERR__DESTROY = -92,   /**< handle shut down while the call was pending */
     COMET_ERR__QUEUE_FULL = -91,
     COMET_ERR__NOENT = -90,
-    COMET_ERR__TOO_LARGE = -89,    /**< message larger than maxMessageSize */
+    COMET_ERR__TOO_LARGE = -89, /**< message larger than maxMessageSize */
     COMET_ERR__UNSUPPORTED = -88,
-    COMET_ERR__STATE = -87,        /**< called in the wrong state (not started, ...) */
-    COMET_ERR__NO_ROUTE = -86,     /**< no route / no writable queue for the topic */
+    COMET_ERR__STATE = -87,    /**< called in the wrong state (not started, ...) */
+    COMET_ERR__NO_ROUTE = -86, /**< no route / no writable queue for the topic */
     COMET_ERR__END = -84,
 
     COMET_ERR_NO_ERROR = 0,
@@ -133,13 +133,14 @@ COMET_EXPORT void comet_conf_destroy(comet_conf_t *conf);
 /** Set a property by its Java name, e.g. ("namesrvAddr", "127.0.0.1:9876;10.0.0.2:9876"),
  *  ("sendMsgTimeout", "3000"), ("messageModel", "BROADCASTING"). The full list with
  *  defaults is printed by comet_conf_properties_show(). */
-COMET_EXPORT comet_conf_res_t comet_conf_set(comet_conf_t *conf, const char *name, const char *value, char *errstr,
-                                             size_t errstr_size);
+COMET_EXPORT comet_conf_res_t comet_conf_set(comet_conf_t *conf, const char *name, const char *value,
+                                             char *errstr, size_t errstr_size);
 /** Current value as text into dest (dest_size bytes). COMET_CONF_INVALID if it does not fit. */
 COMET_EXPORT comet_conf_res_t comet_conf_get(const comet_conf_t *conf, const char *name, char *dest,
                                              size_t dest_size);
 /** Read a Java .properties file (same format as broker.conf). Unknown keys are logged and ignored. */
-COMET_EXPORT comet_err_t comet_conf_load_file(comet_conf_t *conf, const char *path, char *errstr, size_t errstr_size);
+COMET_EXPORT comet_err_t comet_conf_load_file(comet_conf_t *conf, const char *path, char *errstr,
+                                              size_t errstr_size);
 /** Print every property with its default and description (Markdown table). */
 COMET_EXPORT void comet_conf_properties_show(FILE *out);
 
@@ -166,13 +167,15 @@ typedef struct comet_message_s comet_message_t;
 /* With no flag the caller guarantees the body outlives the message. */
 
 /** New message. topic must be non-empty. NULL on bad arguments. */
-COMET_EXPORT comet_message_t *comet_message_new(const char *topic, const void *body, size_t len, int msgflags);
+COMET_EXPORT comet_message_t *comet_message_new(const char *topic, const void *body, size_t len,
+                                                int msgflags);
 COMET_EXPORT void comet_message_destroy(comet_message_t *msg);
 COMET_EXPORT comet_err_t comet_message_set_tags(comet_message_t *msg, const char *tags);
 /** Keys separated by a single space ("k1 k2"); each is indexed by the broker. */
 COMET_EXPORT comet_err_t comet_message_set_keys(comet_message_t *msg, const char *keys);
 /** User property. Names must not contain 0x01/0x02. */
-COMET_EXPORT comet_err_t comet_message_set_property(comet_message_t *msg, const char *name, const char *value);
+COMET_EXPORT comet_err_t comet_message_set_property(comet_message_t *msg, const char *name,
+                                                    const char *value);
 /** Delay level 1..18 ("1s 5s 10s 30s 1m ... 2h"); 0 = none. */
 COMET_EXPORT comet_err_t comet_message_set_delay_level(comet_message_t *msg, int level);
 /** User flag stored verbatim. */
@@ -193,8 +196,8 @@ typedef struct comet_message_ext_s comet_message_ext_t;
 /** Getters return borrowed pointers valid for the life of the message ext.
  *  The topic is the original topic for retried messages (RETRY_TOPIC). */
 COMET_EXPORT const char *comet_message_ext_topic(const comet_message_ext_t *m);
-COMET_EXPORT const char *comet_message_ext_tags(const comet_message_ext_t *m);   /**< NULL if none */
-COMET_EXPORT const char *comet_message_ext_keys(const comet_message_ext_t *m);   /**< NULL if none */
+COMET_EXPORT const char *comet_message_ext_tags(const comet_message_ext_t *m); /**< NULL if none */
+COMET_EXPORT const char *comet_message_ext_keys(const comet_message_ext_t *m); /**< NULL if none */
 COMET_EXPORT const char *comet_message_ext_property(const comet_message_ext_t *m, const char *name);
 /** Body (decompressed when the producer compressed it). */
 COMET_EXPORT const void *comet_message_ext_body(const comet_message_ext_t *m, size_t *len);
@@ -237,14 +240,14 @@ typedef enum {
 } comet_send_status_t;
 
 typedef struct comet_send_result_s {
-    comet_err_t err;               /**< COMET_ERR_NO_ERROR when the broker stored the message(s) */
-    comet_send_status_t status;    /**< meaningful when err == 0 */
-    char msg_id[COMET_MSGID_MAX];  /**< UNIQ_KEY (first message of a batch) */
+    comet_err_t err;                     /**< COMET_ERR_NO_ERROR when the broker stored the message(s) */
+    comet_send_status_t status;          /**< meaningful when err == 0 */
+    char msg_id[COMET_MSGID_MAX];        /**< UNIQ_KEY (first message of a batch) */
     char offset_msg_id[COMET_MSGID_MAX]; /**< broker offset id (first message of a batch) */
-    comet_message_queue_t queue;   /**< queue the message went to */
-    int64_t queue_offset;          /**< consume-queue offset (first of a batch) */
-    int attempts;                  /**< number of attempts made */
-    char errstr[256];              /**< why, when err != 0 */
+    comet_message_queue_t queue;         /**< queue the message went to */
+    int64_t queue_offset;                /**< consume-queue offset (first of a batch) */
+    int attempts;                        /**< number of attempts made */
+    char errstr[256];                    /**< why, when err != 0 */
 } comet_send_result_t;
 
 COMET_EXPORT const char *comet_send_status_name(comet_send_status_t st);
@@ -259,7 +262,8 @@ typedef struct comet_producer_s comet_producer_t;
  *  `res` is borrowed for the duration of the call.
  *  @thread the producer's callback thread (never the I/O thread, never under
  *  a library lock). It may call comet_producer_send_async(). */
-typedef void(comet_send_cb_t)(comet_producer_t *p, const comet_send_result_t *res, void *msg_opaque, void *opaque);
+typedef void(comet_send_cb_t)(comet_producer_t *p, const comet_send_result_t *res, void *msg_opaque,
+                              void *opaque);
 
 COMET_EXPORT void comet_conf_set_send_cb(comet_conf_t *conf, comet_send_cb_t *send_cb);
 
@@ -285,14 +289,15 @@ COMET_EXPORT comet_err_t comet_producer_send(comet_producer_t *p, const comet_me
  *  next queue. Returns an error (and no callback) only if the message could
  *  not be queued: bad message, not started, or COMET_ERR__QUEUE_FULL when
  *  more than "maxOutstandingAsync" sends are in flight. */
-COMET_EXPORT comet_err_t comet_producer_send_async(comet_producer_t *p, const comet_message_t *msg, void *msg_opaque);
+COMET_EXPORT comet_err_t comet_producer_send_async(comet_producer_t *p, const comet_message_t *msg,
+                                                   void *msg_opaque);
 /** Fire and forget: one attempt, no response; only local errors reported. */
 COMET_EXPORT comet_err_t comet_producer_send_oneway(comet_producer_t *p, const comet_message_t *msg);
 /** Batch (SEND_BATCH_MESSAGE): all messages must have the same topic and no
  *  delay level; they land in one queue with consecutive offsets. Sync, with
  *  the same retries as comet_producer_send(). */
-COMET_EXPORT comet_err_t comet_producer_send_batch(comet_producer_t *p, const comet_message_t *const *msgs, size_t cnt,
-                                                   comet_send_result_t *res, int timeout_ms);
+COMET_EXPORT comet_err_t comet_producer_send_batch(comet_producer_t *p, const comet_message_t *const *msgs,
+                                                   size_t cnt, comet_send_result_t *res, int timeout_ms);
 /** Orderly send: `select` picks the queue among the topic's writable queues
  *  (sorted by broker name, then queue id). No retry on another queue. */
 COMET_EXPORT comet_err_t comet_producer_send_orderly(comet_producer_t *p, const comet_message_t *msg,
@@ -300,8 +305,8 @@ COMET_EXPORT comet_err_t comet_producer_send_orderly(comet_producer_t *p, const 
                                                      comet_send_result_t *res, int timeout_ms);
 /** Send to one given queue (no retry on another queue). */
 COMET_EXPORT comet_err_t comet_producer_send_to_queue(comet_producer_t *p, const comet_message_t *msg,
-                                                      const comet_message_queue_t *mq, comet_send_result_t *res,
-                                                      int timeout_ms);
+                                                      const comet_message_queue_t *mq,
+                                                      comet_send_result_t *res, int timeout_ms);
 /** Writable queues of a topic, as the producer selects among them. *mqs is
  *  heap memory the caller free()s. */
 COMET_EXPORT comet_err_t comet_producer_fetch_publish_queues(comet_producer_t *p, const char *topic,
@@ -331,8 +336,9 @@ typedef enum {
  *  keep one). The status applies to the whole batch.
  *  @thread one of the consumer's consume threads (consumeThreadMin of them);
  *  several run in parallel, for different or the same queue. */
-typedef comet_consume_status_t(comet_consume_cb_t)(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
-                                                   size_t cnt, void *opaque);
+typedef comet_consume_status_t(comet_consume_cb_t)(comet_push_consumer_t *c,
+                                                   const comet_message_ext_t *const *msgs, size_t cnt,
+                                                   void *opaque);
 
 /** New push consumer. Takes `conf` on success. Properties used: namesrvAddr,
  *  consumerGroup, messageModel (CLUSTERING | BROADCASTING), consumeFromWhere
@@ -342,12 +348,13 @@ typedef comet_consume_status_t(comet_consume_cb_t)(comet_push_consumer_t *c, con
  *  consumeMessageBatchMaxSize, maxReconsumeTimes, persistConsumerOffsetInterval,
  *  rebalanceInterval, localOffsetStoreDir, ...
  *  `opaque` is passed to cb (overrides comet_conf_set_opaque). */
-COMET_EXPORT comet_push_consumer_t *comet_push_consumer_new(comet_conf_t *conf, comet_consume_cb_t *cb, void *opaque,
-                                                            char *errstr, size_t errstr_size);
+COMET_EXPORT comet_push_consumer_t *comet_push_consumer_new(comet_conf_t *conf, comet_consume_cb_t *cb,
+                                                            void *opaque, char *errstr, size_t errstr_size);
 /** Subscribe before start. tag_expr: "*" / NULL for all, or "TagA || TagB". */
 COMET_EXPORT comet_err_t comet_push_consumer_subscribe(comet_push_consumer_t *c, const char *topic,
                                                        const char *tag_expr);
-COMET_EXPORT comet_err_t comet_push_consumer_start(comet_push_consumer_t *c, char *errstr, size_t errstr_size);
+COMET_EXPORT comet_err_t comet_push_consumer_start(comet_push_consumer_t *c, char *errstr,
+                                                   size_t errstr_size);
 /** Client id as the brokers see it ("ip@instance"). Borrowed. */
 COMET_EXPORT const char *comet_push_consumer_client_id(const comet_push_consumer_t *c);
 /** Number of queues currently assigned to this consumer. */
@@ -366,23 +373,25 @@ typedef struct comet_pull_consumer_s comet_pull_consumer_t;
 #define COMET_OFFSET_BEGINNING (-2) /**< seek: the queue's min offset */
 
 /** New pull consumer (Java's lite-pull shape). Takes `conf` on success. */
-COMET_EXPORT comet_pull_consumer_t *comet_pull_consumer_new(comet_conf_t *conf, char *errstr, size_t errstr_size);
+COMET_EXPORT comet_pull_consumer_t *comet_pull_consumer_new(comet_conf_t *conf, char *errstr,
+                                                            size_t errstr_size);
 /** Group-managed: queues of topic are shared with the group (rebalance), before start. */
 COMET_EXPORT comet_err_t comet_pull_consumer_subscribe(comet_pull_consumer_t *c, const char *topic,
                                                        const char *tag_expr);
 /** Manual: consume exactly these queues (replaces the previous assignment). Any time. */
-COMET_EXPORT comet_err_t comet_pull_consumer_assign(comet_pull_consumer_t *c, const comet_message_queue_t *mqs,
-                                                    size_t cnt);
+COMET_EXPORT comet_err_t comet_pull_consumer_assign(comet_pull_consumer_t *c,
+                                                    const comet_message_queue_t *mqs, size_t cnt);
 /** Readable queues of a topic (for assign). *mqs is heap memory the caller free()s. */
 COMET_EXPORT comet_err_t comet_pull_consumer_fetch_queues(comet_pull_consumer_t *c, const char *topic,
                                                           comet_message_queue_t **mqs, size_t *cnt);
-COMET_EXPORT comet_err_t comet_pull_consumer_start(comet_pull_consumer_t *c, char *errstr, size_t errstr_size);
+COMET_EXPORT comet_err_t comet_pull_consumer_start(comet_pull_consumer_t *c, char *errstr,
+                                                   size_t errstr_size);
 /** Up to `max` messages, waiting at most timeout_ms for the first one.
  *  *cnt = 0 on timeout (returns COMET_ERR_NO_ERROR). Each returned message is
  *  owned by the caller: comet_message_ext_destroy(). Polling advances the
  *  consumer's position; commit stores it. */
-COMET_EXPORT comet_err_t comet_pull_consumer_poll(comet_pull_consumer_t *c, int timeout_ms, comet_message_ext_t **msgs,
-                                                  size_t max, size_t *cnt);
+COMET_EXPORT comet_err_t comet_pull_consumer_poll(comet_pull_consumer_t *c, int timeout_ms,
+                                                  comet_message_ext_t **msgs, size_t max, size_t *cnt);
 /** Store the positions of everything polled so far on the brokers (or the
  *  local file in BROADCASTING mode). async=false waits for the answers. */
 COMET_EXPORT comet_err_t comet_pull_consumer_commit(comet_pull_consumer_t *c, bool async);
@@ -391,8 +400,8 @@ COMET_EXPORT comet_err_t comet_pull_consumer_commit(comet_pull_consumer_t *c, bo
 COMET_EXPORT comet_err_t comet_pull_consumer_seek(comet_pull_consumer_t *c, const comet_message_queue_t *mq,
                                                   int64_t offset);
 /** Offset committed on the broker for mq (-1 if none). */
-COMET_EXPORT comet_err_t comet_pull_consumer_committed(comet_pull_consumer_t *c, const comet_message_queue_t *mq,
-                                                       int64_t *offset);
+COMET_EXPORT comet_err_t comet_pull_consumer_committed(comet_pull_consumer_t *c,
+                                                       const comet_message_queue_t *mq, int64_t *offset);
 COMET_EXPORT void comet_pull_consumer_shutdown(comet_pull_consumer_t *c);
 COMET_EXPORT void comet_pull_consumer_destroy(comet_pull_consumer_t *c);
 

@@ -31,7 +31,8 @@ static comet_conf_t *conf_for(const char *ns, const char *key, const char *group
 static int produce(const char *ns, const char *topic, int count)
 {
     char err[256];
-    comet_producer_t *p = comet_producer_new(conf_for(ns, "producerGroup", "PID_COMET_INTEROP"), err, sizeof(err));
+    comet_producer_t *p =
+        comet_producer_new(conf_for(ns, "producerGroup", "PID_COMET_INTEROP"), err, sizeof(err));
     if (!p || comet_producer_start(p, err, sizeof(err))) {
         fprintf(stderr, "producer: %s\n", err);
         return 1;
@@ -69,8 +70,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char **seen;
 static int nseen;
 
-static comet_consume_status_t on_msgs(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs, size_t cnt,
-                                      void *opaque)
+static comet_consume_status_t on_msgs(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
+                                      size_t cnt, void *opaque)
 {
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < cnt; i++) {

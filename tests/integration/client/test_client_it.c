@@ -21,8 +21,14 @@
 
 static cluster_t cl;
 
-static void setup2(void) { cr_assert(cl_start(&cl, 2, NULL), "cluster start failed"); }
-static void teardown(void) { cl_stop(&cl); }
+static void setup2(void)
+{
+    cr_assert(cl_start(&cl, 2, NULL), "cluster start failed");
+}
+static void teardown(void)
+{
+    cl_stop(&cl);
+}
 
 static comet_producer_t *producer(comet_send_cb_t *cb)
 {
@@ -52,8 +58,8 @@ typedef struct rec_s {
     atomic_long calls;
 } rec_t;
 
-static comet_consume_status_t record_cb(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs, size_t cnt,
-                                        void *opaque)
+static comet_consume_status_t record_cb(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
+                                        size_t cnt, void *opaque)
 {
     rec_t *r = opaque;
     for (size_t i = 0; i < cnt; i++)
@@ -62,8 +68,8 @@ static comet_consume_status_t record_cb(comet_push_consumer_t *c, const comet_me
     return COMET_CONSUME_SUCCESS;
 }
 
-static comet_push_consumer_t *push(const char *group, const char *topic, const char *expr, rec_t *r, bool broadcast,
-                                   const char *instance)
+static comet_push_consumer_t *push(const char *group, const char *topic, const char *expr, rec_t *r,
+                                   bool broadcast, const char *instance)
 {
     comet_conf_t *conf = cl_conf(&cl, "consumerGroup", group);
     char err[256];
@@ -102,7 +108,10 @@ static void async_cb(comet_producer_t *p, const comet_send_result_t *res, void *
     async_done++;
 }
 
-static int pick_by_key(int n, const comet_message_t *m, void *arg) { return *(int *)arg % n; }
+static int pick_by_key(int n, const comet_message_t *m, void *arg)
+{
+    return *(int *)arg % n;
+}
 
 Test(client, send_modes_deliver, .init = setup2, .fini = teardown, .timeout = 90)
 {
@@ -148,8 +157,8 @@ Test(client, send_modes_deliver, .init = setup2, .fini = teardown, .timeout = 90
         snprintf(uk, sizeof(uk), "BATCH-%d", i);
         comet_message_set_property(batch[i], "UNIQ_KEY", uk);
     }
-    cr_assert_eq(comet_producer_send_batch(p, (const comet_message_t *const *)batch, 10, &res, -1), 0, "batch: %s",
-                 res.errstr);
+    cr_assert_eq(comet_producer_send_batch(p, (const comet_message_t *const *)batch, 10, &res, -1), 0,
+                 "batch: %s", res.errstr);
     for (int i = 0; i < 10; i++) {
         ids_add(&sent, comet_message_property(batch[i], "UNIQ_KEY"));
         comet_message_destroy(batch[i]);
@@ -185,8 +194,8 @@ Test(client, send_modes_deliver, .init = setup2, .fini = teardown, .timeout = 90
     size_t miss = ids_missing(&sent, &r.ids, first, sizeof(first));
     cr_expect(all, "%zu of %zu messages not consumed (first %s)", miss, ids_count(&sent), first);
     cr_expect_not(ids_has(&r.ids, other_id), "TagZ must be filtered");
-    cr_log_info("send modes: sent %zu, consumed %zu distinct, %zu duplicates", ids_count(&sent), ids_count(&r.ids),
-                r.ids.dups);
+    cr_log_info("send modes: sent %zu, consumed %zu distinct, %zu duplicates", ids_count(&sent),
+                ids_count(&r.ids), r.ids.dups);
     comet_push_consumer_destroy(c);
     comet_producer_destroy(p);
 }
@@ -258,7 +267,8 @@ static size_t drain(comet_pull_consumer_t *c, idset_t *got, size_t want, int tim
 static comet_pull_consumer_t *pull_assign_all(const char *group, const char *topic)
 {
     char err[256];
-    comet_pull_consumer_t *c = comet_pull_consumer_new(cl_conf(&cl, "consumerGroup", group), err, sizeof(err));
+    comet_pull_consumer_t *c =
+        comet_pull_consumer_new(cl_conf(&cl, "consumerGroup", group), err, sizeof(err));
     cr_assert_not_null(c, "%s", err);
     cr_assert_eq(comet_pull_consumer_start(c, err, sizeof(err)), 0, "%s", err);
     comet_message_queue_t *mqs;
@@ -360,8 +370,8 @@ Test(client, kill_master_sync_sends_continue_and_nothing_acked_is_lost, .init = 
     sleep_ms(4000);
     s.stop = true;
     pthread_join(th, NULL);
-    cr_log_info("failover: %d sends (%d before kill), %zu acknowledged, %d failed, %d on b after the kill", s.sent,
-                before, ids_count(&s.acked), s.failed, s.on_b_after_kill);
+    cr_log_info("failover: %d sends (%d before kill), %zu acknowledged, %d failed, %d on b after the kill",
+                s.sent, before, ids_count(&s.acked), s.failed, s.on_b_after_kill);
     cr_expect_gt(s.on_b_after_kill, 50, "sends must continue on b");
     cr_expect_leq(s.failed, 2, "sync sends retry on another broker");
     comet_producer_destroy(s.p);
@@ -383,8 +393,8 @@ Test(client, kill_master_sync_sends_continue_and_nothing_acked_is_lost, .init = 
 
 static volatile sig_atomic_t child_stop;
 static FILE *child_out;
-static comet_consume_status_t child_cb(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs, size_t cnt,
-                                       void *opaque)
+static comet_consume_status_t child_cb(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
+                                       size_t cnt, void *opaque)
 {
     for (size_t i = 0; i < cnt; i++)
         fprintf(child_out, "%s\n", comet_message_ext_msg_id(msgs[i]));
@@ -426,8 +436,8 @@ static void read_child_ids(const char *path, idset_t *into)
 }
 
 /* Assigned counts include the group's %RETRY% queues (one per broker). */
-static bool wait_assigned(comet_push_consumer_t *a, comet_push_consumer_t *b, int lo, int hi, int sum_lo, int sum_hi,
-                          int timeout_ms)
+static bool wait_assigned(comet_push_consumer_t *a, comet_push_consumer_t *b, int lo, int hi, int sum_lo,
+                          int sum_hi, int timeout_ms)
 {
     int64_t end = rmq_mono_ms() + timeout_ms;
     while (rmq_mono_ms() < end) {
@@ -454,8 +464,8 @@ Test(client, three_consumers_split_and_resplit_after_kill, .init = setup2, .fini
     int64_t t0 = rmq_mono_ms();
     /* 12 topic queues: 4 each; 2 retry queues: one each for two of the three */
     bool even = wait_assigned(c1, c2, 4, 5, 9, 10, 30000);
-    cr_expect(even, "12 (+2 retry) queues / 3 consumers: got %d and %d (+ the child)", comet_push_consumer_assigned_count(c1),
-              comet_push_consumer_assigned_count(c2));
+    cr_expect(even, "12 (+2 retry) queues / 3 consumers: got %d and %d (+ the child)",
+              comet_push_consumer_assigned_count(c1), comet_push_consumer_assigned_count(c2));
     cr_log_info("rebalance: even split after %lld ms", (long long)(rmq_mono_ms() - t0));
 
     comet_producer_t *p = producer(NULL);
@@ -475,8 +485,8 @@ Test(client, three_consumers_split_and_resplit_after_kill, .init = setup2, .fini
         sleep_ms(3);
     }
     bool resplit = wait_assigned(c1, c2, 7, 7, 14, 14, 40000);
-    cr_expect(resplit, "after the kill: got %d and %d, want 6 + 1 retry queue each", comet_push_consumer_assigned_count(c1),
-              comet_push_consumer_assigned_count(c2));
+    cr_expect(resplit, "after the kill: got %d and %d, want 6 + 1 retry queue each",
+              comet_push_consumer_assigned_count(c1), comet_push_consumer_assigned_count(c2));
     cr_log_info("rebalance: re-split %lld ms after the kill", (long long)(rmq_mono_ms() - t0));
 
     /* union of what the three consumed must cover everything sent */
@@ -501,8 +511,9 @@ Test(client, three_consumers_split_and_resplit_after_kill, .init = setup2, .fini
             sleep_ms(300);
     } while (miss && rmq_mono_ms() < end);
     cr_expect_eq(miss, 0, "%zu of 600 messages lost", miss);
-    cr_log_info("rebalance: 600 sent, %zu distinct consumed, duplicates: %zu across consumers + %zu + %zu within",
-                ids_count(&all), all.dups, r1.ids.dups, r2.ids.dups);
+    cr_log_info(
+        "rebalance: 600 sent, %zu distinct consumed, duplicates: %zu across consumers + %zu + %zu within",
+        ids_count(&all), all.dups, r1.ids.dups, r2.ids.dups);
     comet_push_consumer_destroy(c1);
     comet_push_consumer_destroy(c2);
     comet_producer_destroy(p);
@@ -543,7 +554,8 @@ static void fa_cb(comet_producer_t *p, const comet_send_result_t *res, void *mo,
     fa_done++;
 }
 
-Test(client, kill_master_async_sends_retry_with_fault_latency, .init = setup2, .fini = teardown, .timeout = 150)
+Test(client, kill_master_async_sends_retry_with_fault_latency, .init = setup2, .fini = teardown,
+     .timeout = 150)
 {
     cr_assert(cl_create_topic(&cl, "ItAsync", 4, 2));
     ids_init(&fa_ok);
@@ -573,7 +585,8 @@ Test(client, kill_master_async_sends_retry_with_fault_latency, .init = setup2, .
     }
     cr_assert_eq(comet_producer_flush(p, 20000), 0);
     comet_producer_destroy(p);
-    cr_log_info("async+fault: %d submitted, %zu acknowledged, %d failed", submitted, ids_count(&fa_ok), (int)fa_fail);
+    cr_log_info("async+fault: %d submitted, %zu acknowledged, %d failed", submitted, ids_count(&fa_ok),
+                (int)fa_fail);
     cr_expect_eq(fa_done, submitted, "one report per async send");
     cr_expect_leq(fa_fail, submitted / 50, "async sends are retried on the other broker");
     cr_assert(th_broker_restart(&cl.brokers[0]));
@@ -610,15 +623,17 @@ Test(client, mqadmin_commands, .init = setup2, .fini = teardown, .timeout = 90)
     static char out[65536];
     cr_expect_eq(admin(out, sizeof(out), "clusterList -n %s", cl.ns_addr), 0, "%s", out);
     cr_expect(strstr(out, "TestCluster") && strstr(out, " a ") && strstr(out, " b "), "%s", out);
-    cr_expect_eq(admin(out, sizeof(out), "updateTopic -n %s -c TestCluster -t AdmTopic -r 2 -w 2", cl.ns_addr), 0,
-                 "%s", out);
+    cr_expect_eq(
+        admin(out, sizeof(out), "updateTopic -n %s -c TestCluster -t AdmTopic -r 2 -w 2", cl.ns_addr), 0,
+        "%s", out);
     sleep_ms(1500);
     cr_expect_eq(admin(out, sizeof(out), "topicList -n %s", cl.ns_addr), 0);
     cr_expect(strstr(out, "AdmTopic"), "%s", out);
     cr_expect_eq(admin(out, sizeof(out), "topicRoute -n %s -t AdmTopic", cl.ns_addr), 0);
     cr_expect(strstr(out, "\"writeQueueNums\": 2"), "%s", out);
-    cr_expect_eq(admin(out, sizeof(out), "sendMessage -n %s -t AdmTopic -p hello-admin -k AK1 -c TagQ", cl.ns_addr),
-                 0, "%s", out);
+    cr_expect_eq(
+        admin(out, sizeof(out), "sendMessage -n %s -t AdmTopic -p hello-admin -k AK1 -c TagQ", cl.ns_addr), 0,
+        "%s", out);
     cr_expect(strstr(out, "SEND_OK"), "%s", out);
     cr_expect_eq(admin(out, sizeof(out), "queryMsgByKey -n %s -t AdmTopic -k AK1", cl.ns_addr), 0, "%s", out);
     cr_expect(strstr(out, "hello-admin") == NULL && strstr(out, "AK1"), "%s", out);
@@ -632,22 +647,24 @@ Test(client, mqadmin_commands, .init = setup2, .fini = teardown, .timeout = 90)
     cr_expect_eq(admin(out, sizeof(out), "consumeMessage -n %s -t AdmTopic -c 10", cl.ns_addr), 0, "%s", out);
     cr_expect(strstr(out, "hello-admin"), "%s", out);
     cr_expect_eq(admin(out, sizeof(out), "brokerStatus -n %s -c TestCluster", cl.ns_addr), 0);
-    cr_expect_eq(admin(out, sizeof(out), "consumerProgress -n %s -g nobody -t AdmTopic", cl.ns_addr), 0, "%s", out);
+    cr_expect_eq(admin(out, sizeof(out), "consumerProgress -n %s -g nobody -t AdmTopic", cl.ns_addr), 0, "%s",
+                 out);
     /* errors: exit 1 with a reason, usage: exit 2 */
     cr_expect_eq(admin(out, sizeof(out), "topicRoute -n %s -t NoSuchTopic", cl.ns_addr), 1);
     cr_expect(strstr(out, "TOPIC_NOT_EXIST"), "%s", out);
     cr_expect_eq(admin(out, sizeof(out), "topicRoute -n 127.0.0.1:%d -t X", th_free_port()), 1);
     cr_expect_eq(admin(out, sizeof(out), "updateTopic -n %s -t X", cl.ns_addr), 2);
     cr_expect_eq(admin(out, sizeof(out), "noSuchCommand"), 2);
-    cr_expect_eq(admin(out, sizeof(out), "deleteTopic -n %s -t AdmTopic -c TestCluster", cl.ns_addr), 0, "%s", out);
+    cr_expect_eq(admin(out, sizeof(out), "deleteTopic -n %s -t AdmTopic -c TestCluster", cl.ns_addr), 0, "%s",
+                 out);
 }
 
 /* ---------------- at-least-once: the committed offset waits for the oldest ---------------- */
 
 static atomic_int slow_release;
 static atomic_int slow_entered;
-static comet_consume_status_t slow_cb(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs, size_t cnt,
-                                      void *opaque)
+static comet_consume_status_t slow_cb(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
+                                      size_t cnt, void *opaque)
 {
     rec_t *r = opaque;
     for (size_t i = 0; i < cnt; i++) {
@@ -683,7 +700,8 @@ static int64_t committed_offset(int broker_port, const char *group, const char *
     return off;
 }
 
-Test(client, committed_offset_never_passes_a_message_in_flight, .init = setup2, .fini = teardown, .timeout = 90)
+Test(client, committed_offset_never_passes_a_message_in_flight, .init = setup2, .fini = teardown,
+     .timeout = 90)
 {
     cr_assert(cl_create_topic(&cl, "ItAlo", 1, 2));
     comet_producer_t *p = producer(NULL);

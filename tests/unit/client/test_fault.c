@@ -8,10 +8,9 @@
 Test(fault, duration_table)
 {
     static const int64_t cases[][2] = {
-        {0, 0},           {49, 0},          {50, 0},           {99, 0},           {100, 0},
-        {549, 0},         {550, 30000},     {999, 30000},      {1000, 60000},     {1999, 60000},
-        {2000, 120000},   {2999, 120000},   {3000, 180000},    {14999, 180000},   {15000, 600000},
-        {30000, 600000},
+        {0, 0},         {49, 0},         {50, 0},         {99, 0},         {100, 0},       {549, 0},
+        {550, 30000},   {999, 30000},    {1000, 60000},   {1999, 60000},   {2000, 120000}, {2999, 120000},
+        {3000, 180000}, {14999, 180000}, {15000, 600000}, {30000, 600000},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         cr_expect_eq(cm_fault_duration(cases[i][0]), cases[i][1], "latency %lld", (long long)cases[i][0]);
@@ -39,11 +38,12 @@ Test(fault, isolation_keeps_broker_out)
 
 static cm_route_t *two_brokers(void)
 {
-    const char *json = "{\"brokerDatas\":[{\"brokerAddrs\":{0:\"127.0.0.1:1\"},\"brokerName\":\"a\",\"cluster\":\"c\"},"
-                       "{\"brokerAddrs\":{0:\"127.0.0.1:2\"},\"brokerName\":\"b\",\"cluster\":\"c\"}],"
-                       "\"filterServerTable\":{},\"queueDatas\":[{\"brokerName\":\"b\",\"perm\":6,\"readQueueNums\":4,"
-                       "\"topicSysFlag\":0,\"writeQueueNums\":4},{\"brokerName\":\"a\",\"perm\":6,\"readQueueNums\":4,"
-                       "\"topicSysFlag\":0,\"writeQueueNums\":4}]}";
+    const char *json =
+        "{\"brokerDatas\":[{\"brokerAddrs\":{0:\"127.0.0.1:1\"},\"brokerName\":\"a\",\"cluster\":\"c\"},"
+        "{\"brokerAddrs\":{0:\"127.0.0.1:2\"},\"brokerName\":\"b\",\"cluster\":\"c\"}],"
+        "\"filterServerTable\":{},\"queueDatas\":[{\"brokerName\":\"b\",\"perm\":6,\"readQueueNums\":4,"
+        "\"topicSysFlag\":0,\"writeQueueNums\":4},{\"brokerName\":\"a\",\"perm\":6,\"readQueueNums\":4,"
+        "\"topicSysFlag\":0,\"writeQueueNums\":4}]}";
     char err[128];
     cm_route_t *r = cm_route_parse("T", json, strlen(json), err, sizeof(err));
     cr_assert_not_null(r, "%s", err);
@@ -81,8 +81,9 @@ Test(select, avoids_last_failed_broker)
 
 Test(select, single_broker_falls_back_to_it)
 {
-    const char *json = "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"127.0.0.1:1\"},\"brokerName\":\"a\"}],"
-                       "\"queueDatas\":[{\"brokerName\":\"a\",\"perm\":6,\"readQueueNums\":2,\"writeQueueNums\":2}]}";
+    const char *json =
+        "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"127.0.0.1:1\"},\"brokerName\":\"a\"}],"
+        "\"queueDatas\":[{\"brokerName\":\"a\",\"perm\":6,\"readQueueNums\":2,\"writeQueueNums\":2}]}";
     char err[128];
     cm_route_t *r = cm_route_parse("T", json, strlen(json), err, sizeof(err));
     cr_assert_not_null(r);

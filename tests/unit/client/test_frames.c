@@ -50,8 +50,9 @@ static void same_frame(const rmq_cmd_t *want, rmq_cmd_t *got)
     rmq_cmd_encode(want, &a);
     rmq_cmd_encode(got, &b);
     cr_expect_eq(a.len, b.len, "frame length %zu, Java %zu", b.len, a.len);
-    cr_expect(a.len == b.len && memcmp(a.data, b.data, a.len) == 0, "frame bytes differ from Java's:\n%.*s\n%.*s",
-              (int)a.len - 8, a.data + 8, (int)b.len - 8, b.data + 8);
+    cr_expect(a.len == b.len && memcmp(a.data, b.data, a.len) == 0,
+              "frame bytes differ from Java's:\n%.*s\n%.*s", (int)a.len - 8, a.data + 8, (int)b.len - 8,
+              b.data + 8);
     rmq_buf_free(&a);
     rmq_buf_free(&b);
 }
@@ -76,8 +77,8 @@ Test(frames, send_message_v2_like_java)
     comet_conf_t *conf = conf_with("producerGroup", "golden_pg_json", NULL, NULL);
     int64_t born = 0;
     rmq_cmd_ext_i64(&want, "g", &born);
-    rmq_cmd_t *got = cm_send_cmd_new(&conf->s, 310, "GoldenTopic_json", 0, 0, born, 0, rmq_cmd_ext(&want, "i"), false,
-                                     "broker-g", want.body, want.body_len);
+    rmq_cmd_t *got = cm_send_cmd_new(&conf->s, 310, "GoldenTopic_json", 0, 0, born, 0,
+                                     rmq_cmd_ext(&want, "i"), false, "broker-g", want.body, want.body_len);
     same_ext(&want, got);
     same_frame(&want, got);
     rmq_cmd_destroy(got);
@@ -100,8 +101,8 @@ Test(frames, batch_like_java)
     cr_assert_eq(rmq_msg_batch_decode(want.body, want.body_len, &items, &n), RMQ_OK);
     cr_assert_eq(n, 3);
     for (size_t i = 0; i < n; i++)
-        rmq_msg_batch_encode_one(&body, items[i].flag, items[i].body, (size_t)items[i].body_len, items[i].props,
-                                 items[i].props_len);
+        rmq_msg_batch_encode_one(&body, items[i].flag, items[i].body, (size_t)items[i].body_len,
+                                 items[i].props, items[i].props_len);
     free(items);
     rmq_cmd_t *got = cm_send_cmd_new(&conf->s, 320, "GoldenTopic_json", 0, 0, born, 0, "WAIT\001true", true,
                                      "broker-g", body.data, body.len);
@@ -119,8 +120,8 @@ Test(frames, pull_message_like_java)
     golden("11_PULL_MESSAGE_found_req.bin", &want);
     int64_t subver = 0;
     rmq_cmd_ext_i64(&want, "subVersion", &subver);
-    rmq_cmd_t *got = cm_pull_cmd_new("golden_cg_json", "GoldenTopic_json", 0, 0, 32, 2, 0, 15000, NULL, subver,
-                                     "broker-g");
+    rmq_cmd_t *got = cm_pull_cmd_new("golden_cg_json", "GoldenTopic_json", 0, 0, 32, 2, 0, 15000, NULL,
+                                     subver, "broker-g");
     same_ext(&want, got);
     rmq_cmd_destroy(got);
     rmq_cmd_deinit(&want);
@@ -141,15 +142,18 @@ Test(frames, producer_heartbeat_like_java)
     rmq_buf_init(&b);
     cm_heartbeat_body(inst, &b);
     cr_expect_eq(b.len, want.body_len);
-    cr_expect(b.len == want.body_len && memcmp(b.data, want.body, b.len) == 0, "ours: %.*s\njava: %.*s", (int)b.len,
-              b.data, (int)want.body_len, want.body);
+    cr_expect(b.len == want.body_len && memcmp(b.data, want.body, b.len) == 0, "ours: %.*s\njava: %.*s",
+              (int)b.len, b.data, (int)want.body_len, want.body);
     rmq_buf_free(&b);
     cm_instance_destroy(inst);
     rmq_cmd_deinit(&want);
     comet_conf_destroy(conf);
 }
 
-static int deliver_none(cm_consumer_t *c, cm_mqstate_t *mq) { return 0; }
+static int deliver_none(cm_consumer_t *c, cm_mqstate_t *mq)
+{
+    return 0;
+}
 
 /* Same keys everywhere and the same values except subVersion and set order. */
 static void same_json(json_t *want, json_t *got, const char *path)

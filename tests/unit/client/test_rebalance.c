@@ -21,8 +21,8 @@ static void check_case(size_t nmq, size_t ncid, const char *const *expected)
         char got[256] = "";
         for (size_t i = 0; i < n; i++)
             snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%zu", i ? "," : "", out[i]);
-        cr_expect_str_eq(got, expected[c], "%zu queues / %zu consumers, consumer %zu: got {%s} want {%s}", nmq, ncid,
-                         c, got, expected[c]);
+        cr_expect_str_eq(got, expected[c], "%zu queues / %zu consumers, consumer %zu: got {%s} want {%s}",
+                         nmq, ncid, c, got, expected[c]);
         covered += n;
     }
     if (nmq >= ncid)

@@ -19,10 +19,11 @@ static cm_route_t *parse(const char *json)
 
 Test(route, fastjson_unquoted_keys)
 {
-    cm_route_t *r = parse("{\"brokerDatas\":[{\"brokerAddrs\":{0:\"192.168.1.10:10911\",1:\"192.168.1.11:10911\"},"
-                          "\"brokerName\":\"broker-a\",\"cluster\":\"DefaultCluster\"}],\"filterServerTable\":{},"
-                          "\"queueDatas\":[{\"brokerName\":\"broker-a\",\"perm\":6,\"readQueueNums\":4,"
-                          "\"topicSysFlag\":0,\"writeQueueNums\":4}]}");
+    cm_route_t *r =
+        parse("{\"brokerDatas\":[{\"brokerAddrs\":{0:\"192.168.1.10:10911\",1:\"192.168.1.11:10911\"},"
+              "\"brokerName\":\"broker-a\",\"cluster\":\"DefaultCluster\"}],\"filterServerTable\":{},"
+              "\"queueDatas\":[{\"brokerName\":\"broker-a\",\"perm\":6,\"readQueueNums\":4,"
+              "\"topicSysFlag\":0,\"writeQueueNums\":4}]}");
     cr_expect_eq(r->nbds, 1);
     cr_expect_eq(r->bds[0].naddrs, 2);
     cr_expect_str_eq(cm_route_master_addr(r, "broker-a"), "192.168.1.10:10911");
@@ -37,7 +38,8 @@ Test(route, standard_json_and_perms)
 {
     /* b is listed first but sorts after a; c is read-only; d has no master */
     cm_route_t *r = parse(
-        "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"10.0.0.2:10911\"},\"brokerName\":\"b\",\"cluster\":\"C\"},"
+        "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"10.0.0.2:10911\"},\"brokerName\":\"b\",\"cluster\":"
+        "\"C\"},"
         "{\"brokerAddrs\":{\"0\":\"10.0.0.1:10911\"},\"brokerName\":\"a\",\"cluster\":\"C\"},"
         "{\"brokerAddrs\":{\"0\":\"10.0.0.3:10911\"},\"brokerName\":\"c\",\"cluster\":\"C\"},"
         "{\"brokerAddrs\":{\"1\":\"10.0.0.4:10911\"},\"brokerName\":\"d\",\"cluster\":\"C\"}],"
@@ -62,10 +64,12 @@ Test(route, standard_json_and_perms)
 
 Test(route, order_topic_conf)
 {
-    cm_route_t *r = parse("{\"orderTopicConf\":\"b:2;a:1\",\"brokerDatas\":["
-                          "{\"brokerAddrs\":{0:\"h:1\"},\"brokerName\":\"a\"},{\"brokerAddrs\":{0:\"h:2\"},\"brokerName\":\"b\"}],"
-                          "\"queueDatas\":[{\"brokerName\":\"a\",\"perm\":6,\"readQueueNums\":8,\"writeQueueNums\":8},"
-                          "{\"brokerName\":\"b\",\"perm\":6,\"readQueueNums\":8,\"writeQueueNums\":8}]}");
+    cm_route_t *r =
+        parse("{\"orderTopicConf\":\"b:2;a:1\",\"brokerDatas\":["
+              "{\"brokerAddrs\":{0:\"h:1\"},\"brokerName\":\"a\"},{\"brokerAddrs\":{0:\"h:2\"},"
+              "\"brokerName\":\"b\"}],"
+              "\"queueDatas\":[{\"brokerName\":\"a\",\"perm\":6,\"readQueueNums\":8,\"writeQueueNums\":8},"
+              "{\"brokerName\":\"b\",\"perm\":6,\"readQueueNums\":8,\"writeQueueNums\":8}]}");
     cr_assert_eq(r->npub, 3);
     cr_expect_str_eq(r->pub[0].broker_name, "b");
     cr_expect_eq(r->pub[1].queue_id, 1);
@@ -78,15 +82,17 @@ Test(route, rejects_garbage)
     char err[128];
     cr_expect_null(cm_route_parse("T", "{\"queueDatas\":[]}", 16, err, sizeof(err)));
     cr_expect_null(cm_route_parse("T", "not json", 8, err, sizeof(err)));
-    const char *bad = "{\"brokerDatas\":[],\"queueDatas\":[{\"brokerName\":\"a\",\"perm\":6,\"readQueueNums\":-5,"
-                      "\"writeQueueNums\":99999999}]}";
+    const char *bad =
+        "{\"brokerDatas\":[],\"queueDatas\":[{\"brokerName\":\"a\",\"perm\":6,\"readQueueNums\":-5,"
+        "\"writeQueueNums\":99999999}]}";
     cr_expect_null(cm_route_parse("T", bad, strlen(bad), err, sizeof(err)));
 }
 
 Test(route, golden_java_namesrv_answer)
 {
     char path[512];
-    snprintf(path, sizeof(path), "%s/rocketmq-4.9.8/json/105_GET_ROUTEINFO_BY_TOPIC_resp.bin", COMET_TEST_DATA);
+    snprintf(path, sizeof(path), "%s/rocketmq-4.9.8/json/105_GET_ROUTEINFO_BY_TOPIC_resp.bin",
+             COMET_TEST_DATA);
     FILE *f = fopen(path, "rb");
     cr_assert_not_null(f, "%s", path);
     uint8_t buf[4096];
