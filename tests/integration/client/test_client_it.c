@@ -773,3 +773,50 @@ Test(client, rocketmq_binary_header_round_trip, .init = setup2, .fini = teardown
     cr_expect(wait_all(&sent, &r.ids, 20000), "missed %zu", ids_missing(&sent, &r.ids, NULL, 0));
     comet_push_consumer_destroy(c);
 }
+
+/* ---------------- a frozen broker: timeout budget and fault latency ---------------- */
+
+Test(client, frozen_broker_timeout_budget_and_fault_latency, .init = setup2, .fini = teardown, .timeout = 90)
+{
+    cr_assert(cl_create_topic(&cl, "ItFrozen", 2, 2));
+    comet_conf_t *conf = cl_conf(&cl, "producerGroup", "it_frozen_pg");
+    char err[256];
+    comet_conf_set(conf, "sendLatencyFaultEnable", "true", err, sizeof(err));
+    comet_conf_set(conf, "sendMsgTimeout", "1000", err, sizeof(err));
+    comet_producer_t *p = comet_producer_new(conf, err, sizeof(err));
+    cr_assert_not_null(p);
+    cr_assert_eq(comet_producer_start(p, err, sizeof(err)), 0);
+    comet_send_result_t res;
+    /* warm up both brokers */
+    for (int i = 0; i < 8; i++) {
+        comet_message_t *m = msg("ItFrozen", i, "F");
+        cr_assert_eq(comet_producer_send(p, m, &res, -1), 0, "%s", res.errstr);
+        comet_message_destroy(m);
+    }
+    kill(cl.brokers[0].pid, SIGSTOP); /* a accepts nothing and answers nothing */
+    int timeouts = 0, ok_on_b = 0, on_a = 0;
+    int64_t worst = 0;
+    for (int i = 0; i < 40; i++) {
+        comet_message_t *m = msg("ItFrozen", 100 + i, "F");
+        int64_t t0 = rmq_mono_ms();
+        comet_err_t e = comet_producer_send(p, m, &res, -1);
+        int64_t took = rmq_mono_ms() - t0;
+        if (took > worst)
+            worst = took;
+        if (e == COMET_ERR__TIMED_OUT)
+            timeouts++;
+        else if (e == 0 && strcmp(res.queue.broker_name, "b") == 0)
+            ok_on_b++;
+        else if (e == 0)
+            on_a++;
+        comet_message_destroy(m);
+    }
+    kill(cl.brokers[0].pid, SIGCONT);
+    cr_log_info("frozen broker: %d timeouts, %d sent to b, %d to a, slowest call %lld ms", timeouts, ok_on_b, on_a,
+                (long long)worst);
+    cr_expect_leq(worst, 1000 + 500, "sendMsgTimeout (1000 ms) covers every attempt: slowest call %lld ms",
+                  (long long)worst);
+    cr_expect_leq(timeouts, 2, "after one timeout the frozen broker is kept out");
+    cr_expect_geq(ok_on_b, 38);
+    comet_producer_destroy(p);
+}
