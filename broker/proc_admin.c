@@ -3,7 +3,8 @@
  * GET_ALL_TOPIC_CONFIG (21), UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200),
  * GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207),
  * GET_ALL_CONSUMER_OFFSET (43), GET_TOPIC_STATS_INFO (202),
- * GET_CONSUMER_CONNECTION_LIST (203), GET_CONSUME_STATS (208),
+ * GET_CONSUMER_CONNECTION_LIST (203), GET_PRODUCER_CONNECTION_LIST (204),
+ * GET_CONSUME_STATS (208),
  * GET_BROKER_RUNTIME_INFO (28), QUERY_TOPIC_CONSUME_BY_WHO (300),
  * GET_BROKER_CONFIG (26), GET_CONSUMER_RUNNING_INFO (307, forwarded to the
  * client), LOCK_BATCH_MQ (41) / UNLOCK_BATCH_MQ (42).
@@ -236,15 +237,15 @@ static void on_consumer_connections(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         rmq_jw_obj_end(&w);
     }
     rmq_buf_puts(&o, "],");
-    rmq_jw_t w;
-    rmq_jw_init(&w, &o);
-    w.need_comma[0] = false;
+    const char *cfw = g->consume_from_where ? g->consume_from_where : "CONSUME_FROM_LAST_OFFSET";
+    const char *ct = g->consume_type ? g->consume_type : "CONSUME_PASSIVELY";
+    const char *mm = g->message_model ? g->message_model : "CLUSTERING";
     rmq_buf_puts(&o, "\"consumeFromWhere\":");
-    rmq_jw_str(&w, g->consume_from_where ? g->consume_from_where : "CONSUME_FROM_LAST_OFFSET");
+    rmq_json_escape(&o, cfw, strlen(cfw), false);
     rmq_buf_puts(&o, ",\"consumeType\":");
-    rmq_jw_str(&w, g->consume_type ? g->consume_type : "CONSUME_PASSIVELY");
+    rmq_json_escape(&o, ct, strlen(ct), false);
     rmq_buf_puts(&o, ",\"messageModel\":");
-    rmq_jw_str(&w, g->message_model ? g->message_model : "CLUSTERING");
+    rmq_json_escape(&o, mm, strlen(mm), false);
     rmq_buf_puts(&o, ",\"subscriptionTable\":{");
     for (size_t i = 0; i < g->nsubs; i++) {
         if (i)
@@ -254,6 +255,36 @@ static void on_consumer_connections(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         rmq_subscription_json(&o, &g->subs[i]);
     }
     rmq_buf_puts(&o, "}}");
+    reply_body(conn, req, &o);
+}
+
+static void on_producer_connections(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    rmq_broker_t *b = ctx;
+    const char *group;
+    if (!rmq_req_str(conn, req, "producerGroup", &group))
+        return;
+    rmq_producer_group_info_t *g = rmq_map_get(&b->clients->producers, group);
+    if (!g || !g->n) {
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "the producer group[%s] not exist", group);
+        return;
+    }
+    rmq_buf_t o;
+    rmq_buf_init(&o);
+    rmq_buf_puts(&o, "{\"connectionSet\":[");
+    for (size_t i = 0; i < g->n; i++) {
+        rmq_jw_t w;
+        if (i)
+            rmq_buf_putc(&o, ',');
+        rmq_jw_init(&w, &o);
+        rmq_jw_obj_begin(&w);
+        rmq_jw_kstr(&w, "clientAddr", rmq_conn_peer(g->chans[i].conn));
+        rmq_jw_kstr(&w, "clientId", g->chans[i].client_id);
+        rmq_jw_kstr(&w, "language", rmq_lang_name(g->chans[i].language));
+        rmq_jw_kint(&w, "version", g->chans[i].version);
+        rmq_jw_obj_end(&w);
+    }
+    rmq_buf_puts(&o, "]}");
     reply_body(conn, req, &o);
 }
 
@@ -599,6 +630,7 @@ void rmq_proc_admin_register(rmq_broker_t *b, rmq_endpoint_t *ep)
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_TOPIC_STATS_INFO, on_topic_stats, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, on_consumer_connections, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_CONSUME_STATS, on_consume_stats, b);
+    rmq_endpoint_set_handler(ep, RMQ_REQ_GET_PRODUCER_CONNECTION_LIST, on_producer_connections, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_BROKER_RUNTIME_INFO, on_runtime_info, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_QUERY_TOPIC_CONSUME_BY_WHO, on_consume_by_who, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_BROKER_CONFIG, on_broker_config, b);

@@ -95,6 +95,15 @@ static void wait_dispatched(const char *topic, int q, int64_t want)
     cr_assert_fail("queue %s/%d reached max offset %lld, wanted %lld", topic, q, (long long)got, (long long)want);
 }
 
+/* The body must be strict JSON (what ali-ons' JSON.parse and Java accept). */
+static void assert_json_body(const rmq_cmd_t *resp)
+{
+    json_error_t e;
+    json_t *j = json_loadb((const char *)resp->body, resp->body_len, 0, &e);
+    cr_assert_not_null(j, "body is not JSON (%s): %.*s", e.text, (int)resp->body_len, resp->body);
+    json_decref(j);
+}
+
 static void check_pull_ext(const rmq_cmd_t *resp)
 {
     cr_assert_not_null(rmq_cmd_ext(resp, "suggestWhichBrokerId"));
@@ -1434,4 +1443,54 @@ Test(broker, orderly_locks)
     cr_assert_not(lock_q0(41, "c2"));
     lock_q0(42, "c1");
     cr_assert(lock_q0(41, "c2"), "released queue not granted");
+}
+
+Test(broker, connection_lists)
+{
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, 34);
+    const char *hb = "{\"clientID\":\"127.0.0.1@prod\",\"consumerDataSet\":[],\"producerDataSet\":[{\"groupName\":\"PGX\"}]}";
+    rmq_cmd_set_body(&req, hb, strlen(hb));
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_cmd_deinit(&resp);
+    rmq_cmd_init_request(&req, 204);
+    rmq_cmd_set_ext(&req, "producerGroup", "PGX");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"clientId\":\"127.0.0.1@prod\"", 27));
+    assert_json_body(&resp);
+    rmq_cmd_deinit(&resp);
+    rmq_cmd_init_request(&req, 204);
+    rmq_cmd_set_ext(&req, "producerGroup", "nobody");
+    expect_error(&req, 1, "not exist");
+    th_req_heartbeat(&req, "127.0.0.1@cons", "CGX", "TBW102", "TagA || TagB", NULL);
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    rmq_cmd_deinit(&resp);
+    rmq_cmd_init_request(&req, 203);
+    rmq_cmd_set_ext(&req, "consumerGroup", "CGX");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"messageModel\":\"CLUSTERING\"", 27));
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"subString\":\"TagA || TagB\"", 26));
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"codeSet\":[2598919,2598920]", 27));
+    assert_json_body(&resp);
+    /* the other plain-JSON admin bodies */
+    static const int codes[] = {21, 201, 28, 26};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        rmq_cmd_init_request(&req, codes[i]);
+        cr_assert_eq(call(&cli, &req, &resp), 0);
+        if (codes[i] != 26)
+            assert_json_body(&resp);
+        rmq_cmd_deinit(&resp);
+    }
+    rmq_cmd_init_request(&req, 300);
+    rmq_cmd_set_ext(&req, "topic", "TBW102");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    assert_json_body(&resp);
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"CGX\"", 5));
+    rmq_cmd_deinit(&resp);
+    rmq_cmd_init_request(&req, 38);
+    rmq_cmd_set_ext(&req, "consumerGroup", "CGX");
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    assert_json_body(&resp);
+    rmq_cmd_deinit(&resp);
+    rmq_cmd_deinit(&resp);
 }
