@@ -812,11 +812,47 @@ Test(client, frozen_broker_timeout_budget_and_fault_latency, .init = setup2, .fi
         comet_message_destroy(m);
     }
     kill(cl.brokers[0].pid, SIGCONT);
-    cr_log_info("frozen broker: %d timeouts, %d sent to b, %d to a, slowest call %lld ms", timeouts, ok_on_b, on_a,
-                (long long)worst);
+    cr_log_info("frozen broker: %d timeouts, %d sent to b, %d to a, slowest call %lld ms", timeouts, ok_on_b,
+                on_a, (long long)worst);
     cr_expect_leq(worst, 1000 + 500, "sendMsgTimeout (1000 ms) covers every attempt: slowest call %lld ms",
                   (long long)worst);
     cr_expect_leq(timeouts, 2, "after one timeout the frozen broker is kept out");
     cr_expect_geq(ok_on_b, 38);
+    comet_producer_destroy(p);
+}
+
+/* ---------------- a broker restart under a running consumer ---------------- */
+
+Test(client, consumer_survives_broker_restart, .init = setup2, .fini = teardown, .timeout = 120)
+{
+    cr_assert(cl_create_topic(&cl, "ItBlip", 2, 2));
+    rec_t r;
+    ids_init(&r.ids);
+    comet_push_consumer_t *c = push("it_blip_cg", "ItBlip", "*", &r, false, NULL);
+    comet_producer_t *p = producer(NULL);
+    idset_t sent;
+    ids_init(&sent);
+    int failed = 0;
+    for (int i = 0; i < 300; i++) {
+        if (i == 100)
+            th_proc_stop(&cl.brokers[1], SIGTERM); /* b goes away cleanly... */
+        if (i == 200)
+            cr_assert(th_broker_restart(&cl.brokers[1]), "restart of b"); /* ...and comes back */
+        comet_message_t *m = msg("ItBlip", i, "R");
+        comet_send_result_t res;
+        if (comet_producer_send(p, m, &res, -1) == 0)
+            ids_add(&sent, res.msg_id);
+        else
+            failed++;
+        comet_message_destroy(m);
+        sleep_ms(10);
+    }
+    cr_expect_leq(failed, 2);
+    bool all = wait_all(&sent, &r.ids, 60000);
+    cr_expect(all, "%zu of %zu acknowledged messages not consumed after the restart",
+              ids_missing(&sent, &r.ids, NULL, 0), ids_count(&sent));
+    cr_log_info("broker restart: %zu acknowledged, %zu consumed, %zu duplicates, %d failed sends",
+                ids_count(&sent), ids_count(&r.ids), r.ids.dups, failed);
+    comet_push_consumer_destroy(c);
     comet_producer_destroy(p);
 }
