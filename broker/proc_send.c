@@ -34,6 +34,7 @@ typedef struct pending_send_s {
     bool oneway;
     int32_t queue_id;
     rmq_put_result_t res;          /* ids from the append (io thread) */
+    char *msg_ids;                 /* a batch's full id list when res.msg_id was truncated */
     rmq_put_status_t final_status; /* from the flush thread */
 } pending_send_t;
 
@@ -160,7 +161,7 @@ static const char *put_remark(rmq_put_status_t s)
 
 /* Build and send the response of a put. */
 static void reply_put(rmq_broker_t *b, rmq_conn_t *conn, int32_t opaque, uint8_t serialize, bool oneway,
-                      rmq_put_status_t st, const rmq_put_result_t *res, int32_t queue_id)
+                      rmq_put_status_t st, const rmq_put_result_t *res, const char *msg_ids, int32_t queue_id)
 {
     if (oneway || rmq_conn_is_closed(conn))
         return;
@@ -173,7 +174,7 @@ static void reply_put(rmq_broker_t *b, rmq_conn_t *conn, int32_t opaque, uint8_t
     send_resp_init(b, &resp, &shell, code, code == RMQ_OK ? NULL : put_remark(st));
     if (code == RMQ_OK || code == RMQ_ERR_FLUSH_DISK_TIMEOUT || code == RMQ_ERR_FLUSH_SLAVE_TIMEOUT ||
         code == RMQ_ERR_SLAVE_NOT_AVAILABLE) {
-        rmq_cmd_set_ext(&resp, "msgId", res->msg_id);
+        rmq_cmd_set_ext(&resp, "msgId", msg_ids ? msg_ids : res->msg_id);
         rmq_cmd_set_ext_i64(&resp, "queueId", queue_id);
         rmq_cmd_set_ext_i64(&resp, "queueOffset", res->queue_offset);
     }
@@ -186,8 +187,9 @@ static void pending_done_io(rmq_broker_t *b, void *arg)
 {
     pending_send_t *p = arg;
     b->pending_sends--;
-    reply_put(b, p->conn, p->opaque, p->serialize, p->oneway, p->final_status, &p->res, p->queue_id);
+    reply_put(b, p->conn, p->opaque, p->serialize, p->oneway, p->final_status, &p->res, p->msg_ids, p->queue_id);
     rmq_conn_release(p->conn);
+    free(p->msg_ids);
     free(p);
 }
 
@@ -213,6 +215,13 @@ static void do_put(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, cons
                                  : rmq_store_put_messages(b->store, msgs, n, &p->res, pending_done_flush, p);
     if (st == RMQ_PUT_OK)
         b->msg_put_total += (int64_t)n;
+    if (p->res.msg_id_truncated) {
+        rmq_buf_t ids;
+        rmq_buf_init(&ids);
+        rmq_store_batch_msg_ids(msgs, n, &p->res, &ids);
+        rmq_buf_cstr(&ids);
+        p->msg_ids = (char *)rmq_buf_detach(&ids, NULL);
+    }
     if (p->res.pending) {
         rmq_conn_hold(conn);
         b->pending_sends++;
@@ -220,7 +229,8 @@ static void do_put(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, cons
     }
     if (st != RMQ_PUT_OK)
         rmq_log(RMQ_LOG_WARN, "broker", "put to %s failed: %s", msgs[0].topic, rmq_put_status_name(st));
-    reply_put(b, conn, req->opaque, req->serialize, rmq_cmd_is_oneway(req), st, &p->res, p->queue_id);
+    reply_put(b, conn, req->opaque, req->serialize, rmq_cmd_is_oneway(req), st, &p->res, p->msg_ids, p->queue_id);
+    free(p->msg_ids);
     free(p);
 }
 

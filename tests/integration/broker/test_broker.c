@@ -1494,3 +1494,27 @@ Test(broker, connection_lists)
     rmq_cmd_deinit(&resp);
     rmq_cmd_deinit(&resp);
 }
+
+Test(broker, large_batch_returns_every_msg_id)
+{
+    create_topic("BigBatch", 1);
+    rmq_buf_t body;
+    rmq_buf_init(&body);
+    for (int i = 0; i < 200; i++) {
+        char b[16];
+        snprintf(b, sizeof(b), "bb-%d", i);
+        rmq_msg_batch_encode_one(&body, 0, b, strlen(b), "TAGS\001B", 6);
+    }
+    rmq_cmd_t req, resp;
+    th_req_send_v2(&req, "PG", "BigBatch", 0, NULL, NULL, NULL, NULL, body.data, body.len);
+    req.code = 320;
+    rmq_buf_free(&body);
+    cr_assert_eq(call(&cli, &req, &resp), 0, "%s", resp.remark ? resp.remark : "");
+    const char *ids = rmq_cmd_ext(&resp, "msgId");
+    int commas = 0;
+    for (const char *p = ids; *p; p++)
+        commas += *p == ',';
+    cr_assert_eq(commas, 199, "%d ids returned", commas + 1);
+    rmq_cmd_deinit(&resp);
+    wait_dispatched("BigBatch", 0, 200);
+}
