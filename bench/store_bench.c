@@ -5,6 +5,8 @@
  * then run a baseline that writes the same record bytes with plain write(2)
  * and fdatasync(2) at the same batch size (messages per flush observed in
  * the store run). Prints messages/s, MB/s and the ratio to the baseline.
+ * Then the pull path: rmq_store_get_message (pinned references into the
+ * mapped segments) against pread(2) copies of the same bytes.
  *
  * usage: store_bench [-d dir] [-t seconds] [-p threads] [-s segment_bytes]
  * Not a test: it writes hundreds of MB to dir (default /tmp). */
@@ -177,6 +179,80 @@ static result_t run_baseline(size_t rec, double batch_f)
                       .batch = (double)batch};
 }
 
+/* Pull path: get_message (pinned references, no copy) for 32 messages at a
+ * time over a filled queue, against pread(2) of the same bytes into a
+ * buffer (what a copying server would do). */
+static void run_pull(size_t body)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/comet-store-bench-XXXXXX", g_dir);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    rmq_store_config_t c;
+    rmq_store_config_init(&c);
+    char err[256];
+    rmq_conf_set(rmq_store_conf_defs, &c, "storePathRootDir", dir, err, sizeof(err));
+    rmq_conf_set(rmq_store_conf_defs, &c, "mappedFileSizeCommitLog", g_seg, err, sizeof(err));
+    rmq_store_t *s = rmq_store_open(&c, err, sizeof(err));
+    if (!s || rmq_store_start(s) != RMQ_OK) {
+        fprintf(stderr, "store open: %s\n", err);
+        exit(1);
+    }
+    char *b = calloc(1, body);
+    rmq_store_msg_t m = {.topic = "BenchTopic", .body = b, .body_len = body, .props = PROPS,
+                         .props_len = sizeof(PROPS) - 1};
+    rmq_put_result_t res;
+    int64_t n = 100000;
+    for (int64_t i = 0; i < n; i++)
+        rmq_store_put_message(s, &m, &res, NULL, NULL);
+    rmq_store_wait_dispatched(s, 60000);
+    int64_t msgs = 0, bytes = 0, off = 0;
+    int64_t deadline = rmq_mono_ms() + (int64_t)(g_secs * 1000), t0 = rmq_mono_us();
+    while (rmq_mono_ms() < deadline) {
+        rmq_get_result_t g;
+        rmq_store_get_message(s, "BenchTopic", 0, off, 32, NULL, 0, &g);
+        msgs += (int64_t)g.count;
+        bytes += (int64_t)g.total_bytes;
+        off = g.next_begin_offset >= n ? 0 : g.next_begin_offset;
+        rmq_store_get_result_release(&g);
+    }
+    double secs = (double)(rmq_mono_us() - t0) / 1e6;
+    double store_ms = (double)msgs / secs, store_mb = (double)bytes / secs / 1e6;
+    /* baseline: pread the same record sizes, 32 at a time, from the segment */
+    char *seg = NULL;
+    if (asprintf(&seg, "%s/commitlog/%020d", dir, 0) < 0)
+        exit(1);
+    int fd = open(seg, O_RDONLY);
+    free(seg);
+    size_t rec = (size_t)res.wrote_bytes;
+    char *buf = malloc(rec * 32);
+    int64_t bmsgs = 0, boff = 0, limit = (int64_t)rec * n;
+    deadline = rmq_mono_ms() + (int64_t)(g_secs * 1000);
+    t0 = rmq_mono_us();
+    while (rmq_mono_ms() < deadline) {
+        if (pread(fd, buf, rec * 32, boff) <= 0)
+            boff = 0;
+        bmsgs += 32;
+        boff += (int64_t)rec * 32;
+        if (boff + (int64_t)rec * 32 > limit || boff + (int64_t)rec * 32 > atol(g_seg))
+            boff = 0;
+    }
+    double bsecs = (double)(rmq_mono_us() - t0) / 1e6;
+    close(fd);
+    free(buf);
+    printf("| %zu B | %.0f | %.1f | %.0f | %.1f | %.2f |\n", body, store_ms, store_mb,
+           (double)bmsgs / bsecs, (double)bmsgs * (double)rec / bsecs / 1e6, store_ms / ((double)bmsgs / bsecs));
+    free(b);
+    rmq_store_destroy(s);
+    rmq_store_config_deinit(&c);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 int main(int argc, char **argv)
 {
     int opt;
@@ -209,5 +285,10 @@ int main(int argc, char **argv)
                        b.mb_s, b.msgs_s > 0 ? r.msgs_s / b.msgs_s : 0);
                 fflush(stdout);
             }
+    printf("\npull path, 32 messages per call, 100000 messages in the queue:\n\n");
+    printf("| body | get_message msg/s | get_message MB/s | pread copy msg/s | pread copy MB/s | ratio |\n");
+    printf("|---:|---:|---:|---:|---:|---:|\n");
+    run_pull(128);
+    run_pull(1024);
     return 0;
 }
