@@ -136,7 +136,8 @@ static bool req_num(rmq_conn_t *conn, const rmq_cmd_t *req, const char *name, bo
         return true;
     }
     rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
-                         r == RMQ_ERR__NOENT ? "the custom field <%s> is null" : "the custom field <%s> is not a number",
+                         r == RMQ_ERR__NOENT ? "the custom field <%s> is null"
+                                             : "the custom field <%s> is not a number",
                          name);
     return false;
 }
@@ -196,7 +197,8 @@ const char *rmq_topic_name_invalid(const char *topic, char *buf, size_t n)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)topic[i];
         if (!(isalnum(c) || c == '%' || c == '|' || c == '_' || c == '-')) {
-            snprintf(buf, n, "The specified topic[%s] contains illegal characters, allowing only ^[%%|a-zA-Z0-9_-]+$",
+            snprintf(buf, n,
+                     "The specified topic[%s] contains illegal characters, allowing only ^[%%|a-zA-Z0-9_-]+$",
                      topic);
             return buf;
         }
@@ -311,8 +313,8 @@ rmq_topic_config_t *rmq_broker_ensure_retry_topic(rmq_broker_t *b, const char *g
     rmq_topic_config_t *tc = rmq_topic_get(&b->topics, name);
     if (tc)
         return tc;
-    rmq_topic_config_t n = {name, queues > 0 ? queues : 1, queues > 0 ? queues : 1, RMQ_PERM_READ | RMQ_PERM_WRITE, 0,
-                            0, false};
+    rmq_topic_config_t n = {
+        name, queues > 0 ? queues : 1, queues > 0 ? queues : 1, RMQ_PERM_READ | RMQ_PERM_WRITE, 0, 0, false};
     tc = rmq_topic_put(&b->topics, &n);
     rmq_broker_topics_changed(b);
     return tc;
@@ -352,14 +354,38 @@ static rmq_err_t load_meta(rmq_broker_t *b, const char *mp_name, const char *jso
     return RMQ_OK;
 }
 
-static rmq_err_t up_topics(void *m, const uint8_t *p, size_t n) { return rmq_topic_mgr_unpack(m, p, n); }
-static rmq_err_t im_topics(void *m, const char *p, size_t n) { return rmq_topic_mgr_import_json(m, p, n); }
-static rmq_err_t up_groups(void *m, const uint8_t *p, size_t n) { return rmq_sub_group_mgr_unpack(m, p, n); }
-static rmq_err_t im_groups(void *m, const char *p, size_t n) { return rmq_sub_group_mgr_import_json(m, p, n); }
-static rmq_err_t up_offsets(void *m, const uint8_t *p, size_t n) { return rmq_offset_mgr_unpack(m, p, n); }
-static rmq_err_t im_offsets(void *m, const char *p, size_t n) { return rmq_offset_mgr_import_json(m, p, n); }
-static rmq_err_t up_delay(void *m, const uint8_t *p, size_t n) { return rmq_schedule_unpack(m, p, n); }
-static rmq_err_t im_delay(void *m, const char *p, size_t n) { return rmq_schedule_import_json(m, p, n); }
+static rmq_err_t up_topics(void *m, const uint8_t *p, size_t n)
+{
+    return rmq_topic_mgr_unpack(m, p, n);
+}
+static rmq_err_t im_topics(void *m, const char *p, size_t n)
+{
+    return rmq_topic_mgr_import_json(m, p, n);
+}
+static rmq_err_t up_groups(void *m, const uint8_t *p, size_t n)
+{
+    return rmq_sub_group_mgr_unpack(m, p, n);
+}
+static rmq_err_t im_groups(void *m, const char *p, size_t n)
+{
+    return rmq_sub_group_mgr_import_json(m, p, n);
+}
+static rmq_err_t up_offsets(void *m, const uint8_t *p, size_t n)
+{
+    return rmq_offset_mgr_unpack(m, p, n);
+}
+static rmq_err_t im_offsets(void *m, const char *p, size_t n)
+{
+    return rmq_offset_mgr_import_json(m, p, n);
+}
+static rmq_err_t up_delay(void *m, const uint8_t *p, size_t n)
+{
+    return rmq_schedule_unpack(m, p, n);
+}
+static rmq_err_t im_delay(void *m, const char *p, size_t n)
+{
+    return rmq_schedule_import_json(m, p, n);
+}
 
 static void add_system_topic(rmq_broker_t *b, const char *name, int q, int perm)
 {
@@ -496,15 +522,16 @@ rmq_err_t rmq_broker_start(rmq_broker_t *b, char *errstr, size_t errstr_size)
         return RMQ_ERR__INVALID_ARG;
     }
     if (!b->is_slave && b->conf.brokerId != 0) {
-        rmq_log(RMQ_LOG_WARN, "broker", "brokerRole %s with brokerId %lld: using brokerId 0", b->store_conf.brokerRole,
-                (long long)b->conf.brokerId);
+        rmq_log(RMQ_LOG_WARN, "broker", "brokerRole %s with brokerId %lld: using brokerId 0",
+                b->store_conf.brokerRole, (long long)b->conf.brokerId);
         b->conf.brokerId = 0;
     }
     snprintf(b->broker_addr, sizeof(b->broker_addr), "%s:%d", b->conf.brokerIP1, b->conf.listenPort);
     snprintf(b->ha_addr, sizeof(b->ha_addr), "%s:%d", b->conf.brokerIP2, b->conf.haListenPort);
     b->store_host.v6 = 0;
     if (!resolve_ipv4(b->conf.brokerIP1, b->store_host.addr)) {
-        snprintf(errstr, errstr_size, "brokerIP1 %s is not an IPv4 address or resolvable host", b->conf.brokerIP1);
+        snprintf(errstr, errstr_size, "brokerIP1 %s is not an IPv4 address or resolvable host",
+                 b->conf.brokerIP1);
         return RMQ_ERR__INVALID_ARG;
     }
     b->store_host.port = b->conf.listenPort;
@@ -518,8 +545,10 @@ rmq_err_t rmq_broker_start(rmq_broker_t *b, char *errstr, size_t errstr_size)
     b->schedule = rmq_schedule_new(b);
     load_meta(b, "delayOffset.msgpack", "delayOffset.json", up_delay, im_delay, b->schedule, &imp_d);
     load_meta(b, "topics.msgpack", "topics.json", up_topics, im_topics, &b->topics, &imp_t);
-    load_meta(b, "subscriptionGroup.msgpack", "subscriptionGroup.json", up_groups, im_groups, &b->groups, &imp_g);
-    load_meta(b, "consumerOffset.msgpack", "consumerOffset.json", up_offsets, im_offsets, &b->offsets, &imp_o);
+    load_meta(b, "subscriptionGroup.msgpack", "subscriptionGroup.json", up_groups, im_groups, &b->groups,
+              &imp_g);
+    load_meta(b, "consumerOffset.msgpack", "consumerOffset.json", up_offsets, im_offsets, &b->offsets,
+              &imp_o);
     system_topics(b);
     /* write the (possibly imported) state once, before traffic */
     rmq_broker_persist_topics(b);
@@ -559,7 +588,8 @@ rmq_err_t rmq_broker_start(rmq_broker_t *b, char *errstr, size_t errstr_size)
     if (b->vip_server)
         register_handlers(b, b->vip_server, true);
     else
-        rmq_log(RMQ_LOG_WARN, "broker", "VIP channel on port %d not available: %s", b->conf.listenPort - 2, verr);
+        rmq_log(RMQ_LOG_WARN, "broker", "VIP channel on port %d not available: %s", b->conf.listenPort - 2,
+                verr);
 
     rmq_endpoint_opts_t co;
     rmq_endpoint_opts_default(&co);
@@ -588,8 +618,9 @@ int rmq_broker_run(rmq_broker_t *b)
     printf("The broker[%s, %s] boot success. serializeType=JSON and name server is %s\n", b->conf.brokerName,
            b->broker_addr, b->conf.namesrvAddr && *b->conf.namesrvAddr ? b->conf.namesrvAddr : "(none)");
     fflush(stdout);
-    rmq_log(RMQ_LOG_INFO, "broker", "The broker[%s, %s] boot success. serializeType=JSON and name server is %s",
-            b->conf.brokerName, b->broker_addr, b->conf.namesrvAddr);
+    rmq_log(RMQ_LOG_INFO, "broker",
+            "The broker[%s, %s] boot success. serializeType=JSON and name server is %s", b->conf.brokerName,
+            b->broker_addr, b->conf.namesrvAddr);
     event_base_dispatch(b->base);
     rmq_log(RMQ_LOG_INFO, "broker", "event loop stopped");
     return 0;
@@ -627,7 +658,8 @@ void rmq_broker_destroy(rmq_broker_t *b)
     rmq_namesrv_api_destroy(b->ns);
     rmq_client_mgr_destroy(b->clients);
     rmq_proc_admin_cleanup(b);
-    struct event *evs[] = {b->ev_persist_offsets, b->ev_persist_meta, b->ev_sigterm, b->ev_sigint, b->mbox_ev};
+    struct event *evs[] = {b->ev_persist_offsets, b->ev_persist_meta, b->ev_sigterm, b->ev_sigint,
+                           b->mbox_ev};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);

@@ -21,29 +21,34 @@
 #define IMP RMQ_CONF_IMPORTANT
 
 const rmq_conf_def_t rmq_broker_conf_defs[] = {
-    {"rocketmqHome", RMQ_CONF_STR, F(rocketmqHome), "", 0, 0, 0, "RocketMQ home (ROCKETMQ_HOME); informational", NULL},
+    {"rocketmqHome", RMQ_CONF_STR, F(rocketmqHome), "", 0, 0, 0,
+     "RocketMQ home (ROCKETMQ_HOME); informational", NULL},
     {"namesrvAddr", RMQ_CONF_STR, F(namesrvAddr), "", 0, 0, IMP,
      "name server addresses, `host:port;host:port` (also -n)", NULL},
     {"brokerIP1", RMQ_CONF_STR, F(brokerIP1), "", 0, 0, IMP,
      "address registered and used as store host (default: first non-loopback IPv4, else 127.0.0.1)", NULL},
-    {"brokerIP2", RMQ_CONF_STR, F(brokerIP2), "", 0, 0, 0, "HA address announced to slaves (default brokerIP1)", NULL},
+    {"brokerIP2", RMQ_CONF_STR, F(brokerIP2), "", 0, 0, 0,
+     "HA address announced to slaves (default brokerIP1)", NULL},
     {"listenAddress", RMQ_CONF_STR, F(listenAddress), "", 0, 0, 0,
      "Comet: bind address of the remoting ports (default: all interfaces)", NULL},
     {"brokerName", RMQ_CONF_STR, F(brokerName), "broker-a", 0, 0, IMP, "broker group name", NULL},
-    {"brokerClusterName", RMQ_CONF_STR, F(brokerClusterName), "DefaultCluster", 0, 0, IMP, "cluster name", NULL},
+    {"brokerClusterName", RMQ_CONF_STR, F(brokerClusterName), "DefaultCluster", 0, 0, IMP, "cluster name",
+     NULL},
     {"brokerId", RMQ_CONF_LONG, F(brokerId), "0", 0, 1000000, IMP, "0 = master, >0 = slave", NULL},
     {"listenPort", RMQ_CONF_INT, F(listenPort), "10911", 3, 65535, IMP,
      "client port; the VIP channel listens on listenPort-2", NULL},
-    {"haListenPort", RMQ_CONF_INT, F(haListenPort), "0", 0, 65535, 0, "HA port announced (0 = listenPort+1)", NULL},
-    {"brokerPermission", RMQ_CONF_INT, F(brokerPermission), "6", 0, 15, 0, "broker perm bits (4 read, 2 write)", NULL},
+    {"haListenPort", RMQ_CONF_INT, F(haListenPort), "0", 0, 65535, 0, "HA port announced (0 = listenPort+1)",
+     NULL},
+    {"brokerPermission", RMQ_CONF_INT, F(brokerPermission), "6", 0, 15, 0,
+     "broker perm bits (4 read, 2 write)", NULL},
     {"defaultTopicQueueNums", RMQ_CONF_INT, F(defaultTopicQueueNums), "8", 1, 1024, 0,
      "queues of the TBW102 template topic", NULL},
     {"autoCreateTopicEnable", RMQ_CONF_BOOL, F(autoCreateTopicEnable), "true", 0, 0, IMP,
      "auto-create unknown topics on send from TBW102", NULL},
-    {"clusterTopicEnable", RMQ_CONF_BOOL, F(clusterTopicEnable), "true", 0, 0, 0, "create a topic named after the cluster",
-     NULL},
-    {"brokerTopicEnable", RMQ_CONF_BOOL, F(brokerTopicEnable), "true", 0, 0, 0, "create a topic named after the broker",
-     NULL},
+    {"clusterTopicEnable", RMQ_CONF_BOOL, F(clusterTopicEnable), "true", 0, 0, 0,
+     "create a topic named after the cluster", NULL},
+    {"brokerTopicEnable", RMQ_CONF_BOOL, F(brokerTopicEnable), "true", 0, 0, 0,
+     "create a topic named after the broker", NULL},
     {"autoCreateSubscriptionGroup", RMQ_CONF_BOOL, F(autoCreateSubscriptionGroup), "true", 0, 0, 0,
      "auto-create unknown consumer groups", NULL},
     {"notifyConsumerIdsChangedEnable", RMQ_CONF_BOOL, F(notifyConsumerIdsChangedEnable), "true", 0, 0, 0,
@@ -72,8 +77,8 @@ const rmq_conf_def_t rmq_broker_conf_defs[] = {
      "Comet: unsent output of one connection before its input is paused", NULL},
     {"serverChannelMaxIdleTimeSeconds", RMQ_CONF_INT, F(serverChannelMaxIdleTimeSeconds), "120", 0, 86400, 0,
      "close connections idle this long", NULL},
-    {"startAcceptSendRequestTimeStamp", RMQ_CONF_LONG, F(startAcceptSendRequestTimeStamp), "0", 0, INT64_MAX, 0,
-     "refuse sends before this time (ms)", NULL},
+    {"startAcceptSendRequestTimeStamp", RMQ_CONF_LONG, F(startAcceptSendRequestTimeStamp), "0", 0, INT64_MAX,
+     0, "refuse sends before this time (ms)", NULL},
     {"regionId", RMQ_CONF_STR, F(regionId), "DefaultRegion", 0, 0, 0, "MSG_REGION of send responses", NULL},
     {"traceOn", RMQ_CONF_BOOL, F(traceOn), "true", 0, 0, 0, "TRACE_ON of send responses", NULL},
     {"slaveReadEnable", RMQ_CONF_BOOL, F(slaveReadEnable), "false", 0, 0, 0, "suggest slave reads", NULL},
@@ -83,7 +88,8 @@ const rmq_conf_def_t rmq_broker_conf_defs[] = {
      "SQL92 filtering (not supported: must stay false)", NULL},
     {"fetchNamesrvAddrByAddressServer", RMQ_CONF_BOOL, F(fetchNamesrvAddrByAddressServer), "false", 0, 0, 0,
      "accepted for compatibility; ignored", NULL},
-    {"defaultQueryMaxNum", RMQ_CONF_INT, F(defaultQueryMaxNum), "32", 1, 1024, 0, "QUERY_MESSAGE unique-key max", NULL},
+    {"defaultQueryMaxNum", RMQ_CONF_INT, F(defaultQueryMaxNum), "32", 1, 1024, 0,
+     "QUERY_MESSAGE unique-key max", NULL},
     {"logLevel", RMQ_CONF_STR, F(logLevel), "INFO", 0, 0, 0, "ERROR, WARN, INFO, DEBUG or TRACE", NULL},
     {"logFile", RMQ_CONF_STR, F(logFile), "", 0, 0, 0, "log file (empty = stderr)", NULL},
     RMQ_CONF_END,
@@ -186,7 +192,8 @@ void rmq_broker_conf_finish(rmq_broker_conf_t *bc, rmq_store_config_t *sc)
     }
     if (bc->haListenPort <= 0)
         bc->haListenPort = bc->listenPort + 1;
-    char *root = expand_home(sc->storePathRootDir && *sc->storePathRootDir ? sc->storePathRootDir : "~/store");
+    char *root =
+        expand_home(sc->storePathRootDir && *sc->storePathRootDir ? sc->storePathRootDir : "~/store");
     free(sc->storePathRootDir);
     sc->storePathRootDir = root;
     if (sc->storePathCommitLog && *sc->storePathCommitLog) {

@@ -15,7 +15,7 @@ typedef struct rmq_broker_conf_s {
     char *namesrvAddr;
     char *brokerIP1;
     char *brokerIP2;
-    char *listenAddress;               /* Comet: bind address (default all) */
+    char *listenAddress; /* Comet: bind address (default all) */
     char *brokerName;
     char *brokerClusterName;
     int64_t brokerId;
@@ -30,15 +30,15 @@ typedef struct rmq_broker_conf_s {
     bool notifyConsumerIdsChangedEnable;
     bool longPollingEnable;
     int64_t shortPollingTimeMills;
-    int32_t pullHoldCheckInterval;     /* Comet: long-poll re-check period, ms */
-    int32_t registerNameServerPeriod;  /* ms */
+    int32_t pullHoldCheckInterval;    /* Comet: long-poll re-check period, ms */
+    int32_t registerNameServerPeriod; /* ms */
     int32_t registerBrokerTimeoutMills;
-    int32_t channelExpiredTimeout;     /* client channel expiry, ms (120000) */
-    int32_t clientHousekeepingInterval; /* ms (10000) */
+    int32_t channelExpiredTimeout;       /* client channel expiry, ms (120000) */
+    int32_t clientHousekeepingInterval;  /* ms (10000) */
     int32_t flushConsumerOffsetInterval; /* ms (5000) */
-    int32_t flushMetadataInterval;     /* Comet: periodic snapshot of topics/groups, ms */
-    int32_t maxPendingSendRequests;    /* Comet: in-flight sends before SYSTEM_BUSY */
-    int64_t maxConnectionOutputBytes;  /* Comet: per-connection unsent output bound */
+    int32_t flushMetadataInterval;       /* Comet: periodic snapshot of topics/groups, ms */
+    int32_t maxPendingSendRequests;      /* Comet: in-flight sends before SYSTEM_BUSY */
+    int64_t maxConnectionOutputBytes;    /* Comet: per-connection unsent output bound */
     int32_t serverChannelMaxIdleTimeSeconds;
     int64_t startAcceptSendRequestTimeStamp;
     char *regionId;

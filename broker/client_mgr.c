@@ -15,7 +15,10 @@
 #include "rmq_log.h"
 #include "rmq_time.h"
 
-static void chan_free(rmq_client_chan_t *c) { free(c->client_id); }
+static void chan_free(rmq_client_chan_t *c)
+{
+    free(c->client_id);
+}
 
 static void cg_free(void *p)
 {
@@ -95,8 +98,8 @@ static bool chans_remove(rmq_client_chan_t *chans, size_t *n, rmq_conn_t *conn)
 }
 
 /* Update or add a channel; true if it is new. */
-static bool chans_update(rmq_client_chan_t **chans, size_t *n, size_t *cap, rmq_conn_t *conn, const char *client_id,
-                         const rmq_cmd_t *req)
+static bool chans_update(rmq_client_chan_t **chans, size_t *n, size_t *cap, rmq_conn_t *conn,
+                         const char *client_id, const rmq_cmd_t *req)
 {
     int64_t now = rmq_mono_ms();
     for (size_t i = 0; i < *n; i++)
@@ -152,8 +155,8 @@ static void drop_empty_producer(rmq_client_mgr_t *m, rmq_producer_group_info_t *
 
 /* ---- HEART_BEAT ---- */
 
-static bool register_consumer(rmq_client_mgr_t *m, rmq_conn_t *conn, const rmq_cmd_t *req, const char *client_id,
-                              json_t *cd, char *err, size_t errn)
+static bool register_consumer(rmq_client_mgr_t *m, rmq_conn_t *conn, const rmq_cmd_t *req,
+                              const char *client_id, json_t *cd, char *err, size_t errn)
 {
     rmq_broker_t *b = m->b;
     const char *group = rmq_json_str(cd, "groupName");
@@ -191,8 +194,8 @@ static bool register_consumer(rmq_client_mgr_t *m, rmq_conn_t *conn, const rmq_c
         rmq_json_int(sd, "subVersion", &ver);
         char e2[256];
         /* keep the client's tag set as sent (it is what it filters with) */
-        if (rmq_subscription_build(&nsubs[k], topic, rmq_json_str(sd, "subString"), rmq_json_str(sd, "expressionType"),
-                                   ver, e2, sizeof(e2)) != RMQ_OK) {
+        if (rmq_subscription_build(&nsubs[k], topic, rmq_json_str(sd, "subString"),
+                                   rmq_json_str(sd, "expressionType"), ver, e2, sizeof(e2)) != RMQ_OK) {
             /* unsupported (SQL92) or unparsable: keep it so pulls get a clear error */
             const char *et = rmq_json_str(sd, "expressionType");
             rmq_subscription_build(&nsubs[k], topic, "*", NULL, ver, e2, sizeof(e2));
@@ -214,7 +217,8 @@ static bool register_consumer(rmq_client_mgr_t *m, rmq_conn_t *conn, const rmq_c
     g->nsubs = k;
     bool is_new = chans_update(&g->chans, &g->n, &g->cap, conn, client_id, req);
     if (is_new) {
-        rmq_log(RMQ_LOG_INFO, "broker", "new consumer %s (%s) in group %s", client_id, rmq_conn_peer(conn), group);
+        rmq_log(RMQ_LOG_INFO, "broker", "new consumer %s (%s) in group %s", client_id, rmq_conn_peer(conn),
+                group);
         notify_group(m, g);
     }
     return true;
@@ -224,11 +228,13 @@ static void on_heartbeat(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
     rmq_client_mgr_t *m = ((rmq_broker_t *)ctx)->clients;
     char err[256];
-    json_t *root = req->body_len ? rmq_json_parse((const char *)req->body, req->body_len, err, sizeof(err)) : NULL;
+    json_t *root =
+        req->body_len ? rmq_json_parse((const char *)req->body, req->body_len, err, sizeof(err)) : NULL;
     if (!root || !json_is_object(root)) {
         if (root)
             json_decref(root);
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "HEART_BEAT body is not valid HeartbeatData JSON: %s",
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
+                             "HEART_BEAT body is not valid HeartbeatData JSON: %s",
                              req->body_len ? err : "empty body");
         return;
     }
@@ -332,7 +338,8 @@ static void on_consumer_list(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 static void on_check_client_config(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
     char err[256];
-    json_t *root = req->body_len ? rmq_json_parse((const char *)req->body, req->body_len, err, sizeof(err)) : NULL;
+    json_t *root =
+        req->body_len ? rmq_json_parse((const char *)req->body, req->body_len, err, sizeof(err)) : NULL;
     if (!root) {
         rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "CHECK_CLIENT_CONFIG body is not valid JSON");
         return;
@@ -340,8 +347,8 @@ static void on_check_client_config(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     json_t *sd = json_object_get(root, "subscriptionData");
     const char *type = sd ? rmq_json_str(sd, "expressionType") : NULL;
     rmq_subscription_t s;
-    rmq_err_t r = rmq_subscription_build(&s, sd ? rmq_json_str(sd, "topic") : "", sd ? rmq_json_str(sd, "subString") : "*",
-                                         type, 0, err, sizeof(err));
+    rmq_err_t r = rmq_subscription_build(&s, sd ? rmq_json_str(sd, "topic") : "",
+                                         sd ? rmq_json_str(sd, "subString") : "*", type, 0, err, sizeof(err));
     json_decref(root);
     if (r == RMQ_ERR__INVALID_ARG) {
         rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "%s", err);
@@ -367,8 +374,8 @@ void rmq_client_mgr_conn_closed(rmq_client_mgr_t *m, rmq_conn_t *conn)
     for (size_t it = 0; rmq_map_next(&m->consumers, &it, &k, &v);) {
         rmq_consumer_group_info_t *g = v;
         if (chans_remove(g->chans, &g->n, conn)) {
-            rmq_log(RMQ_LOG_INFO, "broker", "connection %s closed: left consumer group %s", rmq_conn_peer(conn),
-                    g->name);
+            rmq_log(RMQ_LOG_INFO, "broker", "connection %s closed: left consumer group %s",
+                    rmq_conn_peer(conn), g->name);
             changed[nc++] = g;
         }
     }
@@ -401,8 +408,8 @@ void rmq_client_mgr_scan_expired(rmq_client_mgr_t *m)
     for (int pass = 0; pass < 2; pass++) {
         rmq_map_t *map = pass ? &m->producers : &m->consumers;
         for (size_t it = 0; rmq_map_next(map, &it, &k, &v);) {
-            rmq_client_chan_t *chans = pass ? ((rmq_producer_group_info_t *)v)->chans
-                                            : ((rmq_consumer_group_info_t *)v)->chans;
+            rmq_client_chan_t *chans =
+                pass ? ((rmq_producer_group_info_t *)v)->chans : ((rmq_consumer_group_info_t *)v)->chans;
             size_t n = pass ? ((rmq_producer_group_info_t *)v)->n : ((rmq_consumer_group_info_t *)v)->n;
             for (size_t i = 0; i < n; i++) {
                 if (now - chans[i].last_update <= ttl)
@@ -416,8 +423,9 @@ void rmq_client_mgr_scan_expired(rmq_client_mgr_t *m)
                     cap = cap ? cap * 2 : 8;
                     victims = rmq_realloc(victims, cap * sizeof(*victims));
                 }
-                rmq_log(RMQ_LOG_WARN, "broker", "client %s (%s) sent no heartbeat for %lld ms: channel expired",
-                        chans[i].client_id, rmq_conn_peer(chans[i].conn), (long long)(now - chans[i].last_update));
+                rmq_log(RMQ_LOG_WARN, "broker",
+                        "client %s (%s) sent no heartbeat for %lld ms: channel expired", chans[i].client_id,
+                        rmq_conn_peer(chans[i].conn), (long long)(now - chans[i].last_update));
                 victims[nv++] = chans[i].conn;
             }
         }

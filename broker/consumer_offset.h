@@ -25,7 +25,8 @@ typedef struct rmq_offset_mgr_s {
 void rmq_offset_mgr_init(rmq_offset_mgr_t *m);
 void rmq_offset_mgr_deinit(rmq_offset_mgr_t *m);
 /* Store verbatim (negative accepted, as Java). */
-void rmq_offset_commit(rmq_offset_mgr_t *m, const char *group, const char *topic, int32_t qid, int64_t offset);
+void rmq_offset_commit(rmq_offset_mgr_t *m, const char *group, const char *topic, int32_t qid,
+                       int64_t offset);
 /* The committed offset, or -1 when none. */
 int64_t rmq_offset_query(rmq_offset_mgr_t *m, const char *group, const char *topic, int32_t qid);
 /* All queue offsets of (group, topic); NULL if none. Borrowed. */

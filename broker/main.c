@@ -65,7 +65,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!ns && (!b->conf.namesrvAddr || !*b->conf.namesrvAddr) && getenv("NAMESRV_ADDR"))
-        rmq_broker_conf_set(&b->conf, &b->store_conf, "namesrvAddr", getenv("NAMESRV_ADDR"), err, sizeof(err));
+        rmq_broker_conf_set(&b->conf, &b->store_conf, "namesrvAddr", getenv("NAMESRV_ADDR"), err,
+                            sizeof(err));
     rmq_broker_conf_finish(&b->conf, &b->store_conf);
     if (print_all || print_imp) {
         rmq_conf_print(rmq_broker_conf_defs, &b->conf, stdout, print_imp);

@@ -18,7 +18,7 @@ typedef struct ns_peer_s {
     struct rmq_namesrv_api_s *api;
     char *addr;
     bool in_flight;
-    bool again;         /* a registration was requested while one was in flight */
+    bool again; /* a registration was requested while one was in flight */
     bool ok_once;
     int retry_ms;
     struct event *ev_retry;
@@ -72,8 +72,8 @@ static void register_resp(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *resp, void
         return;
     }
     rmq_log(RMQ_LOG_WARN, "broker", "register to name server %s failed: %s%s%s", p->addr,
-            err == RMQ_OK ? rmq_err2name(resp->code) : rmq_err2str(err), err == RMQ_OK && resp->remark ? ": " : "",
-            err == RMQ_OK && resp->remark ? resp->remark : "");
+            err == RMQ_OK ? rmq_err2name(resp->code) : rmq_err2str(err),
+            err == RMQ_OK && resp->remark ? ": " : "", err == RMQ_OK && resp->remark ? resp->remark : "");
     p->again = false;
     schedule_retry(p);
 }
@@ -110,7 +110,8 @@ static void register_one(ns_peer_t *p)
     rmq_cmd_set_ext_i64(&req, "bodyCrc32", (int64_t)crc);
     rmq_cmd_take_body(&req, body.data, body.len);
     p->in_flight = true;
-    rmq_err_t r = rmq_client_request(b->client, p->addr, &req, b->conf.registerBrokerTimeoutMills, register_resp, p);
+    rmq_err_t r =
+        rmq_client_request(b->client, p->addr, &req, b->conf.registerBrokerTimeoutMills, register_resp, p);
     rmq_cmd_deinit(&req);
     if (r != RMQ_OK) {
         p->in_flight = false;
@@ -153,7 +154,10 @@ rmq_namesrv_api_t *rmq_namesrv_api_new(rmq_broker_t *b)
     return ns;
 }
 
-int64_t rmq_namesrv_api_registered(const rmq_namesrv_api_t *ns) { return ns->registered; }
+int64_t rmq_namesrv_api_registered(const rmq_namesrv_api_t *ns)
+{
+    return ns->registered;
+}
 
 static void unreg_finish(rmq_namesrv_api_t *ns)
 {

@@ -38,9 +38,10 @@ static bool refuse_on_slave(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *
 {
     if (!b->is_slave)
         return false;
-    rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
-                         "Can't modify topic or subscription group from slave broker, please execute it from master "
-                         "broker.");
+    rmq_broker_reply_err(
+        conn, req, RMQ_ERR_SYSTEM_ERROR,
+        "Can't modify topic or subscription group from slave broker, please execute it from master "
+        "broker.");
     return true;
 }
 
@@ -52,7 +53,8 @@ static void on_update_topic(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     bool order;
     if (!rmq_req_str(conn, req, "topic", &topic) || !rmq_req_i32(conn, req, "readQueueNums", &rq) ||
         !rmq_req_i32(conn, req, "writeQueueNums", &wq) || !rmq_req_i32(conn, req, "perm", &perm) ||
-        !rmq_req_str(conn, req, "topicFilterType", &ft) || !rmq_req_opt_i32(conn, req, "topicSysFlag", 0, &sysflag) ||
+        !rmq_req_str(conn, req, "topicFilterType", &ft) ||
+        !rmq_req_opt_i32(conn, req, "topicSysFlag", 0, &sysflag) ||
         !rmq_req_opt_bool(conn, req, "order", false, &order))
         return;
     if (refuse_on_slave(b, conn, req))
@@ -64,24 +66,27 @@ static void on_update_topic(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         return;
     }
     if (!strcmp(topic, b->conf.brokerClusterName) || rmq_topic_is_system(topic)) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "The topic[%s] is conflict with system topic.", topic);
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "The topic[%s] is conflict with system topic.",
+                             topic);
         return;
     }
     int fti = rmq_topic_filter_parse(ft);
     if (fti < 0) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "topicFilterType[%s] is not SINGLE_TAG or MULTI_TAG", ft);
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
+                             "topicFilterType[%s] is not SINGLE_TAG or MULTI_TAG", ft);
         return;
     }
     if (rq <= 0 || wq <= 0 || rq > 1024 || wq > 1024 || perm < 0 || perm > 15) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
-                             "illegal topic config: readQueueNums=%d writeQueueNums=%d perm=%d (queues 1..1024, perm 0..15)",
-                             rq, wq, perm);
+        rmq_broker_reply_err(
+            conn, req, RMQ_ERR_SYSTEM_ERROR,
+            "illegal topic config: readQueueNums=%d writeQueueNums=%d perm=%d (queues 1..1024, perm 0..15)",
+            rq, wq, perm);
         return;
     }
     rmq_topic_config_t tc = {(char *)topic, rq, wq, perm, fti, sysflag, order};
     rmq_topic_put(&b->topics, &tc);
-    rmq_log(RMQ_LOG_INFO, "broker", "topic %s updated by %s: read=%d write=%d perm=%d", topic, rmq_conn_peer(conn), rq,
-            wq, perm);
+    rmq_log(RMQ_LOG_INFO, "broker", "topic %s updated by %s: read=%d write=%d perm=%d", topic,
+            rmq_conn_peer(conn), rq, wq, perm);
     rmq_broker_topics_changed(b);
     rmq_broker_reply_ok(conn, req);
 }
@@ -203,8 +208,8 @@ static void on_topic_stats(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
                 rmq_store_ref_release(ref.pin);
             }
         }
-        rmq_buf_printf(&o, ":{\"lastUpdateTimestamp\":%lld,\"maxOffset\":%lld,\"minOffset\":%lld}", (long long)last,
-                       (long long)max, (long long)min);
+        rmq_buf_printf(&o, ":{\"lastUpdateTimestamp\":%lld,\"maxOffset\":%lld,\"minOffset\":%lld}",
+                       (long long)last, (long long)max, (long long)min);
     }
     rmq_buf_puts(&o, "}}");
     reply_body(conn, req, &o);
@@ -218,7 +223,8 @@ static void on_consumer_connections(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         return;
     rmq_consumer_group_info_t *g = rmq_client_mgr_consumer(b->clients, group);
     if (!g) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_CONSUMER_NOT_ONLINE, "the consumer group[%s] not online", group);
+        rmq_broker_reply_err(conn, req, RMQ_ERR_CONSUMER_NOT_ONLINE, "the consumer group[%s] not online",
+                             group);
         return;
     }
     rmq_buf_t o;
@@ -288,7 +294,8 @@ static void on_producer_connections(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     reply_body(conn, req, &o);
 }
 
-static void consume_stats_topic(rmq_broker_t *b, rmq_buf_t *o, bool *first, const char *group, const char *topic)
+static void consume_stats_topic(rmq_broker_t *b, rmq_buf_t *o, bool *first, const char *group,
+                                const char *topic)
 {
     rmq_topic_config_t *tc = rmq_topic_get(&b->topics, topic);
     if (!tc)
@@ -313,8 +320,8 @@ static void consume_stats_topic(rmq_broker_t *b, rmq_buf_t *o, bool *first, cons
             rmq_buf_putc(o, ',');
         *first = false;
         mq_key(o, b->conf.brokerName, q, topic);
-        rmq_buf_printf(o, ":{\"brokerOffset\":%lld,\"consumerOffset\":%lld,\"lastTimestamp\":%lld}", (long long)max,
-                       (long long)co, (long long)last);
+        rmq_buf_printf(o, ":{\"brokerOffset\":%lld,\"consumerOffset\":%lld,\"lastTimestamp\":%lld}",
+                       (long long)max, (long long)co, (long long)last);
     }
 }
 
@@ -351,7 +358,8 @@ static void on_consume_stats(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     reply_body(conn, req, &o);
 }
 
-static void kv(rmq_buf_t *o, bool *first, const char *k, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void kv(rmq_buf_t *o, bool *first, const char *k, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static void kv(rmq_buf_t *o, bool *first, const char *k, const char *fmt, ...)
 {
     char v[512];
@@ -502,13 +510,15 @@ static void on_consumer_running_info(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx
         if (!strcmp(g->chans[i].client_id, client_id))
             ch = &g->chans[i];
     if (!ch || rmq_conn_is_closed(ch->conn)) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "The Consumer <%s> <%s> not online", group, client_id);
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "The Consumer <%s> <%s> not online", group,
+                             client_id);
         return;
     }
     if (ch->version < 62) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
-                             "The Consumer <%s> Version <%d> too low to finish, please upgrade it to V3_1_8_SNAPSHOT",
-                             client_id, ch->version);
+        rmq_broker_reply_err(
+            conn, req, RMQ_ERR_SYSTEM_ERROR,
+            "The Consumer <%s> Version <%d> too low to finish, please upgrade it to V3_1_8_SNAPSHOT",
+            client_id, ch->version);
         return;
     }
     rmq_cmd_t fwd;
@@ -546,7 +556,8 @@ static void on_lock_batch(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
     bool unlock = req->code == RMQ_REQ_UNLOCK_BATCH_MQ;
     char err[256];
-    json_t *root = req->body_len ? rmq_json_parse((const char *)req->body, req->body_len, err, sizeof(err)) : NULL;
+    json_t *root =
+        req->body_len ? rmq_json_parse((const char *)req->body, req->body_len, err, sizeof(err)) : NULL;
     const char *cid = root ? rmq_json_str(root, "clientId") : NULL;
     const char *group = root ? rmq_json_str(root, "consumerGroup") : NULL;
     json_t *set = root ? json_object_get(root, "mqSet") : NULL;

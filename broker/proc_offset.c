@@ -43,7 +43,8 @@ static void on_query_consumer_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx
         reply_i64(conn, req, "offset", 0);
         return;
     }
-    rmq_broker_reply_err(conn, req, RMQ_ERR_QUERY_NOT_FOUND, "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first");
+    rmq_broker_reply_err(conn, req, RMQ_ERR_QUERY_NOT_FOUND,
+                         "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first");
 }
 
 static void on_update_consumer_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)

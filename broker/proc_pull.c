@@ -81,18 +81,20 @@ void rmq_pull_execute(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, b
     }
     rmq_topic_config_t *tc = rmq_topic_get(&b->topics, topic);
     if (!tc) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!" FAQ_URL,
-                             topic);
+        rmq_broker_reply_err(conn, req, RMQ_ERR_TOPIC_NOT_EXIST,
+                             "topic[%s] not exist, apply first please!" FAQ_URL, topic);
         return;
     }
     if (!(tc->perm & RMQ_PERM_READ)) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_NO_PERMISSION, "the topic[%s] pulling message is forbidden", topic);
+        rmq_broker_reply_err(conn, req, RMQ_ERR_NO_PERMISSION, "the topic[%s] pulling message is forbidden",
+                             topic);
         return;
     }
     if (qid < 0 || qid >= tc->read_queues) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
-                             "queueId[%d] is illegal, topic:[%s] topicConfig.readQueueNums:[%d] consumer:[%s]", qid,
-                             topic, tc->read_queues, rmq_conn_peer(conn));
+        rmq_broker_reply_err(
+            conn, req, RMQ_ERR_SYSTEM_ERROR,
+            "queueId[%d] is illegal, topic:[%s] topicConfig.readQueueNums:[%d] consumer:[%s]", qid, topic,
+            tc->read_queues, rmq_conn_peer(conn));
         return;
     }
     rmq_subscription_t own;
@@ -100,8 +102,9 @@ void rmq_pull_execute(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, b
     const rmq_subscription_t *sub = NULL;
     char err[256];
     if (sys_flag & PULL_SYSFLAG_SUBSCRIPTION) {
-        rmq_err_t r = rmq_subscription_build(&own, topic, rmq_cmd_ext(req, "subscription"),
-                                             rmq_cmd_ext(req, "expressionType"), sub_version, err, sizeof(err));
+        rmq_err_t r =
+            rmq_subscription_build(&own, topic, rmq_cmd_ext(req, "subscription"),
+                                   rmq_cmd_ext(req, "expressionType"), sub_version, err, sizeof(err));
         if (r == RMQ_ERR__INVALID_ARG) {
             rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "%s", err);
             return;
@@ -120,7 +123,8 @@ void rmq_pull_execute(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, b
                                  "the consumer's group info not exist" FAQ_URL);
             return;
         }
-        if (cg->message_model && !strcmp(cg->message_model, "BROADCASTING") && !sg->consume_broadcast_enable) {
+        if (cg->message_model && !strcmp(cg->message_model, "BROADCASTING") &&
+            !sg->consume_broadcast_enable) {
             rmq_broker_reply_err(conn, req, RMQ_ERR_NO_PERMISSION,
                                  "the consumer group[%s] can not consume by broadcast way", group);
             return;
@@ -132,17 +136,20 @@ void rmq_pull_execute(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, b
             return;
         }
         if (sub->sub_version < sub_version) {
-            rmq_broker_reply_err(conn, req, RMQ_ERR_SUBSCRIPTION_NOT_LATEST, "the consumer's subscription not latest");
+            rmq_broker_reply_err(conn, req, RMQ_ERR_SUBSCRIPTION_NOT_LATEST,
+                                 "the consumer's subscription not latest");
             return;
         }
         if (sub->expression_type && !strcmp(sub->expression_type, "UNPARSABLE_TAG")) {
             rmq_broker_reply_err(conn, req, RMQ_ERR_SUBSCRIPTION_PARSE_FAILED,
-                                 "parse the consumer's subscription of topic %s failed, group: %s", topic, group);
+                                 "parse the consumer's subscription of topic %s failed, group: %s", topic,
+                                 group);
             return;
         }
         if (sub->expression_type && strcmp(sub->expression_type, "TAG") != 0) {
             rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
-                                 "The broker does not support consumer to filter message by %s", sub->expression_type);
+                                 "The broker does not support consumer to filter message by %s",
+                                 sub->expression_type);
             return;
         }
     }

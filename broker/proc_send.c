@@ -57,8 +57,8 @@ static bool get_str(rmq_conn_t *conn, const rmq_cmd_t *req, bool v2, const char 
     return false;
 }
 
-static bool get_num(rmq_conn_t *conn, const rmq_cmd_t *req, bool v2, const char *n1, const char *n2, bool required,
-                    int64_t def, int64_t *out, bool *present)
+static bool get_num(rmq_conn_t *conn, const rmq_cmd_t *req, bool v2, const char *n1, const char *n2,
+                    bool required, int64_t def, int64_t *out, bool *present)
 {
     const char *name = v2 ? n2 : n1;
     int64_t v;
@@ -73,8 +73,9 @@ static bool get_num(rmq_conn_t *conn, const rmq_cmd_t *req, bool v2, const char 
         *out = def;
         return true;
     }
-    rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, r == RMQ_ERR__NOENT ? "the custom field <%s>%s%s%s is null"
-                                                                            : "the custom field <%s>%s%s%s is not a number",
+    rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
+                         r == RMQ_ERR__NOENT ? "the custom field <%s>%s%s%s is null"
+                                             : "the custom field <%s>%s%s%s is not a number",
                          name, v2 ? " (" : "", v2 ? n1 : "", v2 ? ")" : "");
     return false;
 }
@@ -84,7 +85,8 @@ static bool parse_send_hdr(rmq_conn_t *conn, const rmq_cmd_t *req, send_hdr_t *h
     bool v2 = req->code != RMQ_REQ_SEND_MESSAGE;
     int64_t v;
     memset(h, 0, sizeof(*h));
-    if (!get_str(conn, req, v2, "producerGroup", "a", &h->group) || !get_str(conn, req, v2, "topic", "b", &h->topic) ||
+    if (!get_str(conn, req, v2, "producerGroup", "a", &h->group) ||
+        !get_str(conn, req, v2, "topic", "b", &h->topic) ||
         !get_str(conn, req, v2, "defaultTopic", "c", &h->default_topic))
         return false;
     if (!get_num(conn, req, v2, "defaultTopicQueueNums", "d", true, 0, &v, NULL))
@@ -118,7 +120,8 @@ static bool parse_send_hdr(rmq_conn_t *conn, const rmq_cmd_t *req, send_hdr_t *h
     return true;
 }
 
-static void send_resp_init(rmq_broker_t *b, rmq_cmd_t *resp, const rmq_cmd_t *req, int code, const char *remark)
+static void send_resp_init(rmq_broker_t *b, rmq_cmd_t *resp, const rmq_cmd_t *req, int code,
+                           const char *remark)
 {
     rmq_broker_resp(resp, req, code, remark);
     rmq_cmd_set_ext(resp, "MSG_REGION", b->conf.regionId);
@@ -147,10 +150,12 @@ static const char *put_remark(rmq_put_status_t s)
         return "create mapped file failed, server is busy or broken.";
     case RMQ_PUT_MESSAGE_ILLEGAL:
     case RMQ_PUT_PROPERTIES_SIZE_EXCEEDED:
-        return "the message is illegal, maybe msg body or properties length not matched. msg body length limit "
+        return "the message is illegal, maybe msg body or properties length not matched. msg body length "
+               "limit "
                "(maxMessageSize), msg properties length limit 32k.";
     case RMQ_PUT_SERVICE_NOT_AVAILABLE:
-        return "service not available now. It may be caused by one of the following reasons: the broker's disk is "
+        return "service not available now. It may be caused by one of the following reasons: the broker's "
+               "disk is "
                "full, messages are put to the slave, message store has been shut down, etc.";
     case RMQ_PUT_OS_PAGECACHE_BUSY:
         return "[PC_SYNCHRONIZED]broker busy, start flow control for a while";
@@ -187,7 +192,8 @@ static void pending_done_io(rmq_broker_t *b, void *arg)
 {
     pending_send_t *p = arg;
     b->pending_sends--;
-    reply_put(b, p->conn, p->opaque, p->serialize, p->oneway, p->final_status, &p->res, p->msg_ids, p->queue_id);
+    reply_put(b, p->conn, p->opaque, p->serialize, p->oneway, p->final_status, &p->res, p->msg_ids,
+              p->queue_id);
     rmq_conn_release(p->conn);
     free(p->msg_ids);
     free(p);
@@ -202,7 +208,8 @@ static void pending_done_flush(void *opaque, const rmq_put_result_t *res)
 }
 
 /* Append and answer (now, or after the group commit). */
-static void do_put(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, const rmq_store_msg_t *msgs, size_t n)
+static void do_put(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, const rmq_store_msg_t *msgs,
+                   size_t n)
 {
     pending_send_t *p = rmq_calloc(1, sizeof(*p));
     p->b = b;
@@ -229,13 +236,15 @@ static void do_put(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, cons
     }
     if (st != RMQ_PUT_OK)
         rmq_log(RMQ_LOG_WARN, "broker", "put to %s failed: %s", msgs[0].topic, rmq_put_status_name(st));
-    reply_put(b, conn, req->opaque, req->serialize, rmq_cmd_is_oneway(req), st, &p->res, p->msg_ids, p->queue_id);
+    reply_put(b, conn, req->opaque, req->serialize, rmq_cmd_is_oneway(req), st, &p->res, p->msg_ids,
+              p->queue_id);
     free(p->msg_ids);
     free(p);
 }
 
 /* Find the topic or auto-create it (TopicConfigManager.createTopicInSendMessageMethod). */
-static rmq_topic_config_t *resolve_topic(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, const send_hdr_t *h)
+static rmq_topic_config_t *resolve_topic(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req,
+                                         const send_hdr_t *h)
 {
     rmq_topic_config_t *tc = rmq_topic_get(&b->topics, h->topic);
     if (tc)
@@ -246,7 +255,8 @@ static rmq_topic_config_t *resolve_topic(rmq_broker_t *b, rmq_conn_t *conn, cons
         int32_t q = h->default_qnums < tpl->write_queues ? h->default_qnums : tpl->write_queues;
         if (q <= 0)
             q = 1;
-        rmq_topic_config_t n = {(char *)h->topic, q, q, tpl->perm & ~RMQ_PERM_INHERIT, tpl->filter_type, 0, false};
+        rmq_topic_config_t n = {(char *)h->topic, q, q,    tpl->perm & ~RMQ_PERM_INHERIT,
+                                tpl->filter_type, 0, false};
         tc = rmq_topic_put(&b->topics, &n);
         rmq_log(RMQ_LOG_INFO, "broker", "auto-created topic %s (%d queues) from %s for %s", h->topic, q,
                 h->default_topic, rmq_conn_peer(conn));
@@ -259,7 +269,8 @@ static rmq_topic_config_t *resolve_topic(rmq_broker_t *b, rmq_conn_t *conn, cons
         rmq_broker_topics_changed(b);
         return tc;
     }
-    send_err(b, conn, req, RMQ_ERR_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!" FAQ_URL, h->topic);
+    send_err(b, conn, req, RMQ_ERR_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!" FAQ_URL,
+             h->topic);
     return NULL;
 }
 
@@ -283,8 +294,8 @@ static bool check_send(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, 
         return false;
     }
     if (b->is_slave) {
-        send_err(b, conn, req, RMQ_ERR_SERVICE_NOT_AVAILABLE, "the broker[%s] is a slave, sending is forbidden",
-                 b->conf.brokerName);
+        send_err(b, conn, req, RMQ_ERR_SERVICE_NOT_AVAILABLE,
+                 "the broker[%s] is a slave, sending is forbidden", b->conf.brokerName);
         return false;
     }
     if (!(b->conf.brokerPermission & RMQ_PERM_WRITE)) {
@@ -304,7 +315,8 @@ static bool check_send(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, 
     }
     if (b->pending_sends >= b->conf.maxPendingSendRequests) {
         send_err(b, conn, req, RMQ_ERR_SYSTEM_BUSY,
-                 "[REJECTREQUEST]system busy, start flow control for a while (%lld sends waiting for the disk flush)",
+                 "[REJECTREQUEST]system busy, start flow control for a while (%lld sends waiting for the "
+                 "disk flush)",
                  (long long)b->pending_sends);
         return false;
     }
@@ -330,8 +342,9 @@ static void on_send(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     int32_t maxq = tc->write_queues > tc->read_queues ? tc->write_queues : tc->read_queues;
     int32_t qid = h.queue_id;
     if (qid >= maxq) {
-        send_err(b, conn, req, RMQ_ERR_SYSTEM_ERROR, "request queueId[%d] is illegal, topic:[%s] writeQueueNums:[%d] "
-                                                     "readQueueNums:[%d] Producer:[%s]",
+        send_err(b, conn, req, RMQ_ERR_SYSTEM_ERROR,
+                 "request queueId[%d] is illegal, topic:[%s] writeQueueNums:[%d] "
+                 "readQueueNums:[%d] Producer:[%s]",
                  qid, h.topic, tc->write_queues, tc->read_queues, rmq_conn_peer(conn));
         return;
     }
@@ -346,8 +359,8 @@ static void on_send(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         const char *group = topic + strlen(RMQ_RETRY_PREFIX);
         rmq_sub_group_t *sg = rmq_broker_get_group(b, group);
         if (!sg) {
-            send_err(b, conn, req, RMQ_ERR_SUBSCRIPTION_GROUP_NOT_EXIST, "subscription group not exist, %s" FAQ_URL,
-                     group);
+            send_err(b, conn, req, RMQ_ERR_SUBSCRIPTION_GROUP_NOT_EXIST,
+                     "subscription group not exist, %s" FAQ_URL, group);
             return;
         }
         int32_t max = sg->retry_max_times;
@@ -361,7 +374,8 @@ static void on_send(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     }
     size_t maxsz = (size_t)b->store_conf.maxMessageSize;
     if (!batch && req->body_len > maxsz) {
-        send_err(b, conn, req, RMQ_ERR_MESSAGE_ILLEGAL, "the message body size over max value, MAX: %zu", maxsz);
+        send_err(b, conn, req, RMQ_ERR_MESSAGE_ILLEGAL, "the message body size over max value, MAX: %zu",
+                 maxsz);
         return;
     }
     if (batch && req->body_len > maxsz) {
@@ -380,7 +394,8 @@ static void on_send(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         rmq_msg_props_del(&props, RMQ_PROP_WAIT);
     rmq_msg_props_set(&props, RMQ_PROP_CLUSTER, b->conf.brokerClusterName);
     const char *tran = rmq_msg_props_get(&props, RMQ_PROP_TRAN_MSG);
-    if ((tran && !strcmp(tran, "true")) || (sys_flag & RMQ_SYSFLAG_TRANSACTION_MASK) == RMQ_SYSFLAG_TRANSACTION_PREPARED) {
+    if ((tran && !strcmp(tran, "true")) ||
+        (sys_flag & RMQ_SYSFLAG_TRANSACTION_MASK) == RMQ_SYSFLAG_TRANSACTION_PREPARED) {
         /* Half messages need END_TRANSACTION and the check-back service,
          * which Comet does not have yet: refuse rather than lose them. */
         rmq_msg_props_free(&props);
@@ -401,8 +416,8 @@ static void on_send(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     rmq_msg_props_free(&props);
     if (pstr.len > RMQ_MSG_MAX_PROPS_LEN) {
         rmq_buf_free(&pstr);
-        send_err(b, conn, req, RMQ_ERR_MESSAGE_ILLEGAL, "the message properties size %zu over max value 32767",
-                 (size_t)pstr.len);
+        send_err(b, conn, req, RMQ_ERR_MESSAGE_ILLEGAL,
+                 "the message properties size %zu over max value 32767", (size_t)pstr.len);
         return;
     }
     rmq_store_msg_t base = {0};
@@ -429,7 +444,8 @@ static void on_send(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     if (!req->body_len || rmq_msg_batch_decode(req->body, req->body_len, &items, &n) != RMQ_OK || n == 0) {
         rmq_buf_free(&pstr);
         free(items);
-        send_err(b, conn, req, RMQ_ERR_MESSAGE_ILLEGAL, "the batch body is malformed (%zu bytes)", req->body_len);
+        send_err(b, conn, req, RMQ_ERR_MESSAGE_ILLEGAL, "the batch body is malformed (%zu bytes)",
+                 req->body_len);
         return;
     }
     rmq_store_msg_t *msgs = rmq_calloc(n, sizeof(*msgs));
@@ -458,7 +474,8 @@ static void on_send(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         do_put(b, conn, req, msgs, n);
     else
         send_err(b, conn, req, RMQ_ERR_MESSAGE_ILLEGAL,
-                 "a batch element is illegal (body over maxMessageSize, properties over 32767 bytes, or DELAY set)");
+                 "a batch element is illegal (body over maxMessageSize, properties over 32767 bytes, or "
+                 "DELAY set)");
     for (size_t i = 0; i < n; i++)
         rmq_buf_free(&ps[i]);
     free(ps);
@@ -508,7 +525,8 @@ static void on_send_back(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         rmq_msg_decode(ref.data, ref.len, false, &rec) != RMQ_OK) {
         if (ref.pin)
             rmq_store_ref_release(ref.pin);
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "look message by offset failed, %lld", (long long)offset);
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "look message by offset failed, %lld",
+                             (long long)offset);
         return;
     }
     rmq_msg_props_t props;

@@ -89,7 +89,8 @@ static void copy_req(rmq_cmd_t *dst, const rmq_cmd_t *src)
 }
 
 void rmq_pull_hold_park(rmq_pull_hold_t *h, rmq_conn_t *conn, const rmq_cmd_t *req, const char *topic,
-                        int32_t queue_id, int64_t offset, const int64_t *codes, size_t ncodes, int64_t hold_ms)
+                        int32_t queue_id, int64_t offset, const int64_t *codes, size_t ncodes,
+                        int64_t hold_ms)
 {
     char key[512];
     snprintf(key, sizeof(key), "%s@%d", topic, queue_id);
@@ -128,7 +129,8 @@ static bool code_matches(const held_t *e, int64_t code)
 
 /* Detach the entries selected by `pick` and run them (running may park new
  * entries in the same list, which is why we detach first). */
-static void wake(rmq_pull_hold_t *h, held_list_t *l, bool arrival, int64_t max_offset, int64_t tags_code, int64_t now)
+static void wake(rmq_pull_hold_t *h, held_list_t *l, bool arrival, int64_t max_offset, int64_t tags_code,
+                 int64_t now)
 {
     held_t *run = NULL, **pp = &l->head;
     while (*pp) {

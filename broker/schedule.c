@@ -60,8 +60,8 @@ static bool deliver_one(rmq_schedule_t *s, const rmq_msg_rec_t *rec)
     rmq_put_status_t st = rmq_store_put_message(b->store, &m, &res, NULL, NULL);
     bool ok = st == RMQ_PUT_OK || st == RMQ_PUT_MESSAGE_ILLEGAL || st == RMQ_PUT_PROPERTIES_SIZE_EXCEEDED;
     if (st != RMQ_PUT_OK)
-        rmq_log(RMQ_LOG_WARN, "broker", "schedule: delivering to %s failed: %s%s", topic, rmq_put_status_name(st),
-                ok ? " (dropped)" : " (retrying)");
+        rmq_log(RMQ_LOG_WARN, "broker", "schedule: delivering to %s failed: %s%s", topic,
+                rmq_put_status_name(st), ok ? " (dropped)" : " (retrying)");
     else
         s->delivered++;
     free(topic);

@@ -219,7 +219,8 @@ rmq_err_t rmq_sub_group_mgr_unpack(rmq_sub_group_mgr_t *m, const uint8_t *p, siz
     msgpack_object *arr = &o->via.array.ptr[2];
     for (uint32_t i = 0; i < arr->via.array.size; i++) {
         msgpack_object *e = &arr->via.array.ptr[i];
-        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 9 || e->via.array.ptr[0].type != MSGPACK_OBJECT_STR)
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 9 ||
+            e->via.array.ptr[0].type != MSGPACK_OBJECT_STR)
             goto out;
         msgpack_object *f = e->via.array.ptr;
         int64_t rq, rm, bid, wb;
@@ -229,8 +230,9 @@ rmq_err_t rmq_sub_group_mgr_unpack(rmq_sub_group_mgr_t *m, const uint8_t *p, siz
             if (f[j].type != MSGPACK_OBJECT_BOOLEAN)
                 goto out;
         char *name = rmq_strndup(f[0].via.str.ptr, f[0].via.str.size);
-        rmq_sub_group_t g = {name, f[5].via.boolean, f[6].via.boolean, f[7].via.boolean, (int32_t)rq, (int32_t)rm,
-                             bid, wb, f[8].via.boolean};
+        rmq_sub_group_t g = {
+            name, f[5].via.boolean, f[6].via.boolean, f[7].via.boolean, (int32_t)rq, (int32_t)rm, bid,
+            wb,   f[8].via.boolean};
         rmq_sub_group_put(m, &g);
         free(name);
     }

@@ -17,7 +17,7 @@ typedef struct rmq_subscription_s {
     char *expression_type; /* "TAG" (SQL92 is refused) */
     char **tags;
     int64_t *codes;
-    size_t n;               /* 0 => all */
+    size_t n; /* 0 => all */
     int64_t sub_version;
 } rmq_subscription_t;
 

@@ -79,9 +79,13 @@ int rmq_topic_filter_parse(const char *s)
 
 bool rmq_topic_is_system(const char *t)
 {
-    static const char *const forbidden[] = {RMQ_TOPIC_SCHEDULE, "RMQ_SYS_TRANS_HALF_TOPIC",
-                                            "RMQ_SYS_TRANS_OP_HALF_TOPIC", "TRANS_CHECK_MAX_TIME_TOPIC",
-                                            RMQ_TOPIC_SELF_TEST, RMQ_TOPIC_OFFSET_MOVED, NULL};
+    static const char *const forbidden[] = {RMQ_TOPIC_SCHEDULE,
+                                            "RMQ_SYS_TRANS_HALF_TOPIC",
+                                            "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+                                            "TRANS_CHECK_MAX_TIME_TOPIC",
+                                            RMQ_TOPIC_SELF_TEST,
+                                            RMQ_TOPIC_OFFSET_MOVED,
+                                            NULL};
     for (int i = 0; forbidden[i]; i++)
         if (!strcmp(t, forbidden[i]))
             return true;
@@ -105,7 +109,8 @@ void rmq_topic_json_one(rmq_buf_t *out, const rmq_topic_config_t *tc)
 
 void rmq_data_version_json(rmq_buf_t *out, const rmq_data_version_t *dv)
 {
-    rmq_buf_printf(out, "{\"counter\":%lld,\"timestamp\":%lld}", (long long)dv->counter, (long long)dv->timestamp);
+    rmq_buf_printf(out, "{\"counter\":%lld,\"timestamp\":%lld}", (long long)dv->counter,
+                   (long long)dv->timestamp);
 }
 
 void rmq_topic_json_wrapper(rmq_buf_t *out, const rmq_topic_mgr_t *m)
@@ -216,7 +221,12 @@ rmq_err_t rmq_topic_mgr_unpack(rmq_topic_mgr_t *m, const uint8_t *p, size_t len)
             free(name);
             goto out;
         }
-        rmq_topic_config_t tc = {name, (int32_t)rq, (int32_t)wq, (int32_t)perm, (int32_t)ft, (int32_t)sf,
+        rmq_topic_config_t tc = {name,
+                                 (int32_t)rq,
+                                 (int32_t)wq,
+                                 (int32_t)perm,
+                                 (int32_t)ft,
+                                 (int32_t)sf,
                                  e->via.array.ptr[6].via.boolean};
         rmq_topic_put(m, &tc);
         free(name);
@@ -250,8 +260,8 @@ rmq_err_t rmq_topic_mgr_import_json(rmq_topic_mgr_t *m, const char *text, size_t
         rmq_json_int(v, "topicSysFlag", &sf);
         rmq_json_bool(v, "order", &order);
         int ft = rmq_topic_filter_parse(rmq_json_str(v, "topicFilterType"));
-        rmq_topic_config_t tc = {(char *)key, (int32_t)rq, (int32_t)wq, (int32_t)perm, ft < 0 ? 0 : ft,
-                                 (int32_t)sf, order};
+        rmq_topic_config_t tc = {(char *)key,     (int32_t)rq, (int32_t)wq, (int32_t)perm,
+                                 ft < 0 ? 0 : ft, (int32_t)sf, order};
         rmq_topic_put(m, &tc);
     }
     json_t *dv = json_object_get(root, "dataVersion");

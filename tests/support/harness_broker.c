@@ -101,8 +101,8 @@ void th_req_send_v2(rmq_cmd_t *req, const char *group, const char *topic, int qu
     rmq_cmd_set_body(req, body, len);
 }
 
-void th_req_pull(rmq_cmd_t *req, const char *group, const char *topic, int queue_id, int64_t offset, int max_msgs,
-                 int sys_flag, int64_t suspend_ms, const char *subscription)
+void th_req_pull(rmq_cmd_t *req, const char *group, const char *topic, int queue_id, int64_t offset,
+                 int max_msgs, int sys_flag, int64_t suspend_ms, const char *subscription)
 {
     rmq_cmd_init_request(req, 11);
     rmq_cmd_set_ext(req, "consumerGroup", group);

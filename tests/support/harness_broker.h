@@ -22,8 +22,8 @@ void th_req_create_topic(rmq_cmd_t *req, const char *topic, int queues);
 /* SEND_MESSAGE_V2 with tags/keys/one user property (any may be NULL). */
 void th_req_send_v2(rmq_cmd_t *req, const char *group, const char *topic, int queue_id, const char *tags,
                     const char *keys, const char *prop_k, const char *prop_v, const void *body, size_t len);
-void th_req_pull(rmq_cmd_t *req, const char *group, const char *topic, int queue_id, int64_t offset, int max_msgs,
-                 int sys_flag, int64_t suspend_ms, const char *subscription);
+void th_req_pull(rmq_cmd_t *req, const char *group, const char *topic, int queue_id, int64_t offset,
+                 int max_msgs, int sys_flag, int64_t suspend_ms, const char *subscription);
 /* HEART_BEAT with one consumer group subscribed to topic (and optionally a
  * producer group). */
 void th_req_heartbeat(rmq_cmd_t *req, const char *client_id, const char *group, const char *topic,

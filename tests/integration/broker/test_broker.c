@@ -23,7 +23,10 @@ static void start_with(const char *extra)
     cr_assert(th_connect(&cli, bk.port));
 }
 
-static void start(void) { start_with(NULL); }
+static void start(void)
+{
+    start_with(NULL);
+}
 
 static void sleep_ms(int ms)
 {
@@ -73,7 +76,6 @@ static int64_t send_msg(const char *topic, int q, const char *tags, const char *
     return off;
 }
 
-
 /* Messages become visible after the store dispatched them (a few ms): wait
  * (bounded) until the queue's max offset reaches `want`. */
 static void wait_dispatched(const char *topic, int q, int64_t want)
@@ -92,7 +94,8 @@ static void wait_dispatched(const char *topic, int q, int64_t want)
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    cr_assert_fail("queue %s/%d reached max offset %lld, wanted %lld", topic, q, (long long)got, (long long)want);
+    cr_assert_fail("queue %s/%d reached max offset %lld, wanted %lld", topic, q, (long long)got,
+                   (long long)want);
 }
 
 /* The body must be strict JSON (what ali-ons' JSON.parse and Java accept). */
@@ -680,7 +683,8 @@ static void expect_error(rmq_cmd_t *req, int code, const char *remark_part)
     int got = call(&cli, req, &resp);
     cr_assert_eq(got, code, "expected %d, got %d (%s)", code, got, resp.remark ? resp.remark : "");
     cr_assert_not_null(resp.remark);
-    cr_assert_not_null(strstr(resp.remark, remark_part), "remark \"%s\" lacks \"%s\"", resp.remark, remark_part);
+    cr_assert_not_null(strstr(resp.remark, remark_part), "remark \"%s\" lacks \"%s\"", resp.remark,
+                       remark_part);
     rmq_cmd_deinit(&resp);
 }
 
@@ -937,10 +941,12 @@ Test(broker_cfg, imports_rocketmq_json_config_once)
     cr_assert_eq(system(cmd), 0);
     snprintf(path, sizeof(path), "%s/topics.json", cfg);
     FILE *f = fopen(path, "w");
-    fputs("{\"dataVersion\":{\"counter\":3,\"timestamp\":1700000000000},\"topicConfigTable\":{\"Imported\":{\"order\":"
-          "false,\"perm\":6,\"readQueueNums\":3,\"topicFilterType\":\"SINGLE_TAG\",\"topicName\":\"Imported\","
-          "\"topicSysFlag\":0,\"writeQueueNums\":3}}}",
-          f);
+    fputs(
+        "{\"dataVersion\":{\"counter\":3,\"timestamp\":1700000000000},\"topicConfigTable\":{\"Imported\":{"
+        "\"order\":"
+        "false,\"perm\":6,\"readQueueNums\":3,\"topicFilterType\":\"SINGLE_TAG\",\"topicName\":\"Imported\","
+        "\"topicSysFlag\":0,\"writeQueueNums\":3}}}",
+        f);
     fclose(f);
     snprintf(path, sizeof(path), "%s/consumerOffset.json", cfg);
     f = fopen(path, "w");
@@ -1034,7 +1040,8 @@ Test(broker, missing_fields_everywhere)
         {202, {{NULL, NULL}}, "<topic>"},
         {203, {{NULL, NULL}}, "<consumerGroup>"},
         {38, {{NULL, NULL}}, "<consumerGroup>"},
-        {17, {{"readQueueNums", "1"}, {"writeQueueNums", "1"}, {"perm", "6"}, {"topicFilterType", "SINGLE_TAG"}},
+        {17,
+         {{"readQueueNums", "1"}, {"writeQueueNums", "1"}, {"perm", "6"}, {"topicFilterType", "SINGLE_TAG"}},
          "<topic>"},
         {36, {{"group", "G"}, {"delayLevel", "0"}}, "<offset>"},
         {36, {{"group", "G"}, {"offset", "0"}}, "<delayLevel>"},
@@ -1052,8 +1059,9 @@ Test(broker, missing_fields_everywhere)
     rmq_cmd_set_body(&req, "nope", 4);
     expect_error(&req, 1, "not valid JSON");
     rmq_cmd_init_request(&req, 46);
-    const char *sql = "{\"clientId\":\"c\",\"group\":\"g\",\"subscriptionData\":{\"topic\":\"T\",\"subString\":\"a>1\","
-                      "\"expressionType\":\"SQL92\"}}";
+    const char *sql =
+        "{\"clientId\":\"c\",\"group\":\"g\",\"subscriptionData\":{\"topic\":\"T\",\"subString\":\"a>1\","
+        "\"expressionType\":\"SQL92\"}}";
     rmq_cmd_set_body(&req, sql, strlen(sql));
     expect_error(&req, 1, "SQL92");
     rmq_cmd_init_request(&req, 42);
@@ -1175,8 +1183,14 @@ static void golden_sequence(const char *ser)
     replay(ser, "35_UNREGISTER_CLIENT_producer_req", "35_UNREGISTER_CLIENT_producer_resp", false);
 }
 
-Test(broker, java_client_frames_json) { golden_sequence("json"); }
-Test(broker, java_client_frames_rocketmq_binary) { golden_sequence("rocketmq"); }
+Test(broker, java_client_frames_json)
+{
+    golden_sequence("json");
+}
+Test(broker, java_client_frames_rocketmq_binary)
+{
+    golden_sequence("rocketmq");
+}
 
 Test(broker, consumer_running_info_is_forwarded)
 {
@@ -1308,17 +1322,53 @@ Test(broker, heartbeat_subscription_errors_reach_the_pull)
 /* Garbage of every kind to every broker code: always an answer, never a crash. */
 Test(broker, garbage_never_crashes)
 {
-    static const int codes[] = {10, 11, 12, 14, 15, 17, 21, 26, 28, 29, 30, 31, 32, 33, 34, 35, 36, 38, 41, 42, 43,
-                                46, 200, 201, 202, 203, 207, 208, 215, 300, 307, 310, 320};
-    static const char *fields[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "l", "m", "topic", "queueId",
-                                   "consumerGroup", "group", "offset", "queueOffset", "maxMsgNums", "sysFlag",
-                                   "commitOffset", "suspendTimeoutMillis", "subVersion", "subscription", "key",
-                                   "maxNum", "beginTimestamp", "endTimestamp", "timestamp", "clientID", "clientId",
-                                   "delayLevel", "readQueueNums", "writeQueueNums", "perm", "topicFilterType",
-                                   "groupName", "producerGroup", "defaultTopic", "defaultTopicQueueNums",
-                                   "bornTimestamp", "flag", "properties"};
-    static const char *values[] = {"", "x", "-1", "99999999999999999999", "2147483648", "%RETRY%", "\001\002\001",
-                                   "0", "TBW102", "*"};
+    static const int codes[] = {10, 11, 12, 14, 15, 17,  21,  26,  28,  29,  30,  31,  32,  33,  34,  35, 36,
+                                38, 41, 42, 43, 46, 200, 201, 202, 203, 207, 208, 215, 300, 307, 310, 320};
+    static const char *fields[] = {"a",
+                                   "b",
+                                   "c",
+                                   "d",
+                                   "e",
+                                   "f",
+                                   "g",
+                                   "h",
+                                   "i",
+                                   "j",
+                                   "l",
+                                   "m",
+                                   "topic",
+                                   "queueId",
+                                   "consumerGroup",
+                                   "group",
+                                   "offset",
+                                   "queueOffset",
+                                   "maxMsgNums",
+                                   "sysFlag",
+                                   "commitOffset",
+                                   "suspendTimeoutMillis",
+                                   "subVersion",
+                                   "subscription",
+                                   "key",
+                                   "maxNum",
+                                   "beginTimestamp",
+                                   "endTimestamp",
+                                   "timestamp",
+                                   "clientID",
+                                   "clientId",
+                                   "delayLevel",
+                                   "readQueueNums",
+                                   "writeQueueNums",
+                                   "perm",
+                                   "topicFilterType",
+                                   "groupName",
+                                   "producerGroup",
+                                   "defaultTopic",
+                                   "defaultTopicQueueNums",
+                                   "bornTimestamp",
+                                   "flag",
+                                   "properties"};
+    static const char *values[] = {
+        "", "x", "-1", "99999999999999999999", "2147483648", "%RETRY%", "\001\002\001", "0", "TBW102", "*"};
     unsigned seed = 12345;
     for (size_t ci = 0; ci < sizeof(codes) / sizeof(codes[0]); ci++) {
         for (int round = 0; round < 12; round++) {
@@ -1327,7 +1377,8 @@ Test(broker, garbage_never_crashes)
             for (size_t fi = 0; fi < sizeof(fields) / sizeof(fields[0]); fi++) {
                 seed = seed * 1103515245u + 12345u;
                 if ((seed >> 16) % 3 == 0)
-                    rmq_cmd_set_ext(&req, fields[fi], values[(seed >> 8) % (sizeof(values) / sizeof(values[0]))]);
+                    rmq_cmd_set_ext(&req, fields[fi],
+                                    values[(seed >> 8) % (sizeof(values) / sizeof(values[0]))]);
             }
             seed = seed * 1103515245u + 12345u;
             if ((seed >> 16) % 2) {
@@ -1340,8 +1391,8 @@ Test(broker, garbage_never_crashes)
             }
             rmq_cmd_set_ext(&req, "suspendTimeoutMillis", "0");
             rmq_cmd_init(&resp);
-            cr_assert(th_call(&cli, &req, &resp, 15000), "code %d round %d: no answer (log %s)", codes[ci], round,
-                      bk.log);
+            cr_assert(th_call(&cli, &req, &resp, 15000), "code %d round %d: no answer (log %s)", codes[ci],
+                      round, bk.log);
             rmq_cmd_deinit(&req);
             rmq_cmd_deinit(&resp);
         }
@@ -1390,11 +1441,13 @@ Test(broker, auto_create_topic_from_tbw102)
     /* unknown topic + defaultTopic TBW102 (8 queues, perm 7) => min(4, 8) = 4 queues, perm 6 */
     int64_t off = send_msg("AutoMade", -1, "T", NULL, "auto");
     cr_assert_eq(off, 0);
-    cr_assert(route_has(ns.port, "AutoMade", "\"perm\":6,\"readQueueNums\":4"), "auto-created topic not routed");
+    cr_assert(route_has(ns.port, "AutoMade", "\"perm\":6,\"readQueueNums\":4"),
+              "auto-created topic not routed");
     rmq_cmd_t req, resp;
     rmq_cmd_init_request(&req, 21);
     cr_assert_eq(call(&cli, &req, &resp), 0);
-    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"topicName\":\"AutoMade\",\"topicSysFlag\":0,\"writeQueueNums\":4", 55));
+    cr_assert_not_null(memmem(resp.body, resp.body_len,
+                              "\"topicName\":\"AutoMade\",\"topicSysFlag\":0,\"writeQueueNums\":4", 55));
     rmq_cmd_deinit(&resp);
 }
 
@@ -1421,10 +1474,11 @@ Test(broker, transactional_half_messages_are_refused_not_lost)
 static bool lock_q0(int code, const char *client)
 {
     char body[256];
-    snprintf(body, sizeof(body),
-             "{\"clientId\":\"%s\",\"consumerGroup\":\"LG\",\"mqSet\":[{\"brokerName\":\"broker-t\",\"queueId\":0,"
-             "\"topic\":\"LT\"}]}",
-             client);
+    snprintf(
+        body, sizeof(body),
+        "{\"clientId\":\"%s\",\"consumerGroup\":\"LG\",\"mqSet\":[{\"brokerName\":\"broker-t\",\"queueId\":0,"
+        "\"topic\":\"LT\"}]}",
+        client);
     rmq_cmd_t req, resp;
     rmq_cmd_init_request(&req, code);
     rmq_cmd_set_body(&req, body, strlen(body));
@@ -1449,7 +1503,8 @@ Test(broker, connection_lists)
 {
     rmq_cmd_t req, resp;
     rmq_cmd_init_request(&req, 34);
-    const char *hb = "{\"clientID\":\"127.0.0.1@prod\",\"consumerDataSet\":[],\"producerDataSet\":[{\"groupName\":\"PGX\"}]}";
+    const char *hb = "{\"clientID\":\"127.0.0.1@prod\",\"consumerDataSet\":[],\"producerDataSet\":[{"
+                     "\"groupName\":\"PGX\"}]}";
     rmq_cmd_set_body(&req, hb, strlen(hb));
     cr_assert_eq(call(&cli, &req, &resp), 0);
     rmq_cmd_deinit(&resp);

@@ -65,7 +65,8 @@ Test(broker_meta, stock_broker_conf_loads)
     /* bad values are refused with the key named */
     cr_assert_eq(rmq_broker_conf_set(&bc, &sc, "listenPort", "many", err, sizeof(err)), RMQ_ERR__INVALID_ARG);
     cr_assert_not_null(strstr(err, "listenPort"));
-    cr_assert_eq(rmq_broker_conf_set(&bc, &sc, "flushDiskType", "SOMETIMES", err, sizeof(err)), RMQ_ERR__INVALID_ARG);
+    cr_assert_eq(rmq_broker_conf_set(&bc, &sc, "flushDiskType", "SOMETIMES", err, sizeof(err)),
+                 RMQ_ERR__INVALID_ARG);
     cr_assert_eq(rmq_broker_conf_set(&bc, &sc, "noSuchKey", "1", err, sizeof(err)), RMQ_ERR__NOENT);
     rmq_broker_conf_deinit(&bc);
     rmq_store_config_deinit(&sc);
@@ -151,9 +152,10 @@ Test(broker_meta, topic_table_pack_json_import)
     /* fastjson wrapper */
     rmq_buf_init(&b);
     rmq_topic_json_wrapper(&b, &m);
-    cr_assert_not_null(strstr(rmq_buf_cstr(&b),
-                              "\"TopicA\":{\"order\":false,\"perm\":6,\"readQueueNums\":4,\"topicFilterType\":"
-                              "\"SINGLE_TAG\",\"topicName\":\"TopicA\",\"topicSysFlag\":0,\"writeQueueNums\":4}"));
+    cr_assert_not_null(
+        strstr(rmq_buf_cstr(&b),
+               "\"TopicA\":{\"order\":false,\"perm\":6,\"readQueueNums\":4,\"topicFilterType\":"
+               "\"SINGLE_TAG\",\"topicName\":\"TopicA\",\"topicSysFlag\":0,\"writeQueueNums\":4}"));
     /* RocketMQ topics.json import */
     rmq_topic_mgr_t m3;
     rmq_topic_mgr_init(&m3);
@@ -177,7 +179,8 @@ Test(broker_meta, groups_and_offsets)
     cr_assert_eq(rmq_sub_group_from_json(&sg, body, strlen(body), err, sizeof(err)), RMQ_OK);
     rmq_sub_group_put(&g, &sg);
     free(sg.name);
-    cr_assert_eq(rmq_sub_group_from_json(&sg, "{\"retryMaxTimes\":3}", 18, err, sizeof(err)), RMQ_ERR__INVALID_ARG);
+    cr_assert_eq(rmq_sub_group_from_json(&sg, "{\"retryMaxTimes\":3}", 18, err, sizeof(err)),
+                 RMQ_ERR__INVALID_ARG);
     rmq_buf_t b;
     rmq_buf_init(&b);
     rmq_sub_group_mgr_pack(&g, &b);
@@ -224,7 +227,8 @@ Test(broker_meta, tag_subscriptions)
 {
     rmq_subscription_t s;
     char err[128];
-    cr_assert_eq(rmq_subscription_build(&s, "T", "TagA || TagB ||  TagC ", NULL, 1, err, sizeof(err)), RMQ_OK);
+    cr_assert_eq(rmq_subscription_build(&s, "T", "TagA || TagB ||  TagC ", NULL, 1, err, sizeof(err)),
+                 RMQ_OK);
     cr_assert_eq(s.n, 3);
     cr_assert_str_eq(s.tags[2], "TagC");
     cr_assert(rmq_subscription_match_code(&s, rmq_msg_tags_code("TagB", 4)));
@@ -234,9 +238,11 @@ Test(broker_meta, tag_subscriptions)
     cr_assert_eq(rmq_subscription_build(&s, "T", "*", "", 1, err, sizeof(err)), RMQ_OK);
     cr_assert(rmq_subscription_match_code(&s, 12345));
     rmq_subscription_deinit(&s);
-    cr_assert_eq(rmq_subscription_build(&s, "T", "a > 1", "SQL92", 1, err, sizeof(err)), RMQ_ERR__INVALID_ARG);
+    cr_assert_eq(rmq_subscription_build(&s, "T", "a > 1", "SQL92", 1, err, sizeof(err)),
+                 RMQ_ERR__INVALID_ARG);
     cr_assert_not_null(strstr(err, "SQL92"));
-    cr_assert_eq(rmq_subscription_build(&s, "T", "||", NULL, 1, err, sizeof(err)), RMQ_ERR_SUBSCRIPTION_PARSE_FAILED);
+    cr_assert_eq(rmq_subscription_build(&s, "T", "||", NULL, 1, err, sizeof(err)),
+                 RMQ_ERR_SUBSCRIPTION_PARSE_FAILED);
     /* codes as Java computes them (golden heartbeat: TagA => 2598919) */
     cr_assert_eq(rmq_subscription_build(&s, "T", "TagA", "TAG", 1, err, sizeof(err)), RMQ_OK);
     cr_assert_eq(s.codes[0], 2598919);
