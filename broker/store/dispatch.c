@@ -177,7 +177,7 @@ static void *reput_main(void *arg)
             (n < 0 || atomic_load(&s->reput_from) >= rmq_commitlog_max_offset(s->cl))) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            int64_t ns = ts.tv_nsec + (n < 0 ? 100 : 10) * 1000000LL;
+            int64_t ns = ts.tv_nsec + (n < 0 ? 100 : 1) * 1000000LL;
             ts.tv_sec += ns / 1000000000;
             ts.tv_nsec = ns % 1000000000;
             pthread_cond_timedwait(&s->reput_cond, &s->reput_lock, &ts);
@@ -189,14 +189,21 @@ static void *reput_main(void *arg)
     return NULL;
 }
 
+/* A wake-up costs the writer a futex call: under a steady stream wake at
+ * most every 200 us and let the reput thread's 1 ms timeout do the rest; an
+ * isolated message is dispatched at once. */
 void rmq_store_wake_reput(rmq_store_t *s)
 {
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load(&s->reput_sleeping)) {
-        pthread_mutex_lock(&s->reput_lock);
-        pthread_cond_signal(&s->reput_cond);
-        pthread_mutex_unlock(&s->reput_lock);
-    }
+    if (!atomic_load(&s->reput_sleeping))
+        return;
+    int64_t now = rmq_mono_us();
+    if (now - atomic_load_explicit(&s->last_wake_us, memory_order_relaxed) < 200)
+        return;
+    atomic_store_explicit(&s->last_wake_us, now, memory_order_relaxed);
+    pthread_mutex_lock(&s->reput_lock);
+    pthread_cond_signal(&s->reput_cond);
+    pthread_mutex_unlock(&s->reput_lock);
 }
 
 void rmq_store_flush_logics(rmq_store_t *s, bool thorough)

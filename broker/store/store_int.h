@@ -86,6 +86,7 @@ struct rmq_store_s {
     int64_t last_clean_mono;
     /* the writer wakes a sleeping reput thread (no 1 ms polling latency) */
     _Atomic bool reput_sleeping;
+    _Atomic int64_t last_wake_us;
     pthread_mutex_t reput_lock;
     pthread_cond_t reput_cond;
 };
