@@ -64,6 +64,7 @@ typedef struct cm_settings_s {
     int32_t consumerPullTimeoutMillis;
     int32_t pullTimeDelayMillsWhenException;
     bool postSubscriptionWhenPull;
+    bool consumeOrderly;
     int32_t pollQueueMaxSize;
 } cm_settings_t;
 
@@ -319,6 +320,9 @@ void cm_pq_add(cm_pq_t *pq, comet_message_ext_t **msgs, size_t n);
 /* Mark these offsets consumed; returns the new safe commit offset: the
  * smallest offset still cached, or max+1 when empty; -1 if nothing was ever added. */
 int64_t cm_pq_remove(cm_pq_t *pq, const int64_t *offsets, size_t n);
+/* Orderly: the first `max` cached messages in offset order (still cached;
+ * borrowed until removed). */
+size_t cm_pq_peek_first(cm_pq_t *pq, comet_message_ext_t **out, size_t max);
 void cm_pq_stats(cm_pq_t *pq, size_t *count, size_t *bytes, int64_t *span);
 /* Free everything cached (on drop). */
 void cm_pq_clear(cm_pq_t *pq);
@@ -387,6 +391,9 @@ typedef struct cm_mqstate_s {
     cm_pq_t *pq;
     int64_t next_offset; /* next pull offset */
     uint64_t chain;      /* id of the live pull chain; older chains end themselves */
+    bool locked;         /* orderly clustering: the broker lock is ours */
+    int64_t lock_ts;     /* when it was last granted (monotonic ms) */
+    bool orderly_busy;   /* orderly: a consume task owns this queue */
     bool assigned;
     uint64_t gen; /* bumped on (re)assignment and seek: stale pull answers are dropped */
     cm_consumer_t *cons;
@@ -407,6 +414,7 @@ struct cm_consumer_s {
     bool broadcasting;
     bool push;          /* CONSUME_PASSIVELY */
     bool manual_assign; /* pull consumer with assign() */
+    bool orderly;       /* push consumer with consumeOrderly: queue locks (clustering) */
     cm_sub_t *subs;
     size_t nsubs;
     cm_offset_store_t offsets;
@@ -419,6 +427,7 @@ struct cm_consumer_s {
     _Atomic int inflight; /* pulls in flight */
     int64_t last_rebalance;
     int64_t last_persist;
+    int64_t last_lock;
 };
 
 void cm_consumer_init(cm_consumer_t *c, cm_instance_t *inst, const cm_settings_t *s, bool push, void *owner,
@@ -442,6 +451,8 @@ void cm_consumer_write_heartbeat(cm_consumer_t *c, void *jw);
 /* Move the next pull of a queue (pull consumer seek). */
 rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid,
                            int64_t offset);
+/* Orderly clustering: may mq be consumed now (locked recently enough)? */
+bool cm_consumer_lock_valid(cm_consumer_t *c, cm_mqstate_t *mq, int64_t now);
 /* Send a failed message back (CONSUMER_SEND_MSG_BACK), blocking. */
 rmq_err_t cm_consumer_send_back(cm_consumer_t *c, const comet_message_ext_t *m, int delay_level);
 /* Queue offset helpers (blocking). */

@@ -103,6 +103,10 @@ static const rmq_conf_def_t client_props[] = {
      "pull RPC timeout (ms)", NULL},
     {"pullTimeDelayMillsWhenException", RMQ_CONF_INT, F(pullTimeDelayMillsWhenException), "1000", 0, 3600000,
      0, "pause after a failed pull (ms)", NULL},
+    {"consumeOrderly", RMQ_CONF_BOOL, F(consumeOrderly), "false", 0, 0, 0,
+     "push consumer: consume each queue in order, one batch at a time (Java's MessageListenerOrderly); "
+     "clustering consumers lock their queues on the broker",
+     NULL},
     {"postSubscriptionWhenPull", RMQ_CONF_BOOL, F(postSubscriptionWhenPull), "false", 0, 0, 0,
      "send the subscription with every pull", NULL},
     {"pollQueueMaxSize", RMQ_CONF_INT, F(pollQueueMaxSize), "10000", 1, INT32_MAX, 0,

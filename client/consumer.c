@@ -470,6 +470,148 @@ static int64_t start_offset(cm_consumer_t *c, const char *topic, const char *bro
     return e == RMQ_OK ? off : (int64_t)RMQ_ERR__AGAIN;
 }
 
+/* ---------------- orderly: broker-side queue locks ---------------- */
+
+static void write_mq(rmq_jw_t *w, const char *topic, const char *broker, int32_t qid)
+{
+    rmq_jw_obj_begin(w);
+    rmq_jw_kstr(w, "brokerName", broker);
+    rmq_jw_kint(w, "queueId", qid);
+    rmq_jw_kstr(w, "topic", topic);
+    rmq_jw_obj_end(w);
+}
+
+/* LOCK_BATCH_MQ (or UNLOCK_BATCH_MQ) for queues of one broker; granted[i]
+ * tells which ones are ours. Blocking (service or application thread). */
+static bool lock_batch(cm_consumer_t *c, int code, const char *broker, char (*topics)[COMET_NAME_MAX],
+                       const int32_t *qids, size_t n, bool *granted, bool oneway)
+{
+    char addr[256];
+    if (!cm_broker_master_addr(c->inst, broker, addr, sizeof(addr)))
+        return false;
+    rmq_buf_t b;
+    rmq_buf_init(&b);
+    rmq_jw_t w;
+    rmq_jw_init(&w, &b);
+    rmq_jw_obj_begin(&w);
+    rmq_jw_kstr(&w, "clientId", cm_instance_client_id(c->inst));
+    rmq_jw_kstr(&w, "consumerGroup", c->group);
+    rmq_jw_key(&w, "mqSet");
+    rmq_jw_arr_begin(&w);
+    for (size_t i = 0; i < n; i++)
+        write_mq(&w, topics[i], broker, qids[i]);
+    rmq_jw_arr_end(&w);
+    rmq_jw_obj_end(&w);
+    rmq_cmd_t *req = rmq_cmd_new();
+    rmq_cmd_init_request(req, code);
+    rmq_cmd_set_body(req, b.data, b.len);
+    rmq_buf_free(&b);
+    if (oneway) {
+        cm_oneway(c->inst, addr, req);
+        return true;
+    }
+    rmq_cmd_t resp;
+    rmq_err_t e = cm_request_sync(c->inst, addr, req, 1000, &resp);
+    rmq_cmd_destroy(req);
+    if (e != RMQ_OK)
+        return false;
+    bool ok = resp.code == 0;
+    if (ok && granted) {
+        char err[128];
+        json_t *root = rmq_json_parse((const char *)resp.body, resp.body_len, err, sizeof(err));
+        json_t *set = root ? json_object_get(root, "lockOKMQSet") : NULL;
+        for (size_t i = 0; i < n; i++) {
+            granted[i] = false;
+            for (size_t k = 0; json_is_array(set) && k < json_array_size(set); k++) {
+                json_t *m = json_array_get(set, k);
+                const char *t = rmq_json_str(m, "topic"), *bn = rmq_json_str(m, "brokerName");
+                int64_t q = -1;
+                rmq_json_int(m, "queueId", &q);
+                if (t && bn && q == qids[i] && strcmp(t, topics[i]) == 0 && strcmp(bn, broker) == 0)
+                    granted[i] = true;
+            }
+        }
+        json_decref(root);
+    }
+    rmq_cmd_deinit(&resp);
+    return ok;
+}
+
+static bool lock_one(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid)
+{
+    char t[1][COMET_NAME_MAX];
+    snprintf(t[0], sizeof(t[0]), "%s", topic);
+    bool granted = false;
+    return lock_batch(c, RMQ_REQ_LOCK_BATCH_MQ, broker, t, &qid, 1, &granted, false) && granted;
+}
+
+static bool needs_locks(const cm_consumer_t *c)
+{
+    return c->orderly && !c->broadcasting;
+}
+
+bool cm_consumer_lock_valid(cm_consumer_t *c, cm_mqstate_t *mq, int64_t now)
+{
+    if (!needs_locks(c))
+        return true;
+    pthread_mutex_lock(&c->lock);
+    bool ok = mq->locked && now - mq->lock_ts <= 30000;
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
+/* lockAll: renew every assigned queue's lock, one request per broker. */
+static void lock_all(cm_consumer_t *c, int code, bool oneway)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t n = 0;
+    for (cm_mqstate_t *m = c->mqs; m; m = m->next)
+        n += m->assigned;
+    cm_mqstate_t **v = calloc(n + 1, sizeof(*v));
+    n = 0;
+    for (cm_mqstate_t *m = c->mqs; m; m = m->next)
+        if (m->assigned)
+            v[n++] = m;
+    pthread_mutex_unlock(&c->lock);
+    bool *done = calloc(n + 1, sizeof(bool));
+    char(*topics)[COMET_NAME_MAX] = calloc(n + 1, COMET_NAME_MAX);
+    int32_t *qids = calloc(n + 1, sizeof(int32_t));
+    bool *granted = calloc(n + 1, sizeof(bool));
+    cm_mqstate_t **group = calloc(n + 1, sizeof(*group));
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        size_t k = 0;
+        for (size_t j = i; j < n; j++)
+            if (!done[j] && strcmp(v[j]->broker, v[i]->broker) == 0) {
+                done[j] = true;
+                group[k] = v[j];
+                snprintf(topics[k], COMET_NAME_MAX, "%s", v[j]->topic);
+                qids[k++] = v[j]->qid;
+            }
+        bool ok = lock_batch(c, code, v[i]->broker, topics, qids, k, granted, oneway);
+        if (code != RMQ_REQ_LOCK_BATCH_MQ)
+            continue;
+        int64_t now = rmq_mono_ms();
+        pthread_mutex_lock(&c->lock);
+        for (size_t j = 0; j < k; j++) {
+            if (ok && granted[j]) {
+                group[j]->locked = true;
+                group[j]->lock_ts = now;
+            } else if (ok) {
+                group[j]->locked = false;
+            }
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    free(v);
+    free(done);
+    free(topics);
+    free(qids);
+    free(granted);
+    free(group);
+}
+
 /* ---------------- assignment ---------------- */
 
 static cm_mqstate_t *find_mq(cm_consumer_t *c, const char *t, const char *b, int32_t q)
@@ -497,6 +639,11 @@ static void drop_mq(cm_consumer_t *c, cm_mqstate_t *mq)
         pq->dropped = true;
         cm_pq_release(pq);
     }
+    if (needs_locks(c)) {
+        char t[1][COMET_NAME_MAX];
+        snprintf(t[0], sizeof(t[0]), "%s", mq->topic);
+        lock_batch(c, RMQ_REQ_UNLOCK_BATCH_MQ, mq->broker, t, &mq->qid, 1, NULL, true);
+    }
     if (!c->manual_assign || c->push) {
         cm_offset_store_persist_one(&c->offsets, mq->topic, mq->broker, mq->qid, true);
         cm_offset_store_remove(&c->offsets, mq->topic, mq->broker, mq->qid);
@@ -507,6 +654,16 @@ static void drop_mq(cm_consumer_t *c, cm_mqstate_t *mq)
 /* Assign one queue; returns false when its start offset is unknown yet. */
 static bool add_mq(cm_consumer_t *c, const char *t, const char *b, int32_t q, int64_t fixed_offset)
 {
+    pthread_mutex_lock(&c->lock);
+    cm_mqstate_t *cur = find_mq(c, t, b, q);
+    bool have = cur && cur->assigned;
+    pthread_mutex_unlock(&c->lock);
+    if (have)
+        return true;
+    if (needs_locks(c) && !lock_one(c, t, b, q)) {
+        rmq_log(RMQ_LOG_INFO, FAC, "%s: lock of %s/%s/%d not granted yet", c->group, t, b, q);
+        return false;
+    }
     int64_t off = fixed_offset >= 0 ? fixed_offset : start_offset(c, t, b, q);
     if (off < 0) {
         rmq_log(RMQ_LOG_INFO, FAC, "%s: start offset of %s/%s/%d unknown (%s), next round", c->group, t, b, q,
@@ -531,6 +688,9 @@ static bool add_mq(cm_consumer_t *c, const char *t, const char *b, int32_t q, in
     mq->assigned = true;
     mq->gen++;
     mq->pq = cm_pq_new();
+    mq->locked = needs_locks(c);
+    mq->lock_ts = rmq_mono_ms();
+    mq->orderly_busy = false;
     mq->next_offset = off;
     c->nassigned++;
     start_chain(mq);
@@ -697,6 +857,11 @@ void cm_consumer_tick(cm_consumer_t *c, int64_t now, bool force)
         for (size_t i = 0; i < c->nsubs && c->running; i++)
             rebalance_topic(c, c->subs[i].topic);
     }
+    int lock_interval = c->s->rebalanceInterval < 20000 ? c->s->rebalanceInterval : 20000;
+    if (needs_locks(c) && now - c->last_lock >= lock_interval) {
+        c->last_lock = now;
+        lock_all(c, RMQ_REQ_LOCK_BATCH_MQ, false);
+    }
     if (now - c->last_persist >= c->s->persistConsumerOffsetInterval) {
         c->last_persist = now;
         cm_offset_store_persist_all(&c->offsets, false);
@@ -756,6 +921,7 @@ void cm_consumer_init(cm_consumer_t *c, cm_instance_t *inst, const cm_settings_t
     c->ops = *ops;
     c->group = strdup(s->consumerGroup);
     c->broadcasting = strcmp(s->messageModel, "BROADCASTING") == 0;
+    c->orderly = push && s->consumeOrderly;
     pthread_mutex_init(&c->lock, NULL);
     cm_offset_store_init(&c->offsets, inst, c->group, c->broadcasting, s->localOffsetStoreDir);
 }
@@ -780,6 +946,8 @@ void cm_consumer_stop(cm_consumer_t *c)
 {
     c->running = false;
     cm_offset_store_persist_all(&c->offsets, true);
+    if (needs_locks(c))
+        lock_all(c, RMQ_REQ_UNLOCK_BATCH_MQ, false);
 }
 
 void cm_consumer_deinit(cm_consumer_t *c)

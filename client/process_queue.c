@@ -135,3 +135,16 @@ void cm_pq_stats(cm_pq_t *pq, size_t *count, size_t *bytes, int64_t *span)
         *span = pq->len ? pq->max_offset - pq->e[pq->head].offset : 0;
     pthread_mutex_unlock(&pq->lock);
 }
+
+size_t cm_pq_peek_first(cm_pq_t *pq, comet_message_ext_t **out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&pq->lock);
+    for (size_t i = 0; i < pq->len && n < max; i++) {
+        cm_pq_entry_t *e = &pq->e[(pq->head + i) % pq->cap];
+        if (!e->done)
+            out[n++] = e->msg;
+    }
+    pthread_mutex_unlock(&pq->lock);
+    return n;
+}

@@ -21,6 +21,7 @@ typedef struct ctask_s {
     cm_pq_t *pq;
     comet_message_ext_t **msgs;
     size_t n;
+    bool orderly; /* consume the queue in order (msgs unused) */
     struct ctask_s *next;
 } ctask_t;
 
@@ -71,9 +72,82 @@ static void resubmit_later(void *arg)
     submit(pc, t);
 }
 
+/* Orderly: one task per queue consumes its cached messages in offset order,
+ * batch after batch, while the queue is locked (clustering). A failed batch
+ * is consumed again after 1 s (SUSPEND_CURRENT_QUEUE_A_MOMENT); after
+ * maxReconsumeTimes (-1: unlimited) it is sent back and skipped. */
+static void run_orderly(comet_push_consumer_t *pc, ctask_t *t)
+{
+    cm_consumer_t *c = &pc->cons;
+    cm_mqstate_t *mq = t->mq;
+    size_t batch = (size_t)c->s->consumeMessageBatchMaxSize;
+    comet_message_ext_t **msgs = calloc(batch, sizeof(*msgs));
+    int64_t started = rmq_mono_ms();
+    for (;;) {
+        if (t->pq->dropped || !c->running)
+            break;
+        if (!cm_consumer_lock_valid(c, mq, rmq_mono_ms())) {
+            free(msgs);
+            cm_post(pc->inst, 100, resubmit_later, t); /* wait for the lock */
+            return;
+        }
+        size_t n = cm_pq_peek_first(t->pq, msgs, batch);
+        if (n == 0) {
+            /* nothing cached: give the queue up, unless a delivery raced us */
+            pthread_mutex_lock(&c->lock);
+            n = cm_pq_peek_first(t->pq, msgs, batch);
+            if (n == 0 && mq->pq == t->pq)
+                mq->orderly_busy = false;
+            pthread_mutex_unlock(&c->lock);
+            if (n == 0) {
+                free(msgs);
+                task_free(t);
+                return;
+            }
+        }
+        comet_consume_status_t st = pc->cb(pc, (const comet_message_ext_t *const *)msgs, n, pc->opaque);
+        bool give_up = false;
+        if (st != COMET_CONSUME_SUCCESS) {
+            for (size_t i = 0; i < n; i++)
+                msgs[i]->reconsume_times++;
+            give_up = c->s->maxReconsumeTimes >= 0 && msgs[0]->reconsume_times > c->s->maxReconsumeTimes;
+            if (give_up && !c->broadcasting) {
+                for (size_t i = 0; i < n && give_up; i++)
+                    give_up = cm_consumer_send_back(c, msgs[i], -1) == RMQ_OK; /* straight to the DLQ */
+            }
+            if (!give_up) {
+                free(msgs);
+                cm_post(pc->inst, 1000, resubmit_later, t); /* suspend the queue a moment */
+                return;
+            }
+        }
+        int64_t offs[1024];
+        for (size_t i = 0; i < n; i++)
+            offs[i] = msgs[i]->queue_offset;
+        cm_consumer_consumed(c, t->pq, mq->topic, mq->broker, mq->qid, offs, n);
+        for (size_t i = 0; i < n; i++)
+            comet_message_ext_destroy(msgs[i]);
+        if (rmq_mono_ms() - started > 60000) { /* let other queues have the thread */
+            free(msgs);
+            submit(pc, t);
+            return;
+        }
+    }
+    pthread_mutex_lock(&c->lock);
+    if (mq->pq == t->pq)
+        mq->orderly_busy = false;
+    pthread_mutex_unlock(&c->lock);
+    free(msgs);
+    task_free(t);
+}
+
 static void run_task(comet_push_consumer_t *pc, ctask_t *t)
 {
     cm_consumer_t *c = &pc->cons;
+    if (t->orderly) {
+        run_orderly(pc, t);
+        return;
+    }
     if (t->pq->dropped || !c->running) {
         task_free(t); /* messages stay in the pq and are redelivered to the new owner */
         return;
@@ -154,6 +228,22 @@ static void deliver(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_messa
         return;
     }
     cm_pq_add(pq, msgs, n); /* duplicates come back as NULL */
+    if (c->orderly) {
+        pthread_mutex_lock(&c->lock);
+        bool start = !mq->orderly_busy && mq->pq == pq;
+        if (start)
+            mq->orderly_busy = true;
+        pthread_mutex_unlock(&c->lock);
+        if (start) {
+            ctask_t *t = calloc(1, sizeof(*t));
+            t->mq = mq;
+            t->pq = pq;
+            t->orderly = true;
+            cm_pq_hold(pq);
+            submit(pc, t);
+        }
+        return;
+    }
     size_t batch = (size_t)c->s->consumeMessageBatchMaxSize;
     ctask_t *t = NULL;
     for (size_t i = 0; i < n; i++) {

@@ -24,8 +24,8 @@
  * thread-safe unless noted, but must not be called from inside a callback of
  * the same handle when they block (send, shutdown, destroy).
  *
- * Not in this version: orderly (locked) push consumption, transactions,
- * request/reply, ACL, SQL92 filters, namespaces. */
+ * Not in this version: transactions, request/reply, ACL, SQL92 filters,
+ * namespaces. */
 #ifndef COMET_COMET_H
 #define COMET_COMET_H
 
@@ -334,8 +334,13 @@ typedef enum {
 /** Consume callback: `cnt` messages (1 ≤ cnt ≤ consumeMessageBatchMaxSize) of
  *  one queue, borrowed for the duration of the call (comet_message_ext_dup to
  *  keep one). The status applies to the whole batch.
+ *  Concurrent consumers (default): RECONSUME_LATER sends the messages back for
+ *  a delayed retry. With consumeOrderly=true a queue is consumed in offset
+ *  order, one batch at a time (clustering consumers hold the queue's broker
+ *  lock), and RECONSUME_LATER consumes the same batch again after 1 s.
  *  @thread one of the consumer's consume threads (consumeThreadMin of them);
- *  several run in parallel, for different or the same queue. */
+ *  several run in parallel, for different queues (or, when not orderly, the
+ *  same queue). */
 typedef comet_consume_status_t(comet_consume_cb_t)(comet_push_consumer_t *c,
                                                    const comet_message_ext_t *const *msgs, size_t cnt,
                                                    void *opaque);

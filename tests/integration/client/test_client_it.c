@@ -856,3 +856,102 @@ Test(client, consumer_survives_broker_restart, .init = setup2, .fini = teardown,
     comet_push_consumer_destroy(c);
     comet_producer_destroy(p);
 }
+
+/* ---------------- orderly consumption ---------------- */
+
+typedef struct order_rec_s {
+    pthread_mutex_t lock;
+    int last[2][8]; /* per broker (a, b) and queue: last message number */
+    int violations;
+    int failed_once; /* message 100 fails once */
+    idset_t ids;
+} order_rec_t;
+
+static comet_consume_status_t order_cb(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
+                                       size_t cnt, void *opaque)
+{
+    order_rec_t *r = opaque;
+    for (size_t i = 0; i < cnt; i++) {
+        size_t len;
+        const char *b = comet_message_ext_body(msgs[i], &len);
+        int n = atoi(b + 8); /* "message-<n>" */
+        if (strcmp(comet_message_ext_topic(msgs[i]), "ItOrder") != 0)
+            continue;
+        int br = comet_message_ext_broker_name(msgs[i])[0] == 'a' ? 0 : 1;
+        int q = comet_message_ext_queue_id(msgs[i]) & 7;
+        pthread_mutex_lock(&r->lock);
+        if (n == 100 && !r->failed_once) {
+            r->failed_once = 1;
+            pthread_mutex_unlock(&r->lock);
+            return COMET_RECONSUME_LATER;
+        }
+        if (n <= r->last[br][q])
+            r->violations++;
+        r->last[br][q] = n;
+        pthread_mutex_unlock(&r->lock);
+        char id[32];
+        snprintf(id, sizeof(id), "%d", n);
+        ids_add(&r->ids, id);
+    }
+    return COMET_CONSUME_SUCCESS;
+}
+
+static comet_push_consumer_t *orderly_consumer(order_rec_t *r)
+{
+    comet_conf_t *conf = cl_conf(&cl, "consumerGroup", "it_order_cg");
+    char err[256];
+    cr_assert_eq(comet_conf_set(conf, "consumeOrderly", "true", err, sizeof(err)), COMET_CONF_OK);
+    comet_push_consumer_t *c = comet_push_consumer_new(conf, order_cb, r, err, sizeof(err));
+    cr_assert_not_null(c);
+    comet_push_consumer_subscribe(c, "ItOrder", "*");
+    cr_assert_eq(comet_push_consumer_start(c, err, sizeof(err)), 0, "%s", err);
+    return c;
+}
+
+static int by_number(int n, const comet_message_t *m, void *arg)
+{
+    return *(int *)arg % n;
+}
+
+Test(client, orderly_consumers_keep_queue_order, .init = setup2, .fini = teardown, .timeout = 120)
+{
+    cr_assert(cl_create_topic(&cl, "ItOrder", 4, 2)); /* 8 queues */
+    order_rec_t r1 = {.lock = PTHREAD_MUTEX_INITIALIZER}, r2 = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    memset(r1.last, -1, sizeof(r1.last));
+    memset(r2.last, -1, sizeof(r2.last));
+    for (int b = 0; b < 2; b++)
+        for (int q = 0; q < 8; q++)
+            r1.last[b][q] = r2.last[b][q] = -1;
+    ids_init(&r1.ids);
+    ids_init(&r2.ids);
+    comet_push_consumer_t *c1 = orderly_consumer(&r1);
+    comet_push_consumer_t *c2 = orderly_consumer(&r2);
+    int64_t end = rmq_mono_ms() + 30000;
+    while (rmq_mono_ms() < end &&
+           !(comet_push_consumer_assigned_count(c1) >= 4 && comet_push_consumer_assigned_count(c2) >= 4 &&
+             comet_push_consumer_assigned_count(c1) + comet_push_consumer_assigned_count(c2) == 10))
+        sleep_ms(100);
+    cr_expect_eq(comet_push_consumer_assigned_count(c1) + comet_push_consumer_assigned_count(c2), 10,
+                 "8 queues + 2 retry queues locked and split");
+    comet_producer_t *p = producer(NULL);
+    for (int i = 0; i < 400; i++) {
+        comet_message_t *m = msg("ItOrder", i, "O");
+        comet_send_result_t res;
+        int key = i % 8;
+        cr_assert_eq(comet_producer_send_orderly(p, m, by_number, &key, &res, -1), 0, "%s", res.errstr);
+        comet_message_destroy(m);
+    }
+    end = rmq_mono_ms() + 40000;
+    while (ids_count(&r1.ids) + ids_count(&r2.ids) < 400 && rmq_mono_ms() < end)
+        sleep_ms(100);
+    size_t total = ids_count(&r1.ids) + ids_count(&r2.ids);
+    cr_expect_eq(total, 400, "consumed %zu of 400", total);
+    cr_expect_eq(r1.violations + r2.violations, 0, "%d messages consumed out of queue order",
+                 r1.violations + r2.violations);
+    cr_expect(r1.failed_once || r2.failed_once, "message 100 failed once and was consumed again in place");
+    cr_log_info("orderly: consumer 1 %zu, consumer 2 %zu messages, duplicates %zu + %zu", ids_count(&r1.ids),
+                ids_count(&r2.ids), r1.ids.dups, r2.ids.dups);
+    comet_push_consumer_destroy(c1);
+    comet_push_consumer_destroy(c2);
+    comet_producer_destroy(p);
+}
