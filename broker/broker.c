@@ -430,9 +430,29 @@ static void persist_meta_cb(evutil_socket_t fd, short what, void *arg)
     rmq_broker_persist_groups(b);
 }
 
+/* Shutdown, step 2: let the sends waiting for their group commit be answered
+ * (bounded by syncFlushTimeout), then leave the loop. */
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    rmq_broker_t *b = arg;
+    if (b->pending_sends > 0 && rmq_mono_ms() < b->drain_deadline)
+        return;
+    if (b->pending_sends > 0)
+        rmq_log(RMQ_LOG_WARN, "broker", "%lld sends still waiting for the flush at shutdown",
+                (long long)b->pending_sends);
+    event_base_loopexit(b->base, NULL);
+}
+
 static void unregistered(rmq_broker_t *b)
 {
-    event_base_loopexit(b->base, NULL);
+    if (b->pending_sends == 0) {
+        event_base_loopexit(b->base, NULL);
+        return;
+    }
+    b->drain_deadline = rmq_mono_ms() + b->store_conf.syncFlushTimeout + 500;
+    b->ev_drain = event_new(b->base, -1, EV_PERSIST, drain_cb, b);
+    struct timeval tv = {0, 20000};
+    event_add(b->ev_drain, &tv);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)

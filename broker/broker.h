@@ -63,7 +63,8 @@ struct rmq_broker_s {
     struct mbox_item_s *mbox_head, *mbox_tail;
     struct event *mbox_ev;
 
-    struct event *ev_persist_offsets, *ev_persist_meta, *ev_sigterm, *ev_sigint;
+    struct event *ev_persist_offsets, *ev_persist_meta, *ev_sigterm, *ev_sigint, *ev_drain;
+    int64_t drain_deadline; /* shutdown: wait for pending SYNC_FLUSH answers until then */
 
     /* flow control and statistics (I/O thread) */
     int64_t pending_sends;

@@ -293,6 +293,11 @@ static bool check_send(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, 
                  (long long)b->conf.startAcceptSendRequestTimeStamp);
         return false;
     }
+    if (b->shutting_down) {
+        send_err(b, conn, req, RMQ_ERR_SERVICE_NOT_AVAILABLE, "the broker[%s] is shutting down",
+                 b->conf.brokerName);
+        return false;
+    }
     if (b->is_slave) {
         send_err(b, conn, req, RMQ_ERR_SERVICE_NOT_AVAILABLE,
                  "the broker[%s] is a slave, sending is forbidden", b->conf.brokerName);
