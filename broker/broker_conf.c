@@ -64,7 +64,7 @@ const rmq_conf_def_t rmq_broker_conf_defs[] = {
     {"registerBrokerTimeoutMills", RMQ_CONF_INT, F(registerBrokerTimeoutMills), "6000", 100, 60000, 0,
      "REGISTER_BROKER RPC timeout", NULL},
     {"channelExpiredTimeout", RMQ_CONF_INT, F(channelExpiredTimeout), "120000", 100, 3600000, 0,
-     "client (producer/consumer) channel expiry without heartbeat, ms", NULL},
+     "Comet: producer/consumer channel expiry without heartbeat, ms (Java: fixed 120 s)", NULL},
     {"clientHousekeepingInterval", RMQ_CONF_INT, F(clientHousekeepingInterval), "10000", 50, 600000, 0,
      "Comet: period of the client-channel expiry scan, ms", NULL},
     {"flushConsumerOffsetInterval", RMQ_CONF_INT, F(flushConsumerOffsetInterval), "5000", 10, 600000, 0,
