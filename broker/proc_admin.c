@@ -2,7 +2,7 @@
  * UPDATE_AND_CREATE_TOPIC (17), DELETE_TOPIC_IN_BROKER (215),
  * GET_ALL_TOPIC_CONFIG (21), UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200),
  * GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207),
- * GET_ALL_CONSUMER_OFFSET (43), GET_TOPIC_STATS_INFO (202),
+ * GET_ALL_CONSUMER_OFFSET (43), GET_ALL_DELAY_OFFSET (45), GET_TOPIC_STATS_INFO (202),
  * GET_CONSUMER_CONNECTION_LIST (203), GET_PRODUCER_CONNECTION_LIST (204),
  * GET_CONSUME_STATS (208),
  * GET_BROKER_RUNTIME_INFO (28), QUERY_TOPIC_CONSUME_BY_WHO (300),
@@ -164,6 +164,20 @@ static void on_get_all_offsets(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     rmq_buf_init(&body);
     rmq_offset_json(&body, &b->offsets);
     reply_body(conn, req, &body);
+}
+
+static void on_get_all_delay_offsets(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    rmq_broker_t *b = ctx;
+    rmq_buf_t o;
+    rmq_buf_init(&o);
+    rmq_buf_puts(&o, "{\"offsetTable\":{");
+    int max = b->store ? rmq_store_max_delay_level(b->store) : 0;
+    for (int level = 1; level <= max && level <= RMQ_SCHEDULE_MAX_LEVELS; level++)
+        rmq_buf_printf(&o, "%s%d:%lld", level > 1 ? "," : "", level,
+                       (long long)(b->schedule ? b->schedule->offsets[level] : 0));
+    rmq_buf_puts(&o, "}}");
+    reply_body(conn, req, &o);
 }
 
 static void mq_key(rmq_buf_t *o, const char *broker, int32_t qid, const char *topic)
@@ -638,6 +652,7 @@ void rmq_proc_admin_register(rmq_broker_t *b, rmq_endpoint_t *ep)
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, on_get_all_groups, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_DELETE_SUBSCRIPTIONGROUP, on_delete_group, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_ALL_CONSUMER_OFFSET, on_get_all_offsets, b);
+    rmq_endpoint_set_handler(ep, RMQ_REQ_GET_ALL_DELAY_OFFSET, on_get_all_delay_offsets, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_TOPIC_STATS_INFO, on_topic_stats, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, on_consumer_connections, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_CONSUME_STATS, on_consume_stats, b);

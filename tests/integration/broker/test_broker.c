@@ -1016,6 +1016,11 @@ Test(broker_cfg, delayed_message_is_delivered_after_its_level)
     }
     int64_t waited = rmq_mono_ms() - t0;
     cr_assert(got, "delayed message never delivered");
+    /* the delay progress a slave would copy (GET_ALL_DELAY_OFFSET) */
+    rmq_cmd_init_request(&req, 45);
+    cr_assert_eq(call(&cli, &req, &resp), 0);
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "2:1", 3), "%.*s", (int)resp.body_len, resp.body);
+    rmq_cmd_deinit(&resp);
     cr_assert_geq(waited, 1800, "delivered after %lld ms, before its 2 s level", (long long)waited);
 }
 
