@@ -214,13 +214,14 @@ comet_message_ext_t *cm_message_ext_from_rec(const rmq_msg_rec_t *rec, const cha
             free(m);
             return NULL;
         }
-        m->body_len = out.len;
+        rmq_buf_cstr(&out); /* NUL after the body, not counted */
         m->body = rmq_buf_detach(&out, &m->body_len);
     } else {
         m->body_len = rec->body_len > 0 ? (size_t)rec->body_len : 0;
-        m->body = malloc(m->body_len ? m->body_len : 1);
+        m->body = malloc(m->body_len + 1);
         if (m->body_len)
             memcpy(m->body, rec->body, m->body_len);
+        m->body[m->body_len] = 0; /* not counted: lets text bodies be read as C strings */
     }
     m->real_topic = strndup(rec->topic, rec->topic_len);
     const char *rt = rmq_msg_props_get(&m->props, "RETRY_TOPIC");
@@ -316,9 +317,10 @@ comet_message_ext_t *comet_message_ext_dup(const comet_message_ext_t *s)
     *m = *s;
     m->topic = strdup(s->topic);
     m->real_topic = strdup(s->real_topic);
-    m->body = malloc(s->body_len ? s->body_len : 1);
+    m->body = malloc(s->body_len + 1);
     if (s->body_len)
         memcpy(m->body, s->body, s->body_len);
+    m->body[s->body_len] = 0;
     rmq_msg_props_init(&m->props);
     for (size_t i = 0; i < s->props.n; i++)
         rmq_msg_props_set(&m->props, s->props.items[i].key, s->props.items[i].value);

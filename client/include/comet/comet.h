@@ -199,7 +199,8 @@ COMET_EXPORT const char *comet_message_ext_topic(const comet_message_ext_t *m);
 COMET_EXPORT const char *comet_message_ext_tags(const comet_message_ext_t *m); /**< NULL if none */
 COMET_EXPORT const char *comet_message_ext_keys(const comet_message_ext_t *m); /**< NULL if none */
 COMET_EXPORT const char *comet_message_ext_property(const comet_message_ext_t *m, const char *name);
-/** Body (decompressed when the producer compressed it). */
+/** Body (decompressed when the producer compressed it). A NUL byte follows
+ *  the body (not counted in *len), so text bodies can be read as C strings. */
 COMET_EXPORT const void *comet_message_ext_body(const comet_message_ext_t *m, size_t *len);
 /** UNIQ_KEY when the producer set one, else the offset msgId (as Java getMsgId()). */
 COMET_EXPORT const char *comet_message_ext_msg_id(const comet_message_ext_t *m);

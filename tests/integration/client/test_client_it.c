@@ -874,7 +874,10 @@ static comet_consume_status_t order_cb(comet_push_consumer_t *c, const comet_mes
     for (size_t i = 0; i < cnt; i++) {
         size_t len;
         const char *b = comet_message_ext_body(msgs[i], &len);
-        int n = atoi(b + 8); /* "message-<n>" */
+        char num[16] = "";
+        if (len > 8 && len - 8 < sizeof(num))
+            memcpy(num, b + 8, len - 8); /* "message-<n>" */
+        int n = atoi(num);
         if (strcmp(comet_message_ext_topic(msgs[i]), "ItOrder") != 0)
             continue;
         int br = comet_message_ext_broker_name(msgs[i])[0] == 'a' ? 0 : 1;
