@@ -7,7 +7,8 @@
  * GET_CONSUME_STATS (208),
  * GET_BROKER_RUNTIME_INFO (28), QUERY_TOPIC_CONSUME_BY_WHO (300),
  * GET_BROKER_CONFIG (26), GET_CONSUMER_RUNNING_INFO (307, forwarded to the
- * client), LOCK_BATCH_MQ (41) / UNLOCK_BATCH_MQ (42).
+ * client), INVOKE_BROKER_TO_RESET_OFFSET (222, pushed to the consumers),
+ * LOCK_BATCH_MQ (41) / UNLOCK_BATCH_MQ (42).
  * Thread: io. Never: blocks (persisting goes through the snapshot writer). */
 #include <jansson.h>
 #include <stdio.h>
@@ -551,6 +552,73 @@ static void on_consumer_running_info(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx
     rmq_cmd_deinit(&fwd);
 }
 
+/* INVOKE_BROKER_TO_RESET_OFFSET (222, mqadmin resetOffsetByTime): compute
+ * each queue's offset for the timestamp and push it to every consumer of the
+ * group (RESET_CONSUMER_CLIENT_OFFSET, oneway), as Broker2Client.resetOffset. */
+static void on_reset_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    rmq_broker_t *b = ctx;
+    const char *topic, *group;
+    int64_t ts;
+    bool force;
+    if (!rmq_req_str(conn, req, "topic", &topic) || !rmq_req_str(conn, req, "group", &group) ||
+        !rmq_req_i64(conn, req, "timestamp", &ts) || !rmq_req_opt_bool(conn, req, "isForce", false, &force))
+        return;
+    rmq_topic_config_t *tc = rmq_topic_get(&b->topics, topic);
+    if (!tc) {
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
+                             "[reset-offset] reset offset failed, no topic in this broker. topic=%s", topic);
+        return;
+    }
+    rmq_buf_t o;
+    rmq_buf_init(&o);
+    rmq_buf_puts(&o, "{\"offsetTable\":{");
+    for (int32_t q = 0; q < tc->write_queues; q++) {
+        int64_t cur = rmq_offset_query(&b->offsets, group, topic, q);
+        if (cur == -1) {
+            rmq_buf_free(&o);
+            rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "THe consumer group <%s> not exist", group);
+            return;
+        }
+        int64_t off = ts == -1 ? rmq_store_get_max_offset_in_queue(b->store, topic, q)
+                               : rmq_store_get_offset_by_time(b->store, topic, q, ts);
+        if (off < 0)
+            off = 0;
+        if (!force && off >= cur)
+            off = cur;
+        if (q)
+            rmq_buf_putc(&o, ',');
+        mq_key(&o, b->conf.brokerName, q, topic);
+        rmq_buf_printf(&o, ":%lld", (long long)off);
+    }
+    rmq_buf_puts(&o, "}}");
+    rmq_consumer_group_info_t *g = rmq_client_mgr_consumer(b->clients, group);
+    if (!g) {
+        rmq_buf_free(&o);
+        rmq_broker_reply_err(
+            conn, req, RMQ_ERR_SYSTEM_ERROR,
+            "Consumer not online, so can not reset offset, Group: %s Topic: %s Timestamp: %lld", group, topic,
+            (long long)ts);
+        return;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->chans[i].version < 28 || rmq_conn_is_closed(g->chans[i].conn))
+            continue;
+        rmq_cmd_t push;
+        rmq_cmd_init_request(&push, RMQ_REQ_RESET_CONSUMER_CLIENT_OFFSET);
+        rmq_cmd_set_ext(&push, "topic", topic);
+        rmq_cmd_set_ext(&push, "group", group);
+        rmq_cmd_set_ext_i64(&push, "timestamp", ts);
+        rmq_cmd_set_ext(&push, "isForce", force ? "true" : "false");
+        rmq_cmd_set_body(&push, o.data, o.len);
+        rmq_conn_oneway(g->chans[i].conn, &push);
+        rmq_cmd_deinit(&push);
+    }
+    rmq_log(RMQ_LOG_INFO, "broker", "reset offsets of %s on %s to timestamp %lld, %zu consumers told", group,
+            topic, (long long)ts, g->n);
+    reply_body(conn, req, &o);
+}
+
 /* Orderly consumption locks (RebalanceLockManager), in memory. */
 typedef struct lock_ent_s {
     char *client_id;
@@ -661,6 +729,7 @@ void rmq_proc_admin_register(rmq_broker_t *b, rmq_endpoint_t *ep)
     rmq_endpoint_set_handler(ep, RMQ_REQ_QUERY_TOPIC_CONSUME_BY_WHO, on_consume_by_who, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_BROKER_CONFIG, on_broker_config, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_CONSUMER_RUNNING_INFO, on_consumer_running_info, b);
+    rmq_endpoint_set_handler(ep, RMQ_REQ_INVOKE_BROKER_TO_RESET_OFFSET, on_reset_offset, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_LOCK_BATCH_MQ, on_lock_batch, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_UNLOCK_BATCH_MQ, on_lock_batch, b);
 }

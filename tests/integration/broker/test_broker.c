@@ -1578,3 +1578,43 @@ Test(broker, large_batch_returns_every_msg_id)
     rmq_cmd_deinit(&resp);
     wait_dispatched("BigBatch", 0, 200);
 }
+
+Test(broker, reset_offset_is_pushed_to_consumers)
+{
+    create_topic("RO", 1);
+    for (int i = 0; i < 3; i++)
+        send_msg("RO", 0, "T", NULL, "r");
+    wait_dispatched("RO", 0, 3);
+    commit_offset("ROG", "RO", 0, 3);
+    th_client_t consumer;
+    cr_assert(th_connect(&consumer, bk.port));
+    rmq_cmd_t req, resp;
+    th_req_heartbeat(&req, "127.0.0.1@ro", "ROG", "RO", "*", NULL);
+    cr_assert(th_call(&consumer, &req, &resp, 5000));
+    rmq_cmd_deinit(&req);
+    rmq_cmd_deinit(&resp);
+    rmq_cmd_init_request(&req, 222);
+    rmq_cmd_set_ext(&req, "topic", "RO");
+    rmq_cmd_set_ext(&req, "group", "ROG");
+    rmq_cmd_set_ext(&req, "timestamp", "0");
+    rmq_cmd_set_ext(&req, "isForce", "true");
+    cr_assert_eq(call(&cli, &req, &resp), 0, "%s", resp.remark ? resp.remark : "");
+    cr_assert_not_null(memmem(resp.body, resp.body_len, "\"topic\":\"RO\"}:0", 15), "%.*s",
+                       (int)resp.body_len, resp.body);
+    rmq_cmd_deinit(&resp);
+    bool pushed = false;
+    for (int i = 0; i < 10 && !pushed; i++) {
+        rmq_cmd_t f;
+        rmq_cmd_init(&f);
+        cr_assert(th_read_frame(&consumer, &f, 3000), "RESET_CONSUMER_CLIENT_OFFSET not pushed");
+        pushed = f.code == 220 && (f.flag & 2);
+        rmq_cmd_deinit(&f);
+    }
+    cr_assert(pushed);
+    th_close(&consumer);
+    rmq_cmd_init_request(&req, 222);
+    rmq_cmd_set_ext(&req, "topic", "RO");
+    rmq_cmd_set_ext(&req, "group", "nobody");
+    rmq_cmd_set_ext(&req, "timestamp", "0");
+    expect_error(&req, 1, "not exist");
+}
