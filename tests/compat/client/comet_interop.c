@@ -9,6 +9,8 @@
  *       push consumer from the first offset; prints
  *       "GOT <tags> <keys> <idx property> <body length> <body prefix>" per message
  *       until <count> distinct bodies arrived (exit 0) or the timeout (exit 1).
+ *       count 0: consume for timeout_s seconds, then exit 0 (a member of a
+ *       mixed group; "ASSIGNED <n>" lines report its queue count).
  * Main thread sends; the consume callback runs on the library's consume threads. */
 #include <comet/comet.h>
 #include <pthread.h>
@@ -105,6 +107,7 @@ static int consume(const char *ns, const char *topic, const char *group, int cou
     char err[256];
     comet_conf_t *conf = conf_for(ns, "consumerGroup", group);
     comet_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", err, sizeof(err));
+    comet_conf_set(conf, "rebalanceInterval", "2000", err, sizeof(err));
     comet_push_consumer_t *c = comet_push_consumer_new(conf, on_msgs, NULL, err, sizeof(err));
     if (!c) {
         fprintf(stderr, "consumer: %s\n", err);
@@ -116,18 +119,24 @@ static int consume(const char *ns, const char *topic, const char *group, int cou
         return 1;
     }
     time_t end = time(NULL) + timeout_s;
-    int n = 0;
+    int n = 0, assigned = -1;
     while (time(NULL) < end) {
         pthread_mutex_lock(&lock);
         n = nseen;
         pthread_mutex_unlock(&lock);
-        if (n >= count)
+        if (count > 0 && n >= count)
             break;
+        int a = comet_push_consumer_assigned_count(c);
+        if (a != assigned) {
+            printf("ASSIGNED %d\n", a);
+            assigned = a;
+        }
         usleep(100000);
     }
     comet_push_consumer_destroy(c);
-    fprintf(stderr, "consumed %d distinct of %d\n", n, count);
-    return n >= count ? 0 : 1;
+    fprintf(stderr, "consumed %d distinct%s%d\n", n, count > 0 ? " of " : ", queues ",
+            count > 0 ? count : assigned);
+    return count == 0 || n >= count ? 0 : 1;
 }
 
 int main(int argc, char **argv)

@@ -104,9 +104,10 @@ async function main() {
   ].join('\n'));
   await start('mqnamesrv', [ '-c', path.join(dir, 'namesrv.conf') ], path.join(dir, 'namesrv.log'), 'The Name Server boot success');
   await start('mqbroker', [ '-c', path.join(dir, 'broker.conf') ], path.join(dir, 'broker.log'), 'boot success');
-  for (const topic of [ 'InteropC2N', 'InteropN2C' ]) {
-    const r = await remotingCall(bkPort, 17, { topic, defaultTopic: 'TBW102', readQueueNums: '4',
-      writeQueueNums: '4', perm: '6', topicFilterType: 'SINGLE_TAG', order: 'false' });
+  for (const topic of [ 'InteropC2N', 'InteropN2C', 'InteropMix' ]) {
+    const q = topic === 'InteropMix' ? '8' : '4';
+    const r = await remotingCall(bkPort, 17, { topic, defaultTopic: 'TBW102', readQueueNums: q,
+      writeQueueNums: q, perm: '6', topicFilterType: 'SINGLE_TAG', order: 'false' });
     assert.strictEqual(r.code, 0, `create ${topic}: ${r.remark}`);
     for (let i = 0; i < 100 && (await remotingCall(nsPort, 105, { topic })).code !== 0; i++) await sleep(100);
   }
@@ -172,6 +173,47 @@ async function main() {
   assert.deepStrictEqual(bad, [], bad.slice(0, 10).join('\n'));
   assert.strictEqual(cons.code, 0, `comet_interop consume: ${cons.stderr}`);
   assert.strictEqual(seen.size, N);
+
+  // ---- one clustering group, one ali-ons and one libcomet member ----
+  // Both allocate with AllocateMessageQueueAveragely over the same sorted
+  // inputs, so the 8 queues must be split 4 / 4 with none consumed twice.
+  const mixed = new Map();
+  const onsMix = new Consumer(Object.assign({}, common, { consumerGroup: 'GID_MIX', instanceName: 'mix-ons',
+    consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' }));
+  let onsCount = 0;
+  onsMix.subscribe('InteropMix', '*', async msg => {
+    const i = Number(/^mix-(\d+)$/.exec(msg.body.toString())[1]);
+    mixed.set(i, (mixed.get(i) || 0) + 1);
+    onsCount++;
+  });
+  await onsMix.ready();
+  const cometRun = run([ 'consume', ns, 'InteropMix', 'GID_MIX', '0', '25' ], 60000);
+  await sleep(8000); // both members registered and rebalanced
+  const mixProducer = new Producer(Object.assign({}, common, { producerGroup: 'PID_MIX', instanceName: 'p2' }));
+  await mixProducer.ready();
+  for (let i = 0; i < N; i++) {
+    const r = await mixProducer.send(new Message('InteropMix', 'M', Buffer.from(`mix-${i}`)));
+    assert.strictEqual(r.sendStatus, 'SEND_OK');
+  }
+  await mixProducer.close();
+  const mix = await cometRun;
+  let cometCount = 0;
+  for (const l of mix.stdout.split('\n')) {
+    const m = /^GOT \S+ \S+ \S+ \d+ mix-(\d+)$/.exec(l);
+    if (!m) continue;
+    const i = Number(m[1]);
+    mixed.set(i, (mixed.get(i) || 0) + 1);
+    cometCount++;
+  }
+  await onsMix.close();
+  const dups = [ ...mixed.values() ].filter(v => v > 1).length;
+  const assigned = mix.stdout.split('\n').filter(l => l.startsWith('ASSIGNED ')).pop();
+  log(`mixed group: ali-ons ${onsCount}, libcomet ${cometCount} (${assigned}), distinct ${mixed.size}/${N}, ` +
+      `consumed twice ${dups}`);
+  assert.strictEqual(mix.code, 0, `comet_interop mixed consumer: ${mix.stderr}`);
+  assert.strictEqual(mixed.size, N, 'every message consumed by the mixed group');
+  assert(onsCount > 0 && cometCount > 0, 'both members got queues');
+  assert.strictEqual(dups, 0, 'the two clients disagree about the allocation');
   log('PASS');
 }
 
