@@ -4,6 +4,7 @@
  * possible (root), and always with a configured tiny quota. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mount.h>
 
 #include "rmq_time.h"
@@ -91,7 +92,10 @@ Test(disk, tmpfs_full_refuses_then_resumes, .timeout = 60, .fini = umount_fini)
 {
     snprintf(mnt, sizeof(mnt), "/tmp/comet_tmpfs_XXXXXX");
     cr_assert_not_null(mkdtemp(mnt));
-    if (mount("tmpfs", mnt, "tmpfs", 0, "size=320k") != 0) {
+    /* a private mount namespace for this test process: the tmpfs goes away
+     * with the process even if it crashes before .fini */
+    if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", mnt, "tmpfs", 0, "size=320k") != 0) {
         int e = errno;
         rmdir(mnt);
         mnt[0] = 0;
