@@ -6,6 +6,7 @@
  * Never: does file I/O. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "rmq_codes.h"
@@ -25,6 +26,18 @@ static void reply_i64(rmq_conn_t *conn, const rmq_cmd_t *req, const char *key, i
     rmq_cmd_deinit(&resp);
 }
 
+/* Is the first message of the queue more than accessMessageInMemoryMaxRatio %
+ * of RAM behind the commit-log end (checkInDiskByConsumeOffset(0))? */
+static bool head_on_disk(rmq_broker_t *b, const char *topic, int32_t qid)
+{
+    int64_t clo = rmq_store_get_commitlog_offset_in_queue(b->store, topic, qid, 0);
+    if (clo < 0)
+        return false;
+    int64_t mem = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+    return rmq_store_get_commitlog_max_offset(b->store) - clo >
+           mem * b->store_conf.accessMessageInMemoryMaxRatio / 100;
+}
+
 static void on_query_consumer_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
     rmq_broker_t *b = ctx;
@@ -38,8 +51,9 @@ static void on_query_consumer_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx
         return;
     }
     int64_t min = rmq_store_get_min_offset_in_queue(b->store, topic, qid);
-    if (min <= 0) {
-        /* the head of the queue is still in the store: a new group starts at 0 */
+    if (min <= 0 && !head_on_disk(b, topic, qid)) {
+        /* the head of the queue is still in memory: a new group starts at 0
+         * (Java's ConsumerManageProcessor; CONSUME_FROM_* only applies otherwise) */
         reply_i64(conn, req, "offset", 0);
         return;
     }
