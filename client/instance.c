@@ -384,6 +384,13 @@ rmq_err_t cm_namesrv_request_sync(cm_instance_t *inst, rmq_cmd_t *req, int timeo
 
 void cm_post_callback(cm_instance_t *inst, cm_task_fn_t fn, void *arg)
 {
+    pthread_mutex_lock(&inst->cb_lock);
+    bool gone = inst->cb_stop && !inst->cb_started;
+    pthread_mutex_unlock(&inst->cb_lock);
+    if (gone) { /* destroy: report on the destroying thread rather than never */
+        fn(arg);
+        return;
+    }
     task_t *t = calloc(1, sizeof(*t));
     t->fn = fn;
     t->arg = arg;
@@ -916,7 +923,9 @@ void cm_instance_stop(cm_instance_t *inst, const char *producer_group, const cha
         pthread_cond_signal(&inst->cb_cond);
         pthread_mutex_unlock(&inst->cb_lock);
         pthread_join(inst->cb_thread, NULL);
+        pthread_mutex_lock(&inst->cb_lock);
         inst->cb_started = false;
+        pthread_mutex_unlock(&inst->cb_lock);
     }
 }
 
@@ -935,6 +944,17 @@ void cm_instance_destroy(cm_instance_t *inst)
         t->fn(t->arg);
         free(t);
         t = next;
+    }
+    /* results posted while the callback thread was exiting */
+    pthread_mutex_lock(&inst->cb_lock);
+    task_t *cbt = inst->cb_head;
+    inst->cb_head = inst->cb_tail = NULL;
+    pthread_mutex_unlock(&inst->cb_lock);
+    while (cbt) {
+        task_t *next = cbt->next;
+        cbt->fn(cbt->arg);
+        free(cbt);
+        cbt = next;
     }
     if (inst->ep)
         rmq_endpoint_destroy(inst->ep);
