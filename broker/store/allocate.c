@@ -183,7 +183,10 @@ rmq_err_t rmq_allocator_take(rmq_allocator_t *a, const char *path, int64_t from,
         pthread_mutex_unlock(&a->lock);
         return create_one(a, path, from, size, out);
     }
-    req_t *r = add_locked(a, path, from, size);
+    req_t *r = find(a, from);
+    if (r && r->state == REQ_FAILED)
+        req_clear(r, false); /* a stale failure (e.g. the disk was full then): try again now */
+    r = add_locked(a, path, from, size);
     if (!r) {
         pthread_mutex_unlock(&a->lock);
         return create_one(a, path, from, size, out);
