@@ -47,23 +47,33 @@ static void task_free(ctask_t *t)
     free(t);
 }
 
-static void submit(comet_push_consumer_t *pc, ctask_t *t)
+/* Queue a chain of tasks (linked by next) with one lock round and one wake-up. */
+static void submit_chain(comet_push_consumer_t *pc, ctask_t *first, ctask_t *last, size_t n)
 {
     pthread_mutex_lock(&pc->plock);
     if (pc->pstop) {
         pthread_mutex_unlock(&pc->plock);
-        task_free(t);
+        while (first) {
+            ctask_t *next = first->next;
+            task_free(first);
+            first = next;
+        }
         return;
     }
+    last->next = NULL;
     if (pc->tail)
-        pc->tail->next = t;
+        pc->tail->next = first;
     else
-        pc->head = t;
-    pc->tail = t;
-    t->next = NULL;
-    pthread_cond_signal(&pc->pcond);
+        pc->head = first;
+    pc->tail = last;
+    if (n > 1)
+        pthread_cond_broadcast(&pc->pcond);
+    else
+        pthread_cond_signal(&pc->pcond);
     pthread_mutex_unlock(&pc->plock);
 }
+
+static void submit(comet_push_consumer_t *pc, ctask_t *t) { submit_chain(pc, t, t, 1); }
 
 static void resubmit_later(void *arg)
 {
@@ -245,7 +255,8 @@ static void deliver(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_messa
         return;
     }
     size_t batch = (size_t)c->s->consumeMessageBatchMaxSize;
-    ctask_t *t = NULL;
+    ctask_t *t = NULL, *first = NULL, *last = NULL;
+    size_t ntasks = 0;
     for (size_t i = 0; i < n; i++) {
         if (!msgs[i])
             continue;
@@ -255,15 +266,19 @@ static void deliver(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_messa
             t->pq = pq;
             cm_pq_hold(pq);
             t->msgs = calloc(batch, sizeof(*t->msgs));
+            if (last)
+                last->next = t;
+            else
+                first = t;
+            last = t;
+            ntasks++;
         }
         t->msgs[t->n++] = msgs[i];
-        if (t->n == batch) {
-            submit(pc, t);
+        if (t->n == batch)
             t = NULL;
-        }
     }
-    if (t)
-        submit(pc, t);
+    if (first)
+        submit_chain(pc, first, last, ntasks); /* one wake-up per pulled batch */
 }
 
 /* @thread io */
