@@ -41,9 +41,29 @@ for ex in producer push_consumer pull_consumer; do
     "$WORK/$ex-static" >/dev/null 2>&1 || st=$?
     [ "$st" -eq 2 ] || { echo "install_check: $ex (static) exited $st, expected usage status 2" >&2; exit 1; }
 done
+# C++ applications include the same header
+if command -v "${CXX:-c++}" >/dev/null 2>&1; then
+    cat > "$WORK/app.cc" <<'CC'
+#include <comet/comet.h>
+#include <cstdio>
+int main()
+{
+    comet_conf_t *conf = comet_conf_new();
+    char err[256];
+    if (comet_conf_set(conf, "sendMsgTimeout", "1000", err, sizeof(err)) != COMET_CONF_OK)
+        return 1;
+    std::printf("%s\n", comet_err2name(COMET_ERR__TIMED_OUT));
+    comet_conf_destroy(conf);
+    return 0;
+}
+CC
+    "${CXX:-c++}" -std=c++11 -Wall -Wextra -Werror $(pkg-config --cflags comet) -o "$WORK/app_cc" "$WORK/app.cc" \
+        $(pkg-config --libs comet)
+    LD_LIBRARY_PATH="$LIBDIR" "$WORK/app_cc" >/dev/null
+fi
 # the shared library exports only the public API
 if nm -D --defined-only "$LIBDIR/libcomet.so" | awk '{print $3}' | grep -v '^comet_' | grep -q .; then
     echo "install_check: libcomet.so exports non-comet_ symbols" >&2
     exit 1
 fi
-echo "install_check: OK ($PREFIX: shared and static builds of producer, push_consumer, pull_consumer)"
+echo "install_check: OK ($PREFIX: shared and static builds of producer, push_consumer, pull_consumer; C++)"
