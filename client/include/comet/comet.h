@@ -287,7 +287,8 @@ COMET_EXPORT comet_err_t comet_producer_send(comet_producer_t *p, const comet_me
                                              comet_send_result_t *res, int timeout_ms);
 /** Asynchronous send; the result arrives at the send callback with msg_opaque.
  *  Transport failures are retried retryTimesWhenSendAsyncFailed times on the
- *  next queue. Returns an error (and no callback) only if the message could
+ *  next queue. The first send to a topic blocks while its route is fetched
+ *  (bounded by mqClientApiTimeout per name server). Returns an error (and no callback) only if the message could
  *  not be queued: bad message, not started, or COMET_ERR__QUEUE_FULL when
  *  more than "maxOutstandingAsync" sends are in flight. */
 COMET_EXPORT comet_err_t comet_producer_send_async(comet_producer_t *p, const comet_message_t *msg,
