@@ -11,7 +11,7 @@ NS_PORT=${COMET_NAMESRV_PORT:-9876}
 BROKER_PORT=${COMET_BROKER_PORT:-10911}
 
 scripts/deps.sh
-scripts/build.sh
+scripts/build.sh -DCOMET_TESTS=OFF   # the servers and tools only (no Criterion needed)
 
 mkdir -p "$RUN_DIR"
 if [ -f "$RUN_DIR/mqnamesrv.pid" ] && kill -0 "$(cat "$RUN_DIR/mqnamesrv.pid")" 2>/dev/null; then
@@ -45,6 +45,7 @@ brokerClusterName=DefaultCluster
 brokerName=broker-a
 brokerId=0
 listenPort=$BROKER_PORT
+brokerIP1=127.0.0.1
 namesrvAddr=127.0.0.1:$NS_PORT
 storePathRootDir=$RUN_DIR/broker-a/store
 brokerRole=ASYNC_MASTER
@@ -57,4 +58,8 @@ CONF
   wait_line "$RUN_DIR/broker-a.log" "boot success" 20
   echo "comet: broker-a running on 127.0.0.1:$BROKER_PORT (pid $(cat "$RUN_DIR/mqbroker-a.pid"), log $RUN_DIR/broker-a.log)"
 fi
+echo "comet: try it:"
+echo "  NAMESRV_ADDR=127.0.0.1:$NS_PORT build/bin/mqadmin clusterList"
+echo "  NAMESRV_ADDR=127.0.0.1:$NS_PORT build/bin/mqadmin sendMessage -t TopicTest -p hello"
+echo "  NAMESRV_ADDR=127.0.0.1:$NS_PORT build/bin/mqadmin consumeMessage -t TopicTest -c 1"
 echo "comet: stop the cluster with: scripts/stop-cluster.sh"

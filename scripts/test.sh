@@ -14,10 +14,10 @@ FUZZ_SECONDS=${COMET_FUZZ_SECONDS:-60}
 scripts/deps.sh --test
 
 echo "== build (RelWithDebInfo) =="
-BUILD_DIR=build scripts/build.sh
+BUILD_DIR=build scripts/build.sh -DCOMET_TESTS=ON
 
 echo "== build (ASan/UBSan) =="
-BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DCOMET_SANITIZE=ON
+BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DCOMET_SANITIZE=ON -DCOMET_TESTS=ON
 
 echo "== unit tests under ASan/UBSan =="
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
