@@ -958,3 +958,64 @@ Test(client, orderly_consumers_keep_queue_order, .init = setup2, .fini = teardow
     comet_push_consumer_destroy(c2);
     comet_producer_destroy(p);
 }
+
+/* ---------------- pull consumers sharing a group (subscribe) ---------------- */
+
+Test(client, pull_consumers_subscribe_share_the_queues, .init = setup2, .fini = teardown, .timeout = 90)
+{
+    cr_assert(cl_create_topic(&cl, "ItPullSub", 4, 2)); /* 8 queues */
+    comet_producer_t *p = producer(NULL);
+    idset_t sent;
+    ids_init(&sent);
+    for (int i = 0; i < 120; i++) {
+        comet_message_t *m = msg("ItPullSub", i, i % 2 ? "Odd" : "Even");
+        comet_send_result_t res;
+        cr_assert_eq(comet_producer_send(p, m, &res, -1), 0, "%s", res.errstr);
+        if (i % 2 == 0)
+            ids_add(&sent, res.msg_id); /* the subscription takes Even only */
+        comet_message_destroy(m);
+    }
+    comet_producer_destroy(p);
+    comet_pull_consumer_t *c[2];
+    idset_t got[2];
+    char err[256];
+    for (int k = 0; k < 2; k++) {
+        c[k] = comet_pull_consumer_new(cl_conf(&cl, "consumerGroup", "it_pullsub_cg"), err, sizeof(err));
+        cr_assert_not_null(c[k], "%s", err);
+        cr_assert_eq(comet_pull_consumer_subscribe(c[k], "ItPullSub", "Even"), 0);
+        cr_assert_eq(comet_pull_consumer_start(c[k], err, sizeof(err)), 0, "%s", err);
+        ids_init(&got[k]);
+    }
+    int64_t end = rmq_mono_ms() + 30000;
+    size_t odd = 0;
+    while (rmq_mono_ms() < end) {
+        for (int k = 0; k < 2; k++) {
+            comet_message_ext_t *m[32];
+            size_t n = 0;
+            comet_pull_consumer_poll(c[k], 100, m, 32, &n);
+            for (size_t i = 0; i < n; i++) {
+                const char *tg = comet_message_ext_tags(m[i]);
+                if (!tg || strcmp(tg, "Even") != 0)
+                    odd++;
+                ids_add(&got[k], comet_message_ext_msg_id(m[i]));
+                comet_message_ext_destroy(m[i]);
+            }
+            comet_pull_consumer_commit(c[k], true);
+        }
+        idset_t all;
+        ids_init(&all);
+        for (int k = 0; k < 2; k++)
+            for (size_t i = 0; i < got[k].n; i++)
+                ids_add(&all, got[k].v[i]);
+        size_t miss = ids_missing(&sent, &all, NULL, 0);
+        ids_free(&all);
+        if (miss == 0 && ids_count(&got[0]) > 0 && ids_count(&got[1]) > 0)
+            break;
+    }
+    cr_expect_eq(odd, 0, "the tag subscription filters");
+    cr_expect_gt(ids_count(&got[0]), 0, "both members got queues");
+    cr_expect_gt(ids_count(&got[1]), 0, "both members got queues");
+    cr_log_info("pull subscribe: %zu + %zu of 60", ids_count(&got[0]), ids_count(&got[1]));
+    for (int k = 0; k < 2; k++)
+        comet_pull_consumer_destroy(c[k]);
+}
