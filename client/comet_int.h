@@ -256,6 +256,9 @@ rmq_err_t cm_request_sync(cm_instance_t *inst, const char *addr, rmq_cmd_t *req,
                           rmq_cmd_t *resp);
 /* Oneway: takes req. @thread any */
 void cm_oneway(cm_instance_t *inst, const char *addr, rmq_cmd_t *req);
+/* Wait (up to timeout_ms) while more than `limit` oneway bytes are unsent;
+ * false on timeout. @thread not io */
+bool cm_oneway_wait(cm_instance_t *inst, const char *addr, size_t limit, int timeout_ms);
 /* Request to the name servers with failover. @thread not io */
 rmq_err_t cm_namesrv_request_sync(cm_instance_t *inst, rmq_cmd_t *req, int timeout_ms, rmq_cmd_t *resp);
 

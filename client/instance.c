@@ -76,6 +76,7 @@ struct cm_instance_s {
     _Atomic bool stopping;
     _Atomic bool want_route_refresh;
     _Atomic bool want_heartbeat;
+    _Atomic size_t oneway_backlog; /* unsent bytes on the last oneway connection */
 
     /* callback */
     pthread_t cb_thread;
@@ -245,8 +246,10 @@ static void req_task(void *arg)
     }
     if (rc->oneway) {
         rmq_conn_t *c = rmq_client_conn(rc->inst->ep, rc->addr);
-        if (c)
+        if (c) {
             rmq_conn_oneway(c, rc->req);
+            rc->inst->oneway_backlog = rmq_conn_is_closed(c) ? 0 : rmq_conn_output_len(c);
+        }
         goto done;
     }
     rmq_err_t e = rmq_client_request(rc->inst->ep, rc->addr, rc->req, rc->timeout_ms, req_done, rc);
@@ -378,6 +381,38 @@ rmq_err_t cm_namesrv_request_sync(cm_instance_t *inst, rmq_cmd_t *req, int timeo
         inst->ns_cur = cur + 1;
     }
     return e;
+}
+
+/* Oneway sends get no answer, so nothing else slows a fast sender down: it
+ * waits here while the connection's unsent output is above `limit`. */
+typedef struct backlog_probe_s {
+    cm_instance_t *inst;
+    char *addr;
+} backlog_probe_t;
+
+static void probe_task(void *arg)
+{
+    backlog_probe_t *bp = arg;
+    rmq_conn_t *c = bp->inst->io_stopped ? NULL : rmq_client_conn(bp->inst->ep, bp->addr);
+    bp->inst->oneway_backlog = c && !rmq_conn_is_closed(c) ? rmq_conn_output_len(c) : 0;
+    free(bp->addr);
+    free(bp);
+}
+
+bool cm_oneway_wait(cm_instance_t *inst, const char *addr, size_t limit, int timeout_ms)
+{
+    int64_t end = rmq_mono_ms() + timeout_ms;
+    while (inst->oneway_backlog > limit) {
+        if (rmq_mono_ms() >= end || inst->io_stopped)
+            return false;
+        backlog_probe_t *bp = calloc(1, sizeof(*bp));
+        bp->inst = inst;
+        bp->addr = strdup(addr);
+        cm_post(inst, 0, probe_task, bp);
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return true;
 }
 
 /* ---------------- callback thread ---------------- */

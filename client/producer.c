@@ -603,6 +603,11 @@ comet_err_t comet_producer_send_oneway(comet_producer_t *p, const comet_message_
         send_req_free(&sr);
         return COMET_ERR__NO_ROUTE;
     }
+    /* backpressure: at most 16 MiB unsent (the connection stops reading at 64 MiB) */
+    if (!cm_oneway_wait(p->inst, addr, 16u << 20, p->s->sendMsgTimeout)) {
+        send_req_free(&sr);
+        return COMET_ERR__QUEUE_FULL;
+    }
     cm_oneway(p->inst, addr, build_cmd(p, &sr, broker, qid));
     send_req_free(&sr);
     return COMET_ERR_NO_ERROR;

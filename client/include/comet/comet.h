@@ -288,12 +288,14 @@ COMET_EXPORT comet_err_t comet_producer_send(comet_producer_t *p, const comet_me
 /** Asynchronous send; the result arrives at the send callback with msg_opaque.
  *  Transport failures are retried retryTimesWhenSendAsyncFailed times on the
  *  next queue. The first send to a topic blocks while its route is fetched
- *  (bounded by mqClientApiTimeout per name server). Returns an error (and no callback) only if the message could
- *  not be queued: bad message, not started, or COMET_ERR__QUEUE_FULL when
- *  more than "maxOutstandingAsync" sends are in flight. */
+ *  (bounded by mqClientApiTimeout per name server). Returns an error (and no callback) only if the message
+ * could not be queued: bad message, not started, or COMET_ERR__QUEUE_FULL when more than
+ * "maxOutstandingAsync" sends are in flight. */
 COMET_EXPORT comet_err_t comet_producer_send_async(comet_producer_t *p, const comet_message_t *msg,
                                                    void *msg_opaque);
-/** Fire and forget: one attempt, no response; only local errors reported. */
+/** Fire and forget: one attempt, no response; only local errors reported.
+ *  Blocks (up to sendMsgTimeout, then COMET_ERR__QUEUE_FULL) while more than
+ *  16 MiB of earlier oneway sends to that broker are still unsent. */
 COMET_EXPORT comet_err_t comet_producer_send_oneway(comet_producer_t *p, const comet_message_t *msg);
 /** Batch (SEND_BATCH_MESSAGE): all messages must have the same topic and no
  *  delay level; they land in one queue with consecutive offsets. Sync, with
