@@ -282,7 +282,7 @@ void rmq_broker_persist_delay_offsets(rmq_broker_t *b)
     rmq_buf_t p;
     rmq_buf_init(&p);
     rmq_schedule_pack(b->schedule, &p);
-    b->schedule->dirty = false;
+    b->schedule->dirty = b->schedule->has_cand; /* a checkpoint still waits for the flush */
     submit(b, "delayOffset.msgpack", &p);
 }
 

@@ -415,6 +415,10 @@ static void on_send(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         send_err(b, conn, req, RMQ_ERR_MESSAGE_ILLEGAL, "batch messages cannot be delayed or transactional");
         return;
     }
+    /* a delivery time in the future parks the message at a delay level
+     * (schedule.c re-parks it until due); due now or earlier: stored as is */
+    if (!batch && (sys_flag & RMQ_SYSFLAG_TRANSACTION_MASK) == 0)
+        rmq_schedule_timer_park(b, &props, rmq_now_ms());
     rmq_buf_t pstr;
     rmq_buf_init(&pstr);
     rmq_msg_props_encode(&props, &pstr);

@@ -1,5 +1,14 @@
-/* schedule.c - delayed delivery out of SCHEDULE_TOPIC_XXXX.
+/* schedule.c - delayed delivery out of SCHEDULE_TOPIC_XXXX, and the
+ * arbitrary delivery time (TIMER_DELIVER_MS / __STARTDELIVERTIME) built on it.
  * Owns: the per-level delivery offsets and the delivery timer.
+ * Durability: an offset passes a record only after its re-store was
+ * appended, so a crash repeats deliveries, never skips one; with SYNC_FLUSH
+ * the snapshot holds only offsets whose re-stores the commit log has
+ * flushed (a checkpoint waits for the flush), which covers power loss too.
+ * Timers: a message due later than now is parked at the level with the
+ * longest delay not past its due time (rmq_schedule_timer_park); when that
+ * level delivers it and it is still not due, it is parked again for the
+ * remaining time instead of going to its topic (broker/NOTES-timer.md).
  * Thread: io (reads are mapped-memory lookups; the put is the usual append,
  * the I/O thread being the single writer).
  * Never: blocks, or writes its snapshot itself (broker.c persists it). */
@@ -20,8 +29,57 @@
 #define TICK_MS 100
 #define BUDGET_PER_LEVEL 512
 
-/* Re-store one parked record under its real topic; false = try again later. */
-static bool deliver_one(rmq_schedule_t *s, const rmq_msg_rec_t *rec)
+static int64_t prop_i64(const rmq_msg_props_t *props, const char *key)
+{
+    const char *v = rmq_msg_props_get(props, key);
+    if (!v || !*v)
+        return -1;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    return *end == 0 && x >= 0 ? (int64_t)x : -1;
+}
+
+int64_t rmq_schedule_timer_due(const rmq_msg_props_t *props)
+{
+    int64_t due = prop_i64(props, RMQ_PROP_TIMER_DELIVER_MS);
+    return due >= 0 ? due : prop_i64(props, RMQ_PROP_START_DELIVER_TIME);
+}
+
+bool rmq_schedule_timer_park(rmq_broker_t *b, rmq_msg_props_t *props, int64_t now)
+{
+    int64_t due = rmq_schedule_timer_due(props);
+    if (due < 0) {
+        int64_t sec = prop_i64(props, RMQ_PROP_TIMER_DELAY_SEC);
+        int64_t ms = prop_i64(props, RMQ_PROP_TIMER_DELAY_MS);
+        if (sec < 0 && ms < 0)
+            return false;
+        due = now + (sec >= 0 ? sec * 1000 : ms);
+        char v[32];
+        snprintf(v, sizeof(v), "%lld", (long long)due);
+        rmq_msg_props_set(props, RMQ_PROP_TIMER_DELIVER_MS, v);
+    }
+    int64_t remaining = due - now;
+    int max = b->store ? rmq_store_max_delay_level(b->store) : 0;
+    if (remaining <= 0 || max <= 0)
+        return false;
+    /* the longest level not past the due time; the shortest if all are */
+    int best = 0, shortest = 0;
+    for (int level = 1; level <= max && level <= RMQ_SCHEDULE_MAX_LEVELS; level++) {
+        int64_t d = rmq_store_delay_level_ms(b->store, level);
+        if (d <= remaining && (!best || d > rmq_store_delay_level_ms(b->store, best)))
+            best = level;
+        if (!shortest || d < rmq_store_delay_level_ms(b->store, shortest))
+            shortest = level;
+    }
+    char lv[16];
+    snprintf(lv, sizeof(lv), "%d", best ? best : shortest);
+    rmq_msg_props_set(props, RMQ_PROP_DELAY, lv);
+    return true;
+}
+
+/* Re-store one parked record under its real topic (or park it again when it
+ * carries a delivery time still in the future); false = try again later. */
+static bool deliver_one(rmq_schedule_t *s, const rmq_msg_rec_t *rec, int64_t now)
 {
     rmq_broker_t *b = s->b;
     rmq_msg_props_t props;
@@ -38,6 +96,11 @@ static bool deliver_one(rmq_schedule_t *s, const rmq_msg_rec_t *rec)
     char *topic = rmq_strdup(rt);
     int32_t qid = atoi(rq);
     rmq_msg_props_del(&props, RMQ_PROP_DELAY);
+    bool repark = rmq_schedule_timer_park(b, &props, now);
+    if (repark) { /* the store adds them again */
+        rmq_msg_props_del(&props, RMQ_PROP_REAL_TOPIC);
+        rmq_msg_props_del(&props, RMQ_PROP_REAL_QID);
+    }
     rmq_buf_t pstr;
     rmq_buf_init(&pstr);
     rmq_msg_props_encode(&props, &pstr);
@@ -62,8 +125,13 @@ static bool deliver_one(rmq_schedule_t *s, const rmq_msg_rec_t *rec)
     if (st != RMQ_PUT_OK)
         rmq_log(RMQ_LOG_WARN, "broker", "schedule: delivering to %s failed: %s%s", topic,
                 rmq_put_status_name(st), ok ? " (dropped)" : " (retrying)");
-    else
-        s->delivered++;
+    else {
+        s->last_cl_end = res.wrote_offset + res.wrote_bytes;
+        if (repark)
+            s->reparked++;
+        else
+            s->delivered++;
+    }
     free(topic);
     rmq_buf_free(&pstr);
     return ok;
@@ -99,7 +167,7 @@ static void deliver_level(rmq_schedule_t *s, int level, int64_t now)
                 s->offsets[level]++;
                 continue;
             }
-            if (rec.store_timestamp + delay > now || !deliver_one(s, &rec)) {
+            if (rec.store_timestamp + delay > now || !deliver_one(s, &rec, now)) {
                 stop = true;
                 break;
             }
@@ -160,13 +228,34 @@ static int buf_write(void *data, const char *p, size_t n)
     return 0;
 }
 
-void rmq_schedule_pack(const rmq_schedule_t *s, rmq_buf_t *out)
+void rmq_schedule_pack(rmq_schedule_t *s, rmq_buf_t *out)
 {
+    /* SYNC_FLUSH: only offsets whose re-stores are on disk (power loss).
+     * ASYNC_FLUSH: acknowledged messages live in the page cache until the
+     * flush, like these offsets; a process crash keeps both. */
+    rmq_broker_t *b = s->b;
+    bool gate =
+        b->store && b->store_conf.flushDiskType && strcmp(b->store_conf.flushDiskType, "SYNC_FLUSH") == 0;
+    int64_t flushed = gate ? rmq_store_get_flushed_offset(b->store) : INT64_MAX;
+    if (s->has_cand && flushed >= s->cand_cl_end) {
+        memcpy(s->durable, s->cand, sizeof(s->durable));
+        s->has_cand = false;
+    }
+    if (memcmp(s->offsets, s->durable, sizeof(s->durable)) != 0) {
+        if (flushed >= s->last_cl_end) {
+            memcpy(s->durable, s->offsets, sizeof(s->durable));
+            s->has_cand = false;
+        } else if (!s->has_cand) { /* promoted by a later round, once flushed */
+            memcpy(s->cand, s->offsets, sizeof(s->cand));
+            s->cand_cl_end = s->last_cl_end;
+            s->has_cand = true;
+        }
+    }
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, buf_write);
     msgpack_pack_array(&pk, RMQ_SCHEDULE_MAX_LEVELS + 1);
     for (int i = 0; i <= RMQ_SCHEDULE_MAX_LEVELS; i++)
-        msgpack_pack_int64(&pk, s->offsets[i]);
+        msgpack_pack_int64(&pk, s->durable[i]);
 }
 
 rmq_err_t rmq_schedule_unpack(rmq_schedule_t *s, const uint8_t *p, size_t len)
@@ -181,7 +270,7 @@ rmq_err_t rmq_schedule_unpack(rmq_schedule_t *s, const uint8_t *p, size_t len)
         for (uint32_t i = 0; i < u.data.via.array.size && i <= RMQ_SCHEDULE_MAX_LEVELS; i++) {
             msgpack_object *o = &u.data.via.array.ptr[i];
             if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                s->offsets[i] = (int64_t)o->via.u64;
+                s->offsets[i] = s->durable[i] = (int64_t)o->via.u64;
             else if (o->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
                 r = RMQ_ERR__CORRUPT;
         }
@@ -202,7 +291,7 @@ rmq_err_t rmq_schedule_import_json(rmq_schedule_t *s, const char *text, size_t l
     {
         int level = atoi(k);
         if (level >= 1 && level <= RMQ_SCHEDULE_MAX_LEVELS && json_is_integer(v))
-            s->offsets[level] = (int64_t)json_integer_value(v);
+            s->offsets[level] = s->durable[level] = (int64_t)json_integer_value(v);
     }
     json_decref(root);
     return RMQ_OK;

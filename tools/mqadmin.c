@@ -3,7 +3,8 @@
  *
  *   clusterList topicList topicRoute updateTopic deleteTopic topicStatus
  *   consumerProgress consumerConnection queryMsgById queryMsgByKey
- *   brokerStatus sendMessage consumeMessage
+ *   brokerStatus sendMessage consumeMessage queryDlq resendDlqMsg
+ *   (the DLQ commands live in mqadmin_dlq.c)
  *
  * Admin requests go over a small blocking remoting client (one request at a
  * time, single thread); sendMessage / consumeMessage use libcomet. Exit
@@ -29,6 +30,7 @@
 #include "rmq_codes.h"
 #include "rmq_json.h"
 #include "rmq_msg_codec.h"
+#include "mqadmin_dlq.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -964,6 +966,19 @@ static int cmd_consume_message(args_t *a)
     return 0;
 }
 
+/* mqadmin_dlq.c borrows the blocking helpers */
+static const mqadmin_ops_t dlq_ops = {call, topic_route, master_of, print_record};
+
+static int cmd_query_dlq(args_t *a)
+{
+    return mqadmin_query_dlq(&dlq_ops, need(a, 'g', "group"), opt_int(a, 'c', 128));
+}
+
+static int cmd_resend_dlq_msg(args_t *a)
+{
+    return mqadmin_resend_dlq_msg(&dlq_ops, need(a, 'g', "group"), need(a, 'i', "msgId"));
+}
+
 typedef struct sub_s {
     const char *name;
     const char *opts;
@@ -990,6 +1005,10 @@ static const sub_t subs[] = {
     {"consumeMessage", "tbiocg", cmd_consume_message,
      "-t topic [-b brokerName] [-i queueId] [-o offset] [-c count=128] [-g group]: print messages (no "
      "commit)"},
+    {"queryDlq", "gc", cmd_query_dlq,
+     "-g group [-c count=128]: messages in %DLQ%group, with their original topic"},
+    {"resendDlqMsg", "gi", cmd_resend_dlq_msg,
+     "-g group -i msgId: send a dead-lettered message back to its original topic"},
     {NULL, NULL, NULL, NULL},
 };
 
