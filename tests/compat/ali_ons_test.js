@@ -10,9 +10,10 @@
  *    property; everything must arrive intact;
  * 4. the broker is restarted; 500 more are sent; consumption resumes from the
  *    committed offsets (no message missing, bounded redelivery);
- * 5. a third group fails some messages once: ali-ons sends them back
- *    (CONSUMER_SEND_MSG_BACK) and they return through %RETRY% after their
- *    delay level with reconsumeTimes 1.
+ * 5. a third group fails some messages twice: ali-ons sends them back
+ *    (CONSUMER_SEND_MSG_BACK) each time and they return through %RETRY%
+ *    after their delay level (3 + reconsumeTimes: 1 s, then 2 s here) with
+ *    reconsumeTimes 1, then 2.
  * Exit code 0 = pass. Bounded: the whole run aborts after TOTAL_TIMEOUT_MS.
  *
  * usage: node ali_ons_test.js <dir with mqnamesrv and mqbroker> */
@@ -105,8 +106,9 @@ async function main() {
     'listenAddress=127.0.0.1', `namesrvAddr=127.0.0.1:${nsPort}`, `storePathRootDir=${dir}/store`,
     'mappedFileSizeCommitLog=16777216', 'mappedFileSizeConsumeQueue=600000', 'maxHashSlotNum=10000',
     'maxIndexNum=40000', 'registerNameServerPeriod=2000', 'flushConsumerOffsetInterval=500',
-    // short delay levels so that retries (level 3 + reconsumeTimes) come back within the test
-    'messageDelayLevel=1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s', '',
+    // short delay levels so that retries (level 3 + reconsumeTimes) come back within the test,
+    // and growing: the first retry (level 3) after 1 s, the second (level 4) after 2 s
+    'messageDelayLevel=1s 1s 1s 2s 2s 2s 2s 2s 2s 2s 2s 2s 2s 2s 2s 2s 2s 2s', '',
   ].join('\n'));
   await start('mqnamesrv', [ '-c', path.join(dir, 'namesrv.conf') ], path.join(dir, 'namesrv.log'), 'The Name Server boot success');
   let broker = await start('mqbroker', [ '-c', path.join(dir, 'broker.conf') ], path.join(dir, 'broker.log'), 'boot success');
@@ -126,10 +128,10 @@ async function main() {
     pollNameServerInteval: 5000,
   };
   const received = { c1: new Map(), c2: new Map(), b1: new Map(), r1: new Map() };
-  const failOnce = i => i % 100 === 7; // the retry group fails these once
-  const retried = new Map(); // message index -> reconsumeTimes seen on redelivery
-  const failedAt = new Map();
-  const retryDelay = new Map(); // ms between the failure and the redelivery
+  const failOnce = i => i % 100 === 7; // the retry group fails these twice
+  const FAILS = 2;
+  const retried = new Map(); // message index -> reconsumeTimes seen on the final redelivery
+  const attempts = new Map(); // message index -> [{ at, reconsumeTimes }] per delivery
   const errors = [];
   const bad = [];
   function handler(who) {
@@ -147,14 +149,10 @@ async function main() {
       const seen = received[who];
       seen.set(i, (seen.get(i) || 0) + 1);
       if (who === 'r1' && failOnce(i)) {
-        if (seen.get(i) === 1) {
-          failedAt.set(i, Date.now());
-          throw new Error(`fail once: ${i}`); // => CONSUMER_SEND_MSG_BACK
-        }
-        if (!retried.has(i)) {
-          retried.set(i, msg.reconsumeTimes);
-          retryDelay.set(i, Date.now() - failedAt.get(i));
-        }
+        if (!attempts.has(i)) attempts.set(i, []);
+        attempts.get(i).push({ at: Date.now(), reconsumeTimes: msg.reconsumeTimes });
+        if (seen.get(i) <= FAILS) throw new Error(`fail on purpose: ${i}`); // => CONSUMER_SEND_MSG_BACK
+        if (!retried.has(i)) retried.set(i, msg.reconsumeTimes);
       }
     };
   }
@@ -166,7 +164,7 @@ async function main() {
     [ 'r1', { consumerGroup: 'GID_COMPAT_RETRY', instanceName: 'r1' } ],
   ]) {
     const c = new Consumer(Object.assign({}, common, opts));
-    c.on('error', e => { if (!/fail once/.test(e.message)) errors.push(`${who}: ${e.message}`); });
+    c.on('error', e => { if (!/fail on purpose/.test(e.message)) errors.push(`${who}: ${e.message}`); });
     c.subscribe(TOPIC, '*', handler(who));
     await c.ready();
     consumers.push(c);
@@ -248,12 +246,23 @@ async function main() {
   log(`all ${TOTAL} consumed: c1 ${received.c1.size}, c2 ${received.c2.size}, broadcast ${received.b1.size}, ` +
       `redelivered after restart ${dups}, duplicates before restart ${dupBefore}`);
   assert.deepStrictEqual(bad, [], bad.slice(0, 10).join('\n'));
-  for (const [ i, times ] of retried) assert(times >= 1, `message ${i} redelivered with reconsumeTimes ${times}`);
-  // the broker parked the sent-back message for its delay level (1 s here): it went through
-  // CONSUMER_SEND_MSG_BACK and the schedule service, not ali-ons' immediate local fallback
-  const minDelay = Math.min(...retryDelay.values());
-  assert(minDelay >= 800, `a retry came back after ${minDelay} ms, before its delay level`);
-  log(`retry group: ${retried.size} failed messages came back through %RETRY% (reconsumeTimes ${[ ...new Set(retried.values()) ]}, after ${minDelay}..${Math.max(...retryDelay.values())} ms)`);
+  // each failure went through CONSUMER_SEND_MSG_BACK and the schedule service (not ali-ons'
+  // immediate local fallback): parked for level 3 (1 s), then level 4 (2 s); reconsumeTimes 0, 1, 2
+  const gaps = [ [], [] ];
+  for (const [ i, a ] of attempts) {
+    assert(a.length >= FAILS + 1, `message ${i} delivered ${a.length} times, wanted ${FAILS + 1}`);
+    for (let k = 0; k <= FAILS; k++) {
+      assert.strictEqual(a[k].reconsumeTimes, k, `message ${i} delivery ${k + 1} has reconsumeTimes ${a[k].reconsumeTimes}`);
+    }
+    for (let k = 0; k < FAILS; k++) gaps[k].push(a[k + 1].at - a[k].at);
+  }
+  const [ min1, min2 ] = gaps.map(g => Math.min(...g));
+  const [ avg1, avg2 ] = gaps.map(g => g.reduce((x, y) => x + y, 0) / g.length);
+  assert(min1 >= 800, `a first retry came back after ${min1} ms, before its 1 s delay level`);
+  assert(min2 >= 1800, `a second retry came back after ${min2} ms, before its 2 s delay level`);
+  assert(avg2 > avg1, `retry delays do not grow: ${avg1} ms then ${avg2} ms on average`);
+  log(`retry group: ${retried.size} messages failed twice and came back through %RETRY% with reconsumeTimes 1 then 2 ` +
+      `(first retry after ${min1}..${Math.max(...gaps[0])} ms, second after ${min2}..${Math.max(...gaps[1])} ms)`);
   assert(received.c1.size > 0 && received.c2.size > 0, 'both clustering consumers must get queues');
   assert(dups < half / 2, `consumption did not resume from the committed offset (${dups} redeliveries)`);
 
