@@ -649,6 +649,18 @@ Test(client, mqadmin_commands, .init = setup2, .fini = teardown, .timeout = 90)
     cr_expect_eq(admin(out, sizeof(out), "brokerStatus -n %s -c TestCluster", cl.ns_addr), 0);
     cr_expect_eq(admin(out, sizeof(out), "consumerProgress -n %s -g nobody -t AdmTopic", cl.ns_addr), 0, "%s",
                  out);
+    /* a live group: connections and progress without naming the topic */
+    rec_t r;
+    ids_init(&r.ids);
+    comet_push_consumer_t *c = push("adm_cg", "AdmTopic", "*", &r, false, NULL);
+    int64_t end = rmq_mono_ms() + 10000;
+    while (ids_count(&r.ids) < 1 && rmq_mono_ms() < end)
+        sleep_ms(100);
+    cr_expect_eq(admin(out, sizeof(out), "consumerConnection -n %s -g adm_cg", cl.ns_addr), 0, "%s", out);
+    cr_expect(strstr(out, comet_push_consumer_client_id(c)) && strstr(out, "AdmTopic"), "%s", out);
+    cr_expect_eq(admin(out, sizeof(out), "consumerProgress -n %s -g adm_cg", cl.ns_addr), 0, "%s", out);
+    cr_expect(strstr(out, "AdmTopic") && strstr(out, "Diff Total"), "%s", out);
+    comet_push_consumer_destroy(c);
     /* errors: exit 1 with a reason, usage: exit 2 */
     cr_expect_eq(admin(out, sizeof(out), "topicRoute -n %s -t NoSuchTopic", cl.ns_addr), 1);
     cr_expect(strstr(out, "TOPIC_NOT_EXIST"), "%s", out);
