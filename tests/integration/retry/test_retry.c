@@ -222,6 +222,33 @@ Test(retry, failing_twice_means_three_deliveries_with_growing_delays)
     cr_assert_gt(g2, g1, "delays do not grow: %lld then %lld ms", (long long)g1, (long long)g2);
 }
 
+/* The broker refuses the send-back (the retry topic is read-only): libcomet
+ * keeps the message and consumes it again locally (after 5 s), with the
+ * reconsume count incremented; the offset is not committed past it before. */
+Test(retry, failed_send_back_is_retried_locally)
+{
+    start(RETRY_LEVELS, "RL");
+    rmq_cmd_t req, resp;
+    th_req_create_topic(&req, "%RETRY%local_cg", 1);
+    rmq_cmd_set_ext_i64(&req, "perm", 4);
+    cr_assert_eq(call(&req, &resp), 0, "%s", resp.remark ? resp.remark : "");
+    rmq_cmd_deinit(&resp);
+    seen_t s = {.lock = PTHREAD_MUTEX_INITIALIZER, .fail_first = 1};
+    comet_push_consumer_t *c = consumer("local_cg", "RL", &s, NULL);
+    char id[64];
+    produce("RL", "send-back-refused", id, sizeof(id));
+    cr_assert(wait_seen(&s, 2, 15000), "saw %d deliveries, wanted 2", seen_count(&s));
+    sleep_ms(1000);
+    comet_push_consumer_destroy(c);
+    cr_assert_eq(seen_count(&s), 2);
+    cr_assert_eq(s.reconsume[0], 0);
+    cr_assert_eq(s.reconsume[1], 1, "local retry has reconsume count %d", s.reconsume[1]);
+    cr_assert_str_eq(s.topic[1], "RL");
+    cr_assert_str_eq(s.msg_id[1], id);
+    cr_assert_str_eq(s.prop[1], "myValue");
+    cr_assert_geq(s.at[1] - s.at[0], 4000, "local retry after %lld ms", (long long)(s.at[1] - s.at[0]));
+}
+
 typedef struct dlq_seen_s {
     int n;
     char retry_topic[64];
