@@ -336,6 +336,11 @@ Test(retry, dead_letter_after_max_reconsume_times_then_resend)
     pthread_mutex_lock(&s.lock);
     s.succeed = true;
     pthread_mutex_unlock(&s.lock);
+    cr_assert_eq(mqadmin(out, sizeof(out), "resendDlqMsg -g dlq_cg -i NO_SUCH_ID"), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "no message NO_SUCH_ID"), "%s", out);
+    cr_assert_eq(mqadmin(out, sizeof(out), "queryDlq -g never_failed_cg"), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "does not exist"), "%s", out);
+    cr_assert_eq(mqadmin(out, sizeof(out), "resendDlqMsg -g dlq_cg"), 2, "-i is required: %s", out);
     rc = mqadmin(out, sizeof(out), "resendDlqMsg -g dlq_cg -i %s", id);
     cr_assert_eq(rc, 0, "resendDlqMsg: %s", out);
     cr_assert(wait_seen(&s, 4, 10000), "resent message not delivered (%d): %s", seen_count(&s), out);
