@@ -14,6 +14,8 @@
  *    (CONSUMER_SEND_MSG_BACK) each time and they return through %RETRY%
  *    after their delay level (3 + reconsumeTimes: 1 s, then 2 s here) with
  *    reconsumeTimes 1, then 2.
+ * 6. timed messages (setStartDeliverTime, __STARTDELIVERTIME) are held by the
+ *    broker until due, then delivered with the property intact.
  * Exit code 0 = pass. Bounded: the whole run aborts after TOTAL_TIMEOUT_MS.
  *
  * usage: node ali_ons_test.js <dir with mqnamesrv and mqbroker> */
@@ -265,6 +267,50 @@ async function main() {
       `(first retry after ${min1}..${Math.max(...gaps[0])} ms, second after ${min2}..${Math.max(...gaps[1])} ms)`);
   assert(received.c1.size > 0 && received.c2.size > 0, 'both clustering consumers must get queues');
   assert(dups < half / 2, `consumption did not resume from the committed offset (${dups} redeliveries)`);
+
+  // 6. ali-ons' timed delivery (setStartDeliverTime => __STARTDELIVERTIME): held by the broker until due
+  const TIMER_TOPIC = 'CompatTimerTopic';
+  const tc = await remotingCall(bkPort, 17, {
+    topic: TIMER_TOPIC, defaultTopic: 'TBW102', readQueueNums: '1', writeQueueNums: '1',
+    perm: '6', topicFilterType: 'SINGLE_TAG', order: 'false' });
+  assert.strictEqual(tc.code, 0, `create topic: ${tc.remark}`);
+  for (let i = 0; i < 100; i++) {
+    const r = await remotingCall(nsPort, 105, { topic: TIMER_TOPIC });
+    if (r.code === 0) break;
+    await sleep(100);
+  }
+  const timed = new Map(); // body -> { due, at }
+  const tcons = new Consumer(Object.assign({}, common, { consumerGroup: 'GID_COMPAT_TIMER', instanceName: 't1' }));
+  tcons.on('error', e => errors.push(`timer consumer: ${e.message}`));
+  tcons.subscribe(TIMER_TOPIC, '*', async msg => {
+    const body = msg.body.toString();
+    if (!timed.has(body)) timed.set(body, { at: Date.now(), due: Number(msg.getStartDeliverTime()) });
+  });
+  await tcons.ready();
+  consumers.push(tcons);
+  const TIMED = 5;
+  for (let i = 0; i < TIMED; i++) {
+    const msg = new Message(TIMER_TOPIC, 'TagT', Buffer.from(`timed-${i}`));
+    msg.setStartDeliverTime(Date.now() + 2500 + 300 * i);
+    let ok = false;
+    for (let attempt = 0; attempt < 20 && !ok; attempt++) {
+      try {
+        ok = (await producer.send(msg)).sendStatus === 'SEND_OK';
+      } catch (e) {
+        await sleep(250); // the route of the new topic may still be on its way
+      }
+    }
+    assert(ok, `timed message ${i} could not be sent`);
+  }
+  const timedDeadline = Date.now() + 20000;
+  while (timed.size < TIMED && Date.now() < timedDeadline) await sleep(100);
+  assert.strictEqual(timed.size, TIMED, `only ${timed.size} of ${TIMED} timed messages delivered`);
+  for (const [ body, t ] of timed) {
+    assert(t.due > 0, `${body} lost its __STARTDELIVERTIME`);
+    assert(t.at >= t.due, `${body} delivered ${t.due - t.at} ms before its delivery time`);
+  }
+  log(`timed delivery: ${TIMED} messages with __STARTDELIVERTIME delivered ` +
+      `${Math.min(...[ ...timed.values() ].map(t => t.at - t.due))}..${Math.max(...[ ...timed.values() ].map(t => t.at - t.due))} ms after due`);
 
   for (const c of consumers) await c.close();
   await producer.close();
