@@ -228,6 +228,8 @@ typedef struct cm_role_s {
     void (*producer_data)(void *ctx, rmq_buf_t *json_array_items); /* unused hook */
     void (*on_service_tick)(void *ctx, int64_t now_ms, bool rebalance_now);
     void (*on_notify_ids_changed)(void *ctx);
+    /* RESET_CONSUMER_CLIENT_OFFSET (@thread io): the request, borrowed */
+    void (*on_reset_offset)(void *ctx, const rmq_cmd_t *req);
     void (*consumer_heartbeat)(void *ctx, void *jw); /* writes one ConsumerData object */
     void *ctx;
     const char *producer_group; /* NULL if not a producer */
@@ -431,6 +433,7 @@ struct cm_consumer_s {
     int64_t last_rebalance;
     int64_t last_persist;
     int64_t last_lock;
+    struct cm_reset_s *resets; /* offsets pushed by the broker, applied by the service thread */
 };
 
 void cm_consumer_init(cm_consumer_t *c, cm_instance_t *inst, const cm_settings_t *s, bool push, void *owner,

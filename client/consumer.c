@@ -846,12 +846,116 @@ rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *brok
     return e;
 }
 
+/* ---------------- broker-pushed offset resets (mqadmin resetOffsetByTime) ---------------- */
+
+typedef struct cm_reset_s {
+    char topic[COMET_NAME_MAX];
+    char broker[COMET_NAME_MAX];
+    int32_t qid;
+    int64_t offset;
+    struct cm_reset_s *next;
+} cm_reset_t;
+
+/* ResetOffsetBody: {"offsetTable":{{"brokerName":..,"queueId":..,"topic":..}:offset,...}}
+ * (fastjson writes MessageQueue keys as inline objects). */
+static cm_reset_t *parse_reset_body(const char *p, size_t n)
+{
+    cm_reset_t *head = NULL;
+    const char *end = p + n;
+    const char *t = memmem(p, n, "\"offsetTable\"", 13);
+    if (!t)
+        return NULL;
+    t = memchr(t, '{', (size_t)(end - t));
+    if (!t)
+        return NULL;
+    t++;
+    while (t < end) {
+        const char *k = memchr(t, '{', (size_t)(end - t));
+        if (!k)
+            break;
+        const char *ke = memchr(k, '}', (size_t)(end - k));
+        if (!ke)
+            break;
+        char err[64];
+        json_t *key = rmq_json_parse(k, (size_t)(ke - k + 1), err, sizeof(err));
+        const char *colon = ke + 1;
+        while (colon < end && (*colon == ' ' || *colon == ':'))
+            colon++;
+        char *num_end = NULL;
+        long long off = strtoll(colon, &num_end, 10);
+        const char *topic = key ? rmq_json_str(key, "topic") : NULL;
+        const char *bn = key ? rmq_json_str(key, "brokerName") : NULL;
+        int64_t q = -1;
+        if (key)
+            rmq_json_int(key, "queueId", &q);
+        if (topic && bn && q >= 0 && num_end != colon) {
+            cm_reset_t *r = calloc(1, sizeof(*r));
+            snprintf(r->topic, sizeof(r->topic), "%s", topic);
+            snprintf(r->broker, sizeof(r->broker), "%s", bn);
+            r->qid = (int32_t)q;
+            r->offset = off;
+            r->next = head;
+            head = r;
+        }
+        json_decref(key);
+        t = num_end && num_end > ke ? num_end : ke + 1;
+    }
+    return head;
+}
+
+static void role_reset(void *ctx, const rmq_cmd_t *req)
+{
+    cm_consumer_t *c = ctx;
+    const char *group = rmq_cmd_ext(req, "group");
+    if (!group || strcmp(group, c->group) != 0 || !req->body)
+        return;
+    cm_reset_t *list = parse_reset_body((const char *)req->body, req->body_len);
+    pthread_mutex_lock(&c->lock);
+    while (list) {
+        cm_reset_t *next = list->next;
+        list->next = c->resets;
+        c->resets = list;
+        list = next;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Service thread: drop the queue (its cached messages are forgotten), store
+ * the new offset, and let the rebalance take the queue again from there. */
+static bool apply_resets(cm_consumer_t *c)
+{
+    pthread_mutex_lock(&c->lock);
+    cm_reset_t *r = c->resets;
+    c->resets = NULL;
+    pthread_mutex_unlock(&c->lock);
+    bool any = r != NULL;
+    while (r) {
+        cm_reset_t *next = r->next;
+        pthread_mutex_lock(&c->lock);
+        cm_mqstate_t *mq = find_mq(c, r->topic, r->broker, r->qid);
+        pthread_mutex_unlock(&c->lock);
+        if (mq)
+            drop_mq(c, mq);
+        cm_offset_store_update(&c->offsets, r->topic, r->broker, r->qid, r->offset, false);
+        cm_offset_store_persist_one(&c->offsets, r->topic, r->broker, r->qid, true);
+        rmq_log(RMQ_LOG_INFO, FAC, "%s: offset of %s/%s/%d reset to %lld", c->group, r->topic, r->broker,
+                r->qid, (long long)r->offset);
+        if (mq && c->manual_assign && !c->push)
+            add_mq(c, r->topic, r->broker, r->qid, r->offset);
+        free(r);
+        r = next;
+    }
+    return any;
+}
+
 /* ---------------- ticks and lifecycle ---------------- */
 
 void cm_consumer_tick(cm_consumer_t *c, int64_t now, bool force)
 {
     if (!c->running)
         return;
+    if (apply_resets(c))
+        force = true;
     if (!c->manual_assign && (force || now - c->last_rebalance >= c->s->rebalanceInterval)) {
         c->last_rebalance = now;
         for (size_t i = 0; i < c->nsubs && c->running; i++)
@@ -937,6 +1041,7 @@ void cm_consumer_attach(cm_consumer_t *c)
     cm_role_t role = {0};
     role.on_service_tick = role_tick;
     role.consumer_heartbeat = role_hb;
+    role.on_reset_offset = role_reset;
     role.ctx = c;
     cm_instance_set_role(c->inst, &role);
     c->running = true;
@@ -960,6 +1065,11 @@ void cm_consumer_deinit(cm_consumer_t *c)
         m = next;
     }
     c->mqs = NULL;
+    while (c->resets) {
+        cm_reset_t *next = c->resets->next;
+        free(c->resets);
+        c->resets = next;
+    }
     for (size_t i = 0; i < c->nsubs; i++)
         cm_sub_free(&c->subs[i]);
     free(c->subs);

@@ -816,6 +816,15 @@ static void on_notify_ids_changed(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     cm_instance_kick(inst);
 }
 
+static void on_reset_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    cm_instance_t *inst = ctx;
+    rmq_log(RMQ_LOG_INFO, FAC, "RESET_CONSUMER_CLIENT_OFFSET from %s", rmq_conn_peer(conn));
+    if (inst->has_role && inst->role.on_reset_offset)
+        inst->role.on_reset_offset(inst->role.ctx, req);
+    cm_instance_kick(inst);
+}
+
 /* ---------------- lifecycle ---------------- */
 
 cm_instance_t *cm_instance_new(const cm_settings_t *s, char *errstr, size_t errstr_size)
@@ -869,6 +878,7 @@ cm_instance_t *cm_instance_new(const cm_settings_t *s, char *errstr, size_t errs
     o.connect_timeout_ms = 3000;
     inst->ep = rmq_client_new(inst->base, &o);
     rmq_endpoint_set_handler(inst->ep, RMQ_REQ_NOTIFY_CONSUMER_IDS_CHANGED, on_notify_ids_changed, inst);
+    rmq_endpoint_set_handler(inst->ep, RMQ_REQ_RESET_CONSUMER_CLIENT_OFFSET, on_reset_offset, inst);
     inst->notify = event_new(inst->base, -1, EV_PERSIST | EV_READ, notify_cb, inst);
     event_add(inst->notify, NULL);
     return inst;

@@ -865,6 +865,70 @@ static int cmd_broker_status(args_t *a)
     return rc;
 }
 
+static int64_t parse_when(const char *s)
+{
+    if (strcmp(s, "now") == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    struct tm tm = {0};
+    int ms = 0;
+    if (sscanf(s, "%4d-%2d-%2d#%2d:%2d:%2d:%3d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &ms) == 7) {
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        tm.tm_isdst = -1;
+        return (int64_t)mktime(&tm) * 1000 + ms;
+    }
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*end || end == s)
+        die_usage("-s wants now, milliseconds or yyyy-MM-dd#HH:mm:ss:SSS, got \"%s\"", s);
+    return v;
+}
+
+static int cmd_reset_offset_by_time(args_t *a)
+{
+    const char *group = need(a, 'g', "consumerGroup"), *topic = need(a, 't', "topic");
+    int64_t ts = parse_when(need(a, 's', "timestamp"));
+    const char *force = a->o['f'] ? a->o['f'] : "true";
+    if (strcmp(force, "true") && strcmp(force, "false"))
+        die_usage("-f wants true or false");
+    json_t *r = topic_route(topic, false);
+    if (!r)
+        return EXIT_FAIL;
+    json_t *bds = json_object_get(r, "brokerDatas");
+    int rc = 0, done = 0;
+    for (size_t i = 0; i < json_array_size(bds); i++) {
+        const char *addr = master_of(json_array_get(bds, i));
+        const char *bn = rmq_json_str(json_array_get(bds, i), "brokerName");
+        if (!addr)
+            continue;
+        rmq_cmd_t req, resp;
+        rmq_cmd_init_request(&req, RMQ_REQ_INVOKE_BROKER_TO_RESET_OFFSET);
+        rmq_cmd_set_ext(&req, "topic", topic);
+        rmq_cmd_set_ext(&req, "group", group);
+        rmq_cmd_set_ext_i64(&req, "timestamp", ts);
+        rmq_cmd_set_ext(&req, "isForce", force);
+        if (call(addr, &req, &resp, false) == 0) {
+            if (check_code(&resp, bn ? bn : addr) == 0) {
+                printf("reset offset of group %s on %s (%s) to %lld: OK\n", group, bn ? bn : "?", addr,
+                       (long long)ts);
+                done++;
+            } else {
+                rc = EXIT_FAIL;
+            }
+            rmq_cmd_deinit(&resp);
+        } else {
+            rc = EXIT_FAIL;
+        }
+        rmq_cmd_deinit(&req);
+    }
+    json_decref(r);
+    return done ? rc : EXIT_FAIL;
+}
+
 static comet_conf_t *client_conf(const char *group_key, const char *group)
 {
     comet_conf_t *conf = comet_conf_new();
@@ -999,6 +1063,9 @@ static const sub_t subs[] = {
     {"consumerConnection", "g", cmd_consumer_connection, "-g group: connected clients and subscriptions"},
     {"queryMsgById", "it", cmd_query_by_id, "-i msgId [-t topic]: offset id, or UNIQ_KEY with -t"},
     {"queryMsgByKey", "tk", cmd_query_by_key, "-t topic -k key: messages with that key"},
+    {"resetOffsetByTime", "gtsf", cmd_reset_offset_by_time,
+     "-g group -t topic -s (now | ms | yyyy-MM-dd#HH:mm:ss:SSS) [-f force=true]: move the group's offsets; "
+     "online consumers follow"},
     {"brokerStatus", "bc", cmd_broker_status, "(-b brokerAddr | -c cluster): broker runtime information"},
     {"sendMessage", "tpkcbi", cmd_send_message,
      "-t topic -p body [-k keys] [-c tags] [-b brokerName -i queueId]"},

@@ -1031,3 +1031,50 @@ Test(client, pull_consumers_subscribe_share_the_queues, .init = setup2, .fini = 
     for (int k = 0; k < 2; k++)
         comet_pull_consumer_destroy(c[k]);
 }
+
+/* ---------------- mqadmin resetOffsetByTime: online consumers rewind ---------------- */
+
+static atomic_long reset_calls;
+static comet_consume_status_t count_cb(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
+                                       size_t cnt, void *opaque)
+{
+    reset_calls += (long)cnt;
+    return record_cb(c, msgs, cnt, opaque);
+}
+
+Test(client, reset_offset_by_time_rewinds_online_consumer, .init = setup2, .fini = teardown, .timeout = 90)
+{
+    cr_assert(cl_create_topic(&cl, "ItReset", 2, 2));
+    comet_producer_t *p = producer(NULL);
+    for (int i = 0; i < 40; i++) {
+        comet_message_t *m = msg("ItReset", i, "Z");
+        comet_send_result_t res;
+        cr_assert_eq(comet_producer_send(p, m, &res, -1), 0, "%s", res.errstr);
+        comet_message_destroy(m);
+    }
+    comet_producer_destroy(p);
+    rec_t r;
+    ids_init(&r.ids);
+    comet_conf_t *conf = cl_conf(&cl, "consumerGroup", "it_reset_cg");
+    char err[256];
+    comet_push_consumer_t *c = comet_push_consumer_new(conf, count_cb, &r, err, sizeof(err));
+    cr_assert_not_null(c);
+    comet_push_consumer_subscribe(c, "ItReset", "*");
+    cr_assert_eq(comet_push_consumer_start(c, err, sizeof(err)), 0);
+    int64_t end = rmq_mono_ms() + 20000;
+    while (ids_count(&r.ids) < 40 && rmq_mono_ms() < end)
+        sleep_ms(100);
+    cr_assert_eq(ids_count(&r.ids), 40);
+    sleep_ms(1500); /* offsets committed */
+    long before = reset_calls;
+    static char out[8192];
+    cr_expect_eq(
+        admin(out, sizeof(out), "resetOffsetByTime -n %s -g it_reset_cg -t ItReset -s 0", cl.ns_addr), 0,
+        "%s", out);
+    end = rmq_mono_ms() + 20000;
+    while (reset_calls - before < 40 && rmq_mono_ms() < end)
+        sleep_ms(100);
+    cr_expect_geq(reset_calls - before, 40, "after the reset every message is consumed again (%ld)",
+                  reset_calls - before);
+    comet_push_consumer_destroy(c);
+}
