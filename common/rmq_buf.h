@@ -28,6 +28,8 @@ void rmq_buf_put_u8(rmq_buf_t *b, uint8_t v);
 void rmq_buf_put_u16(rmq_buf_t *b, uint16_t v);
 void rmq_buf_put_u32(rmq_buf_t *b, uint32_t v);
 void rmq_buf_put_u64(rmq_buf_t *b, uint64_t v);
+/* UTF-8 encoding of code point cp (<= U+10FFFF). */
+void rmq_buf_put_utf8(rmq_buf_t *b, uint32_t cp);
 /* Decimal text of v (no printf: on the header-encoding path). */
 void rmq_buf_put_dec(rmq_buf_t *b, int64_t v);
 /* Make sure data is NUL-terminated (not counted in len) and return it. */

@@ -297,21 +297,7 @@ static void unescape_into(rmq_buf_t *b, const char *s, size_t n)
                     i = j;
                 }
             }
-            if (cp < 0x80) {
-                rmq_buf_putc(b, (char)cp);
-            } else if (cp < 0x800) {
-                rmq_buf_putc(b, (char)(0xC0 | (cp >> 6)));
-                rmq_buf_putc(b, (char)(0x80 | (cp & 0x3F)));
-            } else if (cp < 0x10000) {
-                rmq_buf_putc(b, (char)(0xE0 | (cp >> 12)));
-                rmq_buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
-                rmq_buf_putc(b, (char)(0x80 | (cp & 0x3F)));
-            } else {
-                rmq_buf_putc(b, (char)(0xF0 | (cp >> 18)));
-                rmq_buf_putc(b, (char)(0x80 | ((cp >> 12) & 0x3F)));
-                rmq_buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
-                rmq_buf_putc(b, (char)(0x80 | (cp & 0x3F)));
-            }
+            rmq_buf_put_utf8(b, cp);
             break;
         }
         default: rmq_buf_putc(b, c); break;

@@ -116,9 +116,9 @@ void rmq_jw_kbool(rmq_jw_t *w, const char *key, bool v)
 /* Decode one UTF-8 sequence; returns length consumed (>=1) and the code point
  * (U+FFFD for an invalid byte, which is consumed alone, as Java's decoder
  * does). */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+size_t rmq_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
 {
-    unsigned char c = s[0];
+    uint8_t c = s[0];
     if (c < 0x80) {
         *cp = c;
         return 1;
@@ -128,21 +128,31 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
     if ((c & 0xE0) == 0xC0) { len = 2; v = c & 0x1F; }
     else if ((c & 0xF0) == 0xE0) { len = 3; v = c & 0x0F; }
     else if ((c & 0xF8) == 0xF0) { len = 4; v = c & 0x07; }
-    else { *cp = 0xFFFD; return 1; }
-    if (len > n) { *cp = 0xFFFD; return 1; }
+    else return 0;
+    if (len > n)
+        return 0;
     for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) { *cp = 0xFFFD; return 1; }
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
         v = (v << 6) | (s[i] & 0x3F);
     }
     /* Overlong forms, UTF-16 surrogates and values past U+10FFFF are not
-     * UTF-8 (strict parsers, jansson included, reject them): invalid too. */
+     * UTF-8 (strict parsers, jansson included, reject them). */
     if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) || (len == 4 && v < 0x10000) ||
-        (v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF) {
-        *cp = 0xFFFD;
-        return 1;
-    }
+        (v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF)
+        return 0;
     *cp = v;
     return len;
+}
+
+/* One sequence, or one invalid byte as U+FFFD (as Java's decoder does). */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    size_t l = rmq_utf8_decode(s, n, cp);
+    if (l)
+        return l;
+    *cp = 0xFFFD;
+    return 1;
 }
 
 void rmq_json_escape(rmq_buf_t *b, const char *s, size_t n, bool ascii_only)

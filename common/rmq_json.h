@@ -52,6 +52,10 @@ const char *rmq_json_str(const json_t *obj, const char *key); /* NULL if absent/
 bool rmq_json_int(const json_t *obj, const char *key, int64_t *out);
 bool rmq_json_bool(const json_t *obj, const char *key, bool *out);
 
+/* Decode the UTF-8 sequence at s: its length, or 0 when it is not valid
+ * UTF-8 (bad or truncated sequence, overlong form, surrogate, > U+10FFFF). */
+size_t rmq_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
+
 /* Java String.hashCode of UTF-8 text (UTF-16 code units, 32-bit wrap). */
 int32_t rmq_java_hash(const char *s, size_t n);
 

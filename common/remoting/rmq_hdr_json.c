@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "rmq_alloc.h"
+#include "rmq_json.h"
 
 typedef struct {
     const uint8_t *start;
@@ -65,56 +66,6 @@ static bool read_hex4(ps_t *s, unsigned *out)
     return true;
 }
 
-static void put_utf8(rmq_buf_t *b, unsigned cp)
-{
-    if (cp < 0x80) {
-        rmq_buf_putc(b, (char)cp);
-    } else if (cp < 0x800) {
-        rmq_buf_putc(b, (char)(0xC0 | (cp >> 6)));
-        rmq_buf_putc(b, (char)(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-        rmq_buf_putc(b, (char)(0xE0 | (cp >> 12)));
-        rmq_buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
-        rmq_buf_putc(b, (char)(0x80 | (cp & 0x3F)));
-    } else {
-        rmq_buf_putc(b, (char)(0xF0 | (cp >> 18)));
-        rmq_buf_putc(b, (char)(0x80 | ((cp >> 12) & 0x3F)));
-        rmq_buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
-        rmq_buf_putc(b, (char)(0x80 | (cp & 0x3F)));
-    }
-}
-
-/* Length of the valid UTF-8 sequence at p (shortest form, no surrogates,
- * <= U+10FFFF), or 0 if invalid. */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-    uint8_t c = p[0];
-    size_t len;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* Parse a string at s->p (which points at the opening quote) into b
  * (NUL-terminated, not counted). */
 static rmq_err_t parse_string(ps_t *s, rmq_buf_t *b)
@@ -128,7 +79,8 @@ static rmq_err_t parse_string(ps_t *s, rmq_buf_t *b)
                 s->p++;
                 continue;
             }
-            size_t l = utf8_len(s->p, (size_t)(s->end - s->p));
+            uint32_t cp;
+            size_t l = rmq_utf8_decode(s->p, (size_t)(s->end - s->p), &cp);
             if (!l)
                 return fail(s, "invalid UTF-8 in string");
             s->p += l;
@@ -170,7 +122,7 @@ static rmq_err_t parse_string(ps_t *s, rmq_buf_t *b)
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
                 return fail(s, "lone low surrogate");
             }
-            put_utf8(b, cp);
+            rmq_buf_put_utf8(b, cp);
             break;
         }
         default:
