@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rmq_alloc.h"
+#include "snapshot.h"
 #include "rmq_json.h"
 #include "rmq_log.h"
 
@@ -164,28 +165,13 @@ void rmq_offset_mgr_pack(const rmq_offset_mgr_t *m, rmq_buf_t *out)
     void *v;
     for (size_t it = 0; rmq_map_next(&m->map, &it, &k, &v);) {
         const rmq_qoffsets_t *q = v;
-        size_t n = strlen(k);
-        msgpack_pack_str(&pk, n);
-        msgpack_pack_str_body(&pk, k, n);
+        rmq_mp_pack_str(&pk, k);
         msgpack_pack_map(&pk, q->n);
         for (size_t j = 0; j < q->n; j++) {
             msgpack_pack_int32(&pk, q->qids[j]);
             msgpack_pack_int64(&pk, q->offsets[j]);
         }
     }
-}
-
-static bool obj_i64(const msgpack_object *o, int64_t *out)
-{
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        *out = (int64_t)o->via.u64;
-        return true;
-    }
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *out = o->via.i64;
-        return true;
-    }
-    return false;
 }
 
 rmq_err_t rmq_offset_mgr_unpack(rmq_offset_mgr_t *m, const uint8_t *p, size_t len)
@@ -205,7 +191,7 @@ rmq_err_t rmq_offset_mgr_unpack(rmq_offset_mgr_t *m, const uint8_t *p, size_t le
         char *key = rmq_strndup(kv->key.via.str.ptr, kv->key.via.str.size);
         for (uint32_t j = 0; j < kv->val.via.map.size; j++) {
             int64_t qid, o;
-            if (!obj_i64(&kv->val.via.map.ptr[j].key, &qid) || !obj_i64(&kv->val.via.map.ptr[j].val, &o)) {
+            if (!rmq_mp_i64(&kv->val.via.map.ptr[j].key, &qid) || !rmq_mp_i64(&kv->val.via.map.ptr[j].val, &o)) {
                 free(key);
                 goto out;
             }

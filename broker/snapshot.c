@@ -253,3 +253,30 @@ void rmq_snapshot_writer_stop(rmq_snapshot_writer_t *w)
     pthread_cond_destroy(&w->cv);
     free(w);
 }
+
+void rmq_mp_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+bool rmq_mp_i64(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        *out = (int64_t)o->via.u64;
+        return true;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = o->via.i64;
+        return true;
+    }
+    return false;
+}
+
+char *rmq_mp_strdup(const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    return rmq_strndup(o->via.str.ptr, o->via.str.size);
+}

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
+
 #include "rmq_err.h"
 
 typedef struct rmq_snapshot_writer_s rmq_snapshot_writer_t;
@@ -31,5 +33,12 @@ rmq_snapshot_writer_t *rmq_snapshot_writer_start(void);
 void rmq_snapshot_writer_submit(rmq_snapshot_writer_t *w, const char *path, uint8_t *data, size_t len);
 /* Write what is queued, stop the thread, free. NULL ok. */
 void rmq_snapshot_writer_stop(rmq_snapshot_writer_t *w);
+
+/* msgpack helpers shared by the metadata tables (any thread, pure). */
+void rmq_mp_pack_str(msgpack_packer *pk, const char *s);
+/* An integer object (either sign) into *out; false for any other type. */
+bool rmq_mp_i64(const msgpack_object *o, int64_t *out);
+/* A new NUL-terminated copy of a string object; NULL for any other type. */
+char *rmq_mp_strdup(const msgpack_object *o);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rmq_alloc.h"
+#include "snapshot.h"
 #include "rmq_json.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
@@ -176,9 +177,7 @@ void rmq_sub_group_mgr_pack(const rmq_sub_group_mgr_t *m, rmq_buf_t *out)
     for (size_t it = 0; rmq_map_next(&m->map, &it, &k, &v);) {
         const rmq_sub_group_t *g = v;
         msgpack_pack_array(&pk, 9);
-        size_t n = strlen(g->name);
-        msgpack_pack_str(&pk, n);
-        msgpack_pack_str_body(&pk, g->name, n);
+        rmq_mp_pack_str(&pk, g->name);
         msgpack_pack_int32(&pk, g->retry_queue_nums);
         msgpack_pack_int32(&pk, g->retry_max_times);
         msgpack_pack_int64(&pk, g->broker_id);
@@ -188,19 +187,6 @@ void rmq_sub_group_mgr_pack(const rmq_sub_group_mgr_t *m, rmq_buf_t *out)
         for (int i = 0; i < 4; i++)
             bs[i] ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
     }
-}
-
-static bool obj_i64(const msgpack_object *o, int64_t *out)
-{
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        *out = (int64_t)o->via.u64;
-        return true;
-    }
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *out = o->via.i64;
-        return true;
-    }
-    return false;
 }
 
 rmq_err_t rmq_sub_group_mgr_unpack(rmq_sub_group_mgr_t *m, const uint8_t *p, size_t len)
@@ -213,8 +199,8 @@ rmq_err_t rmq_sub_group_mgr_unpack(rmq_sub_group_mgr_t *m, const uint8_t *p, siz
         goto out;
     msgpack_object *o = &u.data;
     int64_t ts, cnt;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3 || !obj_i64(&o->via.array.ptr[0], &ts) ||
-        !obj_i64(&o->via.array.ptr[1], &cnt) || o->via.array.ptr[2].type != MSGPACK_OBJECT_ARRAY)
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3 || !rmq_mp_i64(&o->via.array.ptr[0], &ts) ||
+        !rmq_mp_i64(&o->via.array.ptr[1], &cnt) || o->via.array.ptr[2].type != MSGPACK_OBJECT_ARRAY)
         goto out;
     msgpack_object *arr = &o->via.array.ptr[2];
     for (uint32_t i = 0; i < arr->via.array.size; i++) {
@@ -224,7 +210,7 @@ rmq_err_t rmq_sub_group_mgr_unpack(rmq_sub_group_mgr_t *m, const uint8_t *p, siz
             goto out;
         msgpack_object *f = e->via.array.ptr;
         int64_t rq, rm, bid, wb;
-        if (!obj_i64(&f[1], &rq) || !obj_i64(&f[2], &rm) || !obj_i64(&f[3], &bid) || !obj_i64(&f[4], &wb))
+        if (!rmq_mp_i64(&f[1], &rq) || !rmq_mp_i64(&f[2], &rm) || !rmq_mp_i64(&f[3], &bid) || !rmq_mp_i64(&f[4], &wb))
             goto out;
         for (int j = 5; j < 9; j++)
             if (f[j].type != MSGPACK_OBJECT_BOOLEAN)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rmq_alloc.h"
+#include "snapshot.h"
 #include "rmq_json.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
@@ -139,13 +140,6 @@ static int buf_write(void *data, const char *p, size_t n)
     return 0;
 }
 
-static void pk_str(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
 void rmq_topic_mgr_pack(const rmq_topic_mgr_t *m, rmq_buf_t *out)
 {
     msgpack_packer pk;
@@ -159,7 +153,7 @@ void rmq_topic_mgr_pack(const rmq_topic_mgr_t *m, rmq_buf_t *out)
     for (size_t it = 0; rmq_map_next(&m->map, &it, &k, &v);) {
         const rmq_topic_config_t *tc = v;
         msgpack_pack_array(&pk, 7);
-        pk_str(&pk, tc->name);
+        rmq_mp_pack_str(&pk, tc->name);
         msgpack_pack_int32(&pk, tc->read_queues);
         msgpack_pack_int32(&pk, tc->write_queues);
         msgpack_pack_int32(&pk, tc->perm);
@@ -170,26 +164,6 @@ void rmq_topic_mgr_pack(const rmq_topic_mgr_t *m, rmq_buf_t *out)
         else
             msgpack_pack_false(&pk);
     }
-}
-
-static bool obj_i64(const msgpack_object *o, int64_t *out)
-{
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        *out = (int64_t)o->via.u64;
-        return true;
-    }
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *out = o->via.i64;
-        return true;
-    }
-    return false;
-}
-
-static char *obj_str(const msgpack_object *o)
-{
-    if (o->type != MSGPACK_OBJECT_STR)
-        return NULL;
-    return rmq_strndup(o->via.str.ptr, o->via.str.size);
 }
 
 rmq_err_t rmq_topic_mgr_unpack(rmq_topic_mgr_t *m, const uint8_t *p, size_t len)
@@ -204,7 +178,7 @@ rmq_err_t rmq_topic_mgr_unpack(rmq_topic_mgr_t *m, const uint8_t *p, size_t len)
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3)
         goto out;
     int64_t ts, cnt;
-    if (!obj_i64(&o->via.array.ptr[0], &ts) || !obj_i64(&o->via.array.ptr[1], &cnt))
+    if (!rmq_mp_i64(&o->via.array.ptr[0], &ts) || !rmq_mp_i64(&o->via.array.ptr[1], &cnt))
         goto out;
     msgpack_object *arr = &o->via.array.ptr[2];
     if (arr->type != MSGPACK_OBJECT_ARRAY)
@@ -214,10 +188,10 @@ rmq_err_t rmq_topic_mgr_unpack(rmq_topic_mgr_t *m, const uint8_t *p, size_t len)
         if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 7)
             goto out;
         int64_t rq, wq, perm, ft, sf;
-        char *name = obj_str(&e->via.array.ptr[0]);
-        if (!name || !obj_i64(&e->via.array.ptr[1], &rq) || !obj_i64(&e->via.array.ptr[2], &wq) ||
-            !obj_i64(&e->via.array.ptr[3], &perm) || !obj_i64(&e->via.array.ptr[4], &ft) ||
-            !obj_i64(&e->via.array.ptr[5], &sf) || e->via.array.ptr[6].type != MSGPACK_OBJECT_BOOLEAN) {
+        char *name = rmq_mp_strdup(&e->via.array.ptr[0]);
+        if (!name || !rmq_mp_i64(&e->via.array.ptr[1], &rq) || !rmq_mp_i64(&e->via.array.ptr[2], &wq) ||
+            !rmq_mp_i64(&e->via.array.ptr[3], &perm) || !rmq_mp_i64(&e->via.array.ptr[4], &ft) ||
+            !rmq_mp_i64(&e->via.array.ptr[5], &sf) || e->via.array.ptr[6].type != MSGPACK_OBJECT_BOOLEAN) {
             free(name);
             goto out;
         }
