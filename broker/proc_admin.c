@@ -230,6 +230,25 @@ static void on_topic_stats(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     reply_body(conn, req, &o);
 }
 
+/* `{"connectionSet":[{clientAddr, clientId, language, version}, ...` (the
+ * caller closes the array). */
+static void write_connection_set(rmq_buf_t *o, const rmq_client_chan_t *chans, size_t n)
+{
+    rmq_buf_puts(o, "{\"connectionSet\":[");
+    for (size_t i = 0; i < n; i++) {
+        rmq_jw_t w;
+        if (i)
+            rmq_buf_putc(o, ',');
+        rmq_jw_init(&w, o);
+        rmq_jw_obj_begin(&w);
+        rmq_jw_kstr(&w, "clientAddr", rmq_conn_peer(chans[i].conn));
+        rmq_jw_kstr(&w, "clientId", chans[i].client_id);
+        rmq_jw_kstr(&w, "language", rmq_lang_name(chans[i].language));
+        rmq_jw_kint(&w, "version", chans[i].version);
+        rmq_jw_obj_end(&w);
+    }
+}
+
 static void on_consumer_connections(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
     rmq_broker_t *b = ctx;
@@ -244,19 +263,7 @@ static void on_consumer_connections(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     }
     rmq_buf_t o;
     rmq_buf_init(&o);
-    rmq_buf_puts(&o, "{\"connectionSet\":[");
-    for (size_t i = 0; i < g->n; i++) {
-        rmq_jw_t w;
-        if (i)
-            rmq_buf_putc(&o, ',');
-        rmq_jw_init(&w, &o);
-        rmq_jw_obj_begin(&w);
-        rmq_jw_kstr(&w, "clientAddr", rmq_conn_peer(g->chans[i].conn));
-        rmq_jw_kstr(&w, "clientId", g->chans[i].client_id);
-        rmq_jw_kstr(&w, "language", rmq_lang_name(g->chans[i].language));
-        rmq_jw_kint(&w, "version", g->chans[i].version);
-        rmq_jw_obj_end(&w);
-    }
+    write_connection_set(&o, g->chans, g->n);
     rmq_buf_puts(&o, "],");
     const char *cfw = g->consume_from_where ? g->consume_from_where : "CONSUME_FROM_LAST_OFFSET";
     const char *ct = g->consume_type ? g->consume_type : "CONSUME_PASSIVELY";
@@ -292,19 +299,7 @@ static void on_producer_connections(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     }
     rmq_buf_t o;
     rmq_buf_init(&o);
-    rmq_buf_puts(&o, "{\"connectionSet\":[");
-    for (size_t i = 0; i < g->n; i++) {
-        rmq_jw_t w;
-        if (i)
-            rmq_buf_putc(&o, ',');
-        rmq_jw_init(&w, &o);
-        rmq_jw_obj_begin(&w);
-        rmq_jw_kstr(&w, "clientAddr", rmq_conn_peer(g->chans[i].conn));
-        rmq_jw_kstr(&w, "clientId", g->chans[i].client_id);
-        rmq_jw_kstr(&w, "language", rmq_lang_name(g->chans[i].language));
-        rmq_jw_kint(&w, "version", g->chans[i].version);
-        rmq_jw_obj_end(&w);
-    }
+    write_connection_set(&o, g->chans, g->n);
     rmq_buf_puts(&o, "]}");
     reply_body(conn, req, &o);
 }
