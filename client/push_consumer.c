@@ -284,12 +284,17 @@ static void deliver(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_messa
 /* @thread io */
 static int flow_delay(cm_consumer_t *c, cm_mqstate_t *mq)
 {
+    pthread_mutex_lock(&c->lock); /* a rebalance may drop and free the pq meanwhile */
     cm_pq_t *pq = mq->pq;
+    if (pq)
+        cm_pq_hold(pq);
+    pthread_mutex_unlock(&c->lock);
     if (!pq)
         return 0;
     size_t cnt, bytes;
     int64_t span;
     cm_pq_stats(pq, &cnt, &bytes, &span);
+    cm_pq_release(pq);
     if (cnt > (size_t)c->s->pullThresholdForQueue ||
         bytes > (size_t)c->s->pullThresholdSizeForQueue * 1048576u || span > c->s->consumeConcurrentlyMaxSpan)
         return 50;
