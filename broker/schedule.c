@@ -53,7 +53,8 @@ bool rmq_schedule_timer_park(rmq_broker_t *b, rmq_msg_props_t *props, int64_t no
         int64_t ms = prop_i64(props, RMQ_PROP_TIMER_DELAY_MS);
         if (sec < 0 && ms < 0)
             return false;
-        due = now + (sec >= 0 ? sec * 1000 : ms);
+        int64_t delay = sec >= 0 ? (sec > INT64_MAX / 4000 ? INT64_MAX / 4 : sec * 1000) : ms;
+        due = now + (delay > INT64_MAX / 4 ? INT64_MAX / 4 : delay); /* no overflow on absurd values */
         char v[32];
         snprintf(v, sizeof(v), "%lld", (long long)due);
         rmq_msg_props_set(props, RMQ_PROP_TIMER_DELIVER_MS, v);
