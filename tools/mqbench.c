@@ -40,7 +40,7 @@ static int64_t wall_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static volatile sig_atomic_t stop_flag;
+static atomic_int stop_flag; /* lock-free: set by the signal handler and main */
 static void on_sig(int s)
 {
     (void)s;
