@@ -168,7 +168,10 @@ static void deliver_level(rmq_schedule_t *s, int level, int64_t now)
                 s->offsets[level]++;
                 continue;
             }
-            if (rec.store_timestamp + delay > now || !deliver_one(s, &rec, now)) {
+            /* a store time in the future (the clock went back) is due now, as
+             * Java's correctDeliverTimestamp */
+            bool due = rec.store_timestamp + delay <= now || rec.store_timestamp > now;
+            if (!due || !deliver_one(s, &rec, now)) {
                 stop = true;
                 break;
             }
