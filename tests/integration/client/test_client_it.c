@@ -1086,3 +1086,64 @@ Test(client, reset_offset_by_time_rewinds_online_consumer, .init = setup2, .fini
                   reset_calls - before);
     comet_push_consumer_destroy(c);
 }
+
+/* ---------------- RECONSUME_LATER: sent back, redelivered through %RETRY% ---------------- */
+
+static void setup2_fast_delay(void)
+{
+    cr_assert(cl_start(&cl, 2, "messageDelayLevel=1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s\n"),
+              "cluster start failed");
+}
+
+static atomic_int retry_seen, retry_last_times;
+static atomic_bool retry_topic_ok = true;
+static comet_consume_status_t retry_cb(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
+                                       size_t cnt, void *opaque)
+{
+    rec_t *r = opaque;
+    for (size_t i = 0; i < cnt; i++) {
+        size_t len;
+        const char *b = comet_message_ext_body(msgs[i], &len);
+        if (strcmp(b, "message-3") == 0) {
+            retry_seen++;
+            retry_last_times = comet_message_ext_reconsume_times(msgs[i]);
+            if (strcmp(comet_message_ext_topic(msgs[i]), "ItRetry") != 0)
+                retry_topic_ok = false;
+            if (comet_message_ext_reconsume_times(msgs[i]) < 2)
+                return COMET_RECONSUME_LATER;
+        }
+        ids_add(&r->ids, comet_message_ext_msg_id(msgs[i]));
+    }
+    return COMET_CONSUME_SUCCESS;
+}
+
+Test(client, reconsume_later_redelivers_through_retry_topic, .init = setup2_fast_delay, .fini = teardown,
+     .timeout = 90)
+{
+    cr_assert(cl_create_topic(&cl, "ItRetry", 2, 2));
+    comet_producer_t *p = producer(NULL);
+    idset_t sent;
+    ids_init(&sent);
+    for (int i = 0; i < 10; i++) {
+        comet_message_t *m = msg("ItRetry", i, "T");
+        comet_send_result_t res;
+        cr_assert_eq(comet_producer_send(p, m, &res, -1), 0, "%s", res.errstr);
+        ids_add(&sent, res.msg_id);
+        comet_message_destroy(m);
+    }
+    comet_producer_destroy(p);
+    rec_t r;
+    ids_init(&r.ids);
+    comet_conf_t *conf = cl_conf(&cl, "consumerGroup", "it_retry_cg");
+    char err[256];
+    comet_push_consumer_t *c = comet_push_consumer_new(conf, retry_cb, &r, err, sizeof(err));
+    cr_assert_not_null(c);
+    comet_push_consumer_subscribe(c, "ItRetry", "*");
+    cr_assert_eq(comet_push_consumer_start(c, err, sizeof(err)), 0);
+    bool all = wait_all(&sent, &r.ids, 40000);
+    cr_expect(all, "missed %zu", ids_missing(&sent, &r.ids, NULL, 0));
+    cr_expect_eq(retry_seen, 3, "message-3 delivered 3 times (2 failures), saw %d", (int)retry_seen);
+    cr_expect_eq(retry_last_times, 2, "reconsumeTimes of the last delivery");
+    cr_expect(retry_topic_ok, "retried messages show their original topic");
+    comet_push_consumer_destroy(c);
+}
