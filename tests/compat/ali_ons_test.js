@@ -142,6 +142,8 @@ async function main() {
       const m = /^body-(\d+)$/.exec(body);
       if (!m) { bad.push(`${who}: unexpected body ${body}`); return; }
       const i = Number(m[1]);
+      // retried messages too: ali-ons restores the original topic from RETRY_TOPIC
+      if (msg.topic !== TOPIC) bad.push(`${who}: message ${i} topic ${msg.topic} (reconsumeTimes ${msg.reconsumeTimes})`);
       const wantTag = i % 2 ? 'TagB' : 'TagA';
       if (msg.tags !== wantTag) bad.push(`${who}: message ${i} tag ${msg.tags} != ${wantTag}`);
       if (msg.keys !== `key-${i} k${i % 7}`) bad.push(`${who}: message ${i} keys ${msg.keys}`);
