@@ -1147,3 +1147,82 @@ Test(client, reconsume_later_redelivers_through_retry_topic, .init = setup2_fast
     cr_expect(retry_topic_ok, "retried messages show their original topic");
     comet_push_consumer_destroy(c);
 }
+
+static atomic_int dlq_attempts;
+static comet_consume_status_t always_fail_3(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
+                                            size_t cnt, void *opaque)
+{
+    rec_t *r = opaque;
+    for (size_t i = 0; i < cnt; i++) {
+        size_t len;
+        const char *b = comet_message_ext_body(msgs[i], &len);
+        if (strcmp(b, "message-3") == 0) {
+            dlq_attempts++;
+            return COMET_RECONSUME_LATER;
+        }
+        ids_add(&r->ids, comet_message_ext_msg_id(msgs[i]));
+    }
+    return COMET_CONSUME_SUCCESS;
+}
+
+Test(client, max_reconsume_times_sends_to_dead_letter_queue, .init = setup2_fast_delay, .fini = teardown,
+     .timeout = 90)
+{
+    cr_assert(cl_create_topic(&cl, "ItDlq", 1, 2));
+    comet_producer_t *p = producer(NULL);
+    char dead_id[COMET_MSGID_MAX] = "";
+    for (int i = 0; i < 6; i++) {
+        comet_message_t *m = msg("ItDlq", i, "D");
+        comet_send_result_t res;
+        cr_assert_eq(comet_producer_send(p, m, &res, -1), 0, "%s", res.errstr);
+        if (i == 3)
+            snprintf(dead_id, sizeof(dead_id), "%s", res.msg_id);
+        comet_message_destroy(m);
+    }
+    comet_producer_destroy(p);
+    rec_t r;
+    ids_init(&r.ids);
+    comet_conf_t *conf = cl_conf(&cl, "consumerGroup", "it_dlq_cg");
+    char err[256];
+    cr_assert_eq(comet_conf_set(conf, "maxReconsumeTimes", "1", err, sizeof(err)), COMET_CONF_OK);
+    comet_push_consumer_t *c = comet_push_consumer_new(conf, always_fail_3, &r, err, sizeof(err));
+    cr_assert_not_null(c);
+    comet_push_consumer_subscribe(c, "ItDlq", "*");
+    cr_assert_eq(comet_push_consumer_start(c, err, sizeof(err)), 0);
+    int64_t end = rmq_mono_ms() + 20000;
+    while ((ids_count(&r.ids) < 5 || dlq_attempts < 2) && rmq_mono_ms() < end)
+        sleep_ms(100);
+    sleep_ms(3000); /* no third delivery: the second failure went to the DLQ */
+    cr_expect_eq(dlq_attempts, 2, "1 delivery + 1 redelivery, then the dead-letter queue (saw %d)",
+                 (int)dlq_attempts);
+    comet_push_consumer_destroy(c);
+    /* the message is in %DLQ%it_dlq_cg */
+    comet_pull_consumer_t *pc =
+        comet_pull_consumer_new(cl_conf(&cl, "consumerGroup", "it_dlq_reader"), err, sizeof(err));
+    cr_assert_not_null(pc);
+    cr_assert_eq(comet_pull_consumer_start(pc, err, sizeof(err)), 0);
+    comet_message_queue_t *mqs = NULL;
+    size_t n = 0;
+    comet_err_t e = COMET_ERR__NO_ROUTE;
+    for (int i = 0; i < 50 && e; i++) {
+        e = comet_pull_consumer_fetch_queues(pc, "%DLQ%it_dlq_cg", &mqs, &n);
+        if (e)
+            sleep_ms(200);
+    }
+    cr_assert_eq(e, 0, "no route for the dead-letter topic: %s", comet_err2str(e));
+    comet_pull_consumer_assign(pc, mqs, n);
+    free(mqs);
+    bool found = false;
+    end = rmq_mono_ms() + 10000;
+    while (!found && rmq_mono_ms() < end) {
+        comet_message_ext_t *m[8];
+        size_t k = 0;
+        comet_pull_consumer_poll(pc, 200, m, 8, &k);
+        for (size_t i = 0; i < k; i++) {
+            found = found || strcmp(comet_message_ext_msg_id(m[i]), dead_id) == 0;
+            comet_message_ext_destroy(m[i]);
+        }
+    }
+    cr_expect(found, "message %s not found in %%DLQ%%it_dlq_cg", dead_id);
+    comet_pull_consumer_destroy(pc);
+}
