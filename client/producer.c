@@ -297,6 +297,7 @@ static comet_err_t send_sync(comet_producer_t *p, const send_req_t *sr, comet_se
     int times = fixed_broker ? 1 : 1 + p->s->retryTimesWhenSendFailed;
     char last[COMET_NAME_MAX] = "";
     bool have_result = false;
+    comet_send_result_t stored; /* last answer that says "stored" (retryAnotherBrokerWhenNotStoreOK) */
     res->err = COMET_ERR__NO_ROUTE;
     res->errstr[0] = 0;
     res->attempts = 0;
@@ -356,6 +357,7 @@ static comet_err_t send_sync(comet_producer_t *p, const send_req_t *sr, comet_se
             cm_fault_update(&p->fault, broker, lat, false, rmq_mono_ms());
             fill_ok(res, sr, broker, qid, &resp);
             have_result = true;
+            stored = *res;
             rmq_cmd_deinit(&resp);
             if (res->status != COMET_SEND_OK && p->s->retryAnotherBrokerWhenNotStoreOK && !fixed_broker)
                 continue;
@@ -368,12 +370,15 @@ static comet_err_t send_sync(comet_producer_t *p, const send_req_t *sr, comet_se
         int code = resp.code;
         rmq_cmd_deinit(&resp);
         if (!retry_code(code))
-            return res->err;
+            break; /* not retried; an earlier stored answer still wins (as Java) */
         if (code == 17)
             cm_instance_want_route_refresh(p->inst);
     }
-    if (have_result)
-        res->err = COMET_ERR_NO_ERROR;
+    if (have_result) {
+        int attempts = res->attempts;
+        *res = stored;
+        res->attempts = attempts;
+    }
     return res->err;
 }
 
