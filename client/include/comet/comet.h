@@ -18,11 +18,12 @@
  *  - Callbacks carry a user pointer and document the thread they run on.
  *
  * Threads: every handle runs one internal I/O thread (network), one service
- * thread (route refresh, heartbeats, rebalance, offset persistence) and, for
- * producers, one callback thread (send results). Push consumers run a consume
- * thread pool (consumeThreadMin threads). All public functions are
- * thread-safe unless noted, but must not be called from inside a callback of
- * the same handle when they block (send, shutdown, destroy).
+ * thread (route refresh, heartbeats, rebalance, offset persistence, queue
+ * locks) and one callback thread (producer send results). Push consumers also
+ * run a consume thread pool (consumeThreadMin threads). All public functions
+ * are thread-safe unless noted. _shutdown and _destroy must not be called
+ * from a callback of the same handle; a blocking send from a callback works
+ * but holds up the callbacks queued behind it.
  *
  * Not in this version: transactions, request/reply, ACL, SQL92 filters,
  * namespaces. */
