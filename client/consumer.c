@@ -980,7 +980,69 @@ void cm_consumer_consumed(cm_consumer_t *c, cm_pq_t *pq, const char *topic, cons
         cm_offset_store_update(&c->offsets, topic, broker, qid, off, true);
 }
 
-rmq_err_t cm_consumer_send_back(cm_consumer_t *c, const comet_message_ext_t *m, int delay_level)
+/* When CONSUMER_SEND_MSG_BACK fails (e.g. the message's broker is down), Java
+ * sends the message itself to %RETRY%<group> through its internal producer,
+ * preferring another broker: same here, with SEND_MESSAGE_V2. Blocking. */
+static rmq_err_t send_back_fallback(cm_consumer_t *c, const comet_message_ext_t *m, int delay_level)
+{
+    char retry[COMET_NAME_MAX];
+    snprintf(retry, sizeof(retry), "%%RETRY%%%s", c->group);
+    rmq_err_t e;
+    char err[256];
+    cm_route_t *r = cm_route_get(c->inst, retry, true, &e, err, sizeof(err));
+    if (!r)
+        return e;
+    _Atomic uint32_t counter = (uint32_t)rmq_mono_us();
+    int idx = cm_select_queue(r, &counter, m->broker_name, false, NULL, 0, NULL, 0, NULL);
+    const char *addr = idx >= 0 ? cm_route_master_addr(r, r->pub[idx].broker_name) : NULL;
+    if (!addr) {
+        cm_route_release(r);
+        return RMQ_ERR__NO_ROUTE;
+    }
+    int max = c->s->maxReconsumeTimes < 0 ? 16 : c->s->maxReconsumeTimes;
+    rmq_msg_props_t props;
+    rmq_msg_props_init(&props);
+    for (size_t i = 0; i < m->props.n; i++)
+        rmq_msg_props_set(&props, m->props.items[i].key, m->props.items[i].value);
+    rmq_msg_props_del(&props, RMQ_PROP_MIN_OFFSET);
+    rmq_msg_props_del(&props, RMQ_PROP_MAX_OFFSET);
+    rmq_msg_props_del(&props, "TRAN_MSG");
+    if (!rmq_msg_props_get(&props, "ORIGIN_MESSAGE_ID"))
+        rmq_msg_props_set(&props, "ORIGIN_MESSAGE_ID", m->msg_id);
+    rmq_msg_props_set(&props, "RETRY_TOPIC", m->topic);
+    char num[24];
+    snprintf(num, sizeof(num), "%d", delay_level > 0 ? delay_level : 3 + m->reconsume_times);
+    rmq_msg_props_set(&props, RMQ_PROP_DELAY, num);
+    rmq_buf_t pb;
+    rmq_buf_init(&pb);
+    rmq_msg_props_encode(&props, &pb);
+    rmq_msg_props_free(&props);
+    rmq_cmd_t *req =
+        cm_send_cmd_new(c->s, RMQ_REQ_SEND_MESSAGE_V2, retry, r->pub[idx].queue_id, 0, rmq_now_ms(), m->flag,
+                        rmq_buf_cstr(&pb), false, r->pub[idx].broker_name, m->body, m->body_len);
+    rmq_buf_free(&pb);
+    rmq_cmd_set_ext(req, "a", "CLIENT_INNER_PRODUCER");
+    rmq_cmd_set_ext_i64(
+        req, "j", m->reconsume_times + 1); /* RECONSUME_TIME / MAX_RECONSUME_TIMES travel in the header */
+    rmq_cmd_set_ext_i64(req, "l", max);
+    char a[256];
+    snprintf(a, sizeof(a), "%s", addr);
+    cm_route_release(r);
+    rmq_cmd_t resp;
+    e = cm_request_sync(c->inst, a, req, c->s->mqClientApiTimeout, &resp);
+    rmq_cmd_destroy(req);
+    if (e != RMQ_OK)
+        return e;
+    e = (resp.code == 0 || resp.code == 10 || resp.code == 11 || resp.code == 12) ? RMQ_OK
+                                                                                  : (rmq_err_t)resp.code;
+    rmq_cmd_deinit(&resp);
+    if (e == RMQ_OK)
+        rmq_log(RMQ_LOG_INFO, FAC, "%s: message %s sent back through %s on %s", c->group, m->msg_id, retry,
+                a);
+    return e;
+}
+
+static rmq_err_t send_back_direct(cm_consumer_t *c, const comet_message_ext_t *m, int delay_level)
 {
     char addr[256];
     if (!cm_broker_master_addr(c->inst, m->broker_name, addr, sizeof(addr)))
@@ -1003,6 +1065,16 @@ rmq_err_t cm_consumer_send_back(cm_consumer_t *c, const comet_message_ext_t *m, 
     e = resp.code == 0 ? RMQ_OK : (rmq_err_t)resp.code;
     rmq_cmd_deinit(&resp);
     return e;
+}
+
+rmq_err_t cm_consumer_send_back(cm_consumer_t *c, const comet_message_ext_t *m, int delay_level)
+{
+    rmq_err_t e = send_back_direct(c, m, delay_level);
+    if (e == RMQ_OK || delay_level < 0)
+        return e;
+    rmq_log(RMQ_LOG_INFO, FAC, "%s: CONSUMER_SEND_MSG_BACK of %s failed (%s), sending it to the retry topic",
+            c->group, m->msg_id, rmq_err2str(e));
+    return send_back_fallback(c, m, delay_level);
 }
 
 static void role_tick(void *ctx, int64_t now, bool force)

@@ -1226,3 +1226,60 @@ Test(client, max_reconsume_times_sends_to_dead_letter_queue, .init = setup2_fast
     cr_expect(found, "message %s not found in %%DLQ%%it_dlq_cg", dead_id);
     comet_pull_consumer_destroy(pc);
 }
+
+/* ---------------- send-back fallback when the message's broker is unreachable ---------------- */
+
+static atomic_int fb_deliveries, fb_times;
+static atomic_bool fb_topic_ok = true;
+static comet_consume_status_t fallback_cb(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
+                                          size_t cnt, void *opaque)
+{
+    for (size_t i = 0; i < cnt; i++) {
+        size_t len;
+        const char *b = comet_message_ext_body(msgs[i], &len);
+        if (strcmp(b, "message-2") != 0)
+            continue;
+        fb_deliveries++;
+        fb_times = comet_message_ext_reconsume_times(msgs[i]);
+        if (strcmp(comet_message_ext_topic(msgs[i]), "ItFb") != 0)
+            fb_topic_ok = false;
+        if (fb_deliveries == 1) {
+            kill(cl.brokers[0].pid, SIGSTOP); /* broker a cannot take the send-back */
+            return COMET_RECONSUME_LATER;
+        }
+    }
+    return COMET_CONSUME_SUCCESS;
+}
+
+Test(client, send_back_falls_back_to_the_retry_topic, .init = setup2_fast_delay, .fini = teardown,
+     .timeout = 90)
+{
+    cr_assert(cl_create_topic(&cl, "ItFb", 1, 2));
+    comet_producer_t *p = producer(NULL);
+    comet_message_queue_t mq = {0};
+    snprintf(mq.topic, sizeof(mq.topic), "ItFb");
+    snprintf(mq.broker_name, sizeof(mq.broker_name), "a");
+    for (int i = 0; i < 5; i++) {
+        comet_message_t *m = msg("ItFb", i, "F");
+        comet_send_result_t res;
+        cr_assert_eq(comet_producer_send_to_queue(p, m, &mq, &res, -1), 0, "%s", res.errstr);
+        comet_message_destroy(m);
+    }
+    comet_producer_destroy(p);
+    comet_conf_t *conf = cl_conf(&cl, "consumerGroup", "it_fb_cg");
+    char err[256];
+    comet_conf_set(conf, "mqClientApiTimeout", "1000", err, sizeof(err));
+    comet_push_consumer_t *c = comet_push_consumer_new(conf, fallback_cb, NULL, err, sizeof(err));
+    cr_assert_not_null(c);
+    comet_push_consumer_subscribe(c, "ItFb", "*");
+    cr_assert_eq(comet_push_consumer_start(c, err, sizeof(err)), 0);
+    int64_t end = rmq_mono_ms() + 40000;
+    while (fb_deliveries < 2 && rmq_mono_ms() < end)
+        sleep_ms(100);
+    kill(cl.brokers[0].pid, SIGCONT);
+    cr_expect_eq(fb_deliveries, 2, "redelivered through %%RETRY%% on b while a is frozen (%d deliveries)",
+                 (int)fb_deliveries);
+    cr_expect_eq(fb_times, 1, "reconsumeTimes of the redelivery");
+    cr_expect(fb_topic_ok, "the redelivered message shows its original topic");
+    comet_push_consumer_destroy(c);
+}
