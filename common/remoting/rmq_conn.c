@@ -16,6 +16,7 @@
 #include <event2/util.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +74,21 @@ struct rmq_endpoint_s {
     rmq_conn_t *conns;
 };
 
-static int32_t next_opaque = 1;
-static uint64_t next_conn_id = 1;
+/* Process-wide counters: several endpoints (client handles) may run their
+ * event loops on different threads. */
+static _Atomic int32_t next_opaque = 1;
+static _Atomic uint64_t next_conn_id = 1;
+
+/* Next request id: positive, wraps well before INT32_MAX (as ali-ons). */
+static int32_t take_opaque(void)
+{
+    int32_t o = atomic_fetch_add(&next_opaque, 1);
+    if (o >= INT32_MAX - 10 || o <= 0) {
+        atomic_store(&next_opaque, 2);
+        o = 1;
+    }
+    return o;
+}
 
 static void conn_close(rmq_conn_t *c, rmq_err_t why);
 
@@ -336,9 +350,7 @@ rmq_err_t rmq_conn_request(rmq_conn_t *c, rmq_cmd_t *req, int timeout_ms, rmq_re
     if (c->closed)
         return RMQ_ERR__TRANSPORT;
     req->flag &= ~(RMQ_FLAG_RESPONSE | RMQ_FLAG_ONEWAY);
-    req->opaque = next_opaque++;
-    if (next_opaque >= INT32_MAX - 10)
-        next_opaque = 1;
+    req->opaque = take_opaque();
     pending_t *p = rmq_calloc(1, sizeof(*p));
     p->opaque = req->opaque;
     p->cb = cb;
@@ -354,9 +366,7 @@ rmq_err_t rmq_conn_request(rmq_conn_t *c, rmq_cmd_t *req, int timeout_ms, rmq_re
 rmq_err_t rmq_conn_oneway(rmq_conn_t *c, rmq_cmd_t *req)
 {
     req->flag = (req->flag & ~RMQ_FLAG_RESPONSE) | RMQ_FLAG_ONEWAY;
-    req->opaque = next_opaque++;
-    if (next_opaque >= INT32_MAX - 10)
-        next_opaque = 1;
+    req->opaque = take_opaque();
     return rmq_conn_send(c, req);
 }
 
@@ -530,7 +540,7 @@ static rmq_conn_t *conn_new(rmq_endpoint_t *ep, struct bufferevent *bev)
     c->ep = ep;
     c->bev = bev;
     c->refs = 1;
-    c->id = next_conn_id++;
+    c->id = atomic_fetch_add(&next_conn_id, 1);
     c->next = ep->conns;
     if (ep->conns)
         ep->conns->prev = c;

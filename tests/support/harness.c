@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -103,6 +104,9 @@ bool th_proc_spawn(th_proc_t *p, const char *exe, char *const argv[], const char
     if (pid < 0)
         return false;
     if (pid == 0) {
+        /* If the test process dies (a crash skips .fini), take the server
+         * with it instead of leaving it running. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
