@@ -8,7 +8,8 @@
  * Timers: a message due later than now is parked at the level with the
  * longest delay not past its due time (rmq_schedule_timer_park); when that
  * level delivers it and it is still not due, it is parked again for the
- * remaining time instead of going to its topic (broker/NOTES-timer.md).
+ * remaining time instead of going to its topic (ARCHITECTURE.md, "Delivery at
+ * an arbitrary time").
  * Thread: io (reads are mapped-memory lookups; the put is the usual append,
  * the I/O thread being the single writer).
  * Never: blocks, or writes its snapshot itself (broker.c persists it). */
