@@ -445,6 +445,21 @@ static int cmd_update_topic(args_t *a)
     return rc;
 }
 
+/* DELETE_TOPIC_IN_BROKER / DELETE_TOPIC_IN_NAMESRV to one address: 0 when done. */
+static int delete_topic_at(const char *addr, int code, const char *topic)
+{
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, code);
+    rmq_cmd_set_ext(&req, "topic", topic);
+    int rc = EXIT_FAIL;
+    if (call(addr, &req, &resp, false) == 0) {
+        rc = check_code(&resp, addr) ? EXIT_FAIL : 0;
+        rmq_cmd_deinit(&resp);
+    }
+    rmq_cmd_deinit(&req);
+    return rc;
+}
+
 static int cmd_delete_topic(args_t *a)
 {
     const char *topic = need(a, 't', "topic");
@@ -457,31 +472,13 @@ static int cmd_delete_topic(args_t *a)
         return fail("cluster %s has no master", a->o['c']);
     }
     int rc = 0;
-    for (int i = 0; i < n; i++) {
-        rmq_cmd_t req, resp;
-        rmq_cmd_init_request(&req, RMQ_REQ_DELETE_TOPIC_IN_BROKER);
-        rmq_cmd_set_ext(&req, "topic", topic);
-        if (call(addrs[i], &req, &resp, false) == 0) {
-            if (check_code(&resp, addrs[i]))
-                rc = EXIT_FAIL;
-            rmq_cmd_deinit(&resp);
-        } else
+    for (int i = 0; i < n; i++)
+        if (delete_topic_at(addrs[i], RMQ_REQ_DELETE_TOPIC_IN_BROKER, topic))
             rc = EXIT_FAIL;
-        rmq_cmd_deinit(&req);
-    }
     free_strv(addrs, n);
-    for (int i = 0; i < ns_count; i++) {
-        rmq_cmd_t req, resp;
-        rmq_cmd_init_request(&req, RMQ_REQ_DELETE_TOPIC_IN_NAMESRV);
-        rmq_cmd_set_ext(&req, "topic", topic);
-        if (call(ns_list[i], &req, &resp, false) == 0) {
-            if (check_code(&resp, ns_list[i]))
-                rc = EXIT_FAIL;
-            rmq_cmd_deinit(&resp);
-        } else
+    for (int i = 0; i < ns_count; i++)
+        if (delete_topic_at(ns_list[i], RMQ_REQ_DELETE_TOPIC_IN_NAMESRV, topic))
             rc = EXIT_FAIL;
-        rmq_cmd_deinit(&req);
-    }
     if (!rc)
         printf("delete topic [%s] from cluster [%s] success.\n", topic, a->o['c']);
     return rc;
