@@ -406,7 +406,7 @@ static void system_topics(rmq_broker_t *b)
     if (b->conf.brokerTopicEnable)
         add_system_topic(b, b->conf.brokerName, 1, 7);
     add_system_topic(b, RMQ_TOPIC_OFFSET_MOVED, 1, 6);
-    add_system_topic(b, RMQ_TOPIC_SCHEDULE, 18, 6);
+    add_system_topic(b, RMQ_SCHEDULE_TOPIC, 18, 6);
     char reply[300];
     snprintf(reply, sizeof(reply), "%s_REPLY_TOPIC", b->conf.brokerClusterName);
     add_system_topic(b, reply, 1, 6);

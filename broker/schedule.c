@@ -150,7 +150,7 @@ static void deliver_level(rmq_schedule_t *s, int level, int64_t now)
         int64_t off = s->offsets[level];
         rmq_get_result_t gr;
         memset(&gr, 0, sizeof(gr));
-        rmq_store_get_message(b->store, RMQ_TOPIC_SCHEDULE, level - 1, off, 32, NULL, 0, &gr);
+        rmq_store_get_message(b->store, RMQ_SCHEDULE_TOPIC, level - 1, off, 32, NULL, 0, &gr);
         if (gr.status != RMQ_GET_FOUND) {
             if ((gr.status == RMQ_GET_OFFSET_TOO_SMALL || gr.status == RMQ_GET_NO_MATCHED_MESSAGE ||
                  gr.status == RMQ_GET_MESSAGE_WAS_REMOVING || gr.status == RMQ_GET_OFFSET_OVERFLOW_BADLY ||

@@ -80,7 +80,7 @@ int rmq_topic_filter_parse(const char *s)
 
 bool rmq_topic_is_system(const char *t)
 {
-    static const char *const forbidden[] = {RMQ_TOPIC_SCHEDULE,
+    static const char *const forbidden[] = {RMQ_SCHEDULE_TOPIC,
                                             "RMQ_SYS_TRANS_HALF_TOPIC",
                                             "RMQ_SYS_TRANS_OP_HALF_TOPIC",
                                             "TRANS_CHECK_MAX_TIME_TOPIC",

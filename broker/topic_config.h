@@ -11,6 +11,7 @@
 #include "rmq_buf.h"
 #include "rmq_err.h"
 #include "rmq_map.h"
+#include "rmq_store.h" /* RMQ_SCHEDULE_TOPIC */
 
 #define RMQ_PERM_PRIORITY 0x8
 #define RMQ_PERM_READ 0x4
@@ -20,7 +21,6 @@
 #define RMQ_TOPIC_TBW102 "TBW102"
 #define RMQ_TOPIC_SELF_TEST "SELF_TEST_TOPIC"
 #define RMQ_TOPIC_OFFSET_MOVED "OFFSET_MOVED_EVENT"
-#define RMQ_TOPIC_SCHEDULE "SCHEDULE_TOPIC_XXXX"
 #define RMQ_TOPIC_BENCHMARK "BenchmarkTest"
 #define RMQ_RETRY_PREFIX "%RETRY%"
 #define RMQ_DLQ_PREFIX "%DLQ%"

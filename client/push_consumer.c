@@ -1,11 +1,12 @@
-/* push_consumer.c - DefaultMQPushConsumer (concurrent consumption): the
+/* push_consumer.c - DefaultMQPushConsumer (concurrent and orderly consumption): the
  * consume thread pool, flow control per queue, send-back of failed messages
  * and the at-least-once offset rule (commit only below the oldest message
  * still being consumed, via process_queue.c).
  *
  * Threads: deliver() runs on the I/O thread and only queues tasks; the
  * consume callback runs on the pool threads (consumeThreadMin). The task
- * list is guarded by plock. Orderly (locked) consumption is not implemented. */
+ * list is guarded by plock. consumeOrderly=true runs one task per queue at a
+ * time, in offset order, while the queue's broker lock is held (run_orderly). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

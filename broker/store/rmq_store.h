@@ -128,6 +128,9 @@ typedef struct rmq_store_msg_s {
     bool wait_store_ok; /* honour SYNC_FLUSH for this message (property WAIT) */
 } rmq_store_msg_t;
 
+/* The delay-level topic the store parks DELAY messages in (18 queues). */
+#define RMQ_SCHEDULE_TOPIC "SCHEDULE_TOPIC_XXXX"
+
 #define RMQ_STORE_MSGIDS_MAX 4096
 
 typedef struct rmq_put_result_s {

@@ -19,7 +19,6 @@
 #include "checkpoint.h"
 #include "strmap.h"
 
-#define RMQ_SCHEDULE_TOPIC "SCHEDULE_TOPIC_XXXX"
 #define RMQ_MAX_DELAY_LEVELS 64
 
 /* Files removed from a queue wait here until no reader holds them; the
