@@ -2,7 +2,7 @@
 # Install what is missing, build, and run every Comet test:
 #   1. unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   2. every ctest suite (unit + integration with real processes) on the normal build (build/)
-#   3. the frame-decoder fuzzer for a bounded time (clang libFuzzer, ASan/UBSan)
+#   3. the fuzzers (frame decoder; properties/JSON text) for a bounded time (clang libFuzzer, ASan/UBSan)
 #   4. compatibility tests with real RocketMQ clients from npm (tests/compat/)
 # Exits non-zero if anything fails.
 set -euo pipefail
@@ -29,8 +29,10 @@ echo "== all tests (unit + integration, real processes) =="
 (cd build && ctest -LE fuzz --output-on-failure -j"$JOBS")
 
 if [ -x tests/fuzz/run.sh ]; then
-  echo "== fuzz: frame decoder, ${FUZZ_SECONDS}s =="
-  tests/fuzz/run.sh "$FUZZ_SECONDS"
+  echo "== fuzz: frame decoder (fuzz_cmd), ${FUZZ_SECONDS}s =="
+  COMET_FUZZ_TARGET=fuzz_cmd tests/fuzz/run.sh "$FUZZ_SECONDS"
+  echo "== fuzz: properties / JSON text (fuzz_text), $((FUZZ_SECONDS / 2))s =="
+  COMET_FUZZ_TARGET=fuzz_text tests/fuzz/run.sh "$((FUZZ_SECONDS / 2))"
 fi
 
 for runner in tests/compat/run.sh tests/compat/client/run.sh; do
