@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
             libevent-dev libjansson-dev libmsgpack-dev libprotobuf-c-dev protobuf-c-compiler
             zlib1g-dev)
-TEST_PKGS=(libcriterion-dev nodejs npm iproute2)
+TEST_PKGS=(libcriterion-dev nodejs npm iproute2 docker-compose)
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then
   want+=("${TEST_PKGS[@]}")
