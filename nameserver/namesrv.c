@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
 #include "kv_config.h"
 #include "rmq_alloc.h"
@@ -22,6 +21,7 @@
 #include "rmq_conn.h"
 #include "rmq_json.h"
 #include "rmq_log.h"
+#include "rmq_msg_codec.h"
 #include "rmq_time.h"
 #include "route_info.h"
 
@@ -193,35 +193,13 @@ static bool parse_wrapper(json_t *wrap, reg_body_t *b, char *err, size_t es)
     return true;
 }
 
-static bool inflate_all(const uint8_t *p, size_t n, rmq_buf_t *out, size_t limit)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    if (inflateInit(&zs) != Z_OK)
-        return false;
-    zs.next_in = (Bytef *)p;
-    zs.avail_in = (uInt)n;
-    int r;
-    do {
-        rmq_buf_reserve(out, 16384);
-        zs.next_out = out->data + out->len;
-        zs.avail_out = (uInt)(out->cap - out->len - 1);
-        r = inflate(&zs, Z_NO_FLUSH);
-        out->len = out->cap - 1 - zs.avail_out;
-        if (out->len > limit)
-            r = Z_DATA_ERROR;
-    } while (r == Z_OK);
-    inflateEnd(&zs);
-    return r == Z_STREAM_END;
-}
-
 /* Compressed RegisterBrokerBody (RegisterBrokerBody.encode(true)). */
 static bool parse_compressed(const uint8_t *p, size_t n, reg_body_t *b, char *err, size_t es)
 {
     rmq_buf_t raw;
     rmq_buf_init(&raw);
     bool ok = false;
-    if (!inflate_all(p, n, &raw, 64u * 1024 * 1024)) {
+    if (rmq_msg_inflate(p, n, &raw, 64u * 1024 * 1024) != RMQ_OK) {
         snprintf(err, es, "compressed body does not inflate");
         goto out;
     }
@@ -313,7 +291,7 @@ static void on_register_broker(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
     int64_t crc = 0;
     rmq_cmd_ext_i64(req, "bodyCrc32", &crc);
     if (crc != 0) {
-        int64_t actual = (int64_t)(crc32(0L, req->body, (uInt)req->body_len) & 0x7FFFFFFF);
+        int64_t actual = rmq_msg_body_crc(req->body, req->body_len);
         if (actual != crc) {
             rmq_log(RMQ_LOG_WARN, "namesrv", "REGISTER_BROKER from %s: body crc32 %" PRId64 " != %" PRId64,
                     rmq_conn_peer(c), actual, crc);
