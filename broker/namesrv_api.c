@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "rmq_alloc.h"
 #include "rmq_codes.h"
 #include "rmq_log.h"
+#include "rmq_msg_codec.h"
 
 typedef struct ns_peer_s {
     struct rmq_namesrv_api_s *api;
@@ -106,8 +106,7 @@ static void register_one(ns_peer_t *p)
     rmq_buf_t body;
     rmq_buf_init(&body);
     build_body(b, &body);
-    uint32_t crc = (uint32_t)crc32(0L, body.data, (uInt)body.len) & 0x7FFFFFFFu;
-    rmq_cmd_set_ext_i64(&req, "bodyCrc32", (int64_t)crc);
+    rmq_cmd_set_ext_i64(&req, "bodyCrc32", rmq_msg_body_crc(body.data, body.len));
     rmq_cmd_take_body(&req, body.data, body.len);
     p->in_flight = true;
     rmq_err_t r =
