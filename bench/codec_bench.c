@@ -123,8 +123,8 @@ int main(int argc, char **argv)
     result_t rj = run(json, n, secs);
     double jansson = run_jansson(json, n, secs);
     result_t rb = run(bin.data, bin.len, secs);
-    printf("SEND_MESSAGE_V2 header, %zu-byte JSON frame vs %zu-byte ROCKETMQ frame, %.1f s per case\n", n, bin.len,
-           secs);
+    printf("SEND_MESSAGE_V2 header, %zu-byte JSON frame vs %zu-byte ROCKETMQ frame, %.1f s per case\n", n,
+           bin.len, secs);
     printf("%-28s %14s %14s\n", "case", "decode ops/s", "encode ops/s");
     printf("%-28s %14.0f %14.0f\n", "JSON header (rmq_hdr_json)", rj.decode_ops, rj.encode_ops);
     printf("%-28s %14.0f %14s\n", "JSON header (jansson DOM)", jansson, "-");

@@ -78,25 +78,44 @@ typedef struct {
     int64_t rec_size;
 } result_t;
 
-static result_t run_store(size_t body, bool sync, int threads)
+/* A started store in a new directory under g_dir (its path in dir), with
+ * g_seg commit-log segments and the flushDiskType given; exits on failure. */
+static rmq_store_t *bench_store_open(char dir[512], rmq_store_config_t *c, const char *flush)
 {
-    char dir[512];
-    snprintf(dir, sizeof(dir), "%s/comet-store-bench-XXXXXX", g_dir);
+    snprintf(dir, 512, "%s/comet-store-bench-XXXXXX", g_dir);
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         exit(1);
     }
-    rmq_store_config_t c;
-    rmq_store_config_init(&c);
+    rmq_store_config_init(c);
     char err[256];
-    rmq_conf_set(rmq_store_conf_defs, &c, "storePathRootDir", dir, err, sizeof(err));
-    rmq_conf_set(rmq_store_conf_defs, &c, "mappedFileSizeCommitLog", g_seg, err, sizeof(err));
-    rmq_conf_set(rmq_store_conf_defs, &c, "flushDiskType", sync ? "SYNC_FLUSH" : "ASYNC_FLUSH", err, sizeof(err));
-    rmq_store_t *s = rmq_store_open(&c, err, sizeof(err));
+    rmq_conf_set(rmq_store_conf_defs, c, "storePathRootDir", dir, err, sizeof(err));
+    rmq_conf_set(rmq_store_conf_defs, c, "mappedFileSizeCommitLog", g_seg, err, sizeof(err));
+    rmq_conf_set(rmq_store_conf_defs, c, "flushDiskType", flush, err, sizeof(err));
+    rmq_store_t *s = rmq_store_open(c, err, sizeof(err));
     if (!s || rmq_store_start(s) != RMQ_OK) {
         fprintf(stderr, "store open: %s\n", err);
         exit(1);
     }
+    return s;
+}
+
+/* The store of bench_store_open closed and its directory removed. */
+static void bench_store_close(rmq_store_t *s, rmq_store_config_t *c, const char *dir)
+{
+    rmq_store_destroy(s);
+    rmq_store_config_deinit(c);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static result_t run_store(size_t body, bool sync, int threads)
+{
+    char dir[512];
+    rmq_store_config_t c;
+    rmq_store_t *s = bench_store_open(dir, &c, sync ? "SYNC_FLUSH" : "ASYNC_FLUSH");
     usleep(200000); /* first segment prepared */
     prod_t *p = calloc((size_t)threads, sizeof(*p));
     pthread_t *th = calloc((size_t)threads, sizeof(*th));
@@ -104,7 +123,8 @@ static result_t run_store(size_t body, bool sync, int threads)
     rmq_store_get_stats(s, &st0);
     int64_t t0 = rmq_mono_us();
     for (int i = 0; i < threads; i++) {
-        p[i] = (prod_t){.s = s, .body = body, .sync = sync, .deadline = rmq_mono_ms() + (int64_t)(g_secs * 1000)};
+        p[i] = (prod_t){
+            .s = s, .body = body, .sync = sync, .deadline = rmq_mono_ms() + (int64_t)(g_secs * 1000)};
         pthread_create(&th[i], NULL, producer, &p[i]);
     }
     int64_t msgs = 0, bytes = 0, errors = 0;
@@ -116,12 +136,7 @@ static result_t run_store(size_t body, bool sync, int threads)
     }
     double secs = (double)(rmq_mono_us() - t0) / 1e6;
     rmq_store_get_stats(s, &st1);
-    rmq_store_destroy(s);
-    rmq_store_config_deinit(&c);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    bench_store_close(s, &c, dir);
     if (errors)
         fprintf(stderr, "  (%lld puts failed)\n", (long long)errors);
     int64_t flushes = st1.commitlog_flushes - st0.commitlog_flushes;
@@ -175,7 +190,8 @@ static result_t run_baseline(size_t rec, double batch_f)
     free(buf);
     close(fd);
     unlink(path);
-    return (result_t){.msgs_s = (double)msgs / secs, .mb_s = (double)msgs * (double)rec / secs / 1e6,
+    return (result_t){.msgs_s = (double)msgs / secs,
+                      .mb_s = (double)msgs * (double)rec / secs / 1e6,
                       .batch = (double)batch};
 }
 
@@ -185,24 +201,11 @@ static result_t run_baseline(size_t rec, double batch_f)
 static void run_pull(size_t body)
 {
     char dir[512];
-    snprintf(dir, sizeof(dir), "%s/comet-store-bench-XXXXXX", g_dir);
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        exit(1);
-    }
     rmq_store_config_t c;
-    rmq_store_config_init(&c);
-    char err[256];
-    rmq_conf_set(rmq_store_conf_defs, &c, "storePathRootDir", dir, err, sizeof(err));
-    rmq_conf_set(rmq_store_conf_defs, &c, "mappedFileSizeCommitLog", g_seg, err, sizeof(err));
-    rmq_store_t *s = rmq_store_open(&c, err, sizeof(err));
-    if (!s || rmq_store_start(s) != RMQ_OK) {
-        fprintf(stderr, "store open: %s\n", err);
-        exit(1);
-    }
+    rmq_store_t *s = bench_store_open(dir, &c, "ASYNC_FLUSH");
     char *b = calloc(1, body);
-    rmq_store_msg_t m = {.topic = "BenchTopic", .body = b, .body_len = body, .props = PROPS,
-                         .props_len = sizeof(PROPS) - 1};
+    rmq_store_msg_t m = {
+        .topic = "BenchTopic", .body = b, .body_len = body, .props = PROPS, .props_len = sizeof(PROPS) - 1};
     rmq_put_result_t res;
     int64_t n = 100000;
     for (int64_t i = 0; i < n; i++)
@@ -242,15 +245,10 @@ static void run_pull(size_t body)
     double bsecs = (double)(rmq_mono_us() - t0) / 1e6;
     close(fd);
     free(buf);
-    printf("| %zu B | %.0f | %.1f | %.0f | %.1f | %.2f |\n", body, store_ms, store_mb,
-           (double)bmsgs / bsecs, (double)bmsgs * (double)rec / bsecs / 1e6, store_ms / ((double)bmsgs / bsecs));
+    printf("| %zu B | %.0f | %.1f | %.0f | %.1f | %.2f |\n", body, store_ms, store_mb, (double)bmsgs / bsecs,
+           (double)bmsgs * (double)rec / bsecs / 1e6, store_ms / ((double)bmsgs / bsecs));
     free(b);
-    rmq_store_destroy(s);
-    rmq_store_config_deinit(&c);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    bench_store_close(s, &c, dir);
 }
 
 int main(int argc, char **argv)
@@ -258,10 +256,18 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt(argc, argv, "d:t:p:s:")) != -1) {
         switch (opt) {
-        case 'd': g_dir = optarg; break;
-        case 't': g_secs = atof(optarg); break;
-        case 'p': g_threads = atoi(optarg); break;
-        case 's': g_seg = optarg; break;
+        case 'd':
+            g_dir = optarg;
+            break;
+        case 't':
+            g_secs = atof(optarg);
+            break;
+        case 'p':
+            g_threads = atoi(optarg);
+            break;
+        case 's':
+            g_seg = optarg;
+            break;
         default:
             fprintf(stderr, "usage: %s [-d dir] [-t seconds] [-p threads] [-s segment_bytes]\n", argv[0]);
             return 2;
@@ -269,7 +275,8 @@ int main(int argc, char **argv)
     }
     rmq_log_level = RMQ_LOG_ERROR;
     printf("store append benchmark: %.1f s per case, dir %s, segment %s bytes\n\n", g_secs, g_dir, g_seg);
-    printf("| body | flush | producers | store msg/s | store MB/s | msgs/flush | baseline msg/s | baseline MB/s | "
+    printf("| body | flush | producers | store msg/s | store MB/s | msgs/flush | baseline msg/s | baseline "
+           "MB/s | "
            "ratio |\n");
     printf("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
     size_t bodies[] = {128, 1024};
@@ -281,8 +288,8 @@ int main(int argc, char **argv)
                 result_t r = run_store(bodies[bi], syncs[si], threads[ti]);
                 result_t b = run_baseline((size_t)r.rec_size, r.batch);
                 printf("| %zu B | %s | %d | %.0f | %.1f | %.1f | %.0f | %.1f | %.2f |\n", bodies[bi],
-                       syncs[si] ? "SYNC_FLUSH" : "ASYNC_FLUSH", threads[ti], r.msgs_s, r.mb_s, r.batch, b.msgs_s,
-                       b.mb_s, b.msgs_s > 0 ? r.msgs_s / b.msgs_s : 0);
+                       syncs[si] ? "SYNC_FLUSH" : "ASYNC_FLUSH", threads[ti], r.msgs_s, r.mb_s, r.batch,
+                       b.msgs_s, b.mb_s, b.msgs_s > 0 ? r.msgs_s / b.msgs_s : 0);
                 fflush(stdout);
             }
     printf("\npull path, 32 messages per call, 100000 messages in the queue:\n\n");

@@ -1,12 +1,30 @@
-/* broker.h - the broker controller (BrokerController): configuration, the
- * store, metadata managers, remoting endpoints, timers and the cross-thread
- * mailbox. Shared by the request processors (proc_*.c).
+/* broker.h - the broker's state (rmq_broker_t, RocketMQ's BrokerController
+ * fields): configuration, the store, the metadata tables, the remoting
+ * endpoints, the services and the cross-thread mailbox; the lifecycle the
+ * controller runs (broker.c: boot, timers, shutdown; main.c calls it).
+ *
+ * Who includes it: the .c files that work on the broker's state (the request
+ * processors, client/, out/, transaction/, ha/, metrics/, controller/,
+ * broker_meta.c), directly or through broker_meta.h. Self-contained services
+ * get a context struct from the controller instead (schedule/, longpoll/,
+ * acl/acl.c) and do not depend on it; nor do the metadata tables (meta/),
+ * request.c and the store. No other header includes it, and it includes only
+ * the headers of the types it holds by value (configuration, metadata tables,
+ * store, common): a file that needs a subsystem includes that subsystem's
+ * header itself. So broker.c includes the services, the services include
+ * this, and nothing includes broker.c's services back through it:
+ * tests/check_broker_includes.sh (ctest broker_includes) fails on a cycle,
+ * and RMQ_BROKER_LEAF in CMakeLists.txt makes including it from a
+ * self-contained service a compile error.
  *
  * Threads: everything in rmq_broker_t belongs to the I/O thread (the one
- * running `base`) except `mbox_*`, which other threads use through
- * rmq_broker_post(). */
+ * running `base`) except `mbox`, which other threads post to. */
 #ifndef RMQ_BROKER_H
 #define RMQ_BROKER_H
+
+#ifdef RMQ_BROKER_LEAF
+#error "this file is a self-contained broker service: take what it needs through a context, not broker.h"
+#endif
 
 #include <event2/event.h>
 #include <pthread.h>
@@ -14,23 +32,35 @@
 #include <stdint.h>
 
 #include "broker_conf.h"
-#include "consumer_offset.h"
+#include "meta/consumer_offset.h"
 #include "rmq_cmd.h"
+#include "rmq_file_writer.h"
+#include "rmq_mailbox.h"
 #include "rmq_conn.h"
 #include "rmq_msg_codec.h"
 #include "rmq_store.h"
-#include "schedule.h"
-#include "snapshot.h"
-#include "sub_group.h"
-#include "topic_config.h"
+#include "meta/snapshot.h"
+#include "meta/sub_group.h"
+#include "meta/topic_config.h"
 
 typedef struct rmq_client_mgr_s rmq_client_mgr_t;
 typedef struct rmq_pull_hold_s rmq_pull_hold_t;
 typedef struct rmq_namesrv_api_s rmq_namesrv_api_t;
+typedef struct rmq_broker_metrics_s rmq_broker_metrics_t;
+typedef struct rmq_ha_s rmq_ha_t;
 typedef struct rmq_broker_s rmq_broker_t;
+typedef struct rmq_acl_s rmq_acl_t;
+typedef struct rmq_schedule_s rmq_schedule_t;
 
-/* Work posted to the I/O thread from another thread. */
-typedef void rmq_broker_job_fn(rmq_broker_t *b, void *arg);
+/* The persisted metadata tables (broker_meta.c binds them, meta/snapshot.h
+ * loads and writes them). */
+typedef enum {
+    RMQ_BROKER_META_DELAY,
+    RMQ_BROKER_META_TOPICS,
+    RMQ_BROKER_META_GROUPS,
+    RMQ_BROKER_META_OFFSETS,
+    RMQ_BROKER_META_COUNT
+} rmq_broker_meta_t;
 
 struct rmq_broker_s {
     rmq_broker_conf_t conf;
@@ -40,6 +70,10 @@ struct rmq_broker_s {
     rmq_endpoint_t *server;     /* listenPort */
     rmq_endpoint_t *vip_server; /* listenPort - 2 (no PULL_MESSAGE) */
     rmq_endpoint_t *client;     /* to name servers */
+    rmq_netguard_t *guard;      /* connection caps / input budget of both server ports */
+    rmq_tls_t *tls_server;      /* tls.server.mode of both server ports */
+    rmq_tls_t *tls_client;      /* tls.enable: connections to the name servers */
+    rmq_acl_t *acl;             /* aclEnable: the request check (acl/acl.h) */
 
     rmq_topic_mgr_t topics;
     rmq_sub_group_mgr_t groups;
@@ -47,21 +81,34 @@ struct rmq_broker_s {
     rmq_client_mgr_t *clients;
     rmq_pull_hold_t *hold;
     rmq_namesrv_api_t *ns;
-    rmq_snapshot_writer_t *snap;
+    struct rmq_topic_sync_s *tsync; /* topic changes: journal, registration, snapshot (topic_sync.h) */
+    rmq_file_writer_t *snap;        /* "SnapWriter": metadata files */
     rmq_schedule_t *schedule;
-    rmq_map_t *mq_locks; /* LOCK_BATCH_MQ: "group\1topic\1broker\1qid" -> holder (proc_admin.c) */
+    rmq_meta_table_t meta[RMQ_BROKER_META_COUNT]; /* the tables above, as persisted metadata */
+    struct rmq_txn_s *txn;                        /* transactional messages (transaction/) */
+    rmq_ha_t *ha;                                 /* replication (ha/ha.h) */
+    struct rmq_ctrl_s
+        *ctrl; /* controller mode: elections through etcd (controller/controller.h); NULL otherwise */
+    rmq_map_t *mq_locks; /* LOCK_BATCH_MQ: "group\1topic\1broker\1qid" -> holder (processor/admin.c) */
+    rmq_broker_metrics_t *metrics; /* NULL unless metricsExporterType=PROM (metrics/broker_metrics.h) */
     char config_dir[4096];
+
+    /* Set by the controller (broker.c), called by broker_meta.c: a table
+     * was handed to the snapshot writer (replication ships it to the
+     * slaves); the topic set changed (re-registration with the name
+     * servers). The metadata code so never calls the services above it. */
+    void (*meta_persisted)(rmq_broker_t *b, rmq_broker_meta_t which);
+    void (*topics_changed)(rmq_broker_t *b);
 
     rmq_msg_host_t store_host;
     char broker_addr[128]; /* brokerIP1:listenPort */
     char ha_addr[128];
     bool is_slave;
+    int64_t reg_id; /* the brokerId registered with the name servers: brokerId, or in controller mode 0 while
+                     * master, brokerId while replica, -1 while fenced (not registering) */
     bool shutting_down;
 
-    /* mailbox: any thread -> I/O thread */
-    pthread_mutex_t mbox_mu;
-    struct mbox_item_s *mbox_head, *mbox_tail;
-    struct event *mbox_ev;
+    rmq_mailbox_t *mbox; /* any thread -> I/O thread */
 
     struct event *ev_persist_offsets, *ev_persist_meta, *ev_sigterm, *ev_sigint, *ev_drain;
     int64_t drain_deadline; /* shutdown: wait for pending SYNC_FLUSH answers until then */
@@ -74,59 +121,6 @@ struct rmq_broker_s {
      * by the schedule service */
     bool send_back_delay;
 };
-
-/* Run fn(b, arg) on the I/O thread. @thread any. */
-void rmq_broker_post(rmq_broker_t *b, rmq_broker_job_fn *fn, void *arg);
-
-/* Snapshot writes of the metadata managers (@thread io; hands the bytes to
- * the writer thread). */
-void rmq_broker_persist_topics(rmq_broker_t *b);
-void rmq_broker_persist_groups(rmq_broker_t *b);
-void rmq_broker_persist_offsets(rmq_broker_t *b);
-void rmq_broker_persist_delay_offsets(rmq_broker_t *b);
-
-/* A topic was created/changed/deleted: persist and re-register. */
-void rmq_broker_topics_changed(rmq_broker_t *b);
-
-/* Find a subscription group, auto-creating it when allowed (persisting).
- * NULL if it does not exist and cannot be created. */
-rmq_sub_group_t *rmq_broker_get_group(rmq_broker_t *b, const char *group);
-/* Ensure %RETRY%<group> exists (retryQueueNums queues, perm 6). */
-rmq_topic_config_t *rmq_broker_ensure_retry_topic(rmq_broker_t *b, const char *group, int queues);
-
-/* Response helpers: a response shell for req (JSON or binary as the
- * request), version 409, language JAVA. */
-void rmq_broker_resp(rmq_cmd_t *resp, const rmq_cmd_t *req, int code, const char *remark);
-/* Reply SUCCESS with no ext/body. */
-void rmq_broker_reply_ok(rmq_conn_t *conn, const rmq_cmd_t *req);
-/* Reply with code + remark and free the response. */
-void rmq_broker_reply_err(rmq_conn_t *conn, const rmq_cmd_t *req, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Required header field helpers: on failure they answer SYSTEM_ERROR
- * ("the custom field <name> is null" / "... is not a number") and return
- * false. */
-bool rmq_req_str(rmq_conn_t *conn, const rmq_cmd_t *req, const char *name, const char **out);
-bool rmq_req_i32(rmq_conn_t *conn, const rmq_cmd_t *req, const char *name, int32_t *out);
-bool rmq_req_i64(rmq_conn_t *conn, const rmq_cmd_t *req, const char *name, int64_t *out);
-/* Optional fields: default when absent; false (+ answered) when malformed. */
-bool rmq_req_opt_i32(rmq_conn_t *conn, const rmq_cmd_t *req, const char *name, int32_t def, int32_t *out);
-bool rmq_req_opt_i64(rmq_conn_t *conn, const rmq_cmd_t *req, const char *name, int64_t def, int64_t *out);
-bool rmq_req_opt_bool(rmq_conn_t *conn, const rmq_cmd_t *req, const char *name, bool def, bool *out);
-
-/* Topic name check (TopicValidator): NULL if fine, else the remark. */
-const char *rmq_topic_name_invalid(const char *topic, char *buf, size_t n);
-/* Born host from a connection's peer (IPv4-mapped IPv6 => IPv4). */
-void rmq_broker_peer_host(const rmq_conn_t *conn, rmq_msg_host_t *h);
-
-/* Processor registration (proc_*.c). */
-void rmq_proc_send_register(rmq_broker_t *b, rmq_endpoint_t *ep);
-void rmq_proc_pull_register(rmq_broker_t *b, rmq_endpoint_t *ep);
-void rmq_proc_offset_register(rmq_broker_t *b, rmq_endpoint_t *ep);
-void rmq_proc_client_register(rmq_broker_t *b, rmq_endpoint_t *ep);
-void rmq_proc_admin_register(rmq_broker_t *b, rmq_endpoint_t *ep);
-void rmq_proc_query_register(rmq_broker_t *b, rmq_endpoint_t *ep);
-void rmq_proc_admin_cleanup(rmq_broker_t *b);
 
 /* Lifecycle (broker.c). */
 rmq_broker_t *rmq_broker_new(void);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "rmq_alloc.h"
+#include "rmq_file.h"
 #include "rmq_log.h"
 
 #define F(x) offsetof(rmq_broker_conf_t, x)
@@ -22,7 +23,7 @@
 
 const rmq_conf_def_t rmq_broker_conf_defs[] = {
     {"rocketmqHome", RMQ_CONF_STR, F(rocketmqHome), "", 0, 0, 0,
-     "RocketMQ home (ROCKETMQ_HOME); informational", NULL},
+     "RocketMQ home (empty: $ROCKETMQ_HOME); the ACL files are found under it", NULL},
     {"namesrvAddr", RMQ_CONF_STR, F(namesrvAddr), "", 0, 0, IMP,
      "name server addresses, `host:port;host:port` (also -n)", NULL},
     {"brokerIP1", RMQ_CONF_STR, F(brokerIP1), "", 0, 0, IMP,
@@ -34,10 +35,64 @@ const rmq_conf_def_t rmq_broker_conf_defs[] = {
     {"brokerName", RMQ_CONF_STR, F(brokerName), "broker-a", 0, 0, IMP, "broker group name", NULL},
     {"brokerClusterName", RMQ_CONF_STR, F(brokerClusterName), "DefaultCluster", 0, 0, IMP, "cluster name",
      NULL},
-    {"brokerId", RMQ_CONF_LONG, F(brokerId), "0", 0, 1000000, IMP, "0 = master, >0 = slave", NULL},
+    {"brokerId", RMQ_CONF_LONG, F(brokerId), "0", 0, 1000000, IMP,
+     "0 = master (ASYNC_MASTER / SYNC_MASTER), >= 1 = slave (SLAVE); in controller mode this broker's "
+     "replica "
+     "id, 1..63, unique in the group",
+     NULL},
     {"listenPort", RMQ_CONF_INT, F(listenPort), "10911", 3, 65535, IMP,
      "client port; the VIP channel listens on listenPort-2", NULL},
-    {"haListenPort", RMQ_CONF_INT, F(haListenPort), "0", 0, 65535, 0, "HA port announced (0 = listenPort+1)",
+    {"haListenPort", RMQ_CONF_INT, F(haListenPort), "0", 0, 65535, 0,
+     "replication port a master listens on, announced as brokerIP2:haListenPort (0 = listenPort+1)", NULL},
+    {"haMasterAddress", RMQ_CONF_STR, F(haMasterAddress), "", 0, 0, 0,
+     "SLAVE: the master's HA address host:port (empty: learnt from the name servers' REGISTER_BROKER answer)",
+     NULL},
+    {"haSendHeartbeatInterval", RMQ_CONF_INT, F(haSendHeartbeatInterval), "5000", 100, 600000, 0,
+     "ms: a slave acknowledges and a master sends a heartbeat at least this often", NULL},
+    {"haHousekeepingInterval", RMQ_CONF_INT, F(haHousekeepingInterval), "20000", 500, 3600000, 0,
+     "ms: a replication connection silent this long is closed (a slave then reconnects)", NULL},
+    {"haTransferBatchSize", RMQ_CONF_INT, F(haTransferBatchSize), "32768", 4096, 16777216, 0,
+     "bytes of commit log per replication frame (whole records; one larger record goes alone)", NULL},
+    {"haSlaveFallbehindMax", RMQ_CONF_LONG, F(haSlaveFallbehindMax), "268435456", 0, INT64_MAX, 0,
+     "bytes: a slave further behind the master's log end is not in sync (SYNC_MASTER answers "
+     "SLAVE_NOT_AVAILABLE)",
+     NULL},
+    {"slaveTimeout", RMQ_CONF_INT, F(slaveTimeout), "3000", 10, 600000, 0,
+     "ms: SYNC_MASTER waits this long for a slave's acknowledgement, then answers FLUSH_SLAVE_TIMEOUT", NULL},
+    {"haTlsEnable", RMQ_CONF_BOOL, F(haTlsEnable), "false", 0, 0, 0,
+     "Comet: the replication link uses TLS; the master serves tls.server.certPath/keyPath (or the test-mode "
+     "certificate) and checks client certificates per tls.server.need.client.auth, the slave verifies the "
+     "master per tls.client.authServer/trustCertPath and presents tls.client.certPath. Both sides must set "
+     "it",
+     NULL},
+    {"enableControllerMode", RMQ_CONF_BOOL, F(enableControllerMode), "false", 0, 0, IMP,
+     "automatic failover (RocketMQ 5's key): the brokers of a group elect their master through etcd "
+     "(etcdEndpoints); brokerId is then each broker's fixed replica id (1..63) and brokerRole the "
+     "replication "
+     "mode of whichever is master",
+     NULL},
+    {"etcdEndpoints", RMQ_CONF_STR, F(etcdEndpoints), "", 0, 0, IMP,
+     "controller mode: etcd members, http://host:port,... (etcd's v3 JSON gateway; the same list on every "
+     "broker of the group)",
+     NULL},
+    {"etcdLeaseTtlSeconds", RMQ_CONF_INT, F(etcdLeaseTtlSeconds), "3", 2, 60, 0,
+     "controller mode: time-to-live of each broker's etcd lease, s (renewed every TTL/6). A master that "
+     "cannot renew it stops acknowledging writes after 5/6 of it; the others elect a new master once etcd "
+     "expires it. An etcd outage shorter than 2/3 TTL goes unnoticed: at 3 s the loss of a follower member "
+     "does; an etcd leader election (1-2 election timeouts, 1 s each by default) may pause writes for a "
+     "moment; 5 s rides through it",
+     NULL},
+    {"etcdKeyPrefix", RMQ_CONF_STR, F(etcdKeyPrefix), "/comet", 0, 0, 0,
+     "controller mode: a group's keys live under <prefix>/<brokerClusterName>/<brokerName>/", NULL},
+    {"minInSyncReplicas", RMQ_CONF_INT, F(minInSyncReplicas), "1", 1, 64, 0,
+     "controller mode (RocketMQ 5's name): writes are refused (SYSTEM_ERROR \"in-sync replicas not "
+     "enough\") while the in-sync set, master included, is smaller; 1 lets a master left alone accept "
+     "writes",
+     NULL},
+    {"enableElectUncleanMaster", RMQ_CONF_BOOL, F(enableElectUncleanMaster), "false", 0, 0, 0,
+     "controller mode (RocketMQ 5's name): a replica outside the in-sync set may become master when no "
+     "member "
+     "of the set is alive (acknowledged messages it lacks are lost)",
      NULL},
     {"brokerPermission", RMQ_CONF_INT, F(brokerPermission), "6", 0, 15, 0,
      "broker perm bits (4 read, 2 write)", NULL},
@@ -81,35 +136,97 @@ const rmq_conf_def_t rmq_broker_conf_defs[] = {
      0, "refuse sends before this time (ms)", NULL},
     {"regionId", RMQ_CONF_STR, F(regionId), "DefaultRegion", 0, 0, 0, "MSG_REGION of send responses", NULL},
     {"traceOn", RMQ_CONF_BOOL, F(traceOn), "true", 0, 0, 0, "TRACE_ON of send responses", NULL},
-    {"slaveReadEnable", RMQ_CONF_BOOL, F(slaveReadEnable), "false", 0, 0, 0, "suggest slave reads", NULL},
+    {"slaveReadEnable", RMQ_CONF_BOOL, F(slaveReadEnable), "false", 0, 0, 0,
+     "pulls suggest the group's whichBrokerWhenConsumeSlowly (a slave) when the consumer is far behind "
+     "(accessMessageInMemoryMaxRatio), else its brokerId",
+     NULL},
     {"rejectTransactionMessage", RMQ_CONF_BOOL, F(rejectTransactionMessage), "false", 0, 0, 0,
-     "refuse transactional half messages (Comet refuses them in any case: no END_TRANSACTION yet)", NULL},
+     "refuse transactional half messages (NO_PERMISSION)", NULL},
+    {"transactionTimeOut", RMQ_CONF_LONG, F(transactionTimeOut), "6000", 0, 86400000, 0,
+     "ms after its birth before a half message is checked back (its CHECK_IMMUNITY_TIME_IN_SECONDS wins)",
+     NULL},
+    {"transactionCheckMax", RMQ_CONF_INT, F(transactionCheckMax), "15", 1, 1000000, 0,
+     "check-backs of one half message before it goes to TRANS_CHECK_MAX_TIME_TOPIC", NULL},
+    {"transactionCheckInterval", RMQ_CONF_LONG, F(transactionCheckInterval), "60000", 10, 86400000, 0,
+     "ms between two passes of the transaction check-back service", NULL},
     {"enablePropertyFilter", RMQ_CONF_BOOL, F(enablePropertyFilter), "false", 0, 0, 0,
      "SQL92 filtering (not supported: must stay false)", NULL},
     {"fetchNamesrvAddrByAddressServer", RMQ_CONF_BOOL, F(fetchNamesrvAddrByAddressServer), "false", 0, 0, 0,
      "accepted for compatibility; ignored", NULL},
     {"defaultQueryMaxNum", RMQ_CONF_INT, F(defaultQueryMaxNum), "32", 1, 1024, 0,
      "QUERY_MESSAGE unique-key max", NULL},
-    {"logLevel", RMQ_CONF_STR, F(logLevel), "INFO", 0, 0, 0, "ERROR, WARN, INFO, DEBUG or TRACE", NULL},
+    {"logLevel", RMQ_CONF_ENUM, F(logLevel), "INFO", 0, 0, 0, "ERROR, WARN, INFO, DEBUG or TRACE",
+     rmq_log_level_names},
     {"logFile", RMQ_CONF_STR, F(logFile), "", 0, 0, 0, "log file (empty = stderr)", NULL},
+    {"metricsExporterType", RMQ_CONF_ENUM, F(metricsExporterType), "DISABLE", 0, 0, IMP,
+     "PROM serves Prometheus metrics over HTTP on metricsPromExporterHost:metricsPromExporterPort; "
+     "DISABLE (default) opens no port. RocketMQ 5's OTLP_GRPC and LOG exporters are refused",
+     rmq_metrics_exporter_names},
+    {"metricsPromExporterHost", RMQ_CONF_STR, F(metricsPromExporterHost), "", 0, 0, 0,
+     "bind address of the metrics endpoint (empty = brokerIP1, as RocketMQ 5)", NULL},
+    {"metricsPromExporterPort", RMQ_CONF_INT, F(metricsPromExporterPort), "5557", 0, 65535, 0,
+     "port of the metrics endpoint (GET /metrics); 0 = any free port (logged)", NULL},
+    {"metricsLabel", RMQ_CONF_STR, F(metricsLabel), "", 0, 0, 0,
+     "extra labels on every sample, `name:value,name:value`", NULL},
+    {"metricsInDelta", RMQ_CONF_BOOL, F(metricsInDelta), "false", 0, 0, 0,
+     "delta temporality (OTLP only in RocketMQ 5): must stay false, Prometheus counters are cumulative",
+     NULL},
+    {"metricsPromExporterMaxConnections", RMQ_CONF_INT, F(metricsPromExporterMaxConnections), "16", 1, 1024,
+     0, "Comet: open connections the metrics endpoint accepts; more are answered 503 and closed", NULL},
+    {"metricsRefreshIntervalMs", RMQ_CONF_INT, F(metricsRefreshIntervalMs), "1000", 100, 60000, 0,
+     "Comet: scrapes within this many ms of the last snapshot share it; the I/O thread renders at most one "
+     "snapshot per interval however many scrapes arrive",
+     NULL},
+    {"aclEnable", RMQ_CONF_BOOL, F(aclEnable), "false", 0, 0, IMP,
+     "check every request against the plain ACL files (RocketMQ's plain_acl.yml)", NULL},
+    {"rocketmq.acl.plain.file", RMQ_CONF_STR, F(aclPlainFile), "conf/plain_acl.yml", 0, 0, 0,
+     "ACL file, relative to rocketmqHome (else $ROCKETMQ_HOME) unless absolute; <home>/conf/acl/*.yml are "
+     "read "
+     "too",
+     NULL},
+    {"aclFileWatchInterval", RMQ_CONF_INT, F(aclFileWatchInterval), "5000", 10, 3600000, 0,
+     "Comet: how often (ms) the ACL files are checked for changes (Java: 5000)", NULL},
     RMQ_CONF_END,
 };
+
+/* the broker's own table, then TLS (server, client, common) and connection
+ * limits (the store's table, in its own struct, comes last: rmq_broker_conf_set) */
+static const rmq_conf_part_t parts[] = {
+    {rmq_broker_conf_defs, 0, "mqbroker (broker.conf)"},
+    {rmq_tls_server_conf_defs, offsetof(rmq_broker_conf_t, tls), "mqbroker TLS (broker.conf)"},
+    {rmq_tls_client_conf_defs, offsetof(rmq_broker_conf_t, tls),
+     "mqbroker TLS to the name servers (broker.conf)"},
+    {rmq_tls_common_conf_defs, offsetof(rmq_broker_conf_t, tls),
+     "mqbroker TLS, both directions (broker.conf)"},
+    {rmq_netguard_conf_defs, offsetof(rmq_broker_conf_t, guard), "mqbroker connection limits (broker.conf)"},
+};
+#define NPARTS (sizeof(parts) / sizeof(parts[0]))
+
+void rmq_broker_conf_print(const rmq_broker_conf_t *c, FILE *out, bool important_only)
+{
+    rmq_conf_parts_print(parts, NPARTS, c, out, important_only);
+}
+
+void rmq_broker_conf_print_markdown(FILE *out)
+{
+    rmq_conf_parts_print_markdown(parts, NPARTS, out);
+}
 
 void rmq_broker_conf_init(rmq_broker_conf_t *c)
 {
     memset(c, 0, sizeof(*c));
-    rmq_conf_defaults(rmq_broker_conf_defs, c);
+    rmq_conf_parts_defaults(parts, NPARTS, c);
 }
 
 void rmq_broker_conf_deinit(rmq_broker_conf_t *c)
 {
-    rmq_conf_free(rmq_broker_conf_defs, c);
+    rmq_conf_parts_free(parts, NPARTS, c);
 }
 
 rmq_err_t rmq_broker_conf_set(rmq_broker_conf_t *bc, rmq_store_config_t *sc, const char *key, const char *val,
                               char *errstr, size_t errstr_size)
 {
-    rmq_err_t r = rmq_conf_set(rmq_broker_conf_defs, bc, key, val, errstr, errstr_size);
+    rmq_err_t r = rmq_conf_parts_set(parts, NPARTS, bc, key, val, errstr, errstr_size);
     if (r != RMQ_ERR__NOENT)
         return r;
     return rmq_conf_set(rmq_store_conf_defs, sc, key, val, errstr, errstr_size);
@@ -128,15 +245,7 @@ static int load_cb(void *opaque, const char *key, const char *value, int line)
     struct load_ctx *c = opaque;
     char err[256];
     rmq_err_t r = rmq_broker_conf_set(c->bc, c->sc, key, value, err, sizeof(err));
-    if (r == RMQ_ERR__NOENT) {
-        rmq_log(RMQ_LOG_WARN, "broker", "%s:%d: unknown setting \"%s\" ignored", c->path, line, key);
-        return 0;
-    }
-    if (r != RMQ_OK) {
-        snprintf(c->errstr, c->errstr_size, "%s:%d: %s", c->path, line, err);
-        return 1;
-    }
-    return 0;
+    return rmq_conf_load_line(r, err, "broker", c->path, line, key, c->errstr, c->errstr_size);
 }
 
 rmq_err_t rmq_broker_conf_load(rmq_broker_conf_t *bc, rmq_store_config_t *sc, const char *path, char *errstr,
@@ -149,7 +258,7 @@ rmq_err_t rmq_broker_conf_load(rmq_broker_conf_t *bc, rmq_store_config_t *sc, co
         return RMQ_ERR__IO;
     }
     struct load_ctx c = {bc, sc, path, errstr, errstr_size};
-    rmq_err_t r = rmq_props_parse(text, len, load_cb, &c);
+    rmq_err_t r = rmq_props_parse_env(text, len, path, load_cb, &c, errstr, errstr_size);
     free(text);
     return r == RMQ_OK ? RMQ_OK : RMQ_ERR__INVALID_ARG;
 }
@@ -171,15 +280,6 @@ static char *first_ipv4(void)
     return rmq_strdup(buf[0] ? buf : "127.0.0.1");
 }
 
-static char *expand_home(const char *p)
-{
-    if (p[0] == '~' && (p[1] == '/' || !p[1])) {
-        const char *h = getenv("HOME");
-        return rmq_asprintf("%s%s", h && *h ? h : "/tmp", p + 1);
-    }
-    return rmq_strdup(p);
-}
-
 void rmq_broker_conf_finish(rmq_broker_conf_t *bc, rmq_store_config_t *sc)
 {
     if (!bc->brokerIP1 || !*bc->brokerIP1) {
@@ -193,11 +293,11 @@ void rmq_broker_conf_finish(rmq_broker_conf_t *bc, rmq_store_config_t *sc)
     if (bc->haListenPort <= 0)
         bc->haListenPort = bc->listenPort + 1;
     char *root =
-        expand_home(sc->storePathRootDir && *sc->storePathRootDir ? sc->storePathRootDir : "~/store");
+        rmq_expand_home(sc->storePathRootDir && *sc->storePathRootDir ? sc->storePathRootDir : "~/store");
     free(sc->storePathRootDir);
     sc->storePathRootDir = root;
     if (sc->storePathCommitLog && *sc->storePathCommitLog) {
-        char *cl = expand_home(sc->storePathCommitLog);
+        char *cl = rmq_expand_home(sc->storePathCommitLog);
         free(sc->storePathCommitLog);
         sc->storePathCommitLog = cl;
     }

@@ -8,7 +8,10 @@
 #include <stdint.h>
 
 #include "rmq_conf.h"
+#include "rmq_metrics.h" /* metricsExporterType */
+#include "rmq_netguard.h"
 #include "rmq_store.h"
+#include "rmq_tls.h"
 
 typedef struct rmq_broker_conf_s {
     char *rocketmqHome;
@@ -21,6 +24,19 @@ typedef struct rmq_broker_conf_s {
     int64_t brokerId;
     int32_t listenPort;
     int32_t haListenPort;
+    char *haMasterAddress;           /* slave: master's HA host:port (else from the name servers) */
+    int32_t haSendHeartbeatInterval; /* ms */
+    int32_t haHousekeepingInterval;  /* ms */
+    int32_t haTransferBatchSize;     /* bytes per Data frame */
+    int64_t haSlaveFallbehindMax;    /* bytes: a slave further behind is not in sync */
+    int32_t slaveTimeout;            /* ms: SYNC_MASTER wait before FLUSH_SLAVE_TIMEOUT */
+    bool haTlsEnable;                /* Comet: the replication link over TLS (tls.* material) */
+    bool enableControllerMode;       /* failover through etcd (broker/controller) */
+    char *etcdEndpoints;             /* http://host:port,... */
+    int32_t etcdLeaseTtlSeconds;     /* s */
+    char *etcdKeyPrefix;             /* keys under <prefix>/<cluster>/<group>/ */
+    int32_t minInSyncReplicas;       /* in-sync set size (master included) below which writes are refused */
+    bool enableElectUncleanMaster;   /* a replica outside the in-sync set may be elected */
     int32_t brokerPermission;
     int32_t defaultTopicQueueNums;
     bool autoCreateTopicEnable;
@@ -45,14 +61,34 @@ typedef struct rmq_broker_conf_s {
     bool traceOn;
     bool slaveReadEnable;
     bool rejectTransactionMessage;
+    int64_t transactionTimeOut;       /* ms before a half message is checked back (6000) */
+    int32_t transactionCheckMax;      /* check-backs before TRANS_CHECK_MAX_TIME_TOPIC (15) */
+    int64_t transactionCheckInterval; /* ms between check passes (60000) */
     bool enablePropertyFilter;
     bool fetchNamesrvAddrByAddressServer;
     int32_t defaultQueryMaxNum;
-    char *logLevel;
+    int logLevel; /* RMQ_LOG_* */
     char *logFile;
+    /* metrics (RocketMQ 5 names; Comet extras marked) */
+    rmq_metrics_exporter_t metricsExporterType;
+    char *metricsPromExporterHost;
+    int32_t metricsPromExporterPort;
+    char *metricsLabel;
+    bool metricsInDelta;
+    int32_t metricsPromExporterMaxConnections; /* Comet */
+    int32_t metricsRefreshIntervalMs;          /* Comet */
+    bool aclEnable;
+    char *aclPlainFile;           /* rocketmq.acl.plain.file */
+    int32_t aclFileWatchInterval; /* ms */
+    rmq_tls_conf_t tls;           /* tls.* (rmq_tls_*_conf_defs) */
+    rmq_netguard_conf_t guard;    /* server* connection limits (rmq_netguard_conf_defs) */
 } rmq_broker_conf_t;
 
 extern const rmq_conf_def_t rmq_broker_conf_defs[];
+/* The tables below apply to sub-structs of rmq_broker_conf_t (security and
+ * connection limits); rmq_broker_conf_set and the printers cover them. */
+void rmq_broker_conf_print(const rmq_broker_conf_t *c, FILE *out, bool important_only);
+void rmq_broker_conf_print_markdown(FILE *out);
 
 void rmq_broker_conf_init(rmq_broker_conf_t *c);
 void rmq_broker_conf_deinit(rmq_broker_conf_t *c);

@@ -12,15 +12,33 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "comet/comet.h"
+#include "rmq_alloc.h" /* every allocation: aborts on OOM (the policy in comet.h) */
 #include "rmq_buf.h"
 #include "rmq_cmd.h"
 #include "rmq_err.h"
+#include "rmq_log.h"
 #include "rmq_msg_codec.h"
+#include "rmq_topic.h"
+#include "rmq_tls.h"
 
 /* ------------------------------------------------------------------ */
 /* conf.c                                                              */
+
+typedef enum { CM_CLUSTERING = 0, CM_BROADCASTING = 1 } cm_message_model_t;
+typedef enum {
+    CM_FROM_LAST_OFFSET = 0,
+    CM_FROM_FIRST_OFFSET,
+    CM_FROM_TIMESTAMP,
+    CM_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST,
+    CM_FROM_MIN_OFFSET,
+    CM_FROM_MAX_OFFSET,
+} cm_consume_from_t;
+typedef enum { CM_SERIALIZE_JSON = 0, CM_SERIALIZE_ROCKETMQ = 1 } cm_serialize_t;
+/* Java's names of cm_consume_from_t values (ConsumeFromWhere) */
+extern const char *const cm_consume_from_names[];
 
 typedef struct cm_settings_s {
     char *namesrvAddr;
@@ -30,12 +48,12 @@ typedef struct cm_settings_s {
     char *producerGroup;
     char *consumerGroup;
     char *createTopicKey;
-    char *messageModel;
-    char *consumeFromWhere;
+    cm_message_model_t messageModel;
+    cm_consume_from_t consumeFromWhere;
     char *consumeTimestamp;
     char *localOffsetStoreDir;
-    char *logLevel;
-    char *serializeType;
+    int logLevel; /* RMQ_LOG_* */
+    cm_serialize_t serializeType;
     int32_t sendMsgTimeout;
     int32_t retryTimesWhenSendFailed;
     int32_t retryTimesWhenSendAsyncFailed;
@@ -66,6 +84,10 @@ typedef struct cm_settings_s {
     bool postSubscriptionWhenPull;
     bool consumeOrderly;
     int32_t pollQueueMaxSize;
+    char *accessKey; /* ACL (security.c) */
+    char *secretKey;
+    char *securityToken;
+    rmq_tls_conf_t tls; /* useTLS / tls.* (security.c) */
 } cm_settings_t;
 
 struct comet_conf_s {
@@ -73,6 +95,8 @@ struct comet_conf_s {
     void *opaque;
     void (*log_cb)(void *opaque, int level, const char *facility, const char *msg);
     comet_send_cb_t *send_cb;
+    comet_txn_execute_cb_t *txn_execute_cb; /* transaction.c */
+    comet_txn_check_cb_t *txn_check_cb;
 };
 
 /* ------------------------------------------------------------------ */
@@ -87,14 +111,20 @@ struct comet_message_s {
     rmq_msg_props_t props;
 };
 
+/* A received message. Decoded from a pull answer it is a view into that
+ * answer's body (cm_rxbatch_t): topic, body, property keys and values and
+ * the UNIQ_KEY msg id point into the body, NUL-terminated in place, and the
+ * message struct itself lives in the batch's one allocation; destroying it
+ * drops one reference to the batch. Standalone messages (batch NULL: dup,
+ * check-back records) own topic, real_topic, body, props and strs. */
 struct comet_message_ext_s {
     char *topic;
-    uint8_t *body;
+    uint8_t *body; /* a NUL byte follows body_len bytes */
     size_t body_len;
     rmq_msg_props_t props;
-    char msg_id[COMET_MSGID_MAX];
+    const char *msg_id;      /* UNIQ_KEY, else offset_msg_id */
+    const char *broker_name; /* never NULL */
     char offset_msg_id[COMET_MSGID_MAX];
-    char broker_name[COMET_NAME_MAX];
     int32_t queue_id;
     int64_t queue_offset;
     int64_t commitlog_offset;
@@ -104,11 +134,36 @@ struct comet_message_ext_s {
     int32_t flag;
     int32_t sys_flag;
     char *real_topic; /* topic as stored (%RETRY%... for retried messages) */
+    struct cm_rxbatch_s *batch;
+    bool body_owned;  /* batch message: body inflated on the heap (freed with the batch) */
+    bool undecodable; /* batch message whose compressed body did not inflate */
+    char *strs;       /* standalone: msg_id and broker_name */
 };
 
-/* Build a received message from a decoded record. NULL if the body cannot be
- * inflated. */
+/* Build a standalone received message from a decoded record (copies). NULL
+ * if the body cannot be inflated. */
 comet_message_ext_t *cm_message_ext_from_rec(const rmq_msg_rec_t *rec, const char *broker_name);
+
+/* The messages of one PULL answer, decoded in place (no copy per message):
+ * one allocation holds the messages and their property tables; the body
+ * stays the answer's. Reference-counted: the decoder holds one reference,
+ * each message handed out one more (cm_rxbatch_hold before handing k of
+ * them out); comet_message_ext_destroy of a batch message drops its
+ * reference, and the last one frees the batch. Any thread. */
+typedef struct cm_rxbatch_s cm_rxbatch_t;
+/* Decode body (heap, len bytes, or NULL and 0; taken in every case: freed on failure, may
+ * be reallocated) of records from broker_name; MIN_OFFSET / MAX_OFFSET
+ * properties min_off / max_off are added to every message (as Java's
+ * PullAPIWrapper does). NULL when a record is malformed. */
+cm_rxbatch_t *cm_rxbatch_decode(uint8_t *body, size_t len, const char *broker_name, int64_t min_off,
+                                int64_t max_off);
+size_t cm_rxbatch_count(const cm_rxbatch_t *b);
+/* Message i (borrowed from the batch until held and handed out); its
+ * `undecodable` is set when its compressed body does not inflate. */
+comet_message_ext_t *cm_rxbatch_msg(cm_rxbatch_t *b, size_t i);
+void cm_rxbatch_hold(cm_rxbatch_t *b, size_t k);
+void cm_rxbatch_release(cm_rxbatch_t *b);
+
 /* Unique message key (MessageClientIDSetter layout), 32 hex chars + NUL. */
 void cm_uniq_key(char out[33]);
 /* Properties string for sending (user props + TAGS/KEYS + UNIQ_KEY + WAIT). */
@@ -189,7 +244,7 @@ typedef struct cm_fault_s {
 
 void cm_fault_init(cm_fault_t *f);
 void cm_fault_deinit(cm_fault_t *f);
-/* notAvailableDuration for a latency (the §7.2 table). */
+/* notAvailableDuration for a latency (the docs/protocol.md §7.2 table). */
 int64_t cm_fault_duration(int64_t latency_ms);
 /* After an attempt: isolation (exception) counts as 30000 ms. */
 void cm_fault_update(cm_fault_t *f, const char *broker, int64_t latency_ms, bool isolation, int64_t now_ms);
@@ -228,6 +283,8 @@ typedef struct cm_role_s {
     void (*producer_data)(void *ctx, rmq_buf_t *json_array_items); /* unused hook */
     void (*on_service_tick)(void *ctx, int64_t now_ms, bool rebalance_now);
     void (*on_notify_ids_changed)(void *ctx);
+    /* CHECK_TRANSACTION_STATE (@thread io): request and peer address, borrowed */
+    void (*on_check_transaction)(void *ctx, const rmq_cmd_t *req, const char *peer);
     /* RESET_CONSUMER_CLIENT_OFFSET (@thread io): the request, borrowed */
     void (*on_reset_offset)(void *ctx, const rmq_cmd_t *req);
     void (*consumer_heartbeat)(void *ctx, void *jw); /* writes one ConsumerData object */
@@ -235,7 +292,9 @@ typedef struct cm_role_s {
     const char *producer_group; /* NULL if not a producer */
 } cm_role_t;
 
-cm_instance_t *cm_instance_new(const cm_settings_t *s, char *errstr, size_t errstr_size);
+/* A handle's instance: settings, log callback and opaque come from conf,
+ * which must outlive the instance. */
+cm_instance_t *cm_instance_new(const comet_conf_t *conf, char *errstr, size_t errstr_size);
 void cm_instance_set_role(cm_instance_t *inst, const cm_role_t *role);
 rmq_err_t cm_instance_start(cm_instance_t *inst, char *errstr, size_t errstr_size);
 /* Unregister (groups from the role), stop threads. */
@@ -243,6 +302,21 @@ void cm_instance_stop(cm_instance_t *inst, const char *producer_group, const cha
 void cm_instance_destroy(cm_instance_t *inst);
 const char *cm_instance_client_id(const cm_instance_t *inst);
 const cm_settings_t *cm_instance_settings(const cm_instance_t *inst);
+/* The handle's logger: its own threads use it implicitly (rmq_log); code on
+ * an application thread logs through it with cm_log. */
+rmq_logger_t *cm_instance_logger(cm_instance_t *inst);
+#define cm_log(inst, lvl, fac, ...) rmq_logger_log(cm_instance_logger(inst), lvl, fac, __VA_ARGS__)
+
+/* security.c: TLS context for the instance's connections (o->tls; *tls to
+ * free after the endpoint) and the ACL signing hook. */
+struct rmq_endpoint_opts_s;
+struct rmq_endpoint_s;
+bool cm_security_setup(const cm_settings_t *s, struct rmq_endpoint_opts_s *o, rmq_tls_t **tls, char *errstr,
+                       size_t n);
+/* Installs the signing send hook when ACL is configured; true then. */
+bool cm_security_install(struct rmq_endpoint_s *ep, const cm_settings_t *s);
+/* Sign req as the hook would (frames encoded off the I/O thread). @thread any */
+void cm_security_sign(rmq_cmd_t *req, const cm_settings_t *s);
 bool cm_instance_on_io(const cm_instance_t *inst);
 bool cm_instance_stopping(const cm_instance_t *inst);
 
@@ -256,6 +330,34 @@ void cm_request(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeo
 /* Blocking request; *resp filled on RMQ_OK (caller rmq_cmd_deinit). @thread not io */
 rmq_err_t cm_request_sync(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms,
                           rmq_cmd_t *resp);
+/* The same taking req (heap, rmq_cmd_new): no copy. @thread not io */
+rmq_err_t cm_request_sync_owned(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms,
+                                rmq_cmd_t *resp);
+/* A request encoded on the calling thread (the hot paths: sends): header
+ * and body in one allocation, the opaque taken at encoding, signed there
+ * when ACL is on; the I/O thread only queues it (no copy, no encoding). */
+typedef struct cm_frame_s {
+    uint8_t *data; /* heap; taken by cm_request_frame* */
+    size_t len;
+    int32_t opaque;
+} cm_frame_t;
+/* Encode cmd (its extFields; body given separately) into out. cmd's
+ * opaque, serialize type and flags are set here. @thread any */
+void cm_frame_encode(cm_instance_t *inst, rmq_cmd_t *cmd, const void *body, size_t body_len, cm_frame_t *out);
+/* Requests use the binary ROCKETMQ header and are not signed: senders may
+ * write their frames directly. */
+bool cm_instance_plain_binary(const cm_instance_t *inst);
+/* The SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE frame with a binary header,
+ * written field by field: byte for byte what cm_send_cmd_new encoded with
+ * RMQ_SERIALIZE_ROCKETMQ gives (tested), without building the command. */
+void cm_send_frame_binary(const cm_settings_t *s, int code, int32_t opaque, const char *topic, int32_t qid,
+                          int32_t sys_flag, int64_t born, int32_t flag, const char *props, bool batch,
+                          const char *broker, const void *body, size_t body_len, cm_frame_t *out);
+/* cm_request / cm_request_sync for a frame (taken). */
+void cm_request_frame(cm_instance_t *inst, const char *addr, cm_frame_t *frame, int timeout_ms,
+                      cm_resp_cb_t cb, void *arg);
+rmq_err_t cm_request_frame_sync(cm_instance_t *inst, const char *addr, cm_frame_t *frame, int timeout_ms,
+                                rmq_cmd_t *resp);
 /* Oneway: takes req. @thread any */
 void cm_oneway(cm_instance_t *inst, const char *addr, rmq_cmd_t *req);
 /* Wait (up to timeout_ms) while more than `limit` oneway bytes are unsent;
@@ -273,6 +375,20 @@ rmq_err_t cm_route_refresh(cm_instance_t *inst, const char *topic);
 /* Address of a broker's master from any cached route (copied into out). */
 bool cm_broker_master_addr(cm_instance_t *inst, const char *broker_name, char *out, size_t out_size);
 bool cm_broker_any_addr(cm_instance_t *inst, const char *broker_name, char *out, size_t out_size);
+/* Every address of a broker group (id and address, copies: free each addr
+ * and the array) from the first cached route that has it. */
+bool cm_broker_addrs(cm_instance_t *inst, const char *broker_name, cm_broker_addr_t **out, size_t *n);
+
+/* read_addr.c: where a consumer reads a broker group from */
+/* The suggested broker id if in the route and answering, else the master,
+ * else a slave; addresses that failed in the last seconds are passed over
+ * while another one exists. *slave: the pick is not the master. */
+bool cm_read_addr(cm_instance_t *inst, const char *broker_name, int64_t want_id, char *out, size_t out_size,
+                  bool *slave);
+/* A request to addr failed in transport (connect, timeout): avoid it for a
+ * few seconds; cm_addr_ok forgets that once it answers again. @thread any */
+void cm_addr_failed(const char *addr);
+void cm_addr_ok(const char *addr);
 /* Ask the service thread to run its tick now (rebalance). @thread any */
 void cm_instance_kick(cm_instance_t *inst);
 /* Refresh every cached route soon (after a send failure). @thread any */
@@ -292,10 +408,32 @@ rmq_cmd_t *cm_pull_cmd_new(const char *group, const char *topic, int32_t qid, in
                            int32_t max_msgs, int sys_flag, int64_t commit_offset, int64_t suspend_ms,
                            const char *subscription, int64_t sub_version, const char *broker);
 
+/* transaction.c (a producer's transactional side) */
+cm_instance_t *cm_producer_instance(comet_producer_t *p);
+const comet_conf_t *cm_producer_conf(comet_producer_t *p);
+/* Heartbeat all brokers soon, the first time only (a new transactional
+ * producer). */
+void cm_producer_txn_heartbeat_once(comet_producer_t *p);
+void cm_txn_on_check(void *producer, const rmq_cmd_t *req, const char *peer);
+/* END_TRANSACTION as Java's client writes it (exposed for the golden-frame
+ * tests); transaction_id/bname NULL when absent. */
+rmq_cmd_t *cm_end_txn_cmd_new(const char *group, const char *bname, int64_t clog_offset, const char *msg_id,
+                              int64_t tran_offset, int commit_or_rollback, const char *transaction_id,
+                              bool from_check, const char *remark);
+
 /* helpers */
+/* Copy src into dst[n] (truncated, always terminated): snprintf("%s")
+ * without the format machinery, for the send path. */
+static inline void cm_strcpy(char *dst, size_t n, const char *src)
+{
+    size_t l = strnlen(src, n - 1);
+    memcpy(dst, src, l);
+    dst[l] = '\0';
+}
 void cm_errstr(char *errstr, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void cm_set_ext_i64(rmq_cmd_t *c, const char *k, int64_t v);
-void cm_log_install(const comet_conf_t *conf);
+/* A logger with the conf's logLevel, log callback and opaque. */
+void cm_logger_init(rmq_logger_t *lg, const comet_conf_t *conf);
 
 /* ------------------------------------------------------------------ */
 /* process_queue.c                                                      */
@@ -328,6 +466,8 @@ int64_t cm_pq_remove(cm_pq_t *pq, const int64_t *offsets, size_t n);
 /* Orderly: the first `max` cached messages in offset order (still cached;
  * borrowed until removed). */
 size_t cm_pq_peek_first(cm_pq_t *pq, comet_message_ext_t **out, size_t max);
+/* The safe commit offset now (as cm_pq_remove returns it). */
+int64_t cm_pq_commit_offset(cm_pq_t *pq);
 void cm_pq_stats(cm_pq_t *pq, size_t *count, size_t *bytes, int64_t *span);
 /* Free everything cached (on drop). */
 void cm_pq_clear(cm_pq_t *pq);
@@ -400,7 +540,8 @@ typedef struct cm_mqstate_s {
     int64_t lock_ts;     /* when it was last granted (monotonic ms) */
     bool orderly_busy;   /* orderly: a consume task owns this queue */
     bool assigned;
-    uint64_t gen; /* bumped on (re)assignment and seek: stale pull answers are dropped */
+    uint64_t gen;       /* bumped on (re)assignment and seek: stale pull answers are dropped */
+    int64_t suggest_id; /* broker id the last pull answer suggested (suggestWhichBrokerId) */
     cm_consumer_t *cons;
     struct cm_mqstate_s *next;
 } cm_mqstate_t;
@@ -450,9 +591,17 @@ void cm_consumer_set_assignment(cm_consumer_t *c, const comet_message_queue_t *m
 void cm_consumer_stop(cm_consumer_t *c);
 /* Pull scheduling: continue chain `chain` of mq after delay. @thread any */
 void cm_consumer_pull_later(cm_mqstate_t *mq, uint64_t chain, int delay_ms);
-/* Messages of mq consumed: update the committed offset. @thread any */
+/* Messages of a queue consumed: they leave its process queue (then the
+ * caller frees them). The offset store learns the new commit offset from the
+ * process queues in batches (cm_consumer_sync_offsets), not per message.
+ * @thread any */
 void cm_consumer_consumed(cm_consumer_t *c, cm_pq_t *pq, const char *topic, const char *broker, int32_t qid,
                           const int64_t *offsets, size_t n);
+/* Push consumers: copy every assigned queue's commit offset (the oldest
+ * message still in flight) into the offset store; before persisting, before
+ * a queue is dropped (mq) and before a pull piggy-backs it (mq). mq NULL:
+ * all queues. @thread any but io for all queues */
+void cm_consumer_sync_offsets(cm_consumer_t *c, cm_mqstate_t *mq);
 void cm_consumer_write_heartbeat(cm_consumer_t *c, void *jw);
 /* Move the next pull of a queue (pull consumer seek). */
 rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid,

@@ -15,16 +15,18 @@
 
 #define F(x) offsetof(cm_settings_t, x)
 
-static const char *const models[] = {"CLUSTERING", "BROADCASTING", NULL};
-static const char *const wheres[] = {"CONSUME_FROM_LAST_OFFSET",
-                                     "CONSUME_FROM_FIRST_OFFSET",
-                                     "CONSUME_FROM_TIMESTAMP",
-                                     "CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST",
-                                     "CONSUME_FROM_MIN_OFFSET",
-                                     "CONSUME_FROM_MAX_OFFSET",
-                                     NULL};
-static const char *const levels[] = {"ERROR", "WARN", "INFO", "DEBUG", "TRACE", NULL};
-static const char *const serializations[] = {"JSON", "ROCKETMQ", NULL};
+static const char *const models[] = {
+    [CM_CLUSTERING] = "CLUSTERING", [CM_BROADCASTING] = "BROADCASTING", NULL};
+const char *const cm_consume_from_names[] = {[CM_FROM_LAST_OFFSET] = "CONSUME_FROM_LAST_OFFSET",
+                                             [CM_FROM_FIRST_OFFSET] = "CONSUME_FROM_FIRST_OFFSET",
+                                             [CM_FROM_TIMESTAMP] = "CONSUME_FROM_TIMESTAMP",
+                                             [CM_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST] =
+                                                 "CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST",
+                                             [CM_FROM_MIN_OFFSET] = "CONSUME_FROM_MIN_OFFSET",
+                                             [CM_FROM_MAX_OFFSET] = "CONSUME_FROM_MAX_OFFSET",
+                                             NULL};
+static const char *const serializations[] = {
+    [CM_SERIALIZE_JSON] = "JSON", [CM_SERIALIZE_ROCKETMQ] = "ROCKETMQ", NULL};
 
 static const rmq_conf_def_t client_props[] = {
     {"namesrvAddr", RMQ_CONF_STR, F(namesrvAddr), "", 0, 0, RMQ_CONF_IMPORTANT,
@@ -39,18 +41,19 @@ static const rmq_conf_def_t client_props[] = {
     {"consumerGroup", RMQ_CONF_STR, F(consumerGroup), "", 0, 0, RMQ_CONF_IMPORTANT, "consumer group", NULL},
     {"createTopicKey", RMQ_CONF_STR, F(createTopicKey), "TBW102", 0, 0, 0, "auto-create template topic",
      NULL},
-    {"messageModel", RMQ_CONF_STR, F(messageModel), "CLUSTERING", 0, 0, RMQ_CONF_IMPORTANT,
+    {"messageModel", RMQ_CONF_ENUM, F(messageModel), "CLUSTERING", 0, 0, RMQ_CONF_IMPORTANT,
      "CLUSTERING or BROADCASTING", models},
-    {"consumeFromWhere", RMQ_CONF_STR, F(consumeFromWhere), "CONSUME_FROM_LAST_OFFSET", 0, 0,
-     RMQ_CONF_IMPORTANT, "start position of a group without committed offset", wheres},
+    {"consumeFromWhere", RMQ_CONF_ENUM, F(consumeFromWhere), "CONSUME_FROM_LAST_OFFSET", 0, 0,
+     RMQ_CONF_IMPORTANT, "start position of a group without committed offset", cm_consume_from_names},
     {"consumeTimestamp", RMQ_CONF_STR, F(consumeTimestamp), "", 0, 0, 0,
      "yyyyMMddHHmmss for CONSUME_FROM_TIMESTAMP (default: 30 minutes ago)", NULL},
     {"localOffsetStoreDir", RMQ_CONF_STR, F(localOffsetStoreDir), "", 0, 0, 0,
      "broadcasting offsets directory (default ~/.rocketmq_offsets)", NULL},
-    {"logLevel", RMQ_CONF_STR, F(logLevel), "WARN", 0, 0, 0, "library log level", levels},
-    {"serializeType", RMQ_CONF_STR, F(serializeType), "JSON", 0, 0, 0,
-     "request header format (rocketmq.serialize.type): JSON as Java by default, or the binary ROCKETMQ "
-     "header",
+    {"logLevel", RMQ_CONF_ENUM, F(logLevel), "WARN", 0, 0, 0, "library log level", rmq_log_level_names},
+    {"serializeType", RMQ_CONF_ENUM, F(serializeType), "ROCKETMQ", 0, 0, 0,
+     "request header format (rocketmq.serialize.type): the binary ROCKETMQ header (default; every "
+     "RocketMQ 4.x broker and name server reads it, at a quarter of JSON's decoding cost) or JSON "
+     "(Java's default)",
      serializations},
     {"sendMsgTimeout", RMQ_CONF_INT, F(sendMsgTimeout), "3000", 1, 3600000, RMQ_CONF_IMPORTANT,
      "send time budget in ms, covering all retries", NULL},
@@ -111,6 +114,32 @@ static const rmq_conf_def_t client_props[] = {
      "send the subscription with every pull", NULL},
     {"pollQueueMaxSize", RMQ_CONF_INT, F(pollQueueMaxSize), "10000", 1, INT32_MAX, 0,
      "pull consumer: messages buffered for poll()", NULL},
+    {"accessKey", RMQ_CONF_STR, F(accessKey), "", 0, 0, 0,
+     "ACL access key: with secretKey, every request is signed as RocketMQ's AclClientRPCHook signs it", NULL},
+    {"secretKey", RMQ_CONF_STR, F(secretKey), "", 0, 0, 0, "ACL secret key (HMAC-SHA1 signatures)", NULL},
+    {"securityToken", RMQ_CONF_STR, F(securityToken), "", 0, 0, 0,
+     "ACL: optional SecurityToken sent with signed requests", NULL},
+    {"useTLS", RMQ_CONF_BOOL, F(tls.enable), "false", 0, 0, 0,
+     "connect to name servers and brokers with TLS (Java ClientConfig.useTLS; same as tls.enable)", NULL},
+    {"tls.enable", RMQ_CONF_BOOL, F(tls.enable), "false", 0, 0, 0, "same as useTLS (Java's system property)",
+     NULL},
+    {"tls.client.authServer", RMQ_CONF_BOOL, F(tls.client_auth_server), "true", 0, 0, 0,
+     "verify server certificates against tls.client.trustCertPath or the system CAs (Comet default true; "
+     "Java's is false)",
+     NULL},
+    {"tls.client.trustCertPath", RMQ_CONF_STR, F(tls.client_trust), "", 0, 0, 0,
+     "CA certificates (PEM) that sign the servers' certificates (empty: the system CAs)", NULL},
+    {"tls.client.certPath", RMQ_CONF_STR, F(tls.client_cert), "", 0, 0, 0,
+     "client certificate (PEM) for servers that ask for one", NULL},
+    {"tls.client.keyPath", RMQ_CONF_STR, F(tls.client_key), "", 0, 0, 0, "client private key (PEM)", NULL},
+    {"tls.client.keyPassword", RMQ_CONF_STR, F(tls.client_key_password), "", 0, 0, 0,
+     "password of an encrypted client key", NULL},
+    {"tls.test.mode.enable", RMQ_CONF_BOOL, F(tls.test_mode), "false", 0, 0, 0,
+     "trust any server certificate (Comet default false; Java's is true)", NULL},
+    {"tls.config.file", RMQ_CONF_STR, F(tls.config_file), "/etc/rocketmq/tls.properties", 0, 0, 0,
+     "properties file whose tls.client.* / tls.test.mode.enable keys override these, read when TLS is "
+     "on (ignored if missing)",
+     NULL},
     RMQ_CONF_END,
 };
 
@@ -121,9 +150,7 @@ const char *comet_version_str(void)
 
 comet_conf_t *comet_conf_new(void)
 {
-    comet_conf_t *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
+    comet_conf_t *c = rmq_calloc(1, sizeof(*c));
     rmq_conf_defaults(client_props, &c->s);
     return c;
 }
@@ -132,17 +159,9 @@ comet_conf_t *comet_conf_dup(const comet_conf_t *src)
 {
     if (!src)
         return NULL;
-    comet_conf_t *c = comet_conf_new();
-    if (!c)
-        return NULL;
-    char buf[4096];
-    for (const rmq_conf_def_t *d = client_props; d->name; d++) {
-        if (comet_conf_get(src, d->name, buf, sizeof(buf)) == COMET_CONF_OK)
-            rmq_conf_set(client_props, &c->s, d->name, buf, NULL, 0);
-    }
-    c->opaque = src->opaque;
-    c->log_cb = src->log_cb;
-    c->send_cb = src->send_cb;
+    comet_conf_t *c = rmq_malloc(sizeof(*c));
+    *c = *src;
+    rmq_conf_copy(client_props, &c->s, &src->s, sizeof(c->s));
     return c;
 }
 
@@ -171,31 +190,19 @@ comet_conf_res_t comet_conf_set(comet_conf_t *conf, const char *name, const char
 
 comet_conf_res_t comet_conf_get(const comet_conf_t *conf, const char *name, char *dest, size_t dest_size)
 {
-    const rmq_conf_def_t *d = rmq_conf_find(client_props, name);
-    if (!d)
-        return COMET_CONF_UNKNOWN;
-    const char *p = (const char *)&conf->s + d->offset;
-    int n;
-    switch (d->type) {
-    case RMQ_CONF_STR:
-        n = snprintf(dest, dest_size, "%s", *(char *const *)p ? *(char *const *)p : "");
-        break;
-    case RMQ_CONF_INT:
-        n = snprintf(dest, dest_size, "%d", *(const int32_t *)p);
-        break;
-    case RMQ_CONF_LONG:
-        n = snprintf(dest, dest_size, "%lld", (long long)*(const int64_t *)p);
-        break;
-    default:
-        n = snprintf(dest, dest_size, "%s", *(const bool *)p ? "true" : "false");
-        break;
-    }
-    return (n < 0 || (size_t)n >= dest_size) ? COMET_CONF_INVALID : COMET_CONF_OK;
+    rmq_err_t e = rmq_conf_get(client_props, &conf->s, name, dest, dest_size);
+    return e == RMQ_ERR__NOENT ? COMET_CONF_UNKNOWN : e ? COMET_CONF_INVALID : COMET_CONF_OK;
 }
 
 comet_err_t comet_conf_load_file(comet_conf_t *conf, const char *path, char *errstr, size_t errstr_size)
 {
-    return (comet_err_t)rmq_conf_load_file(client_props, &conf->s, path, "client", errstr, errstr_size);
+    /* warnings (unknown keys) go to this conf's log callback / level */
+    rmq_logger_t lg;
+    cm_logger_init(&lg, conf);
+    rmq_logger_t *prev = rmq_log_use(&lg);
+    rmq_err_t e = rmq_conf_load_file(client_props, &conf->s, path, "client", errstr, errstr_size);
+    rmq_log_use(prev);
+    return (comet_err_t)e;
 }
 
 void comet_conf_properties_show(FILE *out)
@@ -213,15 +220,6 @@ void comet_conf_set_log_cb(comet_conf_t *conf, void (*cb)(void *, int, const cha
 void comet_conf_set_send_cb(comet_conf_t *conf, comet_send_cb_t *cb)
 {
     conf->send_cb = cb;
-}
-
-const char *comet_err2str(comet_err_t err)
-{
-    return rmq_err2str((int)err);
-}
-const char *comet_err2name(comet_err_t err)
-{
-    return rmq_err2name((int)err);
 }
 
 const char *comet_send_status_name(comet_send_status_t st)
@@ -254,24 +252,9 @@ void cm_set_ext_i64(rmq_cmd_t *c, const char *k, int64_t v)
     rmq_cmd_set_ext_i64(c, k, v);
 }
 
-/* The log hook is process-wide (common/rmq_log): the newest handle's
- * callback wins; without one, stderr at logLevel. */
-static void *log_opaque;
-static void (*log_user_cb)(void *, int, const char *, const char *);
-static void log_tramp(void *op, int level, const char *fac, const char *msg)
+/* Each handle has its own logger (common/rmq_log): its level, callback
+ * and opaque never reach another handle. Without a callback: stderr. */
+void cm_logger_init(rmq_logger_t *lg, const comet_conf_t *conf)
 {
-    (void)op;
-    if (log_user_cb)
-        log_user_cb(log_opaque, level, fac, msg);
-}
-
-void cm_log_install(const comet_conf_t *conf)
-{
-    int lvl = rmq_log_level_parse(conf->s.logLevel && *conf->s.logLevel ? conf->s.logLevel : "WARN");
-    rmq_log_level = lvl < 0 ? RMQ_LOG_WARN : lvl;
-    if (conf->log_cb) {
-        log_user_cb = conf->log_cb;
-        log_opaque = conf->opaque;
-        rmq_log_set_callback(log_tramp, NULL);
-    }
+    rmq_logger_init(lg, conf->s.logLevel, conf->log_cb, conf->opaque);
 }

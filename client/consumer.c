@@ -30,13 +30,13 @@
 void cm_sub_build(cm_sub_t *sub, const char *topic, const char *expr)
 {
     memset(sub, 0, sizeof(*sub));
-    sub->topic = strdup(topic);
+    sub->topic = rmq_strdup(topic);
     sub->version = rmq_now_ms();
     if (!expr || !*expr || strcmp(expr, "*") == 0) {
-        sub->expr = strdup("*");
+        sub->expr = rmq_strdup("*");
         return;
     }
-    sub->expr = strdup(expr);
+    sub->expr = rmq_strdup(expr);
     const char *p = expr;
     while (*p) {
         const char *sep = strstr(p, "||");
@@ -52,9 +52,9 @@ void cm_sub_build(cm_sub_t *sub, const char *topic, const char *expr)
             for (size_t i = 0; i < sub->ntags && !dup; i++)
                 dup = strlen(sub->tags[i]) == len && strncmp(sub->tags[i], p, len) == 0;
             if (!dup) {
-                sub->tags = realloc(sub->tags, (sub->ntags + 1) * sizeof(char *));
-                sub->codes = realloc(sub->codes, (sub->ntags + 1) * sizeof(int32_t));
-                sub->tags[sub->ntags] = strndup(p, len);
+                sub->tags = rmq_realloc(sub->tags, (sub->ntags + 1) * sizeof(char *));
+                sub->codes = rmq_realloc(sub->codes, (sub->ntags + 1) * sizeof(int32_t));
+                sub->tags[sub->ntags] = rmq_strndup(p, len);
                 sub->codes[sub->ntags] = rmq_java_hash(p, len);
                 sub->ntags++;
             }
@@ -105,7 +105,7 @@ rmq_err_t cm_consumer_subscribe(cm_consumer_t *c, const char *topic, const char 
             cm_sub_build(&c->subs[i], topic, expr);
             return RMQ_OK;
         }
-    c->subs = realloc(c->subs, (c->nsubs + 1) * sizeof(cm_sub_t));
+    c->subs = rmq_realloc(c->subs, (c->nsubs + 1) * sizeof(cm_sub_t));
     cm_sub_build(&c->subs[c->nsubs++], topic, expr);
     return RMQ_OK;
 }
@@ -142,7 +142,7 @@ void cm_consumer_write_heartbeat(cm_consumer_t *c, void *jwv)
 {
     rmq_jw_t *w = jwv;
     rmq_jw_obj_begin(w);
-    rmq_jw_kstr(w, "consumeFromWhere", c->s->consumeFromWhere);
+    rmq_jw_kstr(w, "consumeFromWhere", cm_consume_from_names[c->s->consumeFromWhere]);
     rmq_jw_kstr(w, "consumeType", c->push ? "CONSUME_PASSIVELY" : "CONSUME_ACTIVELY");
     rmq_jw_kstr(w, "groupName", c->group);
     rmq_jw_kstr(w, "messageModel", c->broadcasting ? "BROADCASTING" : "CLUSTERING");
@@ -162,6 +162,7 @@ typedef struct pull_ctx_s {
     uint64_t gen;
     uint64_t chain;
     int64_t offset;
+    char addr[256]; /* where the pull went (master or slave) */
 } pull_ctx_t;
 
 typedef struct chain_ref_s {
@@ -173,7 +174,7 @@ static void pull_task(void *arg);
 
 void cm_consumer_pull_later(cm_mqstate_t *mq, uint64_t chain, int delay_ms)
 {
-    chain_ref_t *r = malloc(sizeof(*r));
+    chain_ref_t *r = rmq_malloc(sizeof(*r));
     r->mq = mq;
     r->chain = chain;
     cm_post(mq->cons->inst, delay_ms, pull_task, r);
@@ -234,28 +235,34 @@ static void pull_task(void *arg)
         cm_consumer_pull_later(mq, chain, delay);
         return;
     }
+    /* the suggested broker id, else the master, else a slave (a master that
+     * stopped answering is passed over: reads go on from its slave) */
     char addr[256];
-    if (!cm_broker_master_addr(c->inst, mq->broker, addr, sizeof(addr)) &&
-        !cm_broker_any_addr(c->inst, mq->broker, addr, sizeof(addr))) {
+    bool from_slave = false;
+    if (!cm_read_addr(c->inst, mq->broker, mq->suggest_id, addr, sizeof(addr), &from_slave)) {
         cm_instance_want_route_refresh(c->inst);
         cm_consumer_pull_later(mq, chain, c->s->pullTimeDelayMillsWhenException);
         return;
     }
     pthread_mutex_lock(&c->lock);
-    pull_ctx_t *pc = malloc(sizeof(*pc));
+    pull_ctx_t *pc = rmq_malloc(sizeof(*pc));
     pc->mq = mq;
     pc->chain = chain;
     pc->gen = mq->gen;
     pc->offset = mq->next_offset;
+    snprintf(pc->addr, sizeof(pc->addr), "%s", addr);
     pthread_mutex_unlock(&c->lock);
 
     const cm_sub_t *sub = find_sub(c, mq->topic);
-    int64_t commit =
-        (!c->broadcasting && c->push) ? cm_offset_store_get(&c->offsets, mq->topic, mq->broker, mq->qid) : -1;
+    int64_t commit = -1;
+    if (!c->broadcasting && c->push) {
+        cm_consumer_sync_offsets(c, mq);
+        commit = cm_offset_store_get(&c->offsets, mq->topic, mq->broker, mq->qid);
+    }
     int sys = PULL_SYS_SUSPEND;
-    if (commit > 0)
+    if (commit > 0 && !from_slave) /* a slave does not take pull commits (Java clears the bit too) */
         sys |= PULL_SYS_COMMIT;
-    bool post_sub = c->s->postSubscriptionWhenPull || !c->push || strncmp(mq->topic, "%RETRY%", 7) == 0;
+    bool post_sub = c->s->postSubscriptionWhenPull || !c->push || rmq_topic_is_retry(mq->topic);
     if (post_sub)
         sys |= PULL_SYS_SUBSCRIPTION;
     rmq_cmd_t *req =
@@ -292,51 +299,58 @@ static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void 
 
     int delay = 0;
     if (err != RMQ_OK) {
-        rmq_log(RMQ_LOG_INFO, FAC, "pull %s/%s/%d failed: %s", mq->topic, mq->broker, mq->qid,
-                rmq_err2str(err));
+        cm_log(inst, RMQ_LOG_INFO, FAC, "pull %s/%s/%d from %s failed: %s", mq->topic, mq->broker, mq->qid,
+               pc->addr, rmq_err2str(err));
+        if (err == RMQ_ERR__TRANSPORT || err == RMQ_ERR__TIMED_OUT) {
+            /* the next pull goes to another address of the group, if any */
+            cm_addr_failed(pc->addr);
+            cm_instance_want_route_refresh(c->inst);
+        }
         delay = c->s->pullTimeDelayMillsWhenException;
         goto next;
     }
+    int64_t sug;
+    if (rmq_cmd_ext_i64(resp, "suggestWhichBrokerId", &sug) == RMQ_OK)
+        mq->suggest_id = sug;
     int64_t nbo = pc->offset;
     rmq_cmd_ext_i64(resp, "nextBeginOffset", &nbo);
     switch (resp->code) {
     case 0: {
-        rmq_msg_rec_t *recs = NULL;
-        size_t n = 0;
-        if (rmq_msg_decode_all(resp->body, resp->body_len, false, &recs, &n) != RMQ_OK) {
-            rmq_log(RMQ_LOG_WARN, FAC, "pull %s/%s/%d: undecodable body (%zu bytes)", mq->topic, mq->broker,
-                    mq->qid, resp->body_len);
+        /* the body is taken (resp is only deinit'ed after us) and decoded in
+         * place: the messages are views into it */
+        int64_t mn = 0, mx = 0;
+        rmq_cmd_ext_i64(resp, "minOffset", &mn);
+        rmq_cmd_ext_i64(resp, "maxOffset", &mx);
+        size_t blen = resp->body_len;
+        cm_rxbatch_t *b = cm_rxbatch_decode(resp->body, blen, mq->broker, mn, mx); /* no body: none */
+        resp->body = NULL;
+        resp->body_len = 0;
+        if (!b) {
+            cm_log(inst, RMQ_LOG_WARN, FAC, "pull %s/%s/%d: undecodable body (%zu bytes)", mq->topic,
+                   mq->broker, mq->qid, blen);
             delay = c->s->pullTimeDelayMillsWhenException;
             break;
         }
         const cm_sub_t *sub = find_sub(c, mq->topic);
-        comet_message_ext_t **msgs = calloc(n ? n : 1, sizeof(*msgs));
-        size_t k = 0;
-        char minb[24], maxb[24];
-        int64_t mn = 0, mx = 0;
-        rmq_cmd_ext_i64(resp, "minOffset", &mn);
-        rmq_cmd_ext_i64(resp, "maxOffset", &mx);
-        snprintf(minb, sizeof(minb), "%lld", (long long)mn);
-        snprintf(maxb, sizeof(maxb), "%lld", (long long)mx);
+        size_t n = cm_rxbatch_count(b), k = 0;
+        comet_message_ext_t *stack[64];
+        comet_message_ext_t **msgs = n <= 64 ? stack : rmq_malloc(n * sizeof(*msgs));
         for (size_t i = 0; i < n; i++) {
-            if (recs[i].queue_offset < pc->offset)
+            comet_message_ext_t *m = cm_rxbatch_msg(b, i);
+            if (m->queue_offset < pc->offset)
                 continue;
-            comet_message_ext_t *m = cm_message_ext_from_rec(&recs[i], mq->broker);
-            if (!m) {
-                rmq_log(RMQ_LOG_WARN, FAC,
-                        "pull %s/%s/%d: message at offset %lld cannot be decompressed, skipped", mq->topic,
-                        mq->broker, mq->qid, (long long)recs[i].queue_offset);
-                continue;
-            }
-            if (sub && !cm_sub_match(sub, rmq_msg_props_get(&m->props, RMQ_PROP_TAGS))) {
-                comet_message_ext_destroy(m);
+            if (m->undecodable) {
+                cm_log(inst, RMQ_LOG_WARN, FAC,
+                       "pull %s/%s/%d: message at offset %lld cannot be decompressed, skipped", mq->topic,
+                       mq->broker, mq->qid, (long long)m->queue_offset);
                 continue;
             }
-            rmq_msg_props_set(&m->props, RMQ_PROP_MIN_OFFSET, minb);
-            rmq_msg_props_set(&m->props, RMQ_PROP_MAX_OFFSET, maxb);
+            if (sub && sub->ntags && !cm_sub_match(sub, rmq_msg_props_get(&m->props, RMQ_PROP_TAGS)))
+                continue;
             msgs[k++] = m;
         }
-        free(recs);
+        cm_rxbatch_hold(b, k); /* one reference per message handed out */
+        cm_rxbatch_release(b);
         pthread_mutex_lock(&c->lock);
         bool fresh = pc->gen == mq->gen;
         if (fresh)
@@ -353,7 +367,8 @@ static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void 
             if (cnt == 0 && !c->broadcasting)
                 cm_offset_store_update(&c->offsets, mq->topic, mq->broker, mq->qid, nbo, true);
         }
-        free(msgs);
+        if (msgs != stack)
+            free(msgs);
         delay = c->s->pullInterval;
         break;
     }
@@ -369,8 +384,8 @@ static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void 
             size_t cnt;
             cm_pq_stats(pq, &cnt, NULL, NULL);
             if (resp->code == RMQ_ERR_PULL_OFFSET_MOVED) {
-                rmq_log(RMQ_LOG_WARN, FAC, "pull %s/%s/%d: offset %lld moved to %lld", mq->topic, mq->broker,
-                        mq->qid, (long long)pc->offset, (long long)nbo);
+                cm_log(inst, RMQ_LOG_WARN, FAC, "pull %s/%s/%d: offset %lld moved to %lld", mq->topic,
+                       mq->broker, mq->qid, (long long)pc->offset, (long long)nbo);
                 cm_offset_store_update(&c->offsets, mq->topic, mq->broker, mq->qid, nbo, false);
             } else if (cnt == 0) {
                 cm_offset_store_update(&c->offsets, mq->topic, mq->broker, mq->qid, nbo, true);
@@ -383,8 +398,8 @@ static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void 
         delay = 20;
         break;
     default:
-        rmq_log(RMQ_LOG_INFO, FAC, "pull %s/%s/%d: %s %s", mq->topic, mq->broker, mq->qid,
-                rmq_err2name(resp->code), resp->remark ? resp->remark : "");
+        cm_log(inst, RMQ_LOG_INFO, FAC, "pull %s/%s/%d: %s %s", mq->topic, mq->broker, mq->qid,
+               rmq_err2name(resp->code), resp->remark ? resp->remark : "");
         if (resp->code == RMQ_ERR_SUBSCRIPTION_NOT_EXIST || resp->code == RMQ_ERR_SUBSCRIPTION_NOT_LATEST)
             cm_instance_want_heartbeat(c->inst); /* e.g. the broker restarted */
         delay = c->s->pullTimeDelayMillsWhenException;
@@ -403,10 +418,9 @@ rmq_err_t cm_query_offset(cm_instance_t *inst, int code, const char *topic, cons
                           int64_t ts, int64_t *out)
 {
     char addr[256];
-    if (!cm_broker_master_addr(inst, broker, addr, sizeof(addr)) &&
-        !cm_broker_any_addr(inst, broker, addr, sizeof(addr))) {
+    if (!cm_read_addr(inst, broker, 0, addr, sizeof(addr), NULL)) {
         cm_route_refresh(inst, topic);
-        if (!cm_broker_any_addr(inst, broker, addr, sizeof(addr)))
+        if (!cm_read_addr(inst, broker, 0, addr, sizeof(addr), NULL))
             return RMQ_ERR__NO_ROUTE;
     }
     rmq_cmd_t req, resp;
@@ -418,6 +432,8 @@ rmq_err_t cm_query_offset(cm_instance_t *inst, int code, const char *topic, cons
     rmq_cmd_set_ext(&req, "bname", broker);
     rmq_err_t e = cm_request_sync(inst, addr, &req, cm_instance_settings(inst)->mqClientApiTimeout, &resp);
     rmq_cmd_deinit(&req);
+    if (e == RMQ_ERR__TRANSPORT || e == RMQ_ERR__TIMED_OUT)
+        cm_addr_failed(addr);
     if (e != RMQ_OK)
         return e;
     if (resp.code != 0)
@@ -450,12 +466,12 @@ static int64_t start_offset(cm_consumer_t *c, const char *topic, const char *bro
         return off;
     if (off < -1)
         return off;
-    bool retry = strncmp(topic, "%RETRY%", 7) == 0;
-    const char *w = c->s->consumeFromWhere;
+    bool retry = rmq_topic_is_retry(topic);
+    cm_consume_from_t w = c->s->consumeFromWhere;
     rmq_err_t e = RMQ_OK;
-    if (strcmp(w, "CONSUME_FROM_FIRST_OFFSET") == 0 || strcmp(w, "CONSUME_FROM_MIN_OFFSET") == 0) {
+    if (w == CM_FROM_FIRST_OFFSET || w == CM_FROM_MIN_OFFSET) {
         off = 0;
-    } else if (strcmp(w, "CONSUME_FROM_TIMESTAMP") == 0) {
+    } else if (w == CM_FROM_TIMESTAMP) {
         if (retry)
             e = cm_query_offset(c->inst, RMQ_REQ_GET_MAX_OFFSET, topic, broker, qid, 0, &off);
         else
@@ -567,17 +583,17 @@ static void lock_all(cm_consumer_t *c, int code, bool oneway)
     size_t n = 0;
     for (cm_mqstate_t *m = c->mqs; m; m = m->next)
         n += m->assigned;
-    cm_mqstate_t **v = calloc(n + 1, sizeof(*v));
+    cm_mqstate_t **v = rmq_calloc(n + 1, sizeof(*v));
     n = 0;
     for (cm_mqstate_t *m = c->mqs; m; m = m->next)
         if (m->assigned)
             v[n++] = m;
     pthread_mutex_unlock(&c->lock);
-    bool *done = calloc(n + 1, sizeof(bool));
-    char(*topics)[COMET_NAME_MAX] = calloc(n + 1, COMET_NAME_MAX);
-    int32_t *qids = calloc(n + 1, sizeof(int32_t));
-    bool *granted = calloc(n + 1, sizeof(bool));
-    cm_mqstate_t **group = calloc(n + 1, sizeof(*group));
+    bool *done = rmq_calloc(n + 1, sizeof(bool));
+    char(*topics)[COMET_NAME_MAX] = rmq_calloc(n + 1, COMET_NAME_MAX);
+    int32_t *qids = rmq_calloc(n + 1, sizeof(int32_t));
+    bool *granted = rmq_calloc(n + 1, sizeof(bool));
+    cm_mqstate_t **group = rmq_calloc(n + 1, sizeof(*group));
     for (size_t i = 0; i < n; i++) {
         if (done[i])
             continue;
@@ -624,6 +640,7 @@ static cm_mqstate_t *find_mq(cm_consumer_t *c, const char *t, const char *b, int
 
 static void drop_mq(cm_consumer_t *c, cm_mqstate_t *mq)
 {
+    cm_consumer_sync_offsets(c, mq); /* what was consumed until now */
     pthread_mutex_lock(&c->lock);
     if (!mq->assigned) {
         pthread_mutex_unlock(&c->lock);
@@ -648,7 +665,7 @@ static void drop_mq(cm_consumer_t *c, cm_mqstate_t *mq)
         cm_offset_store_persist_one(&c->offsets, mq->topic, mq->broker, mq->qid, true);
         cm_offset_store_remove(&c->offsets, mq->topic, mq->broker, mq->qid);
     }
-    rmq_log(RMQ_LOG_INFO, FAC, "%s: dropped %s/%s/%d", c->group, mq->topic, mq->broker, mq->qid);
+    cm_log(c->inst, RMQ_LOG_INFO, FAC, "%s: dropped %s/%s/%d", c->group, mq->topic, mq->broker, mq->qid);
 }
 
 /* Assign one queue; returns false when its start offset is unknown yet. */
@@ -661,19 +678,19 @@ static bool add_mq(cm_consumer_t *c, const char *t, const char *b, int32_t q, in
     if (have)
         return true;
     if (needs_locks(c) && !lock_one(c, t, b, q)) {
-        rmq_log(RMQ_LOG_INFO, FAC, "%s: lock of %s/%s/%d not granted yet", c->group, t, b, q);
+        cm_log(c->inst, RMQ_LOG_INFO, FAC, "%s: lock of %s/%s/%d not granted yet", c->group, t, b, q);
         return false;
     }
     int64_t off = fixed_offset >= 0 ? fixed_offset : start_offset(c, t, b, q);
     if (off < 0) {
-        rmq_log(RMQ_LOG_INFO, FAC, "%s: start offset of %s/%s/%d unknown (%s), next round", c->group, t, b, q,
-                rmq_err2str((int)off));
+        cm_log(c->inst, RMQ_LOG_INFO, FAC, "%s: start offset of %s/%s/%d unknown (%s), next round", c->group,
+               t, b, q, rmq_err2str((int)off));
         return false;
     }
     pthread_mutex_lock(&c->lock);
     cm_mqstate_t *mq = find_mq(c, t, b, q);
     if (!mq) {
-        mq = calloc(1, sizeof(*mq));
+        mq = rmq_calloc(1, sizeof(*mq));
         snprintf(mq->topic, sizeof(mq->topic), "%s", t);
         snprintf(mq->broker, sizeof(mq->broker), "%s", b);
         mq->qid = q;
@@ -695,7 +712,8 @@ static bool add_mq(cm_consumer_t *c, const char *t, const char *b, int32_t q, in
     c->nassigned++;
     start_chain(mq);
     pthread_mutex_unlock(&c->lock);
-    rmq_log(RMQ_LOG_INFO, FAC, "%s: assigned %s/%s/%d from offset %lld", c->group, t, b, q, (long long)off);
+    cm_log(c->inst, RMQ_LOG_INFO, FAC, "%s: assigned %s/%s/%d from offset %lld", c->group, t, b, q,
+           (long long)off);
     return true;
 }
 
@@ -723,10 +741,10 @@ static size_t fetch_cids(cm_consumer_t *c, const cm_route_t *r, char ***out)
             json_t *root = rmq_json_parse((const char *)resp.body, resp.body_len, err, sizeof(err));
             json_t *arr = root ? json_object_get(root, "consumerIdList") : NULL;
             if (json_is_array(arr)) {
-                *out = calloc(json_array_size(arr) + 1, sizeof(char *));
+                *out = rmq_calloc(json_array_size(arr) + 1, sizeof(char *));
                 for (size_t i = 0; i < json_array_size(arr); i++)
                     if (json_is_string(json_array_get(arr, i)))
-                        (*out)[n++] = strdup(json_string_value(json_array_get(arr, i)));
+                        (*out)[n++] = rmq_strdup(json_string_value(json_array_get(arr, i)));
             }
             json_decref(root);
         }
@@ -743,10 +761,10 @@ static void rebalance_topic(cm_consumer_t *c, const char *topic)
     char err[256];
     cm_route_t *r = cm_route_get(c->inst, topic, true, &re, err, sizeof(err));
     if (!r) {
-        rmq_log(RMQ_LOG_INFO, FAC, "%s: rebalance %s: %s", c->group, topic, err);
+        cm_log(c->inst, RMQ_LOG_INFO, FAC, "%s: rebalance %s: %s", c->group, topic, err);
         return;
     }
-    size_t *idx = calloc(r->nsub + 1, sizeof(size_t));
+    size_t *idx = rmq_calloc(r->nsub + 1, sizeof(size_t));
     size_t nalloc = 0;
     char **cids = NULL;
     size_t ncids = 0;
@@ -756,7 +774,7 @@ static void rebalance_topic(cm_consumer_t *c, const char *topic)
     } else {
         ncids = fetch_cids(c, r, &cids);
         if (ncids == 0) {
-            rmq_log(RMQ_LOG_INFO, FAC, "%s: no consumer id list for %s yet", c->group, topic);
+            cm_log(c->inst, RMQ_LOG_INFO, FAC, "%s: no consumer id list for %s yet", c->group, topic);
             free(idx);
             cm_route_release(r);
             return;
@@ -776,7 +794,7 @@ static void rebalance_topic(cm_consumer_t *c, const char *topic)
         for (size_t i = 0; i < nalloc && !keep; i++)
             keep = r->sub[idx[i]].queue_id == m->qid && strcmp(r->sub[idx[i]].broker_name, m->broker) == 0;
         if (!keep) {
-            drop = realloc(drop, (ndrop + 1) * sizeof(*drop));
+            drop = rmq_realloc(drop, (ndrop + 1) * sizeof(*drop));
             drop[ndrop++] = m;
         }
     }
@@ -806,7 +824,7 @@ void cm_consumer_set_assignment(cm_consumer_t *c, const comet_message_queue_t *m
             keep = mqs[i].queue_id == m->qid && strcmp(mqs[i].topic, m->topic) == 0 &&
                    strcmp(mqs[i].broker_name, m->broker) == 0;
         if (!keep) {
-            drop = realloc(drop, (ndrop + 1) * sizeof(*drop));
+            drop = rmq_realloc(drop, (ndrop + 1) * sizeof(*drop));
             drop[ndrop++] = m;
         }
     }
@@ -889,7 +907,7 @@ static cm_reset_t *parse_reset_body(const char *p, size_t n)
         if (key)
             rmq_json_int(key, "queueId", &q);
         if (topic && bn && q >= 0 && num_end != colon) {
-            cm_reset_t *r = calloc(1, sizeof(*r));
+            cm_reset_t *r = rmq_calloc(1, sizeof(*r));
             snprintf(r->topic, sizeof(r->topic), "%s", topic);
             snprintf(r->broker, sizeof(r->broker), "%s", bn);
             r->qid = (int32_t)q;
@@ -938,8 +956,8 @@ static bool apply_resets(cm_consumer_t *c)
             drop_mq(c, mq);
         cm_offset_store_update(&c->offsets, r->topic, r->broker, r->qid, r->offset, false);
         cm_offset_store_persist_one(&c->offsets, r->topic, r->broker, r->qid, true);
-        rmq_log(RMQ_LOG_INFO, FAC, "%s: offset of %s/%s/%d reset to %lld", c->group, r->topic, r->broker,
-                r->qid, (long long)r->offset);
+        cm_log(c->inst, RMQ_LOG_INFO, FAC, "%s: offset of %s/%s/%d reset to %lld", c->group, r->topic,
+               r->broker, r->qid, (long long)r->offset);
         if (mq && c->manual_assign && !c->push)
             add_mq(c, r->topic, r->broker, r->qid, r->offset);
         free(r);
@@ -968,6 +986,7 @@ void cm_consumer_tick(cm_consumer_t *c, int64_t now, bool force)
     }
     if (now - c->last_persist >= c->s->persistConsumerOffsetInterval) {
         c->last_persist = now;
+        cm_consumer_sync_offsets(c, NULL);
         cm_offset_store_persist_all(&c->offsets, false);
     }
 }
@@ -975,9 +994,34 @@ void cm_consumer_tick(cm_consumer_t *c, int64_t now, bool force)
 void cm_consumer_consumed(cm_consumer_t *c, cm_pq_t *pq, const char *topic, const char *broker, int32_t qid,
                           const int64_t *offsets, size_t n)
 {
-    int64_t off = cm_pq_remove(pq, offsets, n);
+    (void)c, (void)topic, (void)broker, (void)qid;
+    cm_pq_remove(pq, offsets, n);
+}
+
+/* One queue's commit offset into the store (its pq held by the caller). */
+static void sync_one(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq)
+{
+    int64_t off = cm_pq_commit_offset(pq);
     if (off >= 0 && !pq->dropped)
-        cm_offset_store_update(&c->offsets, topic, broker, qid, off, true);
+        cm_offset_store_update(&c->offsets, mq->topic, mq->broker, mq->qid, off, true);
+}
+
+void cm_consumer_sync_offsets(cm_consumer_t *c, cm_mqstate_t *only)
+{
+    if (!c->push)
+        return; /* pull consumers commit with commit() */
+    pthread_mutex_lock(&c->lock);
+    for (cm_mqstate_t *mq = only ? only : c->mqs; mq; mq = only ? NULL : mq->next) {
+        cm_pq_t *pq = mq->assigned ? mq->pq : NULL;
+        if (!pq)
+            continue;
+        cm_pq_hold(pq);
+        pthread_mutex_unlock(&c->lock);
+        sync_one(c, mq, pq);
+        cm_pq_release(pq);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
 }
 
 /* When CONSUMER_SEND_MSG_BACK fails (e.g. the message's broker is down), Java
@@ -986,7 +1030,7 @@ void cm_consumer_consumed(cm_consumer_t *c, cm_pq_t *pq, const char *topic, cons
 static rmq_err_t send_back_fallback(cm_consumer_t *c, const comet_message_ext_t *m, int delay_level)
 {
     char retry[COMET_NAME_MAX];
-    snprintf(retry, sizeof(retry), "%%RETRY%%%s", c->group);
+    snprintf(retry, sizeof(retry), "%s%s", RMQ_RETRY_PREFIX, c->group);
     rmq_err_t e;
     char err[256];
     cm_route_t *r = cm_route_get(c->inst, retry, true, &e, err, sizeof(err));
@@ -1037,8 +1081,8 @@ static rmq_err_t send_back_fallback(cm_consumer_t *c, const comet_message_ext_t 
                                                                                   : (rmq_err_t)resp.code;
     rmq_cmd_deinit(&resp);
     if (e == RMQ_OK)
-        rmq_log(RMQ_LOG_INFO, FAC, "%s: message %s sent back through %s on %s", c->group, m->msg_id, retry,
-                a);
+        cm_log(c->inst, RMQ_LOG_INFO, FAC, "%s: message %s sent back through %s on %s", c->group, m->msg_id,
+               retry, a);
     return e;
 }
 
@@ -1072,8 +1116,9 @@ rmq_err_t cm_consumer_send_back(cm_consumer_t *c, const comet_message_ext_t *m, 
     rmq_err_t e = send_back_direct(c, m, delay_level);
     if (e == RMQ_OK || delay_level < 0)
         return e;
-    rmq_log(RMQ_LOG_INFO, FAC, "%s: CONSUMER_SEND_MSG_BACK of %s failed (%s), sending it to the retry topic",
-            c->group, m->msg_id, rmq_err2str(e));
+    cm_log(c->inst, RMQ_LOG_INFO, FAC,
+           "%s: CONSUMER_SEND_MSG_BACK of %s failed (%s), sending it to the retry topic", c->group, m->msg_id,
+           rmq_err2str(e));
     return send_back_fallback(c, m, delay_level);
 }
 
@@ -1095,8 +1140,8 @@ void cm_consumer_init(cm_consumer_t *c, cm_instance_t *inst, const cm_settings_t
     c->push = push;
     c->owner = owner;
     c->ops = *ops;
-    c->group = strdup(s->consumerGroup);
-    c->broadcasting = strcmp(s->messageModel, "BROADCASTING") == 0;
+    c->group = rmq_strdup(s->consumerGroup);
+    c->broadcasting = s->messageModel == CM_BROADCASTING;
     c->orderly = push && s->consumeOrderly;
     pthread_mutex_init(&c->lock, NULL);
     cm_offset_store_init(&c->offsets, inst, c->group, c->broadcasting, s->localOffsetStoreDir);
@@ -1106,7 +1151,7 @@ void cm_consumer_attach(cm_consumer_t *c)
 {
     if (has_retry_sub(c)) {
         char rt[COMET_NAME_MAX];
-        snprintf(rt, sizeof(rt), "%%RETRY%%%s", c->group);
+        snprintf(rt, sizeof(rt), "%s%s", RMQ_RETRY_PREFIX, c->group);
         if (!find_sub(c, rt))
             cm_consumer_subscribe(c, rt, "*");
     }
@@ -1122,6 +1167,7 @@ void cm_consumer_attach(cm_consumer_t *c)
 void cm_consumer_stop(cm_consumer_t *c)
 {
     c->running = false;
+    cm_consumer_sync_offsets(c, NULL);
     cm_offset_store_persist_all(&c->offsets, true);
     if (needs_locks(c))
         lock_all(c, RMQ_REQ_UNLOCK_BATCH_MQ, false);

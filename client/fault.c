@@ -1,6 +1,6 @@
 /* fault.c - latency fault tolerance (MQFaultStrategy,
  * LatencyFaultToleranceImpl) and producer queue selection
- * (TopicPublishInfo.selectOneMessageQueue), PROTOCOL.md §7.2.
+ * (TopicPublishInfo.selectOneMessageQueue), docs/protocol.md §7.2.
  *
  * The fault table is shared by the sending threads and the I/O thread (async
  * retries): every access takes f->lock. Selection itself is lock-free apart
@@ -52,7 +52,7 @@ void cm_fault_update(cm_fault_t *f, const char *broker, int64_t latency, bool is
     if (!it) {
         if (f->n == f->cap) {
             f->cap = f->cap ? f->cap * 2 : 8;
-            f->items = realloc(f->items, f->cap * sizeof(*f->items));
+            f->items = rmq_realloc(f->items, f->cap * sizeof(*f->items));
         }
         it = &f->items[f->n++];
         memset(it, 0, sizeof(*it));
@@ -93,7 +93,7 @@ bool cm_fault_pick_one(cm_fault_t *f, int64_t now, uint32_t rnd, char *out, size
         pthread_mutex_unlock(&f->lock);
         return false;
     }
-    cm_fault_item_t *tmp = malloc(f->n * sizeof(*tmp));
+    cm_fault_item_t *tmp = rmq_malloc(f->n * sizeof(*tmp));
     memcpy(tmp, f->items, f->n * sizeof(*tmp));
     size_t n = f->n;
     pthread_mutex_unlock(&f->lock);

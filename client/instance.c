@@ -2,26 +2,30 @@
  * request primitives every other file uses, the route cache, heartbeats,
  * name-server failover and clean unregistration.
  *
- * Threads:
- *  - io: owns the event_base and the remoting endpoint (all connections).
- *    Other threads hand it work through a mutex-protected task list plus
- *    event_active() on a notify event. Response callbacks run here.
- *  - service: every ~100-500 ms checks its timers: route refresh
- *    (pollNameServerInterval), heartbeats (heartbeatBrokerInterval), and the
- *    role's tick (rebalance, offset persistence). Blocking calls are fine here.
- *  - callback: runs posted closures (send results) in order, never under an
- *    internal lock.
+ * Threads (all from the common kit, all logging through the handle's own
+ * logger):
+ *  - io ("comet-io", a service running the event loop): owns the event_base
+ *    and the remoting endpoint (all connections). Other threads hand it work
+ *    through the instance mailbox (loop/rmq_mailbox.h). Response callbacks
+ *    run here.
+ *  - service ("comet-svc", rmq_service.h): every 200 ms or when kicked,
+ *    checks its timers: route refresh (pollNameServerInterval), heartbeats
+ *    (heartbeatBrokerInterval), and the role's tick (rebalance, offset
+ *    persistence). Blocking calls are fine here.
+ *  - callback ("comet-cb", rmq_worker.h): runs posted closures (send
+ *    results) in order, never under an internal lock.
  * The route cache is shared under rlock; routes are immutable and
  * reference counted. Never block on the io thread. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <event2/thread.h>
 #include <ifaddrs.h>
+#include <linux/futex.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,17 +35,12 @@
 #include "rmq_conn.h"
 #include "rmq_json.h"
 #include "rmq_log.h"
+#include "rmq_mailbox.h"
+#include "rmq_service.h"
 #include "rmq_time.h"
+#include "rmq_worker.h"
 
 #define FAC "client"
-
-typedef struct task_s {
-    cm_task_fn_t fn;
-    void *arg;
-    int delay_ms;
-    cm_instance_t *inst;
-    struct task_s *next;
-} task_t;
 
 typedef struct route_ent_s {
     char *topic;
@@ -51,40 +50,31 @@ typedef struct route_ent_s {
 struct cm_instance_s {
     const cm_settings_t *s;
     uint8_t serialize; /* RMQ_SERIALIZE_JSON or _ROCKETMQ for every request */
+    bool sign;         /* ACL: requests are signed (accessKey and secretKey set) */
     char client_id[256];
     char **ns;
     size_t nns;
     _Atomic size_t ns_cur;
 
+    rmq_logger_t logger; /* logLevel, log callback and opaque of this handle */
+
     /* io */
     struct event_base *base;
     rmq_endpoint_t *ep;
-    struct event *notify;
-    pthread_t io_thread;
-    bool io_started;
-    pthread_mutex_t qlock;
-    task_t *qhead, *qtail;
-    bool notify_pending; /* event_active already called for the queued tasks */
+    rmq_mailbox_t *mbox;
+    rmq_service_t *io;
+    rmq_tls_t *tls; /* useTLS (security.c) */
     _Atomic bool io_stopped;
 
     /* service */
-    pthread_t svc_thread;
-    bool svc_started;
-    pthread_mutex_t svc_lock;
-    pthread_cond_t svc_cond;
-    bool svc_kick;
+    rmq_service_t *svc;
     _Atomic bool stopping;
     _Atomic bool want_route_refresh;
     _Atomic bool want_heartbeat;
     _Atomic size_t oneway_backlog; /* unsent bytes on the last oneway connection */
 
     /* callback */
-    pthread_t cb_thread;
-    bool cb_started;
-    pthread_mutex_t cb_lock;
-    pthread_cond_t cb_cond;
-    task_t *cb_head, *cb_tail;
-    bool cb_stop;
+    rmq_worker_t *cb;
 
     /* routes */
     pthread_mutex_t rlock;
@@ -95,21 +85,16 @@ struct cm_instance_s {
     bool has_role;
 };
 
-static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
-static void evthread_init(void)
-{
-    evthread_use_pthreads();
-}
 static _Atomic uint32_t instance_seq;
 
 /* ---------------- helpers ---------------- */
 
 static void split_ns(cm_instance_t *inst, const char *list)
 {
-    char *dup = strdup(list ? list : ""), *save = NULL;
+    char *dup = rmq_strdup(list ? list : ""), *save = NULL;
     for (char *t = strtok_r(dup, ";, ", &save); t; t = strtok_r(NULL, ";, ", &save)) {
-        inst->ns = realloc(inst->ns, (inst->nns + 1) * sizeof(char *));
-        inst->ns[inst->nns++] = strdup(t);
+        inst->ns = rmq_realloc(inst->ns, (inst->nns + 1) * sizeof(char *));
+        inst->ns[inst->nns++] = rmq_strdup(t);
     }
     free(dup);
 }
@@ -146,35 +131,6 @@ static void cmd_copy(rmq_cmd_t *dst, const rmq_cmd_t *src)
 
 /* ---------------- io thread ---------------- */
 
-static void run_task(evutil_socket_t fd, short what, void *arg)
-{
-    task_t *t = arg;
-    t->fn(t->arg);
-    free(t);
-}
-
-static void notify_cb(evutil_socket_t fd, short what, void *arg)
-{
-    cm_instance_t *inst = arg;
-    pthread_mutex_lock(&inst->qlock);
-    task_t *t = inst->qhead;
-    inst->qhead = inst->qtail = NULL;
-    inst->notify_pending = false;
-    pthread_mutex_unlock(&inst->qlock);
-    while (t) {
-        task_t *next = t->next;
-        if (t->delay_ms > 0) {
-            struct timeval tv = {t->delay_ms / 1000, (t->delay_ms % 1000) * 1000};
-            t->delay_ms = 0;
-            event_base_once(inst->base, -1, EV_TIMEOUT, run_task, t, &tv);
-        } else {
-            t->fn(t->arg);
-            free(t);
-        }
-        t = next;
-    }
-}
-
 static __thread cm_instance_t *tls_io_inst;
 
 bool cm_instance_on_io(const cm_instance_t *inst)
@@ -186,33 +142,19 @@ bool cm_instance_stopping(const cm_instance_t *inst)
     return inst->stopping;
 }
 
-static void *io_main(void *arg)
+static void io_main(rmq_service_t *svc, void *arg)
 {
     cm_instance_t *inst = arg;
     tls_io_inst = inst;
-    rmq_log_set_thread_name("comet-io");
-    event_base_loop(inst->base, EVLOOP_NO_EXIT_ON_EMPTY);
-    return NULL;
+    event_base_loop(inst->base, EVLOOP_NO_EXIT_ON_EMPTY); /* until io_stop_task */
 }
 
 void cm_post(cm_instance_t *inst, int delay_ms, cm_task_fn_t fn, void *arg)
 {
-    task_t *t = calloc(1, sizeof(*t));
-    t->fn = fn;
-    t->arg = arg;
-    t->delay_ms = delay_ms;
-    t->inst = inst;
-    pthread_mutex_lock(&inst->qlock);
-    if (inst->qtail)
-        inst->qtail->next = t;
+    if (delay_ms > 0)
+        rmq_mailbox_post_after(inst->mbox, delay_ms, fn, arg);
     else
-        inst->qhead = t;
-    inst->qtail = t;
-    bool wake = !inst->notify_pending; /* one wake-up per batch of tasks */
-    inst->notify_pending = true;
-    pthread_mutex_unlock(&inst->qlock);
-    if (wake)
-        event_active(inst->notify, EV_READ, 0);
+        rmq_mailbox_post(inst->mbox, fn, arg);
 }
 
 /* ---------------- requests ---------------- */
@@ -220,59 +162,65 @@ void cm_post(cm_instance_t *inst, int delay_ms, cm_task_fn_t fn, void *arg)
 typedef struct req_ctx_s {
     cm_instance_t *inst;
     char *addr;
-    rmq_cmd_t *req;
+    rmq_cmd_t *req; /* or, when NULL, a frame encoded by the caller: */
+    cm_frame_t frame;
     int timeout_ms;
     cm_resp_cb_t cb;
     void *arg;
     bool oneway;
 } req_ctx_t;
 
-static void req_done(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *resp, void *arg)
+/* Answer the request's callback (none for oneway) and free its context. */
+static void req_end(req_ctx_t *rc, rmq_err_t err, rmq_cmd_t *resp)
 {
-    req_ctx_t *rc = arg;
-    rc->cb(rc->inst, err, err == RMQ_OK ? resp : NULL, rc->arg);
+    if (rc->cb)
+        rc->cb(rc->inst, err, resp, rc->arg);
     free(rc->addr);
     free(rc);
+}
+
+static void req_done(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *resp, void *arg)
+{
+    req_end(arg, err, err == RMQ_OK ? resp : NULL);
 }
 
 static void req_task(void *arg)
 {
     req_ctx_t *rc = arg;
-    rc->req->serialize = rc->inst->serialize;
-    if (rc->inst->io_stopped) {
-        if (!rc->oneway)
-            rc->cb(rc->inst, RMQ_ERR__DESTROY, NULL, rc->arg);
-        goto done;
-    }
-    if (rc->oneway) {
-        rmq_conn_t *c = rmq_client_conn(rc->inst->ep, rc->addr);
-        if (c) {
-            rmq_conn_oneway(c, rc->req);
-            rc->inst->oneway_backlog = rmq_conn_is_closed(c) ? 0 : rmq_conn_output_len(c);
+    rmq_err_t e;
+    if (!rc->req) { /* a ready frame */
+        rmq_conn_t *c = rc->inst->io_stopped ? NULL : rmq_client_conn(rc->inst->ep, rc->addr);
+        e = c ? rmq_conn_request_frame(c, rc->frame.data, rc->frame.len, rc->frame.opaque, rc->timeout_ms,
+                                       req_done, rc)
+              : (rc->inst->io_stopped ? RMQ_ERR__DESTROY : RMQ_ERR__TRANSPORT);
+        if (!c)
+            free(rc->frame.data);
+    } else {
+        rc->req->serialize = rc->inst->serialize;
+        if (rc->inst->io_stopped) {
+            e = RMQ_ERR__DESTROY;
+        } else if (rc->oneway) {
+            rmq_conn_t *c = rmq_client_conn(rc->inst->ep, rc->addr);
+            if (c) {
+                rmq_conn_oneway(c, rc->req);
+                rc->inst->oneway_backlog = rmq_conn_is_closed(c) ? 0 : rmq_conn_output_len(c);
+            }
+            e = RMQ_OK;
+        } else {
+            e = rmq_client_request(rc->inst->ep, rc->addr, rc->req, rc->timeout_ms, req_done, rc);
         }
-        goto done;
+        rmq_cmd_destroy(rc->req);
     }
-    rmq_err_t e = rmq_client_request(rc->inst->ep, rc->addr, rc->req, rc->timeout_ms, req_done, rc);
-    rmq_cmd_destroy(rc->req);
-    if (e != RMQ_OK) {
-        rc->cb(rc->inst, e, NULL, rc->arg);
-        free(rc->addr);
-        free(rc);
-    }
-    return;
-done:
-    rmq_cmd_destroy(rc->req);
-    free(rc->addr);
-    free(rc);
+    if (e != RMQ_OK || rc->oneway) /* else req_done ends it */
+        req_end(rc, e, NULL);
 }
 
-void cm_request(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms, cm_resp_cb_t cb,
-                void *arg)
+/* A request's context, run on the I/O thread (now, when called there). */
+static void req_submit(cm_instance_t *inst, const char *addr, int timeout_ms, cm_resp_cb_t cb, void *arg,
+                       req_ctx_t *rc)
 {
-    req_ctx_t *rc = calloc(1, sizeof(*rc));
     rc->inst = inst;
-    rc->addr = strdup(addr);
-    rc->req = req;
+    rc->addr = rmq_strdup(addr);
     rc->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
     rc->cb = cb;
     rc->arg = arg;
@@ -282,87 +230,146 @@ void cm_request(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeo
         cm_post(inst, 0, req_task, rc);
 }
 
-void cm_oneway(cm_instance_t *inst, const char *addr, rmq_cmd_t *req)
+void cm_request(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms, cm_resp_cb_t cb,
+                void *arg)
 {
-    req_ctx_t *rc = calloc(1, sizeof(*rc));
-    rc->inst = inst;
-    rc->addr = strdup(addr);
+    req_ctx_t *rc = rmq_calloc(1, sizeof(*rc));
     rc->req = req;
-    rc->oneway = true;
-    if (cm_instance_on_io(inst))
-        req_task(rc);
-    else
-        cm_post(inst, 0, req_task, rc);
+    req_submit(inst, addr, timeout_ms, cb, arg, rc);
 }
 
+void cm_frame_encode(cm_instance_t *inst, rmq_cmd_t *cmd, const void *body, size_t body_len, cm_frame_t *out)
+{
+    cmd->serialize = inst->serialize;
+    cmd->flag &= ~(RMQ_FLAG_RESPONSE | RMQ_FLAG_ONEWAY);
+    cmd->opaque = rmq_conn_next_opaque();
+    if (inst->sign) { /* what the I/O thread's send hook does for other requests */
+        uint8_t *own = cmd->body;
+        size_t own_len = cmd->body_len;
+        cmd->body = (uint8_t *)body; /* borrowed for the signature */
+        cmd->body_len = body_len;
+        cm_security_sign(cmd, inst->s);
+        cmd->body = own;
+        cmd->body_len = own_len;
+    }
+    rmq_buf_t b;
+    rmq_buf_init(&b);
+    rmq_buf_reserve(&b, 512 + body_len);
+    rmq_cmd_encode_header(cmd, body_len, &b);
+    rmq_buf_put(&b, body, body_len);
+    out->opaque = cmd->opaque;
+    out->data = rmq_buf_detach(&b, &out->len);
+}
+
+bool cm_instance_plain_binary(const cm_instance_t *inst)
+{
+    return inst->serialize == RMQ_SERIALIZE_ROCKETMQ && !inst->sign;
+}
+
+void cm_request_frame(cm_instance_t *inst, const char *addr, cm_frame_t *frame, int timeout_ms,
+                      cm_resp_cb_t cb, void *arg)
+{
+    req_ctx_t *rc = rmq_calloc(1, sizeof(*rc));
+    rc->frame = *frame;
+    frame->data = NULL;
+    req_submit(inst, addr, timeout_ms, cb, arg, rc);
+}
+
+void cm_oneway(cm_instance_t *inst, const char *addr, rmq_cmd_t *req)
+{
+    req_ctx_t *rc = rmq_calloc(1, sizeof(*rc));
+    rc->req = req;
+    rc->oneway = true;
+    req_submit(inst, addr, 0, NULL, NULL, rc);
+}
+
+/* A blocking request's rendezvous. state goes WAITING -> DONE (the
+ * callback filled err and resp) or WAITING -> ABANDONED (the caller gave up
+ * and the callback frees it). The answer costs one futex wake: no mutex the
+ * woken thread would have to take again behind the waker. */
+enum { W_WAITING = 0, W_DONE = 1, W_ABANDONED = 2 };
 typedef struct waiter_s {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    bool done;
-    bool abandoned;
+    _Atomic uint32_t state;
     rmq_err_t err;
     rmq_cmd_t resp;
 } waiter_t;
 
 static void waiter_cb(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void *arg)
 {
+    (void)inst;
     waiter_t *w = arg;
-    pthread_mutex_lock(&w->m);
-    if (w->abandoned) {
-        pthread_mutex_unlock(&w->m);
-        pthread_mutex_destroy(&w->m);
-        pthread_cond_destroy(&w->c);
-        free(w);
-        return;
-    }
     w->err = err;
     if (resp) {
         w->resp = *resp; /* steal */
         rmq_cmd_init(resp);
     }
-    w->done = true;
-    pthread_cond_signal(&w->c);
-    pthread_mutex_unlock(&w->m);
+    if (atomic_exchange(&w->state, W_DONE) == W_ABANDONED) {
+        rmq_cmd_deinit(&w->resp);
+        free(w);
+        return;
+    }
+    /* the caller may already have seen DONE and freed w: a wake on a stale
+     * address is harmless (its waits re-check their own state) */
+    syscall(SYS_futex, &w->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-rmq_err_t cm_request_sync(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms,
-                          rmq_cmd_t *resp)
+/* req (taken) or frame (taken) */
+static rmq_err_t request_sync(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, cm_frame_t *frame,
+                              int timeout_ms, rmq_cmd_t *resp)
 {
     rmq_assert(!cm_instance_on_io(inst));
-    if (inst->io_stopped)
+    if (inst->io_stopped) {
+        rmq_cmd_destroy(req);
+        if (frame)
+            free(frame->data);
         return RMQ_ERR__DESTROY;
-    waiter_t *w = calloc(1, sizeof(*w));
-    pthread_mutex_init(&w->m, NULL);
-    pthread_cond_init(&w->c, NULL);
+    }
+    waiter_t *w = rmq_calloc(1, sizeof(*w));
     rmq_cmd_init(&w->resp);
-    rmq_cmd_t *copy = rmq_cmd_new();
-    cmd_copy(copy, req);
-    cm_request(inst, addr, copy, timeout_ms, waiter_cb, w);
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    int64_t ns = (int64_t)dl.tv_nsec + (int64_t)(timeout_ms + 2000) * 1000000;
-    dl.tv_sec += ns / 1000000000;
-    dl.tv_nsec = ns % 1000000000;
-    pthread_mutex_lock(&w->m);
-    while (!w->done) {
-        if (pthread_cond_timedwait(&w->c, &w->m, &dl) == ETIMEDOUT)
+    if (frame)
+        cm_request_frame(inst, addr, frame, timeout_ms, waiter_cb, w);
+    else
+        cm_request(inst, addr, req, timeout_ms, waiter_cb, w);
+    int64_t deadline = rmq_mono_ms() + timeout_ms + 2000; /* the request has its own timeout */
+    while (atomic_load(&w->state) == W_WAITING) {
+        int64_t left = deadline - rmq_mono_ms();
+        if (left <= 0)
             break;
+        struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+        syscall(SYS_futex, &w->state, FUTEX_WAIT_PRIVATE, W_WAITING, &ts, NULL, 0);
     }
-    if (!w->done) {
-        w->abandoned = true; /* the callback frees it */
-        pthread_mutex_unlock(&w->m);
-        return RMQ_ERR__TIMED_OUT;
-    }
-    pthread_mutex_unlock(&w->m);
+    uint32_t expect = W_WAITING;
+    if (atomic_compare_exchange_strong(&w->state, &expect, W_ABANDONED))
+        return RMQ_ERR__TIMED_OUT; /* the callback frees w */
     rmq_err_t e = w->err;
     if (e == RMQ_OK && resp)
         *resp = w->resp;
     else
         rmq_cmd_deinit(&w->resp);
-    pthread_mutex_destroy(&w->m);
-    pthread_cond_destroy(&w->c);
     free(w);
     return e;
+}
+
+rmq_err_t cm_request_sync(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms,
+                          rmq_cmd_t *resp)
+{
+    if (inst->io_stopped)
+        return RMQ_ERR__DESTROY;
+    rmq_cmd_t *copy = rmq_cmd_new();
+    cmd_copy(copy, req);
+    return request_sync(inst, addr, copy, NULL, timeout_ms, resp);
+}
+
+rmq_err_t cm_request_sync_owned(cm_instance_t *inst, const char *addr, rmq_cmd_t *req, int timeout_ms,
+                                rmq_cmd_t *resp)
+{
+    return request_sync(inst, addr, req, NULL, timeout_ms, resp);
+}
+
+rmq_err_t cm_request_frame_sync(cm_instance_t *inst, const char *addr, cm_frame_t *frame, int timeout_ms,
+                                rmq_cmd_t *resp)
+{
+    return request_sync(inst, addr, NULL, frame, timeout_ms, resp);
 }
 
 rmq_err_t cm_namesrv_request_sync(cm_instance_t *inst, rmq_cmd_t *req, int timeout_ms, rmq_cmd_t *resp)
@@ -377,7 +384,8 @@ rmq_err_t cm_namesrv_request_sync(cm_instance_t *inst, rmq_cmd_t *req, int timeo
             return e;
         if (e == RMQ_ERR__DESTROY)
             return e;
-        rmq_log(RMQ_LOG_WARN, FAC, "name server %s: %s; trying the next one", inst->ns[cur], rmq_err2str(e));
+        cm_log(inst, RMQ_LOG_WARN, FAC, "name server %s: %s; trying the next one", inst->ns[cur],
+               rmq_err2str(e));
         inst->ns_cur = cur + 1;
     }
     return e;
@@ -405,9 +413,9 @@ bool cm_oneway_wait(cm_instance_t *inst, const char *addr, size_t limit, int tim
     while (inst->oneway_backlog > limit) {
         if (rmq_mono_ms() >= end || inst->io_stopped)
             return false;
-        backlog_probe_t *bp = calloc(1, sizeof(*bp));
+        backlog_probe_t *bp = rmq_calloc(1, sizeof(*bp));
         bp->inst = inst;
-        bp->addr = strdup(addr);
+        bp->addr = rmq_strdup(addr);
         cm_post(inst, 0, probe_task, bp);
         struct timespec ts = {0, 2 * 1000000L};
         nanosleep(&ts, NULL);
@@ -419,47 +427,15 @@ bool cm_oneway_wait(cm_instance_t *inst, const char *addr, size_t limit, int tim
 
 void cm_post_callback(cm_instance_t *inst, cm_task_fn_t fn, void *arg)
 {
-    pthread_mutex_lock(&inst->cb_lock);
-    bool gone = inst->cb_stop && !inst->cb_started;
-    pthread_mutex_unlock(&inst->cb_lock);
-    if (gone) { /* destroy: report on the destroying thread rather than never */
-        fn(arg);
-        return;
-    }
-    task_t *t = calloc(1, sizeof(*t));
-    t->fn = fn;
-    t->arg = arg;
-    pthread_mutex_lock(&inst->cb_lock);
-    if (inst->cb_tail)
-        inst->cb_tail->next = t;
+    if (inst->cb)
+        rmq_worker_post(inst->cb, fn, arg);
     else
-        inst->cb_head = t;
-    inst->cb_tail = t;
-    pthread_cond_signal(&inst->cb_cond);
-    pthread_mutex_unlock(&inst->cb_lock);
+        fn(arg); /* never started */
 }
 
-static void *cb_main(void *arg)
+rmq_logger_t *cm_instance_logger(cm_instance_t *inst)
 {
-    cm_instance_t *inst = arg;
-    rmq_log_set_thread_name("comet-cb");
-    pthread_mutex_lock(&inst->cb_lock);
-    for (;;) {
-        while (!inst->cb_head && !inst->cb_stop)
-            pthread_cond_wait(&inst->cb_cond, &inst->cb_lock);
-        if (!inst->cb_head && inst->cb_stop)
-            break;
-        task_t *t = inst->cb_head;
-        inst->cb_head = t->next;
-        if (!inst->cb_head)
-            inst->cb_tail = NULL;
-        pthread_mutex_unlock(&inst->cb_lock);
-        t->fn(t->arg);
-        free(t);
-        pthread_mutex_lock(&inst->cb_lock);
-    }
-    pthread_mutex_unlock(&inst->cb_lock);
-    return NULL;
+    return &inst->logger;
 }
 
 /* ---------------- routes ---------------- */
@@ -479,10 +455,10 @@ static void route_store(cm_instance_t *inst, const char *topic, cm_route_t *r)
     if (!e) {
         if (inst->nroutes == inst->routes_cap) {
             inst->routes_cap = inst->routes_cap ? inst->routes_cap * 2 : 8;
-            inst->routes = realloc(inst->routes, inst->routes_cap * sizeof(*inst->routes));
+            inst->routes = rmq_realloc(inst->routes, inst->routes_cap * sizeof(*inst->routes));
         }
         e = &inst->routes[inst->nroutes++];
-        e->topic = strdup(topic);
+        e->topic = rmq_strdup(topic);
         e->route = NULL;
     }
     cm_route_t *old = e->route;
@@ -499,7 +475,11 @@ static rmq_err_t route_query(cm_instance_t *inst, const char *topic, cm_route_t 
     rmq_err_t e = cm_namesrv_request_sync(inst, &req, inst->s->mqClientApiTimeout, &resp);
     rmq_cmd_deinit(&req);
     if (e != RMQ_OK) {
-        cm_errstr(errstr, n, "route query for %s failed: %s", topic, rmq_err2str(e));
+        char why[400] = "";
+        if (e == RMQ_ERR__TRANSPORT || e == RMQ_ERR__TIMED_OUT)
+            rmq_endpoint_last_error(inst->ep, why, sizeof(why));
+        cm_errstr(errstr, n, "route query for %s failed: %s%s%s%s", topic, rmq_err2str(e), why[0] ? " (" : "",
+                  why, why[0] ? ")" : "");
         return e;
     }
     if (resp.code != 0) {
@@ -571,7 +551,7 @@ static rmq_err_t refresh_one(cm_instance_t *inst, const char *topic, char *errst
     cm_route_t *r = NULL;
     rmq_err_t e = route_query(inst, topic, &r, errstr, n);
     if (e == RMQ_ERR_TOPIC_NOT_EXIST && inst->has_role && inst->role.producer_group &&
-        strncmp(topic, "%RETRY%", 7)) {
+        !rmq_topic_is_retry(topic)) {
         r = route_from_default(inst, topic, errstr, n);
         e = r ? RMQ_OK : RMQ_ERR_TOPIC_NOT_EXIST;
     }
@@ -616,7 +596,7 @@ static bool broker_addr(cm_instance_t *inst, const char *broker, bool master_onl
         const char *a = master_only ? cm_route_master_addr(inst->routes[i].route, broker)
                                     : cm_route_any_addr(inst->routes[i].route, broker);
         if (a) {
-            snprintf(out, n, "%s", a);
+            cm_strcpy(out, n, a);
             ok = true;
         }
     }
@@ -631,6 +611,28 @@ bool cm_broker_master_addr(cm_instance_t *inst, const char *b, char *out, size_t
 bool cm_broker_any_addr(cm_instance_t *inst, const char *b, char *out, size_t n)
 {
     return broker_addr(inst, b, false, out, n);
+}
+
+bool cm_broker_addrs(cm_instance_t *inst, const char *broker, cm_broker_addr_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&inst->rlock);
+    for (size_t i = 0; i < inst->nroutes && !*out; i++) {
+        cm_route_t *r = inst->routes[i].route;
+        for (size_t b = 0; b < r->nbds && !*out; b++) {
+            if (strcmp(r->bds[b].broker_name, broker) != 0 || r->bds[b].naddrs == 0)
+                continue;
+            *out = rmq_calloc(r->bds[b].naddrs, sizeof(**out));
+            for (size_t k = 0; k < r->bds[b].naddrs; k++) {
+                (*out)[k].id = r->bds[b].addrs[k].id;
+                (*out)[k].addr = rmq_strdup(r->bds[b].addrs[k].addr);
+            }
+            *n = r->bds[b].naddrs;
+        }
+    }
+    pthread_mutex_unlock(&inst->rlock);
+    return *out != NULL;
 }
 
 /* Every known broker address (masters only when masters_only). */
@@ -650,8 +652,8 @@ static size_t all_addrs(cm_instance_t *inst, bool masters_only, char ***out)
                     dup = strcmp(v[k], r->bds[b].addrs[a].addr) == 0;
                 if (dup)
                     continue;
-                v = realloc(v, (n + 1) * sizeof(char *));
-                v[n++] = strdup(r->bds[b].addrs[a].addr);
+                v = rmq_realloc(v, (n + 1) * sizeof(char *));
+                v[n++] = rmq_strdup(r->bds[b].addrs[a].addr);
             }
     }
     pthread_mutex_unlock(&inst->rlock);
@@ -713,11 +715,11 @@ void cm_instance_heartbeat_now(cm_instance_t *inst)
         rmq_err_t e = cm_request_sync(inst, addrs[i], &req, inst->s->mqClientApiTimeout, &resp);
         rmq_cmd_deinit(&req);
         if (e != RMQ_OK)
-            rmq_log(RMQ_LOG_INFO, FAC, "heartbeat to %s failed: %s", addrs[i], rmq_err2str(e));
+            cm_log(inst, RMQ_LOG_INFO, FAC, "heartbeat to %s failed: %s", addrs[i], rmq_err2str(e));
         else {
             if (resp.code != 0)
-                rmq_log(RMQ_LOG_WARN, FAC, "heartbeat to %s: code %d %s", addrs[i], resp.code,
-                        resp.remark ? resp.remark : "");
+                cm_log(inst, RMQ_LOG_WARN, FAC, "heartbeat to %s: code %d %s", addrs[i], resp.code,
+                       resp.remark ? resp.remark : "");
             rmq_cmd_deinit(&resp);
         }
     }
@@ -729,10 +731,7 @@ void cm_instance_heartbeat_now(cm_instance_t *inst)
 
 void cm_instance_kick(cm_instance_t *inst)
 {
-    pthread_mutex_lock(&inst->svc_lock);
-    inst->svc_kick = true;
-    pthread_cond_signal(&inst->svc_cond);
-    pthread_mutex_unlock(&inst->svc_lock);
+    rmq_service_wakeup(inst->svc);
 }
 
 static void refresh_all(cm_instance_t *inst)
@@ -740,22 +739,21 @@ static void refresh_all(cm_instance_t *inst)
     char **topics = NULL;
     size_t n = 0;
     pthread_mutex_lock(&inst->rlock);
-    topics = calloc(inst->nroutes + 1, sizeof(char *));
+    topics = rmq_calloc(inst->nroutes + 1, sizeof(char *));
     for (size_t i = 0; i < inst->nroutes; i++)
-        topics[n++] = strdup(inst->routes[i].topic);
+        topics[n++] = rmq_strdup(inst->routes[i].topic);
     pthread_mutex_unlock(&inst->rlock);
     for (size_t i = 0; i < n && !inst->stopping; i++) {
         char err[256];
         if (refresh_one(inst, topics[i], err, sizeof(err)) != RMQ_OK)
-            rmq_log(RMQ_LOG_INFO, FAC, "%s", err);
+            cm_log(inst, RMQ_LOG_INFO, FAC, "%s", err);
     }
     free_strs(topics, n);
 }
 
-static void *svc_main(void *arg)
+static void svc_main(rmq_service_t *svc, void *arg)
 {
     cm_instance_t *inst = arg;
-    rmq_log_set_thread_name("comet-svc");
     int64_t now = rmq_mono_ms();
     int64_t next_route = now + inst->s->pollNameServerInterval;
     int64_t next_hb = now; /* at once: the role may have fetched routes already */
@@ -774,22 +772,8 @@ static void *svc_main(void *arg)
         }
         if (inst->has_role && inst->role.on_service_tick && !inst->stopping)
             inst->role.on_service_tick(inst->role.ctx, rmq_mono_ms(), kicked);
-        pthread_mutex_lock(&inst->svc_lock);
-        if (!inst->svc_kick && !inst->stopping) {
-            struct timespec dl;
-            clock_gettime(CLOCK_REALTIME, &dl);
-            dl.tv_nsec += 200 * 1000000L;
-            if (dl.tv_nsec >= 1000000000L) {
-                dl.tv_sec++;
-                dl.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&inst->svc_cond, &inst->svc_lock, &dl);
-        }
-        kicked = inst->svc_kick;
-        inst->svc_kick = false;
-        pthread_mutex_unlock(&inst->svc_lock);
+        kicked = rmq_service_wait_for_running(svc, 200);
     }
-    return NULL;
 }
 
 void cm_instance_want_route_refresh(cm_instance_t *inst)
@@ -810,16 +794,26 @@ void cm_instance_want_heartbeat(cm_instance_t *inst)
 static void on_notify_ids_changed(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
     cm_instance_t *inst = ctx;
-    rmq_log(RMQ_LOG_INFO, FAC, "NOTIFY_CONSUMER_IDS_CHANGED from %s", rmq_conn_peer(conn));
+    cm_log(inst, RMQ_LOG_INFO, FAC, "NOTIFY_CONSUMER_IDS_CHANGED from %s", rmq_conn_peer(conn));
     if (inst->has_role && inst->role.on_notify_ids_changed)
         inst->role.on_notify_ids_changed(inst->role.ctx);
     cm_instance_kick(inst);
 }
 
+static void on_check_transaction(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    cm_instance_t *inst = ctx;
+    if (inst->has_role && inst->role.on_check_transaction)
+        inst->role.on_check_transaction(inst->role.ctx, req, rmq_conn_peer(conn));
+    else
+        rmq_log(RMQ_LOG_WARN, FAC, "CHECK_TRANSACTION_STATE from %s ignored: not a producer",
+                rmq_conn_peer(conn));
+}
+
 static void on_reset_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
     cm_instance_t *inst = ctx;
-    rmq_log(RMQ_LOG_INFO, FAC, "RESET_CONSUMER_CLIENT_OFFSET from %s", rmq_conn_peer(conn));
+    cm_log(inst, RMQ_LOG_INFO, FAC, "RESET_CONSUMER_CLIENT_OFFSET from %s", rmq_conn_peer(conn));
     if (inst->has_role && inst->role.on_reset_offset)
         inst->role.on_reset_offset(inst->role.ctx, req);
     cm_instance_kick(inst);
@@ -827,22 +821,18 @@ static void on_reset_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 
 /* ---------------- lifecycle ---------------- */
 
-cm_instance_t *cm_instance_new(const cm_settings_t *s, char *errstr, size_t errstr_size)
+cm_instance_t *cm_instance_new(const comet_conf_t *conf, char *errstr, size_t errstr_size)
 {
-    pthread_once(&evthread_once, evthread_init);
-    cm_instance_t *inst = calloc(1, sizeof(*inst));
-    if (!inst) {
-        cm_errstr(errstr, errstr_size, "out of memory");
-        return NULL;
-    }
+    const cm_settings_t *s = &conf->s;
+    cm_instance_t *inst = rmq_calloc(1, sizeof(*inst));
     inst->s = s;
-    inst->serialize = s->serializeType && strcmp(s->serializeType, "ROCKETMQ") == 0 ? RMQ_SERIALIZE_ROCKETMQ
-                                                                                    : RMQ_SERIALIZE_JSON;
+    cm_logger_init(&inst->logger, conf);
+    inst->serialize = s->serializeType == CM_SERIALIZE_ROCKETMQ ? RMQ_SERIALIZE_ROCKETMQ : RMQ_SERIALIZE_JSON;
     const char *ns = s->namesrvAddr && *s->namesrvAddr ? s->namesrvAddr : getenv("NAMESRV_ADDR");
     split_ns(inst, ns);
     if (inst->nns == 0) {
         cm_errstr(errstr, errstr_size, "no name server: set namesrvAddr or NAMESRV_ADDR");
-        free(inst);
+        cm_instance_destroy(inst);
         return NULL;
     }
     char ip[64];
@@ -860,13 +850,12 @@ cm_instance_t *cm_instance_new(const cm_settings_t *s, char *errstr, size_t errs
         snprintf(inst->client_id, sizeof(inst->client_id), "%s@%s@%s", ip, inst_name, s->unitName);
     else
         snprintf(inst->client_id, sizeof(inst->client_id), "%s@%s", ip, inst_name);
-    pthread_mutex_init(&inst->qlock, NULL);
-    pthread_mutex_init(&inst->svc_lock, NULL);
-    pthread_cond_init(&inst->svc_cond, NULL);
-    pthread_mutex_init(&inst->cb_lock, NULL);
-    pthread_cond_init(&inst->cb_cond, NULL);
     pthread_mutex_init(&inst->rlock, NULL);
-    inst->base = event_base_new();
+    inst->io = rmq_service_new("comet-io", io_main, inst);
+    rmq_service_set_logger(inst->io, &inst->logger);
+    inst->svc = rmq_service_new("comet-svc", svc_main, inst);
+    rmq_service_set_logger(inst->svc, &inst->logger);
+    inst->base = rmq_loop_base_new();
     if (!inst->base) {
         cm_errstr(errstr, errstr_size, "event_base_new failed");
         cm_instance_destroy(inst);
@@ -876,11 +865,16 @@ cm_instance_t *cm_instance_new(const cm_settings_t *s, char *errstr, size_t errs
     rmq_endpoint_opts_default(&o);
     o.name = "client";
     o.connect_timeout_ms = 3000;
+    if (!cm_security_setup(s, &o, &inst->tls, errstr, errstr_size)) {
+        cm_instance_destroy(inst);
+        return NULL;
+    }
     inst->ep = rmq_client_new(inst->base, &o);
+    inst->sign = cm_security_install(inst->ep, s);
     rmq_endpoint_set_handler(inst->ep, RMQ_REQ_NOTIFY_CONSUMER_IDS_CHANGED, on_notify_ids_changed, inst);
     rmq_endpoint_set_handler(inst->ep, RMQ_REQ_RESET_CONSUMER_CLIENT_OFFSET, on_reset_offset, inst);
-    inst->notify = event_new(inst->base, -1, EV_PERSIST | EV_READ, notify_cb, inst);
-    event_add(inst->notify, NULL);
+    rmq_endpoint_set_handler(inst->ep, RMQ_REQ_CHECK_TRANSACTION_STATE, on_check_transaction, inst);
+    inst->mbox = rmq_mailbox_new(inst->base);
     return inst;
 }
 
@@ -901,22 +895,16 @@ const cm_settings_t *cm_instance_settings(const cm_instance_t *inst)
 
 rmq_err_t cm_instance_start(cm_instance_t *inst, char *errstr, size_t errstr_size)
 {
-    if (pthread_create(&inst->io_thread, NULL, io_main, inst) != 0) {
-        cm_errstr(errstr, errstr_size, "pthread_create failed");
-        return RMQ_ERR__IO;
-    }
-    inst->io_started = true;
-    if (pthread_create(&inst->cb_thread, NULL, cb_main, inst) != 0) {
-        cm_errstr(errstr, errstr_size, "pthread_create failed");
-        return RMQ_ERR__IO;
-    }
-    inst->cb_started = true;
-    if (pthread_create(&inst->svc_thread, NULL, svc_main, inst) != 0) {
-        cm_errstr(errstr, errstr_size, "pthread_create failed");
-        return RMQ_ERR__IO;
-    }
-    inst->svc_started = true;
-    return RMQ_OK;
+    rmq_logger_t *prev = rmq_log_use(&inst->logger); /* an application thread */
+    rmq_err_t e = rmq_service_start(inst->io);
+    if (e == RMQ_OK && !(inst->cb = rmq_worker_start("comet-cb", &inst->logger)))
+        e = RMQ_ERR__IO;
+    if (e == RMQ_OK)
+        e = rmq_service_start(inst->svc);
+    if (e != RMQ_OK)
+        cm_errstr(errstr, errstr_size, "cannot start the client threads");
+    rmq_log_use(prev);
+    return e;
 }
 
 static void io_stop_task(void *arg)
@@ -933,12 +921,8 @@ void cm_instance_stop(cm_instance_t *inst, const char *producer_group, const cha
     if (!inst)
         return;
     inst->stopping = true;
-    if (inst->svc_started) {
-        cm_instance_kick(inst);
-        pthread_join(inst->svc_thread, NULL);
-        inst->svc_started = false;
-    }
-    if (inst->io_started && !inst->io_stopped) {
+    rmq_service_stop(inst->svc);
+    if (rmq_service_started(inst->io) && !inst->io_stopped) {
         /* clean unregistration */
         char **addrs;
         size_t n = all_addrs(inst, false, &addrs);
@@ -957,21 +941,10 @@ void cm_instance_stop(cm_instance_t *inst, const char *producer_group, const cha
         free_strs(addrs, n);
         cm_post(inst, 0, io_stop_task, inst);
     }
-    if (inst->io_started) {
-        pthread_join(inst->io_thread, NULL);
-        inst->io_started = false;
-    }
+    rmq_service_stop(inst->io); /* joins once io_stop_task broke the loop */
     inst->io_stopped = true;
-    if (inst->cb_started) {
-        pthread_mutex_lock(&inst->cb_lock);
-        inst->cb_stop = true;
-        pthread_cond_signal(&inst->cb_cond);
-        pthread_mutex_unlock(&inst->cb_lock);
-        pthread_join(inst->cb_thread, NULL);
-        pthread_mutex_lock(&inst->cb_lock);
-        inst->cb_started = false;
-        pthread_mutex_unlock(&inst->cb_lock);
-    }
+    if (inst->cb)
+        rmq_worker_stop(inst->cb); /* later results run on the posting thread */
 }
 
 void cm_instance_destroy(cm_instance_t *inst)
@@ -979,32 +952,14 @@ void cm_instance_destroy(cm_instance_t *inst)
     if (!inst)
         return;
     cm_instance_stop(inst, NULL, NULL);
-    /* tasks that never ran: run them now so requests see _DESTROY */
-    pthread_mutex_lock(&inst->qlock);
-    task_t *t = inst->qhead;
-    inst->qhead = inst->qtail = NULL;
-    pthread_mutex_unlock(&inst->qlock);
-    while (t) {
-        task_t *next = t->next;
-        t->fn(t->arg);
-        free(t);
-        t = next;
-    }
-    /* results posted while the callback thread was exiting */
-    pthread_mutex_lock(&inst->cb_lock);
-    task_t *cbt = inst->cb_head;
-    inst->cb_head = inst->cb_tail = NULL;
-    pthread_mutex_unlock(&inst->cb_lock);
-    while (cbt) {
-        task_t *next = cbt->next;
-        cbt->fn(cbt->arg);
-        free(cbt);
-        cbt = next;
-    }
+    /* tasks that never ran (also delayed ones) run now: requests see _DESTROY */
+    rmq_mailbox_free(inst->mbox);
+    rmq_worker_free(inst->cb);
+    rmq_service_free(inst->svc);
+    rmq_service_free(inst->io);
     if (inst->ep)
         rmq_endpoint_destroy(inst->ep);
-    if (inst->notify)
-        event_free(inst->notify);
+    rmq_tls_free(inst->tls);
     if (inst->base)
         event_base_free(inst->base);
     for (size_t i = 0; i < inst->nroutes; i++) {
@@ -1015,11 +970,6 @@ void cm_instance_destroy(cm_instance_t *inst)
     for (size_t i = 0; i < inst->nns; i++)
         free(inst->ns[i]);
     free(inst->ns);
-    pthread_mutex_destroy(&inst->qlock);
-    pthread_mutex_destroy(&inst->svc_lock);
-    pthread_cond_destroy(&inst->svc_cond);
-    pthread_mutex_destroy(&inst->cb_lock);
-    pthread_cond_destroy(&inst->cb_cond);
     pthread_mutex_destroy(&inst->rlock);
     free(inst);
 }

@@ -16,7 +16,7 @@
 
 #include "comet_int.h"
 #include "rmq_codes.h"
-#include "rmq_conf.h"
+#include "rmq_file.h"
 #include "rmq_json.h"
 #include "rmq_log.h"
 
@@ -31,7 +31,7 @@ static cm_offset_entry_t *find(cm_offset_store_t *os, const char *t, const char 
         return NULL;
     if (os->n == os->cap) {
         os->cap = os->cap ? os->cap * 2 : 16;
-        os->e = realloc(os->e, os->cap * sizeof(*os->e));
+        os->e = rmq_realloc(os->e, os->cap * sizeof(*os->e));
     }
     cm_offset_entry_t *e = &os->e[os->n++];
     memset(e, 0, sizeof(*e));
@@ -41,20 +41,6 @@ static cm_offset_entry_t *find(cm_offset_store_t *os, const char *t, const char 
     e->offset = -1;
     e->committed = -1;
     return e;
-}
-
-static void mkdirs(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            mkdir(tmp, 0755);
-            *p = '/';
-        }
-    }
-    mkdir(tmp, 0755);
 }
 
 static void load_local(cm_offset_store_t *os)
@@ -67,7 +53,7 @@ static void load_local(cm_offset_store_t *os)
     json_t *root = rmq_json_parse(data, len, err, sizeof(err));
     free(data);
     if (!root) {
-        rmq_log(RMQ_LOG_WARN, FAC, "%s: %s (ignored)", os->path, err);
+        cm_log(os->inst, RMQ_LOG_WARN, FAC, "%s: %s (ignored)", os->path, err);
         return;
     }
     json_t *arr = json_object_get(root, "offsetTable");
@@ -89,7 +75,7 @@ void cm_offset_store_init(cm_offset_store_t *os, cm_instance_t *inst, const char
     memset(os, 0, sizeof(*os));
     pthread_mutex_init(&os->lock, NULL);
     os->inst = inst;
-    os->group = strdup(group ? group : "");
+    os->group = rmq_strdup(group ? group : "");
     os->local = local;
     if (local) {
         char dir[1024];
@@ -98,9 +84,10 @@ void cm_offset_store_init(cm_offset_store_t *os, cm_instance_t *inst, const char
         else
             snprintf(dir, sizeof(dir), "%s/.rocketmq_offsets/%s/%s", getenv("HOME") ? getenv("HOME") : "/tmp",
                      cm_instance_client_id(inst), os->group);
-        mkdirs(dir);
+        if (rmq_mkdirs(dir) != 0)
+            cm_log(inst, RMQ_LOG_WARN, FAC, "cannot create %s: %s", dir, strerror(errno));
         size_t n = strlen(dir) + 16;
-        os->path = malloc(n);
+        os->path = rmq_malloc(n);
         snprintf(os->path, n, "%s/offsets.json", dir);
         load_local(os);
     }
@@ -150,10 +137,11 @@ int64_t cm_offset_store_read(cm_offset_store_t *os, const char *t, const char *b
         int64_t v = cm_offset_store_get(os, t, b, q);
         return v >= 0 ? v : -1;
     }
+    /* the master, or a slave while the master is away (findBrokerAddressInAdmin) */
     char addr[256];
-    if (!cm_broker_master_addr(os->inst, b, addr, sizeof(addr))) {
+    if (!cm_read_addr(os->inst, b, 0, addr, sizeof(addr), NULL)) {
         cm_route_refresh(os->inst, t);
-        if (!cm_broker_master_addr(os->inst, b, addr, sizeof(addr)))
+        if (!cm_read_addr(os->inst, b, 0, addr, sizeof(addr), NULL))
             return RMQ_ERR__NO_ROUTE;
     }
     rmq_cmd_t req, resp;
@@ -165,6 +153,8 @@ int64_t cm_offset_store_read(cm_offset_store_t *os, const char *t, const char *b
     rmq_err_t e =
         cm_request_sync(os->inst, addr, &req, cm_instance_settings(os->inst)->mqClientApiTimeout, &resp);
     rmq_cmd_deinit(&req);
+    if (e == RMQ_ERR__TRANSPORT || e == RMQ_ERR__TIMED_OUT)
+        cm_addr_failed(addr);
     if (e != RMQ_OK)
         return e < -1 ? e : RMQ_ERR__TRANSPORT;
     int64_t off = -1;
@@ -174,8 +164,8 @@ int64_t cm_offset_store_read(cm_offset_store_t *os, const char *t, const char *b
     } else if (resp.code == RMQ_ERR_QUERY_NOT_FOUND) {
         off = -1;
     } else {
-        rmq_log(RMQ_LOG_WARN, FAC, "QUERY_CONSUMER_OFFSET %s/%s/%d: code %d %s", t, b, q, resp.code,
-                resp.remark ? resp.remark : "");
+        cm_log(os->inst, RMQ_LOG_WARN, FAC, "QUERY_CONSUMER_OFFSET %s/%s/%d: code %d %s", t, b, q, resp.code,
+               resp.remark ? resp.remark : "");
         off = RMQ_ERR__AGAIN;
     }
     rmq_cmd_deinit(&resp);
@@ -192,7 +182,7 @@ int64_t cm_offset_store_read(cm_offset_store_t *os, const char *t, const char *b
 static void send_update(cm_offset_store_t *os, const cm_offset_entry_t *e, bool sync)
 {
     char addr[256];
-    if (!cm_broker_master_addr(os->inst, e->broker, addr, sizeof(addr)))
+    if (!cm_read_addr(os->inst, e->broker, 0, addr, sizeof(addr), NULL))
         return;
     rmq_cmd_t *req = rmq_cmd_new();
     rmq_cmd_init_request(req, RMQ_REQ_UPDATE_CONSUMER_OFFSET);
@@ -233,19 +223,9 @@ static void write_local(cm_offset_store_t *os, const cm_offset_entry_t *v, size_
     }
     rmq_jw_arr_end(&w);
     rmq_jw_obj_end(&w);
-    size_t pn = strlen(os->path) + 8;
-    char *tmp = malloc(pn);
-    snprintf(tmp, pn, "%s.tmp", os->path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        rmq_log_errno(RMQ_LOG_WARN, FAC, errno, "open(%s) failed", tmp);
-    } else {
-        bool ok = write(fd, b.data, b.len) == (ssize_t)b.len && fsync(fd) == 0;
-        close(fd);
-        if (!ok || rename(tmp, os->path) != 0)
-            rmq_log_errno(RMQ_LOG_WARN, FAC, errno, "writing %s failed", os->path);
-    }
-    free(tmp);
+    rmq_logger_t *prev = rmq_log_use(cm_instance_logger(os->inst)); /* maybe an application thread */
+    rmq_file_write_atomic(os->path, b.data, b.len);                 /* logs a failure */
+    rmq_log_use(prev);
     rmq_buf_free(&b);
 }
 
@@ -253,7 +233,7 @@ void cm_offset_store_persist_all(cm_offset_store_t *os, bool sync)
 {
     pthread_mutex_lock(&os->lock);
     size_t n = os->n;
-    cm_offset_entry_t *v = malloc((n ? n : 1) * sizeof(*v));
+    cm_offset_entry_t *v = rmq_malloc((n ? n : 1) * sizeof(*v));
     if (n)
         memcpy(v, os->e, n * sizeof(*v));
     bool changed = false;

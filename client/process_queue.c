@@ -13,7 +13,7 @@
 
 cm_pq_t *cm_pq_new(void)
 {
-    cm_pq_t *pq = calloc(1, sizeof(*pq));
+    cm_pq_t *pq = rmq_calloc(1, sizeof(*pq));
     pq->refs = 1;
     pq->max_offset = -1;
     pthread_mutex_init(&pq->lock, NULL);
@@ -56,7 +56,7 @@ static void grow(cm_pq_t *pq, size_t need)
     size_t ncap = pq->cap ? pq->cap : 64;
     while (ncap < pq->len + need)
         ncap *= 2;
-    cm_pq_entry_t *ne = calloc(ncap, sizeof(*ne));
+    cm_pq_entry_t *ne = rmq_calloc(ncap, sizeof(*ne));
     for (size_t i = 0; i < pq->len; i++)
         ne[i] = pq->e[(pq->head + i) % pq->cap];
     free(pq->e);
@@ -119,6 +119,14 @@ int64_t cm_pq_remove(cm_pq_t *pq, const int64_t *offsets, size_t n)
         pq->head = (pq->head + 1) % pq->cap;
         pq->len--;
     }
+    int64_t r = pq->len ? pq->e[pq->head].offset : (pq->max_offset >= 0 ? pq->max_offset + 1 : -1);
+    pthread_mutex_unlock(&pq->lock);
+    return r;
+}
+
+int64_t cm_pq_commit_offset(cm_pq_t *pq)
+{
+    pthread_mutex_lock(&pq->lock);
     int64_t r = pq->len ? pq->e[pq->head].offset : (pq->max_offset >= 0 ? pq->max_offset + 1 : -1);
     pthread_mutex_unlock(&pq->lock);
     return r;

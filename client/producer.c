@@ -1,5 +1,5 @@
 /* producer.c - DefaultMQProducer: sync / async / oneway / batch / orderly
- * sends with Java 4.9.8's retry rules (PROTOCOL.md §7).
+ * sends with Java 4.9.8's retry rules (docs/protocol.md §7).
  *
  * Threads: sync sends run their retry loop on the calling application
  * thread (blocking requests through the instance). Async sends pick the
@@ -15,6 +15,7 @@
 #include "comet_int.h"
 #include "rmq_alloc.h"
 #include "rmq_codes.h"
+#include "rmq_conn.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
 
@@ -31,6 +32,7 @@ struct comet_producer_s {
     pthread_cond_t flush_cond;
     bool started;
     bool shut;
+    atomic_bool txn_heartbeat; /* transaction.c: first half message sent */
 };
 
 /* One encoded send (kept for retries). */
@@ -39,6 +41,7 @@ typedef struct send_req_s {
     char *topic;
     uint8_t *body;
     size_t body_len;
+    bool topic_borrowed, body_borrowed; /* the message's own (a sync send: it outlives the call) */
     char *props;
     int32_t sys_flag;
     int32_t flag;
@@ -49,23 +52,11 @@ typedef struct send_req_s {
 
 static void send_req_free(send_req_t *sr)
 {
-    free(sr->topic);
-    free(sr->body);
+    if (!sr->topic_borrowed)
+        free(sr->topic);
+    if (!sr->body_borrowed)
+        free(sr->body);
     free(sr->props);
-}
-
-static bool topic_ok(const char *t)
-{
-    size_t n = strlen(t);
-    if (n == 0 || n > 127)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = t[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '%' ||
-              c == '|' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
 }
 
 static comet_err_t check_msg(comet_producer_t *p, const comet_message_t *m, char *errstr, size_t n)
@@ -74,8 +65,9 @@ static comet_err_t check_msg(comet_producer_t *p, const comet_message_t *m, char
         cm_errstr(errstr, n, "NULL message");
         return COMET_ERR__INVALID_ARG;
     }
-    if (!topic_ok(m->topic)) {
-        cm_errstr(errstr, n, "topic \"%s\" is invalid (1-127 chars of [%%|a-zA-Z0-9_-])", m->topic);
+    char why[RMQ_TOPIC_MAX_LEN + 128];
+    if (rmq_topic_invalid(m->topic, why, sizeof(why))) {
+        cm_errstr(errstr, n, "%s", why);
         return COMET_ERR__INVALID_ARG;
     }
     if (m->body_len == 0) {
@@ -89,29 +81,32 @@ static comet_err_t check_msg(comet_producer_t *p, const comet_message_t *m, char
     return COMET_ERR_NO_ERROR;
 }
 
+/* borrow: the message outlives the send (sync sends): its topic and body
+ * are used in place. */
 static comet_err_t encode_one(comet_producer_t *p, const comet_message_t *m, send_req_t *sr, char *errstr,
-                              size_t n)
+                              size_t n, bool borrow)
 {
     memset(sr, 0, sizeof(*sr));
     comet_err_t e = check_msg(p, m, errstr, n);
     if (e)
         return e;
     sr->code = RMQ_REQ_SEND_MESSAGE_V2;
-    sr->topic = strdup(m->topic);
+    sr->topic = borrow ? m->topic : rmq_strdup(m->topic);
+    sr->topic_borrowed = borrow;
     sr->flag = m->flag;
     const char *uk = rmq_msg_props_get(&m->props, RMQ_PROP_UNIQ_KEY);
     if (uk)
-        snprintf(sr->uniq, sizeof(sr->uniq), "%s", uk);
+        cm_strcpy(sr->uniq, sizeof(sr->uniq), uk);
     else
         cm_uniq_key(sr->uniq);
     rmq_buf_t pb;
     rmq_buf_init(&pb);
     cm_message_encode_props(m, sr->uniq, &pb);
-    sr->props = strdup(rmq_buf_cstr(&pb));
-    rmq_buf_free(&pb);
+    rmq_buf_cstr(&pb);
+    sr->props = (char *)rmq_buf_detach(&pb, NULL);
     if (p->s->compressMsgBodyOverHowmuch > 0 && m->body_len >= (size_t)p->s->compressMsgBodyOverHowmuch) {
         uLongf clen = compressBound(m->body_len);
-        uint8_t *c = malloc(clen);
+        uint8_t *c = rmq_malloc(clen);
         if (c && compress2(c, &clen, m->body, m->body_len, p->s->compressLevel) == Z_OK) {
             sr->body = c;
             sr->body_len = clen;
@@ -119,11 +114,18 @@ static comet_err_t encode_one(comet_producer_t *p, const comet_message_t *m, sen
         } else
             free(c);
     }
-    if (!sr->body) {
-        sr->body = malloc(m->body_len);
+    if (!sr->body && borrow) {
+        sr->body = (uint8_t *)m->body;
+        sr->body_len = m->body_len;
+        sr->body_borrowed = true;
+    } else if (!sr->body) {
+        sr->body = rmq_malloc(m->body_len);
         memcpy(sr->body, m->body, m->body_len);
         sr->body_len = m->body_len;
     }
+    const char *tran = rmq_msg_props_get(&m->props, RMQ_PROP_TRAN_MSG);
+    if (tran && !strcmp(tran, "true"))
+        sr->sys_flag |= RMQ_SYSFLAG_TRANSACTION_PREPARED; /* sendKernelImpl */
     sr->born = rmq_now_ms();
     return COMET_ERR_NO_ERROR;
 }
@@ -148,7 +150,7 @@ static comet_err_t encode_batch(comet_producer_t *p, const comet_message_t *cons
             cm_errstr(errstr, n, "a batch cannot carry delay levels");
             e = COMET_ERR__INVALID_ARG;
         }
-        if (!e && strncmp(msgs[i]->topic, "%RETRY%", 7) == 0) {
+        if (!e && rmq_topic_is_retry(msgs[i]->topic)) {
             cm_errstr(errstr, n, "retry topics cannot be batched");
             e = COMET_ERR__INVALID_ARG;
         }
@@ -177,19 +179,19 @@ static comet_err_t encode_batch(comet_producer_t *p, const comet_message_t *cons
     }
     sr->code = RMQ_REQ_SEND_BATCH_MESSAGE;
     sr->batch = true;
-    sr->topic = strdup(msgs[0]->topic);
-    sr->props = strdup("WAIT\001true");
+    sr->topic = rmq_strdup(msgs[0]->topic);
+    sr->props = rmq_strdup("WAIT\001true");
     sr->body = rmq_buf_detach(&body, &sr->body_len);
     sr->born = rmq_now_ms();
     return COMET_ERR_NO_ERROR;
 }
 
-/* SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE request as Java 4.9.8 writes it. */
-rmq_cmd_t *cm_send_cmd_new(const cm_settings_t *s, int code, const char *topic, int32_t qid, int32_t sys_flag,
-                           int64_t born, int32_t flag, const char *props, bool batch, const char *broker,
-                           const void *body, size_t body_len)
+/* The header of a SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE request as Java 4.9.8
+ * writes it (the body is the caller's). */
+static void send_cmd_fill(rmq_cmd_t *c, const cm_settings_t *s, int code, const char *topic, int32_t qid,
+                          int32_t sys_flag, int64_t born, int32_t flag, const char *props, bool batch,
+                          const char *broker)
 {
-    rmq_cmd_t *c = rmq_cmd_new();
     rmq_cmd_init_request(c, code);
     rmq_cmd_set_ext(c, "a", s->producerGroup);
     rmq_cmd_set_ext(c, "b", topic);
@@ -204,6 +206,14 @@ rmq_cmd_t *cm_send_cmd_new(const cm_settings_t *s, int code, const char *topic, 
     rmq_cmd_set_ext(c, "k", "false");
     rmq_cmd_set_ext(c, "m", batch ? "true" : "false");
     rmq_cmd_set_ext(c, "n", broker);
+}
+
+rmq_cmd_t *cm_send_cmd_new(const cm_settings_t *s, int code, const char *topic, int32_t qid, int32_t sys_flag,
+                           int64_t born, int32_t flag, const char *props, bool batch, const char *broker,
+                           const void *body, size_t body_len)
+{
+    rmq_cmd_t *c = rmq_cmd_new();
+    send_cmd_fill(c, s, code, topic, qid, sys_flag, born, flag, props, batch, broker);
     rmq_cmd_set_body(c, body, body_len);
     return c;
 }
@@ -212,6 +222,105 @@ static rmq_cmd_t *build_cmd(comet_producer_t *p, const send_req_t *sr, const cha
 {
     return cm_send_cmd_new(p->s, sr->code, sr->topic, qid, sr->sys_flag, sr->born, sr->flag, sr->props,
                            sr->batch, broker, sr->body, sr->body_len);
+}
+
+/* One extFields entry of a binary header: u16 key length, key, u32 value
+ * length, value. */
+static uint8_t *bin_kv(uint8_t *d, const char *k, const char *v, size_t vl)
+{
+    size_t kl = strlen(k);
+    d[0] = (uint8_t)(kl >> 8), d[1] = (uint8_t)kl;
+    memcpy(d + 2, k, kl);
+    d += 2 + kl;
+    d[0] = (uint8_t)(vl >> 24), d[1] = (uint8_t)(vl >> 16), d[2] = (uint8_t)(vl >> 8), d[3] = (uint8_t)vl;
+    memcpy(d + 4, v, vl);
+    return d + 4 + vl;
+}
+
+static size_t dec(char *t, int64_t v) /* decimal text into t[24], returns its length (at t + 24 - len) */
+{
+    char *e = t + 24, *d = e;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--d = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--d = '-';
+    return (size_t)(e - d);
+}
+
+void cm_send_frame_binary(const cm_settings_t *s, int code, int32_t opaque, const char *topic, int32_t qid,
+                          int32_t sys_flag, int64_t born, int32_t flag, const char *props, bool batch,
+                          const char *broker, const void *body, size_t body_len, cm_frame_t *out)
+{
+    const char *sv[13];
+    size_t sl[13];
+    char num[5][24];
+    const char *keys = "abcdefghijkmn";
+    int64_t nums[5] = {s->defaultTopicQueueNums, qid, sys_flag, born, flag};
+    sv[0] = s->producerGroup, sv[1] = topic, sv[2] = s->createTopicKey, sv[8] = props;
+    sv[9] = "0", sv[10] = "false", sv[11] = batch ? "true" : "false", sv[12] = broker;
+    for (int i = 0; i < 5; i++) {
+        sl[3 + i] = dec(num[i], nums[i]);
+        sv[3 + i] = num[i] + 24 - sl[3 + i];
+    }
+    size_t ext = 0;
+    for (int i = 0; i < 13; i++) {
+        if (i < 3 || i > 7)
+            sl[i] = sv[i] ? strlen(sv[i]) : 0;
+        if (sv[i])
+            ext += 2 + 1 + 4 + sl[i];
+    }
+    size_t hlen = 2 + 1 + 2 + 4 + 4 + 4 + 4 + ext;
+    size_t len = 8 + hlen + body_len;
+    uint8_t *f = rmq_malloc(len), *d = f;
+    rmq_wbe32(d, (uint32_t)(len - 4));
+    rmq_wbe32(d + 4, ((uint32_t)RMQ_SERIALIZE_ROCKETMQ << 24) | (uint32_t)hlen);
+    d += 8;
+    d[0] = (uint8_t)(code >> 8), d[1] = (uint8_t)code;
+    d[2] = RMQ_LANG_JAVA;
+    d[3] = (uint8_t)(RMQ_VERSION_CURRENT >> 8), d[4] = (uint8_t)RMQ_VERSION_CURRENT;
+    rmq_wbe32(d + 5, (uint32_t)opaque);
+    rmq_wbe32(d + 9, 0);  /* flag: a request */
+    rmq_wbe32(d + 13, 0); /* no remark */
+    rmq_wbe32(d + 17, (uint32_t)ext);
+    d += 21;
+    for (int i = 0; i < 13; i++) {
+        if (!sv[i])
+            continue; /* rmq_cmd_set_ext(NULL) sets nothing */
+        char k[2] = {keys[i], 0};
+        d = bin_kv(d, k, sv[i], sl[i]);
+    }
+    memcpy(d, body, body_len);
+    out->data = f;
+    out->len = len;
+    out->opaque = opaque;
+}
+
+/* The request frame of an attempt, encoded on the calling thread: binary
+ * headers (the default) are written directly, anything else (JSON, or a
+ * signature over the fields) through an rmq_cmd_t. */
+static void build_frame(comet_producer_t *p, const send_req_t *sr, const char *broker, int32_t qid,
+                        cm_frame_t *out)
+{
+    if (cm_instance_plain_binary(p->inst)) {
+        cm_send_frame_binary(p->s, sr->code, rmq_conn_next_opaque(), sr->topic, qid, sr->sys_flag, sr->born,
+                             sr->flag, sr->props, sr->batch, broker, sr->body, sr->body_len, out);
+        return;
+    }
+    rmq_cmd_t c;
+    send_cmd_fill(&c, p->s, sr->code, sr->topic, qid, sr->sys_flag, sr->born, sr->flag, sr->props, sr->batch,
+                  broker);
+    cm_frame_encode(p->inst, &c, sr->body, sr->body_len, out);
+    rmq_cmd_deinit(&c);
+}
+
+/* MQFaultStrategy.updateFaultItem: only with sendLatencyFaultEnable */
+static void fault_update(comet_producer_t *p, const char *broker, int64_t latency, bool isolation,
+                         int64_t now)
+{
+    if (p->s->sendLatencyFaultEnable)
+        cm_fault_update(&p->fault, broker, latency, isolation, now);
 }
 
 static bool stored_code(int code)
@@ -241,7 +350,7 @@ static void fill_ok(comet_send_result_t *res, const send_req_t *sr, const char *
 {
     res->err = COMET_ERR_NO_ERROR;
     res->status = status_of(resp->code);
-    snprintf(res->msg_id, sizeof(res->msg_id), "%s", sr->uniq);
+    cm_strcpy(res->msg_id, sizeof(res->msg_id), sr->uniq);
     const char *mid = rmq_cmd_ext(resp, "msgId");
     if (mid) {
         const char *comma = strchr(mid, ',');
@@ -251,8 +360,8 @@ static void fill_ok(comet_send_result_t *res, const send_req_t *sr, const char *
         memcpy(res->offset_msg_id, mid, l);
         res->offset_msg_id[l] = 0;
     }
-    snprintf(res->queue.topic, sizeof(res->queue.topic), "%s", sr->topic);
-    snprintf(res->queue.broker_name, sizeof(res->queue.broker_name), "%s", broker);
+    cm_strcpy(res->queue.topic, sizeof(res->queue.topic), sr->topic);
+    cm_strcpy(res->queue.broker_name, sizeof(res->queue.broker_name), broker);
     int32_t q = qid;
     rmq_cmd_ext_i32(resp, "queueId", &q);
     res->queue.queue_id = q;
@@ -279,10 +388,10 @@ static bool choose(comet_producer_t *p, cm_route_t *r, const char *last, char *b
     if (idx < 0)
         return false;
     if (alt_q >= 0) {
-        snprintf(broker, bn, "%s", alt);
+        cm_strcpy(broker, bn, alt);
         *qid = alt_q;
     } else {
-        snprintf(broker, bn, "%s", r->pub[idx].broker_name);
+        cm_strcpy(broker, bn, r->pub[idx].broker_name);
         *qid = r->pub[idx].queue_id;
     }
     return true;
@@ -324,6 +433,9 @@ static comet_err_t send_sync(comet_producer_t *p, const send_req_t *sr, comet_se
             qid = fixed_qid;
         } else if (!choose(p, r, last[0] ? last : NULL, broker, sizeof(broker), &qid)) {
             cm_route_release(r);
+            /* no group has a master now (a failover under way): the next
+             * route refresh comes at once, not after pollNameServerInterval */
+            cm_instance_want_route_refresh(p->inst);
             set_err(res, COMET_ERR__NO_ROUTE, "no writable queue for topic %s%s", sr->topic, NULL);
             return res->err;
         }
@@ -331,30 +443,31 @@ static comet_err_t send_sync(comet_producer_t *p, const send_req_t *sr, comet_se
         const char *a = cm_route_master_addr(r, broker);
         bool have_addr = a != NULL;
         if (a)
-            snprintf(addr, sizeof(addr), "%s", a);
+            cm_strcpy(addr, sizeof(addr), a);
         cm_route_release(r);
         if (!have_addr && !cm_broker_master_addr(p->inst, broker, addr, sizeof(addr))) {
+            cm_instance_want_route_refresh(p->inst);
             set_err(res, COMET_ERR__NO_ROUTE, "no master address for broker %s%s", broker, NULL);
-            snprintf(last, sizeof(last), "%s", broker);
+            cm_strcpy(last, sizeof(last), broker);
             continue;
         }
-        rmq_cmd_t *req = build_cmd(p, sr, broker, qid);
+        cm_frame_t fr;
+        build_frame(p, sr, broker, qid, &fr);
         rmq_cmd_t resp;
         res->attempts++;
         int64_t t0 = rmq_mono_ms();
-        rmq_err_t e = cm_request_sync(p->inst, addr, req, (int)(deadline - t0), &resp);
-        rmq_cmd_destroy(req);
+        rmq_err_t e = cm_request_frame_sync(p->inst, addr, &fr, (int)(deadline - t0), &resp);
         int64_t lat = rmq_mono_ms() - t0;
-        snprintf(last, sizeof(last), "%s", broker);
+        cm_strcpy(last, sizeof(last), broker);
         if (e != RMQ_OK) {
-            cm_fault_update(&p->fault, broker, lat, true, rmq_mono_ms());
+            fault_update(p, broker, lat, true, rmq_mono_ms());
             cm_instance_want_route_refresh(p->inst);
             set_err(res, (comet_err_t)e, "send to %s failed: %s", addr, rmq_err2str(e));
-            rmq_log(RMQ_LOG_INFO, FAC, "attempt %d: %s", res->attempts, res->errstr);
+            cm_log(p->inst, RMQ_LOG_INFO, FAC, "attempt %d: %s", res->attempts, res->errstr);
             continue;
         }
         if (stored_code(resp.code)) {
-            cm_fault_update(&p->fault, broker, lat, false, rmq_mono_ms());
+            fault_update(p, broker, lat, false, rmq_mono_ms());
             fill_ok(res, sr, broker, qid, &resp);
             have_result = true;
             stored = *res;
@@ -363,7 +476,7 @@ static comet_err_t send_sync(comet_producer_t *p, const send_req_t *sr, comet_se
                 continue;
             return COMET_ERR_NO_ERROR;
         }
-        cm_fault_update(&p->fault, broker, lat, true, rmq_mono_ms());
+        fault_update(p, broker, lat, true, rmq_mono_ms());
         res->err = (comet_err_t)resp.code;
         snprintf(res->errstr, sizeof(res->errstr), "broker %s: %s%s%s", broker, rmq_err2name(resp.code),
                  resp.remark ? ": " : "", resp.remark ? resp.remark : "");
@@ -371,7 +484,9 @@ static comet_err_t send_sync(comet_producer_t *p, const send_req_t *sr, comet_se
         rmq_cmd_deinit(&resp);
         if (!retry_code(code))
             break; /* not retried; an earlier stored answer still wins (as Java) */
-        if (code == 17)
+        /* 17: the topic moved; 14: the broker refuses writes (a slave now, or
+         * a master that lost its etcd lease): the route may have changed */
+        if (code == 17 || code == 14)
             cm_instance_want_route_refresh(p->inst);
     }
     if (have_result) {
@@ -401,9 +516,9 @@ comet_producer_t *comet_producer_new(comet_conf_t *conf, char *errstr, size_t er
         cm_errstr(errstr, errstr_size, "producerGroup is empty");
         return NULL;
     }
-    comet_producer_t *p = calloc(1, sizeof(*p));
+    comet_producer_t *p = rmq_calloc(1, sizeof(*p));
     p->s = &conf->s;
-    p->inst = cm_instance_new(&conf->s, errstr, errstr_size);
+    p->inst = cm_instance_new(conf, errstr, errstr_size);
     if (!p->inst) {
         free(p);
         return NULL;
@@ -416,6 +531,7 @@ comet_producer_t *comet_producer_new(comet_conf_t *conf, char *errstr, size_t er
     cm_role_t role = {0};
     role.producer_group = conf->s.producerGroup;
     role.on_service_tick = no_tick;
+    role.on_check_transaction = cm_txn_on_check;
     role.ctx = p;
     cm_instance_set_role(p->inst, &role);
     return p;
@@ -429,7 +545,6 @@ comet_err_t comet_producer_start(comet_producer_t *p, char *errstr, size_t errst
         cm_errstr(errstr, errstr_size, "already started");
         return COMET_ERR__STATE;
     }
-    cm_log_install(p->conf);
     rmq_err_t e = cm_instance_start(p->inst, errstr, errstr_size);
     if (e == RMQ_OK)
         p->started = true;
@@ -447,51 +562,61 @@ static comet_err_t check_started(comet_producer_t *p)
 
 /* ---------------- public: sends ---------------- */
 
+/* The opening of every synchronous send: *res (the caller's, or local when
+ * NULL) cleared, the producer's state checked, then the arguments (args_ok);
+ * an error is also set in (*res)->err. */
+static comet_err_t sync_open(comet_producer_t *p, bool args_ok, comet_send_result_t **res,
+                             comet_send_result_t *local)
+{
+    if (!*res)
+        *res = local;
+    memset(*res, 0, sizeof(**res));
+    comet_err_t e = check_started(p);
+    if (!e && !args_ok)
+        e = COMET_ERR__INVALID_ARG;
+    (*res)->err = e;
+    return e;
+}
+
+/* The close of a synchronous send: sr encoded (e == 0) is sent (to broker /
+ * qid when given) and freed; the outcome in res. */
+static comet_err_t sync_send_encoded(comet_producer_t *p, comet_err_t e, send_req_t *sr,
+                                     comet_send_result_t *res, int timeout_ms, const char *broker,
+                                     int32_t qid)
+{
+    if (e) {
+        res->err = e;
+        return e;
+    }
+    e = send_sync(p, sr, res, timeout_ms, broker, qid);
+    send_req_free(sr);
+    return e;
+}
+
 comet_err_t comet_producer_send(comet_producer_t *p, const comet_message_t *msg, comet_send_result_t *res,
                                 int timeout_ms)
 {
     comet_send_result_t local;
-    if (!res)
-        res = &local;
-    memset(res, 0, sizeof(*res));
-    comet_err_t e = check_started(p);
+    comet_err_t e = sync_open(p, true, &res, &local);
     if (e) {
-        res->err = e;
         snprintf(res->errstr, sizeof(res->errstr), "producer not started");
         return e;
     }
     send_req_t sr;
-    e = encode_one(p, msg, &sr, res->errstr, sizeof(res->errstr));
-    if (e) {
-        res->err = e;
-        return e;
-    }
-    e = send_sync(p, &sr, res, timeout_ms, NULL, -1);
-    send_req_free(&sr);
-    return e;
+    e = encode_one(p, msg, &sr, res->errstr, sizeof(res->errstr), true);
+    return sync_send_encoded(p, e, &sr, res, timeout_ms, NULL, -1);
 }
 
 comet_err_t comet_producer_send_batch(comet_producer_t *p, const comet_message_t *const *msgs, size_t cnt,
                                       comet_send_result_t *res, int timeout_ms)
 {
     comet_send_result_t local;
-    if (!res)
-        res = &local;
-    memset(res, 0, sizeof(*res));
-    comet_err_t e = check_started(p);
-    if (e) {
-        res->err = e;
+    comet_err_t e = sync_open(p, true, &res, &local);
+    if (e)
         return e;
-    }
     send_req_t sr;
     e = encode_batch(p, msgs, cnt, &sr, res->errstr, sizeof(res->errstr));
-    if (e) {
-        res->err = e;
-        return e;
-    }
-    e = send_sync(p, &sr, res, timeout_ms, NULL, -1);
-    send_req_free(&sr);
-    return e;
+    return sync_send_encoded(p, e, &sr, res, timeout_ms, NULL, -1);
 }
 
 comet_err_t comet_producer_send_to_queue(comet_producer_t *p, const comet_message_t *msg,
@@ -499,25 +624,12 @@ comet_err_t comet_producer_send_to_queue(comet_producer_t *p, const comet_messag
                                          int timeout_ms)
 {
     comet_send_result_t local;
-    if (!res)
-        res = &local;
-    memset(res, 0, sizeof(*res));
-    comet_err_t e = check_started(p);
-    if (!e && !mq)
-        e = COMET_ERR__INVALID_ARG;
-    if (e) {
-        res->err = e;
+    comet_err_t e = sync_open(p, mq != NULL, &res, &local);
+    if (e)
         return e;
-    }
     send_req_t sr;
-    e = encode_one(p, msg, &sr, res->errstr, sizeof(res->errstr));
-    if (e) {
-        res->err = e;
-        return e;
-    }
-    e = send_sync(p, &sr, res, timeout_ms, mq->broker_name, mq->queue_id);
-    send_req_free(&sr);
-    return e;
+    e = encode_one(p, msg, &sr, res->errstr, sizeof(res->errstr), true);
+    return sync_send_encoded(p, e, &sr, res, timeout_ms, mq->broker_name, mq->queue_id);
 }
 
 comet_err_t comet_producer_send_orderly(comet_producer_t *p, const comet_message_t *msg,
@@ -525,22 +637,17 @@ comet_err_t comet_producer_send_orderly(comet_producer_t *p, const comet_message
                                         int timeout_ms)
 {
     comet_send_result_t local;
-    if (!res)
-        res = &local;
-    memset(res, 0, sizeof(*res));
-    comet_err_t e = check_started(p);
-    if (!e && (!select || !msg))
-        e = COMET_ERR__INVALID_ARG;
-    if (e) {
-        res->err = e;
+    comet_err_t e = sync_open(p, select && msg, &res, &local);
+    if (e)
         return e;
-    }
     rmq_err_t re;
     cm_route_t *r = cm_route_get(p->inst, msg->topic, true, &re, res->errstr, sizeof(res->errstr));
     if (!r || r->npub == 0) {
         res->err = r ? COMET_ERR__NO_ROUTE : (comet_err_t)re;
-        if (r)
+        if (r) {
             snprintf(res->errstr, sizeof(res->errstr), "no writable queue for topic %s", msg->topic);
+            cm_instance_want_route_refresh(p->inst);
+        }
         cm_route_release(r);
         return res->err;
     }
@@ -570,7 +677,7 @@ comet_err_t comet_producer_fetch_publish_queues(comet_producer_t *p, const char 
     cm_route_t *r = cm_route_get(p->inst, topic, true, &re, err, sizeof(err));
     if (!r)
         return (comet_err_t)re;
-    *mqs = calloc(r->npub ? r->npub : 1, sizeof(comet_message_queue_t));
+    *mqs = rmq_calloc(r->npub ? r->npub : 1, sizeof(comet_message_queue_t));
     for (size_t i = 0; i < r->npub; i++) {
         snprintf((*mqs)[i].topic, COMET_NAME_MAX, "%s", topic);
         snprintf((*mqs)[i].broker_name, COMET_NAME_MAX, "%s", r->pub[i].broker_name);
@@ -588,7 +695,7 @@ comet_err_t comet_producer_send_oneway(comet_producer_t *p, const comet_message_
         return e;
     char err[256];
     send_req_t sr;
-    e = encode_one(p, msg, &sr, err, sizeof(err));
+    e = encode_one(p, msg, &sr, err, sizeof(err), true);
     if (e)
         return e;
     rmq_err_t re;
@@ -602,7 +709,7 @@ comet_err_t comet_producer_send_oneway(comet_producer_t *p, const comet_message_
     bool ok = choose(p, r, NULL, broker, sizeof(broker), &qid);
     const char *a = ok ? cm_route_master_addr(r, broker) : NULL;
     if (a)
-        snprintf(addr, sizeof(addr), "%s", a);
+        cm_strcpy(addr, sizeof(addr), a);
     cm_route_release(r);
     if (!a) {
         send_req_free(&sr);
@@ -650,7 +757,7 @@ static void async_seterr(async_t *a, comet_err_t e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    a->errstr = strdup(buf);
+    a->errstr = rmq_strdup(buf);
 }
 
 static void async_report(void *arg)
@@ -661,14 +768,14 @@ static void async_report(void *arg)
         comet_send_result_t r;
         r.err = a->err;
         r.status = a->status;
-        snprintf(r.msg_id, sizeof(r.msg_id), "%s", a->sr.uniq);
-        snprintf(r.offset_msg_id, sizeof(r.offset_msg_id), "%s", a->offset_msg_id);
-        snprintf(r.queue.topic, sizeof(r.queue.topic), "%s", a->sr.topic);
-        snprintf(r.queue.broker_name, sizeof(r.queue.broker_name), "%s", a->broker);
+        cm_strcpy(r.msg_id, sizeof(r.msg_id), a->sr.uniq);
+        cm_strcpy(r.offset_msg_id, sizeof(r.offset_msg_id), a->offset_msg_id);
+        cm_strcpy(r.queue.topic, sizeof(r.queue.topic), a->sr.topic);
+        cm_strcpy(r.queue.broker_name, sizeof(r.queue.broker_name), a->broker);
         r.queue.queue_id = a->qid;
         r.queue_offset = a->queue_offset;
         r.attempts = a->attempts;
-        snprintf(r.errstr, sizeof(r.errstr), "%s", a->errstr ? a->errstr : "");
+        cm_strcpy(r.errstr, sizeof(r.errstr), a->errstr ? a->errstr : "");
         p->conf->send_cb(p, &r, a->msg_opaque, p->conf->opaque);
     }
     send_req_free(&a->sr);
@@ -692,6 +799,7 @@ static void async_issue(async_t *a)
 {
     char addr[256];
     if (!cm_broker_master_addr(a->p->inst, a->broker, addr, sizeof(addr))) {
+        cm_instance_want_route_refresh(a->p->inst);
         async_seterr(a, COMET_ERR__NO_ROUTE, "no master address for broker %s", a->broker);
         async_finish(a);
         return;
@@ -699,8 +807,9 @@ static void async_issue(async_t *a)
     a->attempts++;
     a->t0 = rmq_mono_ms();
     int64_t left = a->deadline - a->t0;
-    cm_request(a->p->inst, addr, build_cmd(a->p, &a->sr, a->broker, a->qid), (int)(left > 0 ? left : 1),
-               async_resp, a);
+    cm_frame_t fr;
+    build_frame(a->p, &a->sr, a->broker, a->qid, &fr);
+    cm_request_frame(a->p->inst, addr, &fr, (int)(left > 0 ? left : 1), async_resp, a);
 }
 
 static void async_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void *arg)
@@ -710,26 +819,33 @@ static void async_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void
     int64_t now = rmq_mono_ms();
     if (err == RMQ_OK) {
         if (stored_code(resp->code)) {
-            cm_fault_update(&p->fault, a->broker, now - a->t0, false, now);
+            fault_update(p, a->broker, now - a->t0, false, now);
             a->err = COMET_ERR_NO_ERROR;
             a->status = status_of(resp->code);
             const char *mid = rmq_cmd_ext(resp, "msgId");
-            if (mid)
-                snprintf(a->offset_msg_id, sizeof(a->offset_msg_id), "%.*s", (int)strcspn(mid, ","), mid);
+            if (mid) {
+                size_t l = strcspn(mid, ",");
+                if (l >= sizeof(a->offset_msg_id))
+                    l = sizeof(a->offset_msg_id) - 1;
+                memcpy(a->offset_msg_id, mid, l);
+                a->offset_msg_id[l] = '\0';
+            }
             rmq_cmd_ext_i32(resp, "queueId", &a->qid);
             a->queue_offset = -1;
             rmq_cmd_ext_i64(resp, "queueOffset", &a->queue_offset);
             free(a->errstr);
             a->errstr = NULL;
         } else {
-            cm_fault_update(&p->fault, a->broker, now - a->t0, true, now);
+            fault_update(p, a->broker, now - a->t0, true, now);
+            if (resp->code == 17 || resp->code == 14)
+                cm_instance_want_route_refresh(p->inst);
             async_seterr(a, (comet_err_t)resp->code, "broker %s: %s%s%s", a->broker, rmq_err2name(resp->code),
                          resp->remark ? ": " : "", resp->remark ? resp->remark : "");
         }
         async_finish(a);
         return;
     }
-    cm_fault_update(&p->fault, a->broker, now - a->t0, true, now);
+    fault_update(p, a->broker, now - a->t0, true, now);
     cm_instance_want_route_refresh(p->inst);
     async_seterr(a, (comet_err_t)err, "send to broker %s failed: %s", a->broker, rmq_err2str(err));
     if (err == RMQ_ERR__DESTROY || a->retries_left <= 0 || now >= a->deadline) {
@@ -746,9 +862,9 @@ static void async_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void
         return;
     }
     cm_route_release(r);
-    rmq_log(RMQ_LOG_INFO, FAC, "async send to %s failed (%s), retrying on %s", a->broker, rmq_err2str(err),
-            broker);
-    snprintf(a->broker, sizeof(a->broker), "%s", broker);
+    cm_log(inst, RMQ_LOG_INFO, FAC, "async send to %s failed (%s), retrying on %s", a->broker,
+           rmq_err2str(err), broker);
+    cm_strcpy(a->broker, sizeof(a->broker), broker);
     a->qid = qid;
     async_issue(a);
 }
@@ -760,11 +876,11 @@ comet_err_t comet_producer_send_async(comet_producer_t *p, const comet_message_t
         return e;
     if (p->outq >= p->s->maxOutstandingAsync)
         return COMET_ERR__QUEUE_FULL;
-    async_t *a = calloc(1, sizeof(*a));
+    async_t *a = rmq_calloc(1, sizeof(*a));
     a->p = p;
     a->msg_opaque = msg_opaque;
     char err0[256];
-    e = encode_one(p, msg, &a->sr, err0, sizeof(err0));
+    e = encode_one(p, msg, &a->sr, err0, sizeof(err0), false);
     if (e) {
         free(a);
         return e;
@@ -823,6 +939,22 @@ void comet_producer_shutdown(comet_producer_t *p)
         comet_producer_flush(p, p->s->sendMsgTimeout);
     p->shut = true;
     cm_instance_stop(p->inst, p->s->producerGroup, NULL);
+}
+
+cm_instance_t *cm_producer_instance(comet_producer_t *p)
+{
+    return p->inst;
+}
+
+void cm_producer_txn_heartbeat_once(comet_producer_t *p)
+{
+    if (!atomic_exchange(&p->txn_heartbeat, true))
+        cm_instance_want_heartbeat(p->inst);
+}
+
+const comet_conf_t *cm_producer_conf(comet_producer_t *p)
+{
+    return p->conf;
 }
 
 void comet_producer_destroy(comet_producer_t *p)

@@ -41,7 +41,7 @@ static void buf_push(comet_pull_consumer_t *pc, comet_message_ext_t *m)
 {
     if (pc->len == pc->cap) {
         size_t ncap = pc->cap ? pc->cap * 2 : 256;
-        comet_message_ext_t **nb = calloc(ncap, sizeof(*nb));
+        comet_message_ext_t **nb = rmq_calloc(ncap, sizeof(*nb));
         for (size_t i = 0; i < pc->len; i++)
             nb[i] = pc->buf[(pc->head + i) % pc->cap];
         free(pc->buf);
@@ -84,8 +84,8 @@ comet_pull_consumer_t *comet_pull_consumer_new(comet_conf_t *conf, char *errstr,
         cm_errstr(errstr, errstr_size, "consumerGroup is empty");
         return NULL;
     }
-    comet_pull_consumer_t *pc = calloc(1, sizeof(*pc));
-    pc->inst = cm_instance_new(&conf->s, errstr, errstr_size);
+    comet_pull_consumer_t *pc = rmq_calloc(1, sizeof(*pc));
+    pc->inst = cm_instance_new(conf, errstr, errstr_size);
     if (!pc->inst) {
         free(pc);
         return NULL;
@@ -117,7 +117,7 @@ comet_err_t comet_pull_consumer_assign(comet_pull_consumer_t *pc, const comet_me
     pc->assigned_mode = true;
     pc->cons.manual_assign = true;
     free(pc->assign);
-    pc->assign = calloc(cnt ? cnt : 1, sizeof(*mqs));
+    pc->assign = rmq_calloc(cnt ? cnt : 1, sizeof(*mqs));
     if (cnt)
         memcpy(pc->assign, mqs, cnt * sizeof(*mqs));
     pc->nassign = cnt;
@@ -138,7 +138,7 @@ comet_err_t comet_pull_consumer_fetch_queues(comet_pull_consumer_t *pc, const ch
     cm_route_t *r = cm_route_get(pc->inst, topic, true, &e, err, sizeof(err));
     if (!r)
         return (comet_err_t)e;
-    *mqs = calloc(r->nsub ? r->nsub : 1, sizeof(comet_message_queue_t));
+    *mqs = rmq_calloc(r->nsub ? r->nsub : 1, sizeof(comet_message_queue_t));
     for (size_t i = 0; i < r->nsub; i++) {
         snprintf((*mqs)[i].topic, COMET_NAME_MAX, "%s", topic);
         snprintf((*mqs)[i].broker_name, COMET_NAME_MAX, "%s", r->sub[i].broker_name);
@@ -157,7 +157,6 @@ comet_err_t comet_pull_consumer_start(comet_pull_consumer_t *pc, char *errstr, s
         cm_errstr(errstr, errstr_size, "already started");
         return COMET_ERR__STATE;
     }
-    cm_log_install(pc->conf);
     cm_consumer_attach(&pc->cons);
     pc->started = true;
     rmq_err_t e = cm_instance_start(pc->inst, errstr, errstr_size);
@@ -187,7 +186,7 @@ static void note_pos(comet_pull_consumer_t *pc, const comet_message_ext_t *m)
             return;
         }
     }
-    pc->pos = realloc(pc->pos, (pc->npos + 1) * sizeof(pos_t));
+    pc->pos = rmq_realloc(pc->pos, (pc->npos + 1) * sizeof(pos_t));
     pos_t *p = &pc->pos[pc->npos++];
     snprintf(p->topic, sizeof(p->topic), "%s", m->real_topic);
     snprintf(p->broker, sizeof(p->broker), "%s", m->broker_name);

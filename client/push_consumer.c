@@ -6,7 +6,17 @@
  * Threads: deliver() runs on the I/O thread and only queues tasks; the
  * consume callback runs on the pool threads (consumeThreadMin). The task
  * list is guarded by plock. consumeOrderly=true runs one task per queue at a
- * time, in offset order, while the queue's broker lock is held (run_orderly). */
+ * time, in offset order, while the queue's broker lock is held (run_orderly).
+ *
+ * Concurrent hand-off: a pulled batch is one task; pool threads claim it
+ * consumeMessageBatchMaxSize messages at a time, so a thread that is awake
+ * drains batch after batch without sleeping. A sleeping thread is woken
+ * only when nobody is consuming, or when queued work has waited HELP_AFTER
+ * (the threads awake do not keep up: slow callbacks), checked on every
+ * hand-off, every claim and by a timer on the I/O thread while work waits.
+ * Consumed messages leave the process queue per slice; the offset store
+ * takes the commit offsets from the process queues in batches
+ * (cm_consumer_sync_offsets), not per message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +26,18 @@
 #include "rmq_time.h"
 
 #define FAC "push"
+#define HELP_AFTER_US 1000 /* queued work older than this wakes another thread */
 
 typedef struct ctask_s {
     cm_mqstate_t *mq;
     cm_pq_t *pq;
-    comet_message_ext_t **msgs;
-    size_t n;
-    bool orderly; /* consume the queue in order (msgs unused) */
+    bool orderly;   /* consume the queue in order (msgs unused) */
+    size_t n;       /* messages */
+    size_t claimed; /* handed to threads so far (under plock) */
+    size_t busy;    /* slices being consumed (under plock) */
+    int64_t queued_us;
     struct ctask_s *next;
+    comet_message_ext_t *msgs[]; /* n */
 } ctask_t;
 
 struct comet_push_consumer_s {
@@ -37,44 +51,77 @@ struct comet_push_consumer_s {
     pthread_mutex_t plock;
     pthread_cond_t pcond;
     ctask_t *head, *tail;
+    int idle;         /* threads waiting on pcond */
+    int waking;       /* of them, signalled and not yet running */
+    bool watch_armed; /* the I/O-thread timer checking for waiting work */
     bool pstop;
     bool started, shut;
 };
 
+static ctask_t *task_new(cm_mqstate_t *mq, cm_pq_t *pq, size_t n)
+{
+    ctask_t *t = rmq_calloc(1, sizeof(*t) + n * sizeof(t->msgs[0]));
+    t->mq = mq;
+    t->pq = pq;
+    t->n = n;
+    cm_pq_hold(pq);
+    return t;
+}
+
 static void task_free(ctask_t *t)
 {
     cm_pq_release(t->pq);
-    free(t->msgs);
     free(t);
 }
 
-/* Queue a chain of tasks (linked by next) with one lock round and one wake-up. */
-static void submit_chain(comet_push_consumer_t *pc, ctask_t *first, ctask_t *last, size_t n)
+static void watch_task(void *arg);
+
+/* Under plock: wake one sleeping thread if nobody consumes or queued work
+ * has waited too long. */
+static void maybe_wake(comet_push_consumer_t *pc, int64_t now_us)
 {
-    pthread_mutex_lock(&pc->plock);
-    if (pc->pstop) {
-        pthread_mutex_unlock(&pc->plock);
-        while (first) {
-            ctask_t *next = first->next;
-            task_free(first);
-            first = next;
-        }
+    if (!pc->head || pc->idle <= pc->waking || pc->waking > 0) /* none left, or one is on its way */
         return;
-    }
-    last->next = NULL;
-    if (pc->tail)
-        pc->tail->next = first;
-    else
-        pc->head = first;
-    pc->tail = last;
-    if (n > 1)
-        pthread_cond_broadcast(&pc->pcond);
-    else
+    if (pc->idle == pc->nthreads || now_us - pc->head->queued_us >= HELP_AFTER_US) {
+        pc->waking++;
         pthread_cond_signal(&pc->pcond);
+    } else if (!pc->watch_armed) { /* check again once the work has waited HELP_AFTER */
+        pc->watch_armed = true;
+        cm_post(pc->inst, (HELP_AFTER_US + 999) / 1000, watch_task, pc);
+    }
+}
+
+/* @thread io: the timer behind maybe_wake (its own wake-up when every awake
+ * thread is stuck in a long callback and no hand-off or claim comes). */
+static void watch_task(void *arg)
+{
+    comet_push_consumer_t *pc = arg;
+    pthread_mutex_lock(&pc->plock);
+    pc->watch_armed = false;
+    if (!pc->pstop)
+        maybe_wake(pc, rmq_mono_us());
     pthread_mutex_unlock(&pc->plock);
 }
 
-static void submit(comet_push_consumer_t *pc, ctask_t *t) { submit_chain(pc, t, t, 1); }
+/* Queue a task. */
+static void submit(comet_push_consumer_t *pc, ctask_t *t)
+{
+    t->queued_us = rmq_mono_us();
+    pthread_mutex_lock(&pc->plock);
+    if (pc->pstop) {
+        pthread_mutex_unlock(&pc->plock);
+        task_free(t);
+        return;
+    }
+    t->next = NULL;
+    if (pc->tail)
+        pc->tail->next = t;
+    else
+        pc->head = t;
+    pc->tail = t;
+    maybe_wake(pc, t->queued_us);
+    pthread_mutex_unlock(&pc->plock);
+}
 
 static void resubmit_later(void *arg)
 {
@@ -92,7 +139,7 @@ static void run_orderly(comet_push_consumer_t *pc, ctask_t *t)
     cm_consumer_t *c = &pc->cons;
     cm_mqstate_t *mq = t->mq;
     size_t batch = (size_t)c->s->consumeMessageBatchMaxSize;
-    comet_message_ext_t **msgs = calloc(batch, sizeof(*msgs));
+    comet_message_ext_t **msgs = rmq_calloc(batch, sizeof(*msgs));
     int64_t started = rmq_mono_ms();
     for (;;) {
         if (t->pq->dropped || !c->running)
@@ -152,84 +199,103 @@ static void run_orderly(comet_push_consumer_t *pc, ctask_t *t)
     task_free(t);
 }
 
-static void run_task(comet_push_consumer_t *pc, ctask_t *t)
+/* Concurrent: consume t->msgs[from..to). Consumed messages leave the
+ * process queue and are freed; those whose send-back failed are consumed
+ * again locally in 5 s (still cached, offset held). */
+static void run_slice(comet_push_consumer_t *pc, ctask_t *t, size_t from, size_t to)
 {
     cm_consumer_t *c = &pc->cons;
-    if (t->orderly) {
-        run_orderly(pc, t);
-        return;
-    }
-    if (t->pq->dropped || !c->running) {
-        task_free(t); /* messages stay in the pq and are redelivered to the new owner */
-        return;
-    }
-    comet_consume_status_t st = pc->cb(pc, (const comet_message_ext_t *const *)t->msgs, t->n, pc->opaque);
-    size_t nok = 0;
-    int64_t *offs = malloc(t->n * sizeof(int64_t));
-    comet_message_ext_t **failed = NULL;
-    size_t nfailed = 0;
-    for (size_t i = 0; i < t->n; i++) {
+    if (t->pq->dropped || !c->running)
+        return; /* the messages stay in the pq and are redelivered to the new owner */
+    size_t n = to - from, nok = 0;
+    comet_message_ext_t **msgs = t->msgs + from;
+    comet_consume_status_t st = pc->cb(pc, (const comet_message_ext_t *const *)msgs, n, pc->opaque);
+    int64_t stack[64];
+    int64_t *offs = n <= 64 ? stack : rmq_malloc(n * sizeof(int64_t));
+    ctask_t *retry = NULL;
+    for (size_t i = 0; i < n; i++) {
         bool ok = st == COMET_CONSUME_SUCCESS;
         if (!ok && c->broadcasting) {
-            rmq_log(RMQ_LOG_WARN, FAC, "broadcasting: message %s not consumed, dropped", t->msgs[i]->msg_id);
+            cm_log(pc->inst, RMQ_LOG_WARN, FAC, "broadcasting: message %s not consumed, dropped",
+                   msgs[i]->msg_id);
             ok = true;
         } else if (!ok) {
-            ok = cm_consumer_send_back(c, t->msgs[i], 0) == RMQ_OK;
+            ok = cm_consumer_send_back(c, msgs[i], 0) == RMQ_OK;
         }
-        if (ok)
-            offs[nok++] = t->msgs[i]->queue_offset;
-        else {
-            failed = realloc(failed, (nfailed + 1) * sizeof(*failed));
-            failed[nfailed++] = t->msgs[i];
+        if (ok) {
+            offs[nok++] = msgs[i]->queue_offset;
+        } else {
+            if (!retry) {
+                retry = task_new(t->mq, t->pq, n);
+                retry->n = 0;
+            }
+            msgs[i]->reconsume_times++;
+            retry->msgs[retry->n++] = msgs[i];
         }
     }
-    cm_consumer_consumed(c, t->pq, t->mq->topic, t->mq->broker, t->mq->qid, offs, nok);
+    if (nok)
+        cm_consumer_consumed(c, t->pq, t->mq->topic, t->mq->broker, t->mq->qid, offs, nok);
     /* consumed messages were handed back to us by the pq */
-    for (size_t i = 0; i < t->n; i++) {
-        bool f = false;
-        for (size_t j = 0; j < nfailed && !f; j++)
-            f = failed[j] == t->msgs[i];
-        if (!f)
-            comet_message_ext_destroy(t->msgs[i]);
+    for (size_t i = 0, j = 0; i < n; i++) {
+        if (retry && j < retry->n && retry->msgs[j] == msgs[i])
+            j++;
+        else
+            comet_message_ext_destroy(msgs[i]);
     }
-    free(offs);
-    if (nfailed) {
-        /* send-back failed: consume again locally in 5 s (still cached, offset held) */
-        for (size_t i = 0; i < nfailed; i++)
-            failed[i]->reconsume_times++;
-        free(t->msgs);
-        t->msgs = failed;
-        t->n = nfailed;
-        cm_post(pc->inst, 5000, resubmit_later, t);
-        return;
-    }
-    free(failed);
-    task_free(t);
+    if (offs != stack)
+        free(offs);
+    if (retry)
+        cm_post(pc->inst, 5000, resubmit_later, retry);
 }
 
 static void *pool_main(void *arg)
 {
     comet_push_consumer_t *pc = arg;
     rmq_log_set_thread_name("comet-consume");
+    rmq_log_use(cm_instance_logger(pc->inst));
+    size_t batch = (size_t)pc->cons.s->consumeMessageBatchMaxSize;
     pthread_mutex_lock(&pc->plock);
     for (;;) {
-        while (!pc->head && !pc->pstop)
-            pthread_cond_wait(&pc->pcond, &pc->plock);
         if (pc->pstop)
             break;
+        if (!pc->head) {
+            pc->idle++;
+            pthread_cond_wait(&pc->pcond, &pc->plock);
+            pc->idle--;
+            if (pc->waking > 0)
+                pc->waking--;
+            continue;
+        }
         ctask_t *t = pc->head;
-        pc->head = t->next;
-        if (!pc->head)
-            pc->tail = NULL;
+        size_t from = t->claimed, to = t->orderly ? t->n : (from + batch < t->n ? from + batch : t->n);
+        t->claimed = to;
+        t->busy++;
+        if (to == t->n) {
+            pc->head = t->next;
+            if (!pc->head)
+                pc->tail = NULL;
+        }
+        maybe_wake(pc, rmq_mono_us());
         pthread_mutex_unlock(&pc->plock);
-        run_task(pc, t);
+        if (t->orderly) {
+            run_orderly(pc, t);
+            pthread_mutex_lock(&pc->plock);
+            continue;
+        }
+        run_slice(pc, t, from, to);
         pthread_mutex_lock(&pc->plock);
+        bool done = --t->busy == 0 && t->claimed == t->n;
+        if (done) {
+            pthread_mutex_unlock(&pc->plock);
+            task_free(t);
+            pthread_mutex_lock(&pc->plock);
+        }
     }
     pthread_mutex_unlock(&pc->plock);
     return NULL;
 }
 
-/* @thread io */
+/* @thread io: one task per pulled batch (the messages are in the pq). */
 static void deliver(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_message_ext_t **msgs, size_t n)
 {
     comet_push_consumer_t *pc = c->owner;
@@ -246,40 +312,23 @@ static void deliver(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_messa
             mq->orderly_busy = true;
         pthread_mutex_unlock(&c->lock);
         if (start) {
-            ctask_t *t = calloc(1, sizeof(*t));
-            t->mq = mq;
-            t->pq = pq;
+            ctask_t *t = task_new(mq, pq, 0);
             t->orderly = true;
-            cm_pq_hold(pq);
             submit(pc, t);
         }
         return;
     }
-    size_t batch = (size_t)c->s->consumeMessageBatchMaxSize;
-    ctask_t *t = NULL, *first = NULL, *last = NULL;
-    size_t ntasks = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!msgs[i])
-            continue;
-        if (!t) {
-            t = calloc(1, sizeof(*t));
-            t->mq = mq;
-            t->pq = pq;
-            cm_pq_hold(pq);
-            t->msgs = calloc(batch, sizeof(*t->msgs));
-            if (last)
-                last->next = t;
-            else
-                first = t;
-            last = t;
-            ntasks++;
-        }
-        t->msgs[t->n++] = msgs[i];
-        if (t->n == batch)
-            t = NULL;
-    }
-    if (first)
-        submit_chain(pc, first, last, ntasks); /* one wake-up per pulled batch */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += msgs[i] != NULL;
+    if (!k)
+        return;
+    ctask_t *t = task_new(mq, pq, k);
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (msgs[i])
+            t->msgs[k++] = msgs[i];
+    submit(pc, t);
 }
 
 /* @thread io */
@@ -313,8 +362,8 @@ comet_push_consumer_t *comet_push_consumer_new(comet_conf_t *conf, comet_consume
         cm_errstr(errstr, errstr_size, "consumerGroup is empty");
         return NULL;
     }
-    comet_push_consumer_t *pc = calloc(1, sizeof(*pc));
-    pc->inst = cm_instance_new(&conf->s, errstr, errstr_size);
+    comet_push_consumer_t *pc = rmq_calloc(1, sizeof(*pc));
+    pc->inst = cm_instance_new(conf, errstr, errstr_size);
     if (!pc->inst) {
         free(pc);
         return NULL;
@@ -350,9 +399,8 @@ comet_err_t comet_push_consumer_start(comet_push_consumer_t *pc, char *errstr, s
         cm_errstr(errstr, errstr_size, "subscribe to at least one topic before start");
         return COMET_ERR__STATE;
     }
-    cm_log_install(pc->conf);
     pc->nthreads = pc->conf->s.consumeThreadMin;
-    pc->threads = calloc((size_t)pc->nthreads, sizeof(pthread_t));
+    pc->threads = rmq_calloc((size_t)pc->nthreads, sizeof(pthread_t));
     for (int i = 0; i < pc->nthreads; i++)
         pthread_create(&pc->threads[i], NULL, pool_main, pc);
     cm_consumer_attach(&pc->cons);
@@ -365,8 +413,8 @@ comet_err_t comet_push_consumer_start(comet_push_consumer_t *pc, char *errstr, s
         char err[256];
         rmq_err_t e;
         cm_route_t *r = cm_route_get(pc->inst, pc->cons.subs[j].topic, true, &e, err, sizeof(err));
-        if (!r && strncmp(pc->cons.subs[j].topic, "%RETRY%", 7) != 0)
-            rmq_log(RMQ_LOG_WARN, FAC, "%s", err);
+        if (!r && !rmq_topic_is_retry(pc->cons.subs[j].topic))
+            cm_log(pc->inst, RMQ_LOG_WARN, FAC, "%s", err);
         cm_route_release(r);
     }
     cm_instance_heartbeat_now(pc->inst);

@@ -1,5 +1,5 @@
 /* rebalance.c - queue allocation among the consumers of a group
- * (AllocateMessageQueueAveragely, PROTOCOL.md §6.4) and the sort orders it
+ * (AllocateMessageQueueAveragely, docs/protocol.md §6.4) and the sort orders it
  * depends on (MessageQueue.compareTo, String.compareTo).
  *
  * Pure functions; called on the service thread. Strings compare by bytes,

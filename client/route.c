@@ -14,7 +14,7 @@
 static char *jstrdup(const json_t *o, const char *k)
 {
     const char *s = rmq_json_str(o, k);
-    return strdup(s ? s : "");
+    return rmq_strdup(s ? s : "");
 }
 
 static int qd_cmp(const void *a, const void *b)
@@ -69,11 +69,11 @@ static void derive(cm_route_t *r)
         npub += r->qds[i].write_queue_nums > 0 ? (size_t)r->qds[i].write_queue_nums : 0;
         nsub += r->qds[i].read_queue_nums > 0 ? (size_t)r->qds[i].read_queue_nums : 0;
     }
-    r->pub = calloc(npub ? npub : 1, sizeof(cm_mq_t));
-    r->sub = calloc(nsub ? nsub : 1, sizeof(cm_mq_t));
+    r->pub = rmq_calloc(npub ? npub : 1, sizeof(cm_mq_t));
+    r->sub = rmq_calloc(nsub ? nsub : 1, sizeof(cm_mq_t));
     if (r->order_topic_conf && *r->order_topic_conf) {
         /* "brokerName:queueNum;brokerName:queueNum" */
-        char *dup = strdup(r->order_topic_conf), *save = NULL;
+        char *dup = rmq_strdup(r->order_topic_conf), *save = NULL;
         size_t cap = npub;
         for (char *tok = strtok_r(dup, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
             char *colon = strchr(tok, ':');
@@ -86,7 +86,7 @@ static void derive(cm_route_t *r)
                 continue;
             if (r->npub + (size_t)n > cap) {
                 cap = r->npub + (size_t)n;
-                r->pub = realloc(r->pub, cap * sizeof(cm_mq_t));
+                r->pub = rmq_realloc(r->pub, cap * sizeof(cm_mq_t));
             }
             for (int q = 0; q < n; q++)
                 r->pub[r->npub++] = (cm_mq_t){r->topic, bd->broker_name, q};
@@ -125,14 +125,14 @@ cm_route_t *cm_route_parse(const char *topic, const char *text, size_t len, char
         cm_errstr(errstr, errstr_size, "route: queueDatas/brokerDatas missing");
         goto out;
     }
-    r = calloc(1, sizeof(*r));
+    r = rmq_calloc(1, sizeof(*r));
     r->refs = 1;
-    r->topic = strdup(topic);
+    r->topic = rmq_strdup(topic);
     const char *otc = rmq_json_str(root, "orderTopicConf");
     if (otc)
-        r->order_topic_conf = strdup(otc);
+        r->order_topic_conf = rmq_strdup(otc);
     r->nqds = json_array_size(qds);
-    r->qds = calloc(r->nqds ? r->nqds : 1, sizeof(*r->qds));
+    r->qds = rmq_calloc(r->nqds ? r->nqds : 1, sizeof(*r->qds));
     for (size_t i = 0; i < r->nqds; i++) {
         json_t *q = json_array_get(qds, i);
         int64_t v;
@@ -153,14 +153,14 @@ cm_route_t *cm_route_parse(const char *topic, const char *text, size_t len, char
         }
     }
     r->nbds = json_array_size(bds);
-    r->bds = calloc(r->nbds ? r->nbds : 1, sizeof(*r->bds));
+    r->bds = rmq_calloc(r->nbds ? r->nbds : 1, sizeof(*r->bds));
     for (size_t i = 0; i < r->nbds; i++) {
         json_t *b = json_array_get(bds, i);
         r->bds[i].cluster = jstrdup(b, "cluster");
         r->bds[i].broker_name = jstrdup(b, "brokerName");
         json_t *addrs = json_object_get(b, "brokerAddrs");
         if (json_is_object(addrs)) {
-            r->bds[i].addrs = calloc(json_object_size(addrs) + 1, sizeof(cm_broker_addr_t));
+            r->bds[i].addrs = rmq_calloc(json_object_size(addrs) + 1, sizeof(cm_broker_addr_t));
             const char *k;
             json_t *v;
             json_object_foreach(addrs, k, v)
@@ -169,7 +169,7 @@ cm_route_t *cm_route_parse(const char *topic, const char *text, size_t len, char
                     continue;
                 cm_broker_addr_t *a = &r->bds[i].addrs[r->bds[i].naddrs++];
                 a->id = strtoll(k, NULL, 10);
-                a->addr = strdup(json_string_value(v));
+                a->addr = rmq_strdup(json_string_value(v));
             }
         }
     }

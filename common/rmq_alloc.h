@@ -14,10 +14,10 @@ char *rmq_strndup(const char *s, size_t n);
 char *rmq_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Broken invariant: log file:line and abort. Enabled in release builds. */
-#define rmq_assert(cond)                                                       \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            rmq_assert_fail(#cond, __FILE__, __LINE__);                        \
+#define rmq_assert(cond)                                                                                     \
+    do {                                                                                                     \
+        if (!(cond))                                                                                         \
+            rmq_assert_fail(#cond, __FILE__, __LINE__);                                                      \
     } while (0)
 void rmq_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
 

@@ -40,12 +40,26 @@ void rmq_buf_put(rmq_buf_t *b, const void *p, size_t n)
     b->len += n;
 }
 
-void rmq_buf_puts(rmq_buf_t *b, const char *s) { rmq_buf_put(b, s, strlen(s)); }
+void rmq_buf_puts(rmq_buf_t *b, const char *s)
+{
+    rmq_buf_put(b, s, strlen(s));
+}
 
 void rmq_buf_putc(rmq_buf_t *b, char c)
 {
     rmq_buf_reserve(b, 1);
     b->data[b->len++] = (uint8_t)c;
+}
+
+void rmq_buf_put_kv(rmq_buf_t *b, const char *key, const char *fmt, ...)
+{
+    char v[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v, sizeof(v), fmt, ap);
+    va_end(ap);
+    rmq_buf_put(b, key, strlen(key) + 1);
+    rmq_buf_put(b, v, strlen(v) + 1);
 }
 
 void rmq_buf_printf(rmq_buf_t *b, const char *fmt, ...)
@@ -68,7 +82,10 @@ void rmq_buf_printf(rmq_buf_t *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void rmq_buf_put_u8(rmq_buf_t *b, uint8_t v) { rmq_buf_put(b, &v, 1); }
+void rmq_buf_put_u8(rmq_buf_t *b, uint8_t v)
+{
+    rmq_buf_put(b, &v, 1);
+}
 
 void rmq_buf_put_u16(rmq_buf_t *b, uint16_t v)
 {

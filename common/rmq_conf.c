@@ -1,5 +1,6 @@
-/* rmq_conf.c - properties parser and table-driven settings.
- * Runs on the main thread before services start. */
+/* rmq_conf.c - properties parser, table-driven settings, and the two ways
+ * to give a setting without editing a file: ${VAR} expansion of values and
+ * -o key=value overrides. Runs on the main thread before services start. */
 #include "rmq_conf.h"
 
 #include <errno.h>
@@ -13,6 +14,8 @@
 
 #include "rmq_alloc.h"
 #include "rmq_buf.h"
+#include "rmq_covtrace.h"
+#include "rmq_file.h"
 #include "rmq_log.h"
 
 #define FIELD(obj, d) ((char *)(obj) + (d)->offset)
@@ -38,22 +41,32 @@ static bool parse_bool(const char *v, bool *out)
     return false;
 }
 
+/* "A, B, C" */
+static void choices_text(const rmq_conf_def_t *d, char *out, size_t n)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (const char *const *c = d->choices; *c && o < n; c++)
+        o += (size_t)snprintf(out + o, n - o, "%s%s", c == d->choices ? "" : ", ", *c);
+}
+
 static rmq_err_t set_one(const rmq_conf_def_t *d, void *obj, const char *val, char *errstr, size_t n)
 {
     if (!val)
         val = "";
     switch (d->type) {
-    case RMQ_CONF_STR: {
-        if (d->choices && *val) {
-            const char *const *c = d->choices;
-            for (; *c; c++)
-                if (strcmp(*c, val) == 0)
-                    break;
-            if (!*c) {
-                snprintf(errstr, n, "%s: invalid value \"%s\"", d->name, val);
-                return RMQ_ERR__INVALID_ARG;
+    case RMQ_CONF_ENUM: {
+        for (int i = 0; d->choices[i]; i++)
+            if (strcmp(d->choices[i], val) == 0) {
+                *(int *)FIELD(obj, d) = i;
+                return RMQ_OK;
             }
-        }
+        char list[256];
+        choices_text(d, list, sizeof(list));
+        snprintf(errstr, n, "%s: invalid value \"%s\" (one of %s)", d->name, val, list);
+        return RMQ_ERR__INVALID_ARG;
+    }
+    case RMQ_CONF_STR: {
         char **p = (char **)FIELD(obj, d);
         free(*p);
         *p = rmq_strdup(val);
@@ -103,7 +116,10 @@ void rmq_conf_defaults(const rmq_conf_def_t *tbl, void *obj)
 {
     char err[256];
     for (const rmq_conf_def_t *d = tbl; d->name; d++) {
-        const char *v = d->def ? d->def : (d->type == RMQ_CONF_STR ? "" : d->type == RMQ_CONF_BOOL ? "false" : "0");
+        const char *v = d->def ? d->def
+                               : (d->type == RMQ_CONF_STR    ? ""
+                                  : d->type == RMQ_CONF_BOOL ? "false"
+                                                             : "0");
         if (d->type == RMQ_CONF_STR)
             *(char **)FIELD(obj, d) = NULL; /* the struct may be uninitialised: nothing to free */
         if (set_one(d, obj, v, err, sizeof(err)) != RMQ_OK)
@@ -121,6 +137,16 @@ void rmq_conf_free(const rmq_conf_def_t *tbl, void *obj)
         }
 }
 
+void rmq_conf_copy(const rmq_conf_def_t *tbl, void *dst, const void *src, size_t size)
+{
+    memcpy(dst, src, size);
+    for (const rmq_conf_def_t *d = tbl; d->name; d++)
+        if (d->type == RMQ_CONF_STR) {
+            char **p = (char **)FIELD(dst, d);
+            *p = rmq_strdup(*p ? *p : "");
+        }
+}
+
 rmq_err_t rmq_conf_set(const rmq_conf_def_t *tbl, void *obj, const char *key, const char *val, char *errstr,
                        size_t errstr_size)
 {
@@ -129,7 +155,56 @@ rmq_err_t rmq_conf_set(const rmq_conf_def_t *tbl, void *obj, const char *key, co
         snprintf(errstr, errstr_size, "unknown setting \"%s\"", key);
         return RMQ_ERR__NOENT;
     }
+    rmq_covtrace_setting(d->name); /* the test suite's coverage report */
     return set_one(d, obj, val, errstr, errstr_size);
+}
+
+void rmq_conf_parts_defaults(const rmq_conf_part_t *parts, size_t n, void *obj)
+{
+    for (size_t i = 0; i < n; i++)
+        rmq_conf_defaults(parts[i].tbl, (char *)obj + parts[i].offset);
+}
+
+void rmq_conf_parts_free(const rmq_conf_part_t *parts, size_t n, void *obj)
+{
+    for (size_t i = 0; i < n; i++)
+        rmq_conf_free(parts[i].tbl, (char *)obj + parts[i].offset);
+}
+
+rmq_err_t rmq_conf_parts_set(const rmq_conf_part_t *parts, size_t n, void *obj, const char *key,
+                             const char *val, char *errstr, size_t errstr_size)
+{
+    rmq_err_t r = RMQ_ERR__NOENT;
+    for (size_t i = 0; r == RMQ_ERR__NOENT && i < n; i++)
+        r = rmq_conf_set(parts[i].tbl, (char *)obj + parts[i].offset, key, val, errstr, errstr_size);
+    return r;
+}
+
+void rmq_conf_parts_print(const rmq_conf_part_t *parts, size_t n, const void *obj, FILE *out,
+                          bool important_only)
+{
+    for (size_t i = 0; i < n; i++)
+        rmq_conf_print(parts[i].tbl, (const char *)obj + parts[i].offset, out, important_only);
+}
+
+void rmq_conf_parts_print_markdown(const rmq_conf_part_t *parts, size_t n, FILE *out)
+{
+    for (size_t i = 0; i < n; i++)
+        rmq_conf_print_markdown(parts[i].tbl, parts[i].title, out);
+}
+
+int rmq_conf_load_line(rmq_err_t r, const char *err, const char *what, const char *path, int line,
+                       const char *key, char *errstr, size_t errstr_size)
+{
+    if (r == RMQ_ERR__NOENT) {
+        rmq_log(RMQ_LOG_WARN, what, "%s:%d: unknown setting \"%s\" ignored", path, line, key);
+        return 0;
+    }
+    if (r != RMQ_OK) {
+        snprintf(errstr, errstr_size, "%s:%d: %s", path, line, err);
+        return 1;
+    }
+    return 0;
 }
 
 struct load_ctx {
@@ -146,43 +221,7 @@ static int load_cb(void *opaque, const char *key, const char *value, int line)
     struct load_ctx *c = opaque;
     char err[256];
     rmq_err_t r = rmq_conf_set(c->tbl, c->obj, key, value, err, sizeof(err));
-    if (r == RMQ_ERR__NOENT) {
-        rmq_log(RMQ_LOG_WARN, c->what, "%s:%d: unknown setting \"%s\" ignored", c->path, line, key);
-        return 0;
-    }
-    if (r != RMQ_OK) {
-        snprintf(c->errstr, c->errstr_size, "%s:%d: %s", c->path, line, err);
-        return 1;
-    }
-    return 0;
-}
-
-rmq_err_t rmq_file_read_all(const char *path, char **data, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? RMQ_ERR__NOENT : RMQ_ERR__IO;
-    rmq_buf_t b;
-    rmq_buf_init(&b);
-    for (;;) {
-        rmq_buf_reserve(&b, 65536);
-        ssize_t r = read(fd, b.data + b.len, b.cap - b.len - 1);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            close(fd);
-            rmq_buf_free(&b);
-            return RMQ_ERR__IO;
-        }
-        if (r == 0)
-            break;
-        b.len += (size_t)r;
-    }
-    close(fd);
-    rmq_buf_cstr(&b);
-    *len = b.len;
-    *data = (char *)rmq_buf_detach(&b, NULL);
-    return RMQ_OK;
+    return rmq_conf_load_line(r, err, c->what, c->path, line, key, c->errstr, c->errstr_size);
 }
 
 rmq_err_t rmq_conf_load_file(const rmq_conf_def_t *tbl, void *obj, const char *path, const char *what,
@@ -196,30 +235,39 @@ rmq_err_t rmq_conf_load_file(const rmq_conf_def_t *tbl, void *obj, const char *p
         return r;
     }
     struct load_ctx c = {tbl, obj, path, what, errstr, errstr_size};
-    r = rmq_props_parse(text, len, load_cb, &c);
+    r = rmq_props_parse_env(text, len, path, load_cb, &c, errstr, errstr_size);
     free(text);
     return r;
 }
 
-static void value_text(const rmq_conf_def_t *d, const void *obj, char *out, size_t n)
+/* snprintf's result */
+static int value_text(const rmq_conf_def_t *d, const void *obj, char *out, size_t n)
 {
     const char *f = (const char *)obj + d->offset;
     switch (d->type) {
     case RMQ_CONF_STR: {
         const char *s = *(char *const *)f;
-        snprintf(out, n, "%s", s ? s : "");
-        break;
+        return snprintf(out, n, "%s", s ? s : "");
     }
     case RMQ_CONF_INT:
-        snprintf(out, n, "%" PRId32, *(const int32_t *)f);
-        break;
+        return snprintf(out, n, "%" PRId32, *(const int32_t *)f);
     case RMQ_CONF_LONG:
-        snprintf(out, n, "%" PRId64, *(const int64_t *)f);
-        break;
+        return snprintf(out, n, "%" PRId64, *(const int64_t *)f);
     case RMQ_CONF_BOOL:
-        snprintf(out, n, "%s", *(const bool *)f ? "true" : "false");
-        break;
+        return snprintf(out, n, "%s", *(const bool *)f ? "true" : "false");
+    case RMQ_CONF_ENUM:
+        return snprintf(out, n, "%s", d->choices[*(const int *)f]);
     }
+    return -1;
+}
+
+rmq_err_t rmq_conf_get(const rmq_conf_def_t *tbl, const void *obj, const char *key, char *out, size_t n)
+{
+    const rmq_conf_def_t *d = rmq_conf_find(tbl, key);
+    if (!d)
+        return RMQ_ERR__NOENT;
+    int w = value_text(d, obj, out, n);
+    return w < 0 || (size_t)w >= n ? RMQ_ERR__TOO_LARGE : RMQ_OK;
 }
 
 void rmq_conf_print(const rmq_conf_def_t *tbl, const void *obj, FILE *out, bool important_only)
@@ -235,15 +283,13 @@ void rmq_conf_print(const rmq_conf_def_t *tbl, const void *obj, FILE *out, bool 
 
 void rmq_conf_print_markdown(const rmq_conf_def_t *tbl, const char *title, FILE *out)
 {
-    static const char *types[] = {"string", "int", "long", "bool"};
+    static const char *types[] = {"string", "int", "long", "bool", "enum"};
     fprintf(out, "## %s\n\n| key | type | default | range / values | important | description |\n", title);
     fprintf(out, "|---|---|---|---|---|---|\n");
     for (const rmq_conf_def_t *d = tbl; d->name; d++) {
         char range[256] = "";
-        if (d->choices) {
-            size_t o = 0;
-            for (const char *const *c = d->choices; *c && o < sizeof(range); c++)
-                o += (size_t)snprintf(range + o, sizeof(range) - o, "%s%s", c == d->choices ? "" : ", ", *c);
+        if (d->type == RMQ_CONF_ENUM) {
+            choices_text(d, range, sizeof(range));
         } else if ((d->type == RMQ_CONF_INT || d->type == RMQ_CONF_LONG) && d->min <= d->max) {
             snprintf(range, sizeof(range), "%" PRId64 " .. %" PRId64, d->min, d->max);
         }
@@ -262,10 +308,14 @@ static unsigned hex4(const char *s, size_t n, size_t *i)
     for (size_t k = 0; k < 4 && *i + 1 < n; k++) {
         char h = s[*i + 1];
         unsigned v;
-        if (h >= '0' && h <= '9') v = (unsigned)(h - '0');
-        else if (h >= 'a' && h <= 'f') v = (unsigned)(h - 'a' + 10);
-        else if (h >= 'A' && h <= 'F') v = (unsigned)(h - 'A' + 10);
-        else break;
+        if (h >= '0' && h <= '9')
+            v = (unsigned)(h - '0');
+        else if (h >= 'a' && h <= 'f')
+            v = (unsigned)(h - 'a' + 10);
+        else if (h >= 'A' && h <= 'F')
+            v = (unsigned)(h - 'A' + 10);
+        else
+            break;
         cp = cp * 16 + v;
         (*i)++;
     }
@@ -282,10 +332,18 @@ static void unescape_into(rmq_buf_t *b, const char *s, size_t n)
         }
         c = s[++i];
         switch (c) {
-        case 't': rmq_buf_putc(b, '\t'); break;
-        case 'n': rmq_buf_putc(b, '\n'); break;
-        case 'r': rmq_buf_putc(b, '\r'); break;
-        case 'f': rmq_buf_putc(b, '\f'); break;
+        case 't':
+            rmq_buf_putc(b, '\t');
+            break;
+        case 'n':
+            rmq_buf_putc(b, '\n');
+            break;
+        case 'r':
+            rmq_buf_putc(b, '\r');
+            break;
+        case 'f':
+            rmq_buf_putc(b, '\f');
+            break;
         case 'u': {
             unsigned cp = hex4(s, n, &i);
             /* Java strings are UTF-16: \uD83D\uDE00 is one code point */
@@ -300,12 +358,17 @@ static void unescape_into(rmq_buf_t *b, const char *s, size_t n)
             rmq_buf_put_utf8(b, cp);
             break;
         }
-        default: rmq_buf_putc(b, c); break;
+        default:
+            rmq_buf_putc(b, c);
+            break;
         }
     }
 }
 
-static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\f'; }
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\f';
+}
 
 rmq_err_t rmq_props_parse(const char *text, size_t len, rmq_props_cb_t cb, void *opaque)
 {
@@ -386,4 +449,129 @@ rmq_err_t rmq_props_parse(const char *text, size_t len, rmq_props_cb_t cb, void 
     rmq_buf_free(&key);
     rmq_buf_free(&val);
     return rc;
+}
+
+/* ---- ${VAR} expansion and -o overrides ---- */
+
+static bool env_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '_'))
+            return false;
+    return true;
+}
+
+rmq_err_t rmq_conf_expand_env(const char *in, char **out, char *errstr, size_t errstr_size)
+{
+    rmq_buf_t b;
+    rmq_buf_init(&b);
+    const char *p = in;
+    while (*p) {
+        if (p[0] == '$' && p[1] == '$' && p[2] == '{') { /* $${ -> literal ${ */
+            rmq_buf_puts(&b, "${");
+            p += 3;
+            continue;
+        }
+        if (p[0] != '$' || p[1] != '{') {
+            rmq_buf_putc(&b, *p++);
+            continue;
+        }
+        const char *name = p + 2, *close = strchr(name, '}');
+        if (!close) {
+            snprintf(errstr, errstr_size, "unterminated \"${\" in \"%s\"", in);
+            rmq_buf_free(&b);
+            return RMQ_ERR__INVALID_ARG;
+        }
+        const char *dflt = NULL, *colon = memchr(name, ':', (size_t)(close - name));
+        size_t name_len = (size_t)(close - name);
+        if (colon) {
+            if (colon[1] != '-') {
+                snprintf(errstr, errstr_size, "\"%.*s\": only ${NAME} and ${NAME:-default} are supported",
+                         (int)(close - p + 1), p);
+                rmq_buf_free(&b);
+                return RMQ_ERR__INVALID_ARG;
+            }
+            name_len = (size_t)(colon - name);
+            dflt = colon + 2;
+        }
+        if (!env_name_ok(name, name_len)) {
+            snprintf(errstr, errstr_size, "\"%.*s\": \"%.*s\" is not an environment variable name",
+                     (int)(close - p + 1), p, (int)name_len, name);
+            rmq_buf_free(&b);
+            return RMQ_ERR__INVALID_ARG;
+        }
+        char var[256];
+        if (name_len >= sizeof(var)) {
+            snprintf(errstr, errstr_size, "environment variable name too long: \"%.*s...\"", 32, name);
+            rmq_buf_free(&b);
+            return RMQ_ERR__INVALID_ARG;
+        }
+        memcpy(var, name, name_len);
+        var[name_len] = '\0';
+        const char *v = getenv(var);
+        if (v && *v)
+            rmq_buf_puts(&b, v);
+        else if (dflt)
+            rmq_buf_put(&b, dflt, (size_t)(close - dflt));
+        else {
+            snprintf(errstr, errstr_size,
+                     "environment variable %s is not set (write ${%s:-default} for a default)", var, var);
+            rmq_buf_free(&b);
+            return RMQ_ERR__INVALID_ARG;
+        }
+        p = close + 1;
+    }
+    rmq_buf_cstr(&b);
+    *out = (char *)rmq_buf_detach(&b, NULL);
+    return RMQ_OK;
+}
+
+struct env_ctx {
+    rmq_props_cb_t cb;
+    void *opaque;
+    const char *path;
+    char *errstr;
+    size_t errstr_size;
+};
+
+static int env_cb(void *opaque, const char *key, const char *value, int line)
+{
+    struct env_ctx *c = opaque;
+    char *v, err[384];
+    if (rmq_conf_expand_env(value, &v, err, sizeof(err)) != RMQ_OK) {
+        snprintf(c->errstr, c->errstr_size, "%s:%d: %s: %s", c->path, line, key, err);
+        return 1;
+    }
+    int rc = c->cb(c->opaque, key, v, line);
+    free(v);
+    return rc;
+}
+
+rmq_err_t rmq_props_parse_env(const char *text, size_t len, const char *path, rmq_props_cb_t cb, void *opaque,
+                              char *errstr, size_t errstr_size)
+{
+    struct env_ctx c = {cb, opaque, path, errstr, errstr_size};
+    return rmq_props_parse(text, len, env_cb, &c);
+}
+
+rmq_err_t rmq_conf_split_override(const char *arg, char *key, size_t key_size, const char **val, char *errstr,
+                                  size_t errstr_size)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) {
+        snprintf(errstr, errstr_size, "-o %s: expected key=value", arg);
+        return RMQ_ERR__INVALID_ARG;
+    }
+    size_t n = (size_t)(eq - arg);
+    if (n >= key_size) {
+        snprintf(errstr, errstr_size, "-o %.*s...: key too long", 32, arg);
+        return RMQ_ERR__INVALID_ARG;
+    }
+    memcpy(key, arg, n);
+    key[n] = '\0';
+    *val = eq + 1;
+    return RMQ_OK;
 }

@@ -39,10 +39,22 @@ static void close_(rmq_jw_t *w, char c)
     w->need_comma[w->depth] = true;
 }
 
-void rmq_jw_obj_begin(rmq_jw_t *w) { open_(w, '{'); }
-void rmq_jw_obj_end(rmq_jw_t *w) { close_(w, '}'); }
-void rmq_jw_arr_begin(rmq_jw_t *w) { open_(w, '['); }
-void rmq_jw_arr_end(rmq_jw_t *w) { close_(w, ']'); }
+void rmq_jw_obj_begin(rmq_jw_t *w)
+{
+    open_(w, '{');
+}
+void rmq_jw_obj_end(rmq_jw_t *w)
+{
+    close_(w, '}');
+}
+void rmq_jw_arr_begin(rmq_jw_t *w)
+{
+    open_(w, '[');
+}
+void rmq_jw_arr_end(rmq_jw_t *w)
+{
+    close_(w, ']');
+}
 
 void rmq_jw_key(rmq_jw_t *w, const char *key)
 {
@@ -63,7 +75,10 @@ void rmq_jw_key_int(rmq_jw_t *w, int64_t key, bool quoted)
 }
 
 /* After a value inside a container, the next item needs a comma. */
-static void after_value(rmq_jw_t *w) { w->need_comma[w->depth] = true; }
+static void after_value(rmq_jw_t *w)
+{
+    w->need_comma[w->depth] = true;
+}
 
 void rmq_jw_strn(rmq_jw_t *w, const char *s, size_t n)
 {
@@ -72,7 +87,10 @@ void rmq_jw_strn(rmq_jw_t *w, const char *s, size_t n)
     after_value(w);
 }
 
-void rmq_jw_str(rmq_jw_t *w, const char *s) { rmq_jw_strn(w, s, strlen(s)); }
+void rmq_jw_str(rmq_jw_t *w, const char *s)
+{
+    rmq_jw_strn(w, s, strlen(s));
+}
 
 void rmq_jw_int(rmq_jw_t *w, int64_t v)
 {
@@ -125,10 +143,17 @@ size_t rmq_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
     }
     size_t len;
     uint32_t v;
-    if ((c & 0xE0) == 0xC0) { len = 2; v = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; v = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; v = c & 0x07; }
-    else return 0;
+    if ((c & 0xE0) == 0xC0) {
+        len = 2;
+        v = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3;
+        v = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        len = 4;
+        v = c & 0x07;
+    } else
+        return 0;
     if (len > n)
         return 0;
     for (size_t i = 1; i < len; i++) {
@@ -188,13 +213,27 @@ void rmq_json_escape(rmq_buf_t *b, const char *s, size_t n, bool ascii_only)
             continue;
         }
         switch (c) {
-        case '"': rmq_buf_puts(b, "\\\""); break;
-        case '\\': rmq_buf_puts(b, "\\\\"); break;
-        case '\b': rmq_buf_puts(b, "\\b"); break;
-        case '\f': rmq_buf_puts(b, "\\f"); break;
-        case '\n': rmq_buf_puts(b, "\\n"); break;
-        case '\r': rmq_buf_puts(b, "\\r"); break;
-        case '\t': rmq_buf_puts(b, "\\t"); break;
+        case '"':
+            rmq_buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            rmq_buf_puts(b, "\\\\");
+            break;
+        case '\b':
+            rmq_buf_puts(b, "\\b");
+            break;
+        case '\f':
+            rmq_buf_puts(b, "\\f");
+            break;
+        case '\n':
+            rmq_buf_puts(b, "\\n");
+            break;
+        case '\r':
+            rmq_buf_puts(b, "\\r");
+            break;
+        case '\t':
+            rmq_buf_puts(b, "\\t");
+            break;
         default: {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             rmq_buf_put(b, e, 6);
@@ -270,6 +309,23 @@ const char *rmq_json_str(const json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **rmq_json_sorted_keys(json_t *obj, size_t *n)
+{
+    size_t m = 0;
+    const char **keys = rmq_calloc(json_object_size(obj) + 1, sizeof(*keys));
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) keys[m++] = k;
+    qsort(keys, m, sizeof(*keys), cmp_key);
+    *n = m;
+    return keys;
 }
 
 bool rmq_json_int(const json_t *obj, const char *key, int64_t *out)

@@ -51,6 +51,9 @@ json_t *rmq_json_parse(const char *text, size_t len, char *errstr, size_t errstr
 const char *rmq_json_str(const json_t *obj, const char *key); /* NULL if absent/not string */
 bool rmq_json_int(const json_t *obj, const char *key, int64_t *out);
 bool rmq_json_bool(const json_t *obj, const char *key, bool *out);
+/* The keys of an object in byte order (for stable output), NULL-terminated,
+ * *n of them; they live as long as obj. The caller free()s the array. */
+const char **rmq_json_sorted_keys(json_t *obj, size_t *n);
 
 /* Decode the UTF-8 sequence at s: its length, or 0 when it is not valid
  * UTF-8 (bad or truncated sequence, overlong form, surrogate, > U+10FFFF). */

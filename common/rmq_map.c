@@ -52,7 +52,10 @@ void *rmq_map_get(const rmq_map_t *m, const char *key)
     return s ? s->val : NULL;
 }
 
-bool rmq_map_has(const rmq_map_t *m, const char *key) { return find(m, key, hash_str(key)) != NULL; }
+bool rmq_map_has(const rmq_map_t *m, const char *key)
+{
+    return find(m, key, hash_str(key)) != NULL;
+}
 
 static void grow(rmq_map_t *m)
 {
@@ -144,7 +147,10 @@ bool rmq_map_next(const rmq_map_t *m, size_t *it, const char **key, void **val)
     return false;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
 const char **rmq_map_sorted_keys(const rmq_map_t *m, size_t *n)
 {

@@ -15,7 +15,7 @@ typedef struct rmq_map_slot_s {
 
 typedef struct rmq_map_s {
     rmq_map_slot_t *slots;
-    size_t cap;   /* power of two, or 0 */
+    size_t cap; /* power of two, or 0 */
     size_t count;
     void (*free_val)(void *val); /* called on delete/destroy/replace; may be NULL */
 } rmq_map_t;
@@ -30,7 +30,10 @@ void rmq_map_put(rmq_map_t *m, const char *key, void *val);
 bool rmq_map_del(rmq_map_t *m, const char *key);
 /* Remove without freeing the value; returns it (NULL if absent). */
 void *rmq_map_take(rmq_map_t *m, const char *key);
-static inline size_t rmq_map_count(const rmq_map_t *m) { return m->count; }
+static inline size_t rmq_map_count(const rmq_map_t *m)
+{
+    return m->count;
+}
 
 /* Iterate: for (size_t it = 0; rmq_map_next(m, &it, &k, &v);) { ... }
  * Deleting the current key during iteration is not allowed; collect first. */

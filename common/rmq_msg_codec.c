@@ -1,4 +1,4 @@
-/* rmq_msg_codec.c - stored-message record codec (PROTOCOL.md §5.1-5.6, §4.5).
+/* rmq_msg_codec.c - stored-message record codec (docs/protocol.md §4.5, §5.1-5.6).
  *
  * Owns: the byte layout of commit-log records, properties strings, offset
  * message ids and batch bodies. Runs on any thread (pure functions).
@@ -12,14 +12,18 @@
 #include <zlib.h>
 
 #include "rmq_alloc.h"
+#include "rmq_buf.h"
 #include "rmq_json.h"
 
-static size_t host_len(bool v6) { return v6 ? 20 : 8; }
+static size_t host_len(bool v6)
+{
+    return v6 ? 20 : 8;
+}
 
 size_t rmq_msg_rec_size(bool born_v6, bool store_v6, size_t body_len, size_t topic_len, size_t props_len)
 {
-    return 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + host_len(born_v6) + 8 + host_len(store_v6) + 4 + 8 + 4 + body_len + 1 +
-           topic_len + 2 + props_len;
+    return 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + host_len(born_v6) + 8 + host_len(store_v6) + 4 + 8 + 4 +
+           body_len + 1 + topic_len + 2 + props_len;
 }
 
 static uint8_t *put_host(uint8_t *w, const rmq_msg_host_t *h)
@@ -33,8 +37,8 @@ static uint8_t *put_host(uint8_t *w, const rmq_msg_host_t *h)
 
 size_t rmq_msg_encode(uint8_t *dst, const rmq_msg_rec_t *rec)
 {
-    size_t total = rmq_msg_rec_size(rec->born_host.v6, rec->store_host.v6, (size_t)rec->body_len, rec->topic_len,
-                                    rec->props_len);
+    size_t total = rmq_msg_rec_size(rec->born_host.v6, rec->store_host.v6, (size_t)rec->body_len,
+                                    rec->topic_len, rec->props_len);
     int32_t sys_flag = rec->sys_flag & ~(RMQ_SYSFLAG_BORNHOST_V6 | RMQ_SYSFLAG_STOREHOST_V6);
     if (rec->born_host.v6)
         sys_flag |= RMQ_SYSFLAG_BORNHOST_V6;
@@ -126,12 +130,14 @@ rmq_err_t rmq_msg_decode(const uint8_t *p, size_t len, bool check_crc, rmq_msg_r
     return decode_impl(p, len, check_crc, false, out, NULL);
 }
 
-rmq_err_t rmq_msg_decode_lenient(const uint8_t *p, size_t len, bool check_crc, rmq_msg_rec_t *out, size_t *consumed)
+rmq_err_t rmq_msg_decode_lenient(const uint8_t *p, size_t len, bool check_crc, rmq_msg_rec_t *out,
+                                 size_t *consumed)
 {
     return decode_impl(p, len, check_crc, true, out, consumed);
 }
 
-rmq_msg_check_t rmq_msg_check(const uint8_t *p, size_t avail, bool check_crc, int32_t max_size, rmq_msg_rec_t *out)
+rmq_msg_check_t rmq_msg_check(const uint8_t *p, size_t avail, bool check_crc, int32_t max_size,
+                              rmq_msg_rec_t *out)
 {
     if (avail < 8)
         return RMQ_MSG_CHECK_END;
@@ -246,24 +252,13 @@ size_t rmq_msg_id_create(char *out, const rmq_msg_host_t *h, int64_t off)
     return 2 * n;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 rmq_err_t rmq_msg_id_parse(const char *id, size_t len, rmq_msg_host_t *h, int64_t *off)
 {
     uint8_t raw[28];
     if (len != 32 && len != 56)
         return RMQ_ERR__INVALID_ARG;
     for (size_t i = 0; i < len / 2; i++) {
-        int a = hexval(id[2 * i]), b = hexval(id[2 * i + 1]);
+        int a = rmq_hexval(id[2 * i]), b = rmq_hexval(id[2 * i + 1]);
         if (a < 0 || b < 0)
             return RMQ_ERR__INVALID_ARG;
         raw[i] = (uint8_t)(a << 4 | b);
@@ -279,7 +274,10 @@ rmq_err_t rmq_msg_id_parse(const char *id, size_t len, rmq_msg_host_t *h, int64_
 
 /* ---- properties ---- */
 
-void rmq_msg_props_init(rmq_msg_props_t *p) { memset(p, 0, sizeof(*p)); }
+void rmq_msg_props_init(rmq_msg_props_t *p)
+{
+    memset(p, 0, sizeof(*p));
+}
 
 void rmq_msg_props_free(rmq_msg_props_t *p)
 {
@@ -352,6 +350,43 @@ void rmq_msg_props_parse(rmq_msg_props_t *p, const char *s, size_t len)
     size_t kl, vl;
     while (props_next(&it, &k, &kl, &v, &vl))
         props_set_n(p, k, kl, v, vl);
+}
+
+void rmq_msg_props_parse_inplace(rmq_msg_props_t *p, char *s, size_t len, rmq_msg_prop_t *items, size_t cap)
+{
+    if (p->items != items) {
+        rmq_assert(p->n == 0);
+        p->items = items;
+    }
+    p->cap = cap;
+    props_it_t it = {s, len, 0};
+    const char *k, *v;
+    size_t kl, vl;
+    while (props_next(&it, &k, &kl, &v, &vl)) {
+        char *key = s + (k - s), *val = s + (v - s);
+        key[kl] = '\0'; /* the NAME separator */
+        val[vl] = '\0'; /* the PAIR separator, or s[len] */
+        ssize_t i = props_index(p, key);
+        if (i >= 0) {
+            p->items[i].value = val; /* later duplicates win */
+            continue;
+        }
+        rmq_assert(p->n < cap);
+        p->items[p->n].key = key;
+        p->items[p->n].value = val;
+        p->n++;
+    }
+}
+
+size_t rmq_msg_props_max_pairs(const char *s, size_t len)
+{
+    size_t n = 1;
+    const char *e = s + len;
+    while (s < e && (s = memchr(s, RMQ_PROP_PAIR_SEP, (size_t)(e - s))) != NULL) {
+        n++;
+        s++;
+    }
+    return n;
 }
 
 bool rmq_msg_props_find(const char *s, size_t len, const char *key, const char **val, size_t *vlen)
@@ -445,8 +480,8 @@ bad:
     return RMQ_ERR__CORRUPT;
 }
 
-void rmq_msg_batch_encode_one(rmq_buf_t *out, int32_t flag, const void *body, size_t body_len, const char *props,
-                              size_t props_len)
+void rmq_msg_batch_encode_one(rmq_buf_t *out, int32_t flag, const void *body, size_t body_len,
+                              const char *props, size_t props_len)
 {
     rmq_buf_put_u32(out, (uint32_t)(22 + body_len + props_len));
     rmq_buf_put_u32(out, 0);

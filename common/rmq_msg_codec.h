@@ -1,4 +1,4 @@
-/* rmq_msg_codec.h - the stored-message record codec (PROTOCOL.md §5).
+/* rmq_msg_codec.h - the stored-message record codec (docs/protocol.md §5).
  *
  * One codec for the commit-log record format shared by the store (append,
  * recovery, dispatch), the broker (pull / query / view bodies, batch sends)
@@ -38,7 +38,6 @@
 #define RMQ_SYSFLAG_STOREHOST_V6 0x20
 #define RMQ_SYSFLAG_COMPRESSION_TYPE_MASK 0x700
 
-#define RMQ_MSG_MAX_TOPIC_LEN 127
 #define RMQ_MSG_MAX_PROPS_LEN 32767
 
 /* Property names (MessageConst.java) used by the store and broker. */
@@ -54,13 +53,13 @@
 #define RMQ_PROP_MIN_OFFSET "MIN_OFFSET"
 #define RMQ_PROP_MAX_OFFSET "MAX_OFFSET"
 
-#define RMQ_PROP_NAME_SEP '\001'  /* NAME_VALUE_SEPARATOR */
-#define RMQ_PROP_PAIR_SEP '\002'  /* PROPERTY_SEPARATOR */
+#define RMQ_PROP_NAME_SEP '\001' /* NAME_VALUE_SEPARATOR */
+#define RMQ_PROP_PAIR_SEP '\002' /* PROPERTY_SEPARATOR */
 
 /* A born / store host: 4-byte IPv4 or 16-byte IPv6 plus port. */
 typedef struct rmq_msg_host_s {
-    uint8_t v6;        /* 0 = IPv4 (addr[0..3]), 1 = IPv6 (addr[0..15]) */
-    uint8_t addr[16];  /* network order */
+    uint8_t v6;       /* 0 = IPv4 (addr[0..3]), 1 = IPv6 (addr[0..15]) */
+    uint8_t addr[16]; /* network order */
     int32_t port;
 } rmq_msg_host_t;
 
@@ -108,7 +107,8 @@ rmq_err_t rmq_msg_decode(const uint8_t *p, size_t len, bool check_crc, rmq_msg_r
  * to match them (some brokers wrote inconsistent sizes, e.g. ali-ons'
  * compressed fixture). *consumed = bytes the fields occupy. For pull bodies
  * only; the store always uses the strict rmq_msg_decode. */
-rmq_err_t rmq_msg_decode_lenient(const uint8_t *p, size_t len, bool check_crc, rmq_msg_rec_t *out, size_t *consumed);
+rmq_err_t rmq_msg_decode_lenient(const uint8_t *p, size_t len, bool check_crc, rmq_msg_rec_t *out,
+                                 size_t *consumed);
 
 /* What is at a commit-log position (recovery / dispatch scanning). */
 typedef enum {
@@ -135,7 +135,7 @@ int64_t rmq_msg_tags_code(const char *tags, size_t len);
  * (0 = no limit). RMQ_ERR__CORRUPT on bad data, RMQ_ERR__TOO_LARGE past max. */
 rmq_err_t rmq_msg_inflate(const void *in, size_t len, rmq_buf_t *out, size_t max_out);
 
-/* ---- offset message id (§5.5) ---- */
+/* ---- offset message id (docs/protocol.md §5.5) ---- */
 
 #define RMQ_MSG_ID_MAX 57 /* 56 hex chars (IPv6) + NUL */
 /* hex(host ip ‖ port ‖ offset), upper case; out has RMQ_MSG_ID_MAX bytes.
@@ -143,7 +143,7 @@ rmq_err_t rmq_msg_inflate(const void *in, size_t len, rmq_buf_t *out, size_t max
 size_t rmq_msg_id_create(char *out, const rmq_msg_host_t *store_host, int64_t commitlog_offset);
 rmq_err_t rmq_msg_id_parse(const char *id, size_t len, rmq_msg_host_t *store_host, int64_t *commitlog_offset);
 
-/* ---- properties string (§5.1) ---- */
+/* ---- properties string (docs/protocol.md §5.1) ---- */
 
 typedef struct rmq_msg_prop_s {
     char *key;
@@ -160,6 +160,14 @@ void rmq_msg_props_free(rmq_msg_props_t *p);
 /* Java string2messageProperties: pairs with an empty key or value are
  * dropped, a trailing 0x02 is accepted, later duplicates win. Appends to p. */
 void rmq_msg_props_parse(rmq_msg_props_t *p, const char *s, size_t len);
+/* The same over a writable string, without allocating: every kept pair's
+ * key and value are NUL-terminated where their separators were, and s[len]
+ * (which must be writable, e.g. the first byte of the next record) becomes
+ * NUL; p's items point into s and come from items[0..cap) (p->cap = cap; p
+ * must not be passed to rmq_msg_props_free). Appends to p (p->n <= cap). */
+void rmq_msg_props_parse_inplace(rmq_msg_props_t *p, char *s, size_t len, rmq_msg_prop_t *items, size_t cap);
+/* How many pairs parse_inplace may store for s at most (separators + 1). */
+size_t rmq_msg_props_max_pairs(const char *s, size_t len);
 /* Borrowed value or NULL; valid until p changes. */
 const char *rmq_msg_props_get(const rmq_msg_props_t *p, const char *key);
 void rmq_msg_props_set(rmq_msg_props_t *p, const char *key, const char *value);
@@ -170,7 +178,7 @@ void rmq_msg_props_encode(const rmq_msg_props_t *p, rmq_buf_t *out);
  * occurrence wins). */
 bool rmq_msg_props_find(const char *s, size_t len, const char *key, const char **val, size_t *vlen);
 
-/* ---- SEND_BATCH_MESSAGE body (§4.5) ---- */
+/* ---- SEND_BATCH_MESSAGE body (docs/protocol.md §4.5) ---- */
 
 typedef struct rmq_msg_batch_item_s {
     int32_t flag;
@@ -183,7 +191,7 @@ typedef struct rmq_msg_batch_item_s {
 /* Decode a batch body into a heap array (free()) borrowing p. */
 rmq_err_t rmq_msg_batch_decode(const uint8_t *p, size_t len, rmq_msg_batch_item_t **items, size_t *n);
 /* Encode one batch element (MessageDecoder.encodeMessage), appended to out. */
-void rmq_msg_batch_encode_one(rmq_buf_t *out, int32_t flag, const void *body, size_t body_len, const char *props,
-                              size_t props_len);
+void rmq_msg_batch_encode_one(rmq_buf_t *out, int32_t flag, const void *body, size_t body_len,
+                              const char *props, size_t props_len);
 
 #endif

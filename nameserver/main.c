@@ -1,6 +1,7 @@
-/* main.c - mqnamesrv command line: -c FILE, -p (print all settings), -m
- * (print important settings), --print-config-md (CONFIGURATION.md section),
- * -h. Runs on the main thread, which then becomes the server's only thread. */
+/* main.c - mqnamesrv command line: -c FILE, -o key=value (any setting, after
+ * the file), -p (print all settings), -m (print important settings),
+ * --print-config-md (CONFIGURATION.md section), -h. Runs on the main thread,
+ * which then becomes the server's only thread. */
 #include <event2/thread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,8 +13,10 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: mqnamesrv [-c configFile] [-p] [-m] [-h]\n"
-                 "  -c configFile   name server config file (Java properties, RocketMQ keys)\n"
+    fprintf(out, "usage: mqnamesrv [-c configFile] [-o key=value]... [-p] [-m] [-h]\n"
+                 "  -c configFile   name server config file (Java properties, RocketMQ keys;\n"
+                 "                  ${VAR} and ${VAR:-default} in values come from the environment)\n"
+                 "  -o key=value    set one setting, after the file (repeatable)\n"
                  "  -p              print all config items and exit\n"
                  "  -m              print important config items and exit\n"
                  "  --print-config-md  print the settings as a Markdown table and exit\n"
@@ -23,18 +26,21 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     ns_config_t cfg;
-    rmq_conf_defaults(ns_conf_defs, &cfg);
+    ns_config_defaults(&cfg);
     const char *conf_file = NULL;
     int print = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-c") && i + 1 < argc) {
             conf_file = argv[++i];
+        } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+            i++; /* applied after the file, below */
         } else if (!strcmp(argv[i], "-p")) {
             print = 1;
         } else if (!strcmp(argv[i], "-m")) {
             print = 2;
         } else if (!strcmp(argv[i], "--print-config-md")) {
-            rmq_conf_print_markdown(ns_conf_defs, "mqnamesrv", stdout);
+            ns_config_print_markdown(stdout);
+            ns_config_free(&cfg);
             return 0;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
@@ -46,37 +52,52 @@ int main(int argc, char **argv)
         }
     }
     char err[512];
-    if (conf_file && rmq_conf_load_file(ns_conf_defs, &cfg, conf_file, "namesrv", err, sizeof(err)) != RMQ_OK) {
+    if (conf_file && ns_config_load(&cfg, conf_file, err, sizeof(err)) != RMQ_OK) {
         fprintf(stderr, "mqnamesrv: %s\n", err);
         return 1;
     }
+    for (int i = 1; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "-c")) {
+            i++;
+            continue;
+        }
+        if (strcmp(argv[i], "-o") != 0)
+            continue;
+        const char *o = argv[++i], *val;
+        char key[128], serr[384];
+        if (rmq_conf_split_override(o, key, sizeof(key), &val, err, sizeof(err)) != RMQ_OK) {
+            fprintf(stderr, "mqnamesrv: %s\n", err);
+            return 1;
+        }
+        /* unlike a file's unknown key (a warning, as RocketMQ), a typo on the command line is an error */
+        if (ns_config_set(&cfg, key, val, serr, sizeof(serr)) != RMQ_OK) {
+            fprintf(stderr, "mqnamesrv: -o %s: %s\n", o, serr);
+            return 1;
+        }
+    }
     if (print) {
-        rmq_conf_print(ns_conf_defs, &cfg, stdout, print == 2);
-        rmq_conf_free(ns_conf_defs, &cfg);
+        ns_config_print(&cfg, stdout, print == 2);
+        ns_config_free(&cfg);
         return 0;
     }
-    int lvl = rmq_log_level_parse(cfg.logLevel);
-    if (lvl < 0) {
-        fprintf(stderr, "mqnamesrv: logLevel: unknown level \"%s\"\n", cfg.logLevel);
-        return 1;
-    }
-    rmq_log_level = lvl;
+    rmq_log_level = cfg.logLevel;
     if (cfg.logFile[0] && rmq_log_set_file(cfg.logFile) != 0) {
         fprintf(stderr, "mqnamesrv: cannot open log file %s\n", cfg.logFile);
         return 1;
     }
     rmq_log_set_thread_name("namesrv");
+    rmq_raise_fd_limit("namesrv");
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
     ns_server_t *s = ns_server_new(&cfg, err, sizeof(err));
     if (!s) {
         rmq_log(RMQ_LOG_ERROR, "namesrv", "start failed: %s", err);
         fprintf(stderr, "mqnamesrv: %s\n", err);
-        rmq_conf_free(ns_conf_defs, &cfg);
+        ns_config_free(&cfg);
         return 1;
     }
     int rc = ns_server_run(s);
     ns_server_destroy(s);
-    rmq_conf_free(ns_conf_defs, &cfg);
+    ns_config_free(&cfg);
     return rc;
 }

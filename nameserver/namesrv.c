@@ -2,7 +2,7 @@
  * processors (RocketMQ DefaultRequestProcessor), broker expiry timer, signal
  * handling and the boot line.
  *
- * Everything runs on the one thread that runs the event_base (DESIGN.md §5):
+ * Everything runs on the one thread that runs the event_base (docs/design.md §5):
  * no locks. Never blocks: KV persistence goes to kv_config's writer thread. */
 #include "namesrv.h"
 
@@ -14,11 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "kv_config.h"
+#include "register_body.h"
+#include "ns_metrics.h"
 #include "rmq_alloc.h"
 #include "rmq_codes.h"
 #include "rmq_conn.h"
+#include "rmq_hdr_fields.h"
 #include "rmq_json.h"
 #include "rmq_log.h"
 #include "rmq_msg_codec.h"
@@ -29,8 +35,6 @@
 #define IMP RMQ_CONF_IMPORTANT
 #define COMPAT "accepted for compatibility with RocketMQ; no effect"
 
-static const char *const log_levels[] = {"ERROR", "WARN", "INFO", "DEBUG", "TRACE", NULL};
-
 const rmq_conf_def_t ns_conf_defs[] = {
     {"rocketmqHome", RMQ_CONF_STR, F(rocketmqHome), "", 0, -1, IMP, "home directory (ROCKETMQ_HOME)", NULL},
     {"kvConfigPath", RMQ_CONF_STR, F(kvConfigPath), "", 0, -1, IMP,
@@ -40,18 +44,21 @@ const rmq_conf_def_t ns_conf_defs[] = {
     {"clusterTest", RMQ_CONF_BOOL, F(clusterTest), "false", 0, -1, 0, COMPAT, NULL},
     {"orderMessageEnable", RMQ_CONF_BOOL, F(orderMessageEnable), "false", 0, -1, 0,
      "add orderTopicConf (KV namespace ORDER_TOPIC_CONFIG) to route answers", NULL},
-    {"listenPort", RMQ_CONF_INT, F(listenPort), "9876", 0, 65535, IMP, "TCP port for clients and brokers", NULL},
+    {"listenPort", RMQ_CONF_INT, F(listenPort), "9876", 0, 65535, IMP, "TCP port for clients and brokers",
+     NULL},
     {"serverWorkerThreads", RMQ_CONF_INT, F(serverWorkerThreads), "8", 0, -1, 0, COMPAT, NULL},
-    {"serverCallbackExecutorThreads", RMQ_CONF_INT, F(serverCallbackExecutorThreads), "0", 0, -1, 0, COMPAT, NULL},
+    {"serverCallbackExecutorThreads", RMQ_CONF_INT, F(serverCallbackExecutorThreads), "0", 0, -1, 0, COMPAT,
+     NULL},
     {"serverSelectorThreads", RMQ_CONF_INT, F(serverSelectorThreads), "3", 0, -1, 0, COMPAT, NULL},
-    {"serverOnewaySemaphoreValue", RMQ_CONF_INT, F(serverOnewaySemaphoreValue), "256", 0, -1, 0, COMPAT, NULL},
+    {"serverOnewaySemaphoreValue", RMQ_CONF_INT, F(serverOnewaySemaphoreValue), "256", 0, -1, 0, COMPAT,
+     NULL},
     {"serverAsyncSemaphoreValue", RMQ_CONF_INT, F(serverAsyncSemaphoreValue), "64", 0, -1, 0, COMPAT, NULL},
     {"serverChannelMaxIdleTimeSeconds", RMQ_CONF_INT, F(serverChannelMaxIdleTimeSeconds), "120", 0, 86400, 0,
      "close a connection after this many seconds without input (0 = never)", NULL},
     {"serverSocketSndBufSize", RMQ_CONF_INT, F(serverSocketSndBufSize), "65535", 0, -1, 0, COMPAT, NULL},
     {"serverSocketRcvBufSize", RMQ_CONF_INT, F(serverSocketRcvBufSize), "65535", 0, -1, 0, COMPAT, NULL},
-    {"serverPooledByteBufAllocatorEnable", RMQ_CONF_BOOL, F(serverPooledByteBufAllocatorEnable), "true", 0, -1, 0,
-     COMPAT, NULL},
+    {"serverPooledByteBufAllocatorEnable", RMQ_CONF_BOOL, F(serverPooledByteBufAllocatorEnable), "true", 0,
+     -1, 0, COMPAT, NULL},
     {"useEpollNativeSelector", RMQ_CONF_BOOL, F(useEpollNativeSelector), "false", 0, -1, 0, COMPAT, NULL},
     {"listenAddress", RMQ_CONF_STR, F(listenAddress), "0.0.0.0", 0, -1, IMP, "address to bind (Comet)", NULL},
     {"brokerChannelExpiredTime", RMQ_CONF_LONG, F(brokerChannelExpiredTime), "120000", 100, 86400000, IMP,
@@ -60,9 +67,30 @@ const rmq_conf_def_t ns_conf_defs[] = {
      "how often to look for expired brokers, ms (Comet; RocketMQ hard-codes 10 s)", NULL},
     {"frameMaxLength", RMQ_CONF_INT, F(frameMaxLength), "16777212", 1024, 1073741824, 0,
      "largest accepted frame in bytes; larger frames close the connection", NULL},
-    {"logLevel", RMQ_CONF_STR, F(logLevel), "INFO", 0, -1, 0, "ERROR, WARN, INFO, DEBUG or TRACE (Comet)", log_levels},
-    {"logFile", RMQ_CONF_STR, F(logFile), "", 0, -1, 0, "log file (reopened on SIGHUP); empty = stderr (Comet)",
+    {"logLevel", RMQ_CONF_ENUM, F(logLevel), "INFO", 0, -1, 0, "ERROR, WARN, INFO, DEBUG or TRACE (Comet)",
+     rmq_log_level_names},
+    {"logFile", RMQ_CONF_STR, F(logFile), "", 0, -1, 0,
+     "log file (reopened on SIGHUP); empty = stderr (Comet)", NULL},
+    {"metricsExporterType", RMQ_CONF_ENUM, F(metricsExporterType), "DISABLE", 0, -1, IMP,
+     "PROM serves Prometheus metrics on metricsPromExporterHost:metricsPromExporterPort; DISABLE (default) "
+     "opens "
+     "no port (Comet)",
+     rmq_metrics_exporter_names},
+    {"metricsPromExporterHost", RMQ_CONF_STR, F(metricsPromExporterHost), "", 0, -1, 0,
+     "bind address of the metrics endpoint (empty = listenAddress)", NULL},
+    {"metricsPromExporterPort", RMQ_CONF_INT, F(metricsPromExporterPort), "5558", 0, 65535, 0,
+     "port of the metrics endpoint (GET /metrics); 0 = any free port (logged). 5558, not the broker's 5557, "
+     "so "
+     "both run on one host with the defaults",
      NULL},
+    {"metricsLabel", RMQ_CONF_STR, F(metricsLabel), "", 0, -1, 0,
+     "extra labels on every sample, `name:value,name:value`", NULL},
+    {"metricsInDelta", RMQ_CONF_BOOL, F(metricsInDelta), "false", 0, -1, 0,
+     "must stay false: Prometheus counters are cumulative", NULL},
+    {"metricsPromExporterMaxConnections", RMQ_CONF_INT, F(metricsPromExporterMaxConnections), "16", 1, 1024,
+     0, "open connections the metrics endpoint accepts; more are answered 503 and closed (Comet)", NULL},
+    {"metricsRefreshIntervalMs", RMQ_CONF_INT, F(metricsRefreshIntervalMs), "1000", 100, 60000, 0,
+     "scrapes within this many ms of the last snapshot share it (Comet)", NULL},
     RMQ_CONF_END,
 };
 
@@ -74,10 +102,13 @@ struct ns_server_s {
     ns_config_t *cfg;
     struct event_base *base;
     rmq_endpoint_t *ep;
+    rmq_netguard_t *guard;
+    rmq_tls_t *tls;
     ns_route_info_t routes;
     ns_kv_t *kv;
     struct event *scan_timer;
     struct event *sig_term, *sig_int, *sig_hup;
+    ns_metrics_t *metrics;
     int exit_code;
 };
 
@@ -91,28 +122,13 @@ static void reply(rmq_conn_t *c, const rmq_cmd_t *req, int code, const char *rem
     rmq_cmd_deinit(&resp);
 }
 
-/* Required string field; answers SYSTEM_ERROR as Java does when absent. */
-static const char *need(rmq_conn_t *c, const rmq_cmd_t *req, const char *field)
+/* Decode req's header through the request-header table; a missing or
+ * unparsable field Java needs (RMQ_HF_NEED) is answered with SYSTEM_ERROR. */
+static bool decode(rmq_conn_t *c, const rmq_cmd_t *req, rmq_hdr_id_t id, rmq_hdr_t *h)
 {
-    const char *v = rmq_cmd_ext(req, field);
-    if (!v) {
-        char remark[160];
-        snprintf(remark, sizeof(remark), "the custom field <%s> is null", field);
-        reply(c, req, RMQ_ERR_SYSTEM_ERROR, remark);
-    }
-    return v;
-}
-
-static bool need_i64(rmq_conn_t *c, const rmq_cmd_t *req, const char *field, int64_t *out)
-{
-    rmq_err_t r = rmq_cmd_ext_i64(req, field, out);
-    if (r == RMQ_OK)
+    char remark[512];
+    if (rmq_hdr_decode(h, id, req, remark, sizeof(remark)) && rmq_hdr_check_needed(h, remark, sizeof(remark)))
         return true;
-    char remark[160];
-    if (r == RMQ_ERR__NOENT)
-        snprintf(remark, sizeof(remark), "the custom field <%s> is null", field);
-    else
-        snprintf(remark, sizeof(remark), "the custom field <%s> is not a number: %s", field, rmq_cmd_ext(req, field));
     reply(c, req, RMQ_ERR_SYSTEM_ERROR, remark);
     return false;
 }
@@ -128,168 +144,21 @@ static void reply_body(rmq_conn_t *c, const rmq_cmd_t *req, rmq_buf_t *body)
     rmq_cmd_deinit(&resp);
 }
 
-/* ---------- REGISTER_BROKER body ---------- */
-
-typedef struct reg_body_s {
-    ns_data_version_t dv;
-    ns_topic_conf_t *topics;
-    size_t n_topics;
-    char **names; /* owned topic names */
-    char *filter_servers;
-} reg_body_t;
-
-static void reg_body_free(reg_body_t *b)
-{
-    for (size_t i = 0; i < b->n_topics; i++)
-        free(b->names[i]);
-    free(b->names);
-    free(b->topics);
-    free(b->filter_servers);
-    memset(b, 0, sizeof(*b));
-}
-
-static void reg_body_add(reg_body_t *b, const char *name, int64_t r, int64_t w, int64_t perm, int64_t sysflag)
-{
-    b->topics = rmq_realloc(b->topics, (b->n_topics + 1) * sizeof(*b->topics));
-    b->names = rmq_realloc(b->names, (b->n_topics + 1) * sizeof(*b->names));
-    b->names[b->n_topics] = rmq_strdup(name);
-    b->topics[b->n_topics] = (ns_topic_conf_t){b->names[b->n_topics], (int32_t)r, (int32_t)w, (int32_t)perm,
-                                               (int32_t)sysflag};
-    b->n_topics++;
-}
-
-static bool parse_wrapper(json_t *wrap, reg_body_t *b, char *err, size_t es)
-{
-    if (!json_is_object(wrap)) {
-        snprintf(err, es, "topicConfigSerializeWrapper missing");
-        return false;
-    }
-    json_t *dv = json_object_get(wrap, "dataVersion");
-    if (json_is_object(dv)) {
-        rmq_json_int(dv, "counter", &b->dv.counter);
-        rmq_json_int(dv, "timestamp", &b->dv.timestamp);
-    }
-    json_t *tbl = json_object_get(wrap, "topicConfigTable");
-    if (tbl && !json_is_object(tbl)) {
-        snprintf(err, es, "topicConfigTable is not an object");
-        return false;
-    }
-    const char *key;
-    json_t *tc;
-    json_object_foreach(tbl, key, tc)
-    {
-        if (!json_is_object(tc)) {
-            snprintf(err, es, "topic config of %s is not an object", key);
-            return false;
-        }
-        const char *name = rmq_json_str(tc, "topicName");
-        int64_t r = 16, w = 16, perm = 6, sysflag = 0;
-        rmq_json_int(tc, "readQueueNums", &r);
-        rmq_json_int(tc, "writeQueueNums", &w);
-        rmq_json_int(tc, "perm", &perm);
-        rmq_json_int(tc, "topicSysFlag", &sysflag);
-        reg_body_add(b, name ? name : key, r, w, perm, sysflag);
-    }
-    return true;
-}
-
-/* Compressed RegisterBrokerBody (RegisterBrokerBody.encode(true)). */
-static bool parse_compressed(const uint8_t *p, size_t n, reg_body_t *b, char *err, size_t es)
-{
-    rmq_buf_t raw;
-    rmq_buf_init(&raw);
-    bool ok = false;
-    if (rmq_msg_inflate(p, n, &raw, 64u * 1024 * 1024) != RMQ_OK) {
-        snprintf(err, es, "compressed body does not inflate");
-        goto out;
-    }
-    rmq_rd_t r;
-    rmq_rd_init(&r, raw.data, raw.len);
-    uint32_t dl = rmq_rd_u32(&r);
-    const uint8_t *dvj = rmq_rd_bytes(&r, dl);
-    if (!dvj) {
-        snprintf(err, es, "compressed body: truncated data version");
-        goto out;
-    }
-    json_t *dv = rmq_json_parse((const char *)dvj, dl, err, es);
-    if (!dv)
-        goto out;
-    rmq_json_int(dv, "counter", &b->dv.counter);
-    rmq_json_int(dv, "timestamp", &b->dv.timestamp);
-    json_decref(dv);
-    uint32_t count = rmq_rd_u32(&r);
-    if (r.err || count > 1000000) {
-        snprintf(err, es, "compressed body: bad topic count");
-        goto out;
-    }
-    for (uint32_t i = 0; i < count; i++) {
-        uint32_t tl = rmq_rd_u32(&r);
-        const uint8_t *t = rmq_rd_bytes(&r, tl);
-        if (!t) {
-            snprintf(err, es, "compressed body: truncated topic config %u", i);
-            goto out;
-        }
-        /* "<topicName> <read> <write> <perm> <filterType>" */
-        char *s = rmq_strndup((const char *)t, tl);
-        char name[256];
-        long rq, wq, perm;
-        char ftype[32];
-        int got = sscanf(s, "%255s %ld %ld %ld %31s", name, &rq, &wq, &perm, ftype);
-        free(s);
-        if (got < 4) {
-            snprintf(err, es, "compressed body: bad topic config %u", i);
-            goto out;
-        }
-        reg_body_add(b, name, rq, wq, perm, 0);
-    }
-    uint32_t fl = rmq_rd_u32(&r);
-    const uint8_t *fs = rmq_rd_bytes(&r, fl);
-    if (fs && fl)
-        b->filter_servers = rmq_strndup((const char *)fs, fl);
-    ok = true;
-out:
-    rmq_buf_free(&raw);
-    return ok;
-}
-
-static bool parse_register_body(const rmq_cmd_t *req, bool compressed, reg_body_t *b, char *err, size_t es)
-{
-    memset(b, 0, sizeof(*b));
-    if (!req->body_len)
-        return true; /* empty body: empty wrapper, data version 0/0 */
-    if (compressed)
-        return parse_compressed(req->body, req->body_len, b, err, es);
-    json_t *j = rmq_json_parse((const char *)req->body, req->body_len, err, es);
-    if (!j)
-        return false;
-    bool ok;
-    if (req->version >= VERSION_V3_0_11) {
-        ok = parse_wrapper(json_object_get(j, "topicConfigSerializeWrapper"), b, err, es);
-        json_t *fsl = json_object_get(j, "filterServerList");
-        if (ok && json_is_array(fsl) && json_array_size(fsl) > 0)
-            b->filter_servers = json_dumps(fsl, JSON_COMPACT);
-    } else {
-        ok = parse_wrapper(j, b, err, es);
-    }
-    json_decref(j);
-    return ok;
-}
-
 /* ---------- processors ---------- */
 
 static void on_register_broker(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 {
     ns_server_t *s = ctx;
-    const char *name, *addr, *cluster, *ha;
-    int64_t id;
-    if (!(name = need(c, req, "brokerName")) || !(addr = need(c, req, "brokerAddr")) ||
-        !(cluster = need(c, req, "clusterName")) || !(ha = need(c, req, "haServerAddr")) ||
-        !need_i64(c, req, "brokerId", &id))
+    rmq_hdr_t h;
+    if (!decode(c, req, RMQ_HDR_REGISTER_BROKER, &h))
         return;
-    bool compressed = false;
-    rmq_cmd_ext_bool(req, "compressed", &compressed);
-    int64_t crc = 0;
-    rmq_cmd_ext_i64(req, "bodyCrc32", &crc);
+    const char *name = rmq_hdr_str(&h, RMQ_F_REGISTER_BROKER_brokerName);
+    const char *addr = rmq_hdr_str(&h, RMQ_F_REGISTER_BROKER_brokerAddr);
+    const char *cluster = rmq_hdr_str(&h, RMQ_F_REGISTER_BROKER_clusterName);
+    const char *ha = rmq_hdr_str(&h, RMQ_F_REGISTER_BROKER_haServerAddr);
+    int64_t id = rmq_hdr_i64(&h, RMQ_F_REGISTER_BROKER_brokerId);
+    bool compressed = rmq_hdr_bool(&h, RMQ_F_REGISTER_BROKER_compressed);
+    int64_t crc = rmq_hdr_i32(&h, RMQ_F_REGISTER_BROKER_bodyCrc32); /* Integer: 0 = not checked */
     if (crc != 0) {
         int64_t actual = rmq_msg_body_crc(req->body, req->body_len);
         if (actual != crc) {
@@ -299,23 +168,31 @@ static void on_register_broker(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
             return;
         }
     }
-    reg_body_t body;
+    ns_reg_body_t body;
     char err[256];
-    if (!parse_register_body(req, compressed, &body, err, sizeof(err))) {
+    if (!ns_reg_body_parse(req->body, req->body_len, compressed, req->version >= VERSION_V3_0_11, &body, err,
+                           sizeof(err))) {
         rmq_log(RMQ_LOG_WARN, "namesrv", "REGISTER_BROKER from %s: %s", rmq_conn_peer(c), err);
         reply(c, req, RMQ_ERR_SYSTEM_ERROR, err);
-        reg_body_free(&body);
+        ns_reg_body_free(&body);
         return;
     }
-    ns_register_t reg = {cluster, addr, name, id, ha, body.dv, body.topics, body.n_topics, body.filter_servers,
-                         rmq_conn_id(c)};
+    ns_register_t reg = {
+        cluster,       addr, name, id, ha, body.dv, body.topics, body.n_topics, body.filter_servers,
+        rmq_conn_id(c)};
     ns_register_result_t res;
     bool known = rmq_map_has(&s->routes.live, addr);
     ns_route_register(&s->routes, &reg, rmq_now_ms(), &res);
     if (!known)
-        rmq_log(RMQ_LOG_INFO, "namesrv", "new broker registered, %s %s id %" PRId64 " cluster %s, %zu topics", addr,
-                name, id, cluster, body.n_topics);
-    reg_body_free(&body);
+        rmq_log(RMQ_LOG_INFO, "namesrv", "new broker registered, %s %s id %" PRId64 " cluster %s, %zu topics",
+                addr, name, id, cluster, body.n_topics);
+    ns_reg_body_free(&body);
+#ifdef __GLIBC__
+    /* a large table's registration (the frame, its topics) came and went:
+     * give the pages back (a broker's whole registration, once a period) */
+    if (req->body_len > (1u << 20))
+        malloc_trim(0);
+#endif
 
     rmq_cmd_t resp;
     rmq_cmd_init_response(&resp, req, RMQ_OK, NULL);
@@ -339,11 +216,13 @@ static void on_register_broker(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 static void on_unregister_broker(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 {
     ns_server_t *s = ctx;
-    const char *name, *addr, *cluster;
-    int64_t id;
-    if (!(name = need(c, req, "brokerName")) || !(addr = need(c, req, "brokerAddr")) ||
-        !(cluster = need(c, req, "clusterName")) || !need_i64(c, req, "brokerId", &id))
+    rmq_hdr_t h;
+    if (!decode(c, req, RMQ_HDR_UNREGISTER_BROKER, &h))
         return;
+    const char *name = rmq_hdr_str(&h, RMQ_F_UNREGISTER_BROKER_brokerName);
+    const char *addr = rmq_hdr_str(&h, RMQ_F_UNREGISTER_BROKER_brokerAddr);
+    const char *cluster = rmq_hdr_str(&h, RMQ_F_UNREGISTER_BROKER_clusterName);
+    int64_t id = rmq_hdr_i64(&h, RMQ_F_UNREGISTER_BROKER_brokerId);
     if (ns_route_unregister(&s->routes, cluster, addr, name, id))
         rmq_log(RMQ_LOG_INFO, "namesrv", "broker unregistered, %s %s id %" PRId64, addr, name, id);
     reply(c, req, RMQ_OK, NULL);
@@ -352,13 +231,21 @@ static void on_unregister_broker(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 static void on_get_route(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 {
     ns_server_t *s = ctx;
-    const char *topic = need(c, req, "topic");
-    if (!topic)
+    rmq_hdr_t h;
+    if (!decode(c, req, RMQ_HDR_GET_ROUTE, &h))
         return;
-    bool std_only = false;
-    rmq_cmd_ext_bool(req, "acceptStandardJsonOnly", &std_only);
+    /* a null topic is simply not found, as Java's HashMap lookup */
+    const char *topic = rmq_hdr_str(&h, RMQ_F_GET_ROUTE_topic);
+    if (!topic) {
+        reply(c, req, RMQ_ERR_TOPIC_NOT_EXIST,
+              "No topic route info in name server for the topic: null\n"
+              "See http://rocketmq.apache.org/docs/faq/ for further details.");
+        return;
+    }
+    bool std_only = rmq_hdr_bool(&h, RMQ_F_GET_ROUTE_acceptStandardJsonOnly);
     bool standard = req->version >= VERSION_V4_9_4 || std_only;
-    const char *order_conf = s->cfg->orderMessageEnable ? ns_kv_get(s->kv, NS_ORDER_TOPIC_CONFIG, topic) : NULL;
+    const char *order_conf =
+        s->cfg->orderMessageEnable ? ns_kv_get(s->kv, NS_ORDER_TOPIC_CONFIG, topic) : NULL;
     rmq_buf_t b;
     rmq_buf_init(&b);
     if (!ns_route_pickup(&s->routes, topic, standard, order_conf, &b)) {
@@ -396,13 +283,13 @@ static void on_topic_list(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
         ns_route_system_topic_list(&s->routes, &b);
         break;
     case RMQ_REQ_GET_UNIT_TOPIC_LIST:
-        ns_route_topic_list_by_flag(&s->routes, 0x1, false, &b);
+        ns_route_topic_list_by_flag(&s->routes, 0x1, 0x1, &b); /* FLAG_UNIT */
         break;
     case RMQ_REQ_GET_HAS_UNIT_SUB_TOPIC_LIST:
-        ns_route_topic_list_by_flag(&s->routes, 0x2, false, &b);
+        ns_route_topic_list_by_flag(&s->routes, 0x2, 0x2, &b); /* FLAG_UNIT_SUB */
         break;
     default: /* GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST: UNIT_SUB set, UNIT clear */
-        ns_route_topic_list_by_flag(&s->routes, 0x2, true, &b);
+        ns_route_topic_list_by_flag(&s->routes, 0x3, 0x2, &b);
         break;
     }
     reply_body(c, req, &b);
@@ -411,12 +298,13 @@ static void on_topic_list(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 static void on_topics_by_cluster(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 {
     ns_server_t *s = ctx;
-    const char *cluster = need(c, req, "cluster");
-    if (!cluster)
+    rmq_hdr_t h;
+    if (!decode(c, req, RMQ_HDR_TOPICS_BY_CLUSTER, &h))
         return;
+    const char *cluster = rmq_hdr_str(&h, RMQ_F_TOPICS_BY_CLUSTER_cluster);
     rmq_buf_t b;
     rmq_buf_init(&b);
-    if (!ns_route_topics_by_cluster(&s->routes, cluster, &b)) {
+    if (!cluster || !ns_route_topics_by_cluster(&s->routes, cluster, &b)) {
         /* Java answers an empty list for an unknown cluster */
         rmq_buf_puts(&b, "{\"topicList\":[]}");
     }
@@ -426,13 +314,16 @@ static void on_topics_by_cluster(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 static void on_write_perm(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 {
     ns_server_t *s = ctx;
-    const char *name = need(c, req, "brokerName");
-    if (!name)
+    rmq_hdr_t h;
+    if (!decode(c, req, RMQ_HDR_WRITE_PERM, &h))
         return;
+    const char *name = rmq_hdr_str(&h, RMQ_F_WRITE_PERM_brokerName);
     bool wipe = req->code == RMQ_REQ_WIPE_WRITE_PERM_OF_BROKER;
-    int n = wipe ? ns_route_wipe_write_perm(&s->routes, name) : ns_route_add_write_perm(&s->routes, name);
-    rmq_log(RMQ_LOG_INFO, "namesrv", "%s write permission of broker %s: %d topics", wipe ? "wiped" : "added", name,
-            n);
+    int n = !name  ? 0 /* Java: no queue data under a null name */
+            : wipe ? ns_route_wipe_write_perm(&s->routes, name)
+                   : ns_route_add_write_perm(&s->routes, name);
+    rmq_log(RMQ_LOG_INFO, "namesrv", "%s write permission of broker %s: %d topics", wipe ? "wiped" : "added",
+            name, n);
     rmq_cmd_t resp;
     rmq_cmd_init_response(&resp, req, RMQ_OK, NULL);
     rmq_cmd_set_ext_i64(&resp, wipe ? "wipeTopicCount" : "addTopicCount", n);
@@ -443,21 +334,24 @@ static void on_write_perm(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 static void on_delete_topic(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 {
     ns_server_t *s = ctx;
-    const char *topic = need(c, req, "topic");
-    if (!topic)
+    rmq_hdr_t h;
+    if (!decode(c, req, RMQ_HDR_DELETE_NS_TOPIC, &h))
         return;
-    ns_route_delete_topic(&s->routes, topic, rmq_cmd_ext(req, "clusterName"));
+    const char *topic = rmq_hdr_str(&h, RMQ_F_DELETE_NS_TOPIC_topic);
+    const char *cluster = rmq_hdr_str(&h, RMQ_F_DELETE_NS_TOPIC_clusterName);
+    if (topic) /* null: nothing to delete, as Java */
+        ns_route_delete_topic(&s->routes, topic, cluster && *cluster ? cluster : NULL);
     reply(c, req, RMQ_OK, NULL);
 }
 
 static void on_query_data_version(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 {
     ns_server_t *s = ctx;
-    const char *addr;
-    int64_t id;
-    if (!need(c, req, "brokerName") || !(addr = need(c, req, "brokerAddr")) || !need(c, req, "clusterName") ||
-        !need_i64(c, req, "brokerId", &id))
+    rmq_hdr_t h;
+    if (!decode(c, req, RMQ_HDR_QUERY_DATA_VERSION, &h))
         return;
+    /* Java reads brokerAddr only; a null one is an unknown broker */
+    const char *addr = rmq_hdr_str(&h, RMQ_F_QUERY_DATA_VERSION_brokerAddr);
     ns_data_version_t dv = {0, 0};
     if (req->body_len) {
         char err[200];
@@ -470,14 +364,15 @@ static void on_query_data_version(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
         rmq_json_int(j, "timestamp", &dv.timestamp);
         json_decref(j);
     }
-    ns_data_version_t stored;
-    bool changed = ns_route_query_data_version(&s->routes, addr, &dv, rmq_now_ms(), &stored);
+    ns_data_version_t stored = {0, 0};
+    bool changed = !addr || ns_route_query_data_version(&s->routes, addr, &dv, rmq_now_ms(), &stored);
     rmq_cmd_t resp;
     rmq_cmd_init_response(&resp, req, RMQ_OK, NULL);
     rmq_cmd_set_ext_bool(&resp, "changed", changed);
     rmq_buf_t b;
     rmq_buf_init(&b);
-    rmq_buf_printf(&b, "{\"counter\":%" PRId64 ",\"timestamp\":%" PRId64 "}", stored.counter, stored.timestamp);
+    rmq_buf_printf(&b, "{\"counter\":%" PRId64 ",\"timestamp\":%" PRId64 "}", stored.counter,
+                   stored.timestamp);
     size_t n;
     uint8_t *p = rmq_buf_detach(&b, &n);
     rmq_cmd_take_body(&resp, p, n);
@@ -485,42 +380,50 @@ static void on_query_data_version(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
     rmq_cmd_deinit(&resp);
 }
 
+/* KV requests. As Java's HashMaps: a null namespace or key never matches
+ * (GET answers "not found", DELETE does nothing), PUT refuses them, and PUT
+ * with a null value leaves the key holding null, which reads as absent. */
 static void on_kv(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
 {
     ns_server_t *s = ctx;
-    const char *ns = need(c, req, "namespace");
-    if (!ns)
+    rmq_hdr_t h;
+    bool list = req->code == RMQ_REQ_GET_KVLIST_BY_NAMESPACE;
+    if (!decode(c, req, list ? RMQ_HDR_KV_LIST : RMQ_HDR_KV, &h))
         return;
-    if (req->code == RMQ_REQ_GET_KVLIST_BY_NAMESPACE) {
+    const char *ns = rmq_hdr_str(&h, list ? RMQ_F_KV_LIST_namespace : RMQ_F_KV_namespace);
+    char remark[600];
+    if (list) {
         rmq_buf_t b;
         rmq_buf_init(&b);
-        if (ns_kv_list(s->kv, ns, &b)) {
+        if (ns && ns_kv_list(s->kv, ns, &b)) {
             reply_body(c, req, &b);
         } else {
             rmq_buf_free(&b);
-            char remark[300];
-            snprintf(remark, sizeof(remark), "No config item, Namespace: %s", ns);
+            snprintf(remark, sizeof(remark), "No config item, Namespace: %s", ns ? ns : "null");
             reply(c, req, RMQ_ERR_QUERY_NOT_FOUND, remark);
         }
         return;
     }
-    const char *key = need(c, req, "key");
-    if (!key)
-        return;
+    const char *key = rmq_hdr_str(&h, RMQ_F_KV_key);
     switch (req->code) {
     case RMQ_REQ_PUT_KV_CONFIG: {
-        const char *value = need(c, req, "value");
-        if (!value)
+        if (!ns || !key) {
+            reply(c, req, RMQ_ERR_SYSTEM_ERROR, "namespace or key is null");
             return;
-        ns_kv_put(s->kv, ns, key, value);
+        }
+        const char *value = rmq_hdr_str(&h, RMQ_F_KV_value);
+        if (value)
+            ns_kv_put(s->kv, ns, key, value);
+        else
+            ns_kv_delete(s->kv, ns, key);
         reply(c, req, RMQ_OK, NULL);
         break;
     }
     case RMQ_REQ_GET_KV_CONFIG: {
-        const char *v = ns_kv_get(s->kv, ns, key);
+        const char *v = ns && key ? ns_kv_get(s->kv, ns, key) : NULL;
         if (!v) {
-            char remark[300];
-            snprintf(remark, sizeof(remark), "No config item, Namespace: %s Key: %s", ns, key);
+            snprintf(remark, sizeof(remark), "No config item, Namespace: %s Key: %s", ns ? ns : "null",
+                     key ? key : "null");
             reply(c, req, RMQ_ERR_QUERY_NOT_FOUND, remark);
             return;
         }
@@ -532,7 +435,8 @@ static void on_kv(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
         break;
     }
     default:
-        ns_kv_delete(s->kv, ns, key);
+        if (ns && key)
+            ns_kv_delete(s->kv, ns, key);
         reply(c, req, RMQ_OK, NULL);
         break;
     }
@@ -548,7 +452,8 @@ static int cfg_update_cb(void *opaque, const char *key, const char *value, int l
 {
     struct cfg_update *u = opaque;
     /* Settings that only matter at start-up cannot change at runtime. */
-    static const char *const fixed[] = {"listenPort", "listenAddress", "kvConfigPath", "rocketmqHome", "logFile", NULL};
+    static const char *const fixed[] = {"listenPort",   "listenAddress", "kvConfigPath",
+                                        "rocketmqHome", "logFile",       NULL};
     for (const char *const *f = fixed; *f; f++)
         if (!strcmp(*f, key)) {
             snprintf(u->err, sizeof(u->err), "%s cannot be changed at runtime", key);
@@ -563,7 +468,7 @@ static int cfg_update_cb(void *opaque, const char *key, const char *value, int l
         return 1;
     }
     if (!strcmp(key, "logLevel"))
-        rmq_log_level = rmq_log_level_parse(value);
+        rmq_log_level = u->s->cfg->logLevel;
     return 0;
 }
 
@@ -641,9 +546,6 @@ ns_server_t *ns_server_new(ns_config_t *cfg, char *errstr, size_t errstr_size)
         char *p = rmq_asprintf("%s/namesrv/kvConfig.json", home ? home : ".");
         free(cfg->kvConfigPath);
         cfg->kvConfigPath = p;
-        char *dir = rmq_asprintf("%s/namesrv", home ? home : ".");
-        mkdir(dir, 0755);
-        free(dir);
     }
     s->kv = ns_kv_open(cfg->kvConfigPath, errstr, errstr_size);
     if (!s->kv)
@@ -660,6 +562,12 @@ ns_server_t *ns_server_new(ns_config_t *cfg, char *errstr, size_t errstr_size)
     o.name = "namesrv";
     o.max_frame = (size_t)cfg->frameMaxLength;
     o.idle_timeout_ms = cfg->serverChannelMaxIdleTimeSeconds * 1000;
+    s->guard = rmq_netguard_new(&cfg->guard);
+    s->tls = rmq_tls_server_new(&cfg->tls, "namesrv", errstr, errstr_size);
+    if (!s->tls)
+        goto err;
+    o.guard = s->guard;
+    o.tls = s->tls;
     s->ep = rmq_server_new(s->base, cfg->listenAddress, cfg->listenPort, &o, errstr, errstr_size);
     if (!s->ep)
         goto err;
@@ -693,7 +601,8 @@ ns_server_t *ns_server_new(ns_config_t *cfg, char *errstr, size_t errstr_size)
     rmq_endpoint_set_close_cb(s->ep, on_conn_closed, s);
 
     s->scan_timer = event_new(s->base, -1, EV_PERSIST, on_scan, s);
-    struct timeval tv = {cfg->scanNotActiveBrokerInterval / 1000, (cfg->scanNotActiveBrokerInterval % 1000) * 1000};
+    struct timeval tv = {cfg->scanNotActiveBrokerInterval / 1000,
+                         (cfg->scanNotActiveBrokerInterval % 1000) * 1000};
     event_add(s->scan_timer, &tv);
     s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
     s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
@@ -701,6 +610,8 @@ ns_server_t *ns_server_new(ns_config_t *cfg, char *errstr, size_t errstr_size)
     event_add(s->sig_term, NULL);
     event_add(s->sig_int, NULL);
     event_add(s->sig_hup, NULL);
+    if (ns_metrics_start(cfg, s->base, s->ep, &s->routes, &s->metrics, errstr, errstr_size) != RMQ_OK)
+        goto err;
     return s;
 err:
     ns_server_destroy(s);
@@ -722,6 +633,7 @@ void ns_server_destroy(ns_server_t *s)
 {
     if (!s)
         return;
+    ns_metrics_stop(s->metrics); /* joins the metrics HTTP thread */
     rmq_endpoint_destroy(s->ep);
     if (s->scan_timer)
         event_free(s->scan_timer);
@@ -733,7 +645,74 @@ void ns_server_destroy(ns_server_t *s)
         event_free(s->sig_hup);
     ns_kv_close(s->kv); /* waits for the last KV write */
     ns_route_deinit(&s->routes);
+    rmq_netguard_free(s->guard);
+    rmq_tls_free(s->tls);
     if (s->base)
         event_base_free(s->base);
     free(s);
+}
+
+/* ---------- the settings set ---------- */
+
+static const rmq_conf_part_t ns_parts[] = {
+    {ns_conf_defs, 0, "mqnamesrv"},
+    {rmq_tls_server_conf_defs, offsetof(ns_config_t, tls), "mqnamesrv TLS"},
+    {rmq_tls_common_conf_defs, offsetof(ns_config_t, tls), "mqnamesrv TLS, test mode and file"},
+    {rmq_netguard_conf_defs, offsetof(ns_config_t, guard), "mqnamesrv connection limits"},
+};
+#define NS_NPARTS (sizeof(ns_parts) / sizeof(ns_parts[0]))
+
+void ns_config_defaults(ns_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    rmq_conf_parts_defaults(ns_parts, NS_NPARTS, cfg);
+}
+
+void ns_config_free(ns_config_t *cfg)
+{
+    rmq_conf_parts_free(ns_parts, NS_NPARTS, cfg);
+}
+
+rmq_err_t ns_config_set(ns_config_t *cfg, const char *key, const char *val, char *errstr, size_t errstr_size)
+{
+    return rmq_conf_parts_set(ns_parts, NS_NPARTS, cfg, key, val, errstr, errstr_size);
+}
+
+struct ns_load_ctx {
+    ns_config_t *cfg;
+    const char *path;
+    char *errstr;
+    size_t errstr_size;
+};
+
+static int ns_load_cb(void *opaque, const char *key, const char *value, int line)
+{
+    struct ns_load_ctx *c = opaque;
+    char err[256];
+    rmq_err_t r = ns_config_set(c->cfg, key, value, err, sizeof(err));
+    return rmq_conf_load_line(r, err, "namesrv", c->path, line, key, c->errstr, c->errstr_size);
+}
+
+rmq_err_t ns_config_load(ns_config_t *cfg, const char *path, char *errstr, size_t errstr_size)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (rmq_file_read_all(path, &text, &len) != RMQ_OK) {
+        snprintf(errstr, errstr_size, "cannot read config file %s", path);
+        return RMQ_ERR__IO;
+    }
+    struct ns_load_ctx c = {cfg, path, errstr, errstr_size};
+    rmq_err_t r = rmq_props_parse(text, len, ns_load_cb, &c);
+    free(text);
+    return r == RMQ_OK ? RMQ_OK : RMQ_ERR__INVALID_ARG;
+}
+
+void ns_config_print(const ns_config_t *cfg, FILE *out, bool important_only)
+{
+    rmq_conf_parts_print(ns_parts, NS_NPARTS, cfg, out, important_only);
+}
+
+void ns_config_print_markdown(FILE *out)
+{
+    rmq_conf_parts_print_markdown(ns_parts, NS_NPARTS, out);
 }

@@ -6,6 +6,9 @@
 #include <stdint.h>
 
 #include "rmq_conf.h"
+#include "rmq_metrics.h" /* metricsExporterType */
+#include "rmq_netguard.h"
+#include "rmq_tls.h"
 
 typedef struct ns_config_s {
     /* NamesrvConfig */
@@ -32,11 +35,30 @@ typedef struct ns_config_s {
     int64_t brokerChannelExpiredTime;
     int64_t scanNotActiveBrokerInterval;
     int32_t frameMaxLength;
-    char *logLevel;
+    int logLevel; /* RMQ_LOG_* */
     char *logFile;
+    /* metrics (RocketMQ 5's keys; Comet extras) */
+    rmq_metrics_exporter_t metricsExporterType;
+    char *metricsPromExporterHost;
+    int32_t metricsPromExporterPort;
+    char *metricsLabel;
+    bool metricsInDelta;
+    int32_t metricsPromExporterMaxConnections;
+    int32_t metricsRefreshIntervalMs;
+    rmq_tls_conf_t tls;        /* tls.server.* (rmq_tls_server_conf_defs, rmq_tls_common_conf_defs) */
+    rmq_netguard_conf_t guard; /* server* connection limits (rmq_netguard_conf_defs) */
 } ns_config_t;
 
 extern const rmq_conf_def_t ns_conf_defs[];
+
+/* The whole settings set: ns_conf_defs plus the TLS and connection-limit
+ * tables over cfg->tls / cfg->guard. */
+void ns_config_defaults(ns_config_t *cfg);
+void ns_config_free(ns_config_t *cfg);
+rmq_err_t ns_config_set(ns_config_t *cfg, const char *key, const char *val, char *errstr, size_t errstr_size);
+rmq_err_t ns_config_load(ns_config_t *cfg, const char *path, char *errstr, size_t errstr_size);
+void ns_config_print(const ns_config_t *cfg, FILE *out, bool important_only);
+void ns_config_print_markdown(FILE *out);
 
 typedef struct ns_server_s ns_server_t;
 

@@ -2,7 +2,7 @@
  *
  * Runs on the name server's only thread; all tables are touched from there,
  * so there are no locks. Never does I/O. Behaviour follows RocketMQ 4.9.8's
- * RouteInfoManager (PROTOCOL.md §4.1-4.4). */
+ * RouteInfoManager (docs/protocol.md §4.1-4.4). */
 #include "route_info.h"
 
 #include <inttypes.h>
@@ -95,7 +95,24 @@ void ns_route_deinit(ns_route_info_t *ri)
     rmq_map_deinit(&ri->filter_srv);
 }
 
-size_t ns_route_live_count(const ns_route_info_t *ri) { return rmq_map_count(&ri->live); }
+size_t ns_route_live_count(const ns_route_info_t *ri)
+{
+    return rmq_map_count(&ri->live);
+}
+
+void ns_route_each_broker(const ns_route_info_t *ri, ns_route_broker_fn *fn, void *ctx)
+{
+    size_t n;
+    const char **names = rmq_map_sorted_keys(&ri->brokers, &n);
+    for (size_t i = 0; i < n; i++) {
+        const broker_data_t *b = rmq_map_get(&ri->brokers, names[i]);
+        for (size_t k = 0; k < b->n; k++) {
+            const live_t *l = rmq_map_get(&ri->live, b->v[k].addr);
+            fn(b->cluster, b->name, b->v[k].id, b->v[k].addr, l ? l->last_update : 0, ctx);
+        }
+    }
+    free(names);
+}
 
 /* ---------- small helpers ---------- */
 
@@ -207,7 +224,8 @@ static void cluster_remove_broker(ns_route_info_t *ri, const char *cluster, cons
 
 /* ---------- registration ---------- */
 
-void ns_route_register(ns_route_info_t *ri, const ns_register_t *reg, int64_t now_ms, ns_register_result_t *res)
+void ns_route_register(ns_route_info_t *ri, const ns_register_t *reg, int64_t now_ms,
+                       ns_register_result_t *res)
 {
     memset(res, 0, sizeof(*res));
     rmq_map_t *set = rmq_map_get(&ri->clusters, reg->cluster);
@@ -238,7 +256,8 @@ void ns_route_register(ns_route_info_t *ri, const ns_register_t *reg, int64_t no
 
     if (reg->broker_id == 0) {
         live_t *prev = rmq_map_get(&ri->live, reg->broker_addr);
-        bool changed = !prev || prev->dv.counter != reg->dv.counter || prev->dv.timestamp != reg->dv.timestamp;
+        bool changed =
+            !prev || prev->dv.counter != reg->dv.counter || prev->dv.timestamp != reg->dv.timestamp;
         if (changed || register_first) {
             for (size_t i = 0; i < reg->n_topics; i++) {
                 const ns_topic_conf_t *t = &reg->topics[i];
@@ -247,7 +266,8 @@ void ns_route_register(ns_route_info_t *ri, const ns_register_t *reg, int64_t no
                     l = rmq_calloc(1, sizeof(*l));
                     rmq_map_put(&ri->topics, t->name, l);
                 }
-                qd_put(l, reg->broker_name, t->read_queue_nums, t->write_queue_nums, t->perm, t->topic_sys_flag);
+                qd_put(l, reg->broker_name, t->read_queue_nums, t->write_queue_nums, t->perm,
+                       t->topic_sys_flag);
             }
         }
     }
@@ -276,7 +296,8 @@ void ns_route_register(ns_route_info_t *ri, const ns_register_t *reg, int64_t no
     }
 }
 
-bool ns_route_unregister(ns_route_info_t *ri, const char *cluster, const char *addr, const char *name, int64_t id)
+bool ns_route_unregister(ns_route_info_t *ri, const char *cluster, const char *addr, const char *name,
+                         int64_t id)
 {
     bool found = rmq_map_del(&ri->live, addr);
     rmq_map_del(&ri->filter_srv, addr);
@@ -370,8 +391,8 @@ int ns_route_scan_expired(ns_route_info_t *ri, int64_t now_ms, int64_t expire_ms
     return (int)d;
 }
 
-bool ns_route_query_data_version(ns_route_info_t *ri, const char *addr, const ns_data_version_t *dv, int64_t now_ms,
-                                 ns_data_version_t *stored)
+bool ns_route_query_data_version(ns_route_info_t *ri, const char *addr, const ns_data_version_t *dv,
+                                 int64_t now_ms, ns_data_version_t *stored)
 {
     live_t *lv = rmq_map_get(&ri->live, addr);
     if (!lv) {
@@ -556,7 +577,7 @@ void ns_route_system_topic_list(const ns_route_info_t *ri, rmq_buf_t *out)
     free(brokers);
 }
 
-void ns_route_topic_list_by_flag(const ns_route_info_t *ri, int32_t mask, bool require_all, rmq_buf_t *out)
+void ns_route_topic_list_by_flag(const ns_route_info_t *ri, int32_t mask, int32_t want, rmq_buf_t *out)
 {
     size_t n;
     const char **names = rmq_map_sorted_keys(&ri->topics, &n);
@@ -566,8 +587,7 @@ void ns_route_topic_list_by_flag(const ns_route_info_t *ri, int32_t mask, bool r
         if (l->n == 0)
             continue;
         int32_t f = l->v[0].sysflag;
-        bool ok = require_all ? (f & mask) == mask : (f & mask) != 0;
-        if (ok)
+        if ((f & mask) == want)
             names[k++] = names[i];
     }
     write_topic_list(out, names, k, NULL);

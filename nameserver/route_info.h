@@ -46,19 +46,21 @@ typedef struct ns_register_result_s {
 } ns_register_result_t;
 
 typedef struct ns_route_info_s {
-    rmq_map_t clusters;      /* cluster -> rmq_map_t* (set of broker names) */
-    rmq_map_t brokers;       /* broker name -> ns_broker_data_t* */
-    rmq_map_t topics;        /* topic -> ns_qd_list_t* */
-    rmq_map_t live;          /* broker addr -> ns_live_t* */
-    rmq_map_t filter_srv;    /* broker addr -> char* (JSON array text) */
+    rmq_map_t clusters;   /* cluster -> rmq_map_t* (set of broker names) */
+    rmq_map_t brokers;    /* broker name -> ns_broker_data_t* */
+    rmq_map_t topics;     /* topic -> ns_qd_list_t* */
+    rmq_map_t live;       /* broker addr -> ns_live_t* */
+    rmq_map_t filter_srv; /* broker addr -> char* (JSON array text) */
 } ns_route_info_t;
 
 void ns_route_init(ns_route_info_t *ri);
 void ns_route_deinit(ns_route_info_t *ri);
 
-void ns_route_register(ns_route_info_t *ri, const ns_register_t *reg, int64_t now_ms, ns_register_result_t *res);
+void ns_route_register(ns_route_info_t *ri, const ns_register_t *reg, int64_t now_ms,
+                       ns_register_result_t *res);
 /* Returns true if the address was registered under that name/id. */
-bool ns_route_unregister(ns_route_info_t *ri, const char *cluster, const char *addr, const char *name, int64_t id);
+bool ns_route_unregister(ns_route_info_t *ri, const char *cluster, const char *addr, const char *name,
+                         int64_t id);
 /* A broker connection closed: drop whatever registered on it (by conn id,
  * else by remote address). */
 void ns_route_conn_closed(ns_route_info_t *ri, uint64_t conn_id, const char *remote_addr);
@@ -66,8 +68,8 @@ void ns_route_conn_closed(ns_route_info_t *ri, uint64_t conn_id, const char *rem
 int ns_route_scan_expired(ns_route_info_t *ri, int64_t now_ms, int64_t expire_ms);
 /* Data version check: true if changed (or unknown); refreshes the live entry's
  * timestamp when unchanged. Writes the stored version to *stored (0/0 if none). */
-bool ns_route_query_data_version(ns_route_info_t *ri, const char *addr, const ns_data_version_t *dv, int64_t now_ms,
-                                 ns_data_version_t *stored);
+bool ns_route_query_data_version(ns_route_info_t *ri, const char *addr, const ns_data_version_t *dv,
+                                 int64_t now_ms, ns_data_version_t *stored);
 
 /* TopicRouteData JSON (false if the topic has no route). standard_json:
  * quoted map keys + non-ASCII escaped (clients >= V4_9_4); otherwise
@@ -80,13 +82,18 @@ void ns_route_topic_list(const ns_route_info_t *ri, rmq_buf_t *out);
 bool ns_route_topics_by_cluster(const ns_route_info_t *ri, const char *cluster, rmq_buf_t *out);
 /* Cluster names + broker names, plus one broker address. */
 void ns_route_system_topic_list(const ns_route_info_t *ri, rmq_buf_t *out);
-/* Unit topic lists: mask = required topicSysFlag bits. */
-void ns_route_topic_list_by_flag(const ns_route_info_t *ri, int32_t mask, bool require_all, rmq_buf_t *out);
+/* Unit topic lists: the topics whose topicSysFlag & mask == want. */
+void ns_route_topic_list_by_flag(const ns_route_info_t *ri, int32_t mask, int32_t want, rmq_buf_t *out);
 /* Clear or set the write permission of every queue of broker name; returns count. */
 int ns_route_wipe_write_perm(ns_route_info_t *ri, const char *broker_name);
 int ns_route_add_write_perm(ns_route_info_t *ri, const char *broker_name);
 /* Remove a topic (everywhere, or only from the brokers of `cluster`). */
 void ns_route_delete_topic(ns_route_info_t *ri, const char *topic, const char *cluster);
 size_t ns_route_live_count(const ns_route_info_t *ri);
+/* Every registered broker address (metrics): cluster, broker name, id,
+ * address, last registration time (ms, 0 when not live). */
+typedef void ns_route_broker_fn(const char *cluster, const char *name, int64_t id, const char *addr,
+                                int64_t last_update_ms, void *ctx);
+void ns_route_each_broker(const ns_route_info_t *ri, ns_route_broker_fn *fn, void *ctx);
 
 #endif

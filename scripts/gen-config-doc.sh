@@ -13,10 +13,14 @@ out=$(mktemp)
   echo "binary (\`<binary> --print-config-md\`); do not edit by hand. Files use Java properties"
   echo "syntax and RocketMQ's key names; unknown keys are reported as warnings and ignored."
   echo "\`-p\` prints every setting with its current value, \`-m\` the important ones (servers)."
+  echo 'Values may use `${VAR}` or `${VAR:-default}` to read the environment (an unset variable'
+  echo 'without a default is an error; `$${` is a literal `${`), and `mqnamesrv`, `mqbroker` and `mqconsole` take any'
+  echo 'setting on the command line as `-o key=value` (repeatable, applied after the `-c` file; an'
+  echo 'unknown key there is an error).'
   echo "The libcomet table lists the properties \`comet_conf_set()\` accepts (Java client names)."
   echo
   # mqbench prints the libcomet client property table
-  for b in mqnamesrv mqbroker mqbench; do
+  for b in mqnamesrv mqbroker mqconsole mqbench; do
     if [ -x "$BIN/$b" ]; then "$BIN/$b" --print-config-md; fi
   done
 } > "$out"

@@ -1,7 +1,8 @@
 #!/bin/sh
-# install_check.sh - install Comet into a temporary prefix and build every
-# client example outside the tree against it with pkg-config: once with the
-# shared library, once fully static. Exits non-zero on the first failure.
+# install_check.sh - install Comet into a temporary prefix, run every installed
+# program from it (-h; mqbench must load the prefix's libcomet), and build
+# every client example outside the tree against it with pkg-config: once with
+# the shared library, once fully static. Exits non-zero on the first failure.
 #
 #   tests/install_check.sh [build-dir]      (default: ./build)
 set -eu
@@ -25,7 +26,29 @@ if [ "$(find "$PREFIX/include" -name '*.h' | wc -l)" -ne 1 ]; then
     exit 1
 fi
 
-for ex in producer push_consumer pull_consumer; do
+# every program is installed and runs from the prefix alone: no build tree,
+# no LD_LIBRARY_PATH (mqbench links the shared libcomet through its RUNPATH).
+# Fails when an install rule is missing or a binary cannot load its libraries.
+for b in mqnamesrv mqbroker mqadmin mqbench; do
+    [ -x "$PREFIX/bin/$b" ] || { echo "install_check: $b was not installed into $PREFIX/bin" >&2; exit 1; }
+    st=0
+    out=$(env -u LD_LIBRARY_PATH "$PREFIX/bin/$b" -h 2>&1) || st=$?
+    if [ "$st" -ne 0 ] || ! printf '%s' "$out" | grep -q "usage"; then
+        echo "install_check: $PREFIX/bin/$b -h exited $st:" >&2
+        printf '%s\n' "$out" >&2
+        exit 1
+    fi
+done
+got=$(env -u LD_LIBRARY_PATH ldd "$PREFIX/bin/mqbench" | awk '$1 == "libcomet.so.0" { print $3 }')
+if [ -z "$got" ] || [ "$(readlink -f "$got")" != "$(readlink -f "$LIBDIR/libcomet.so.0")" ]; then
+    echo "install_check: the installed mqbench does not load $LIBDIR/libcomet.so.0 (got \"$got\"):" >&2
+    env -u LD_LIBRARY_PATH ldd "$PREFIX/bin/mqbench" >&2
+    exit 1
+fi
+
+# the examples' shared header (public API only) travels with them
+cp "$SRC/client/examples/example_common.h" "$WORK/"
+for ex in producer push_consumer pull_consumer transaction_producer; do
     cp "$SRC/client/examples/$ex.c" "$WORK/"
     # shared
     $CC -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags comet) -o "$WORK/$ex" "$WORK/$ex.c" \
@@ -66,4 +89,4 @@ if nm -D --defined-only "$LIBDIR/libcomet.so" | awk '{print $3}' | grep -v '^com
     echo "install_check: libcomet.so exports non-comet_ symbols" >&2
     exit 1
 fi
-echo "install_check: OK ($PREFIX: shared and static builds of producer, push_consumer, pull_consumer; C++)"
+echo "install_check: OK ($PREFIX: mqnamesrv mqbroker mqadmin mqbench run from the prefix; shared and static builds of producer, push_consumer, pull_consumer; C++)"

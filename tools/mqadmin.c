@@ -4,33 +4,34 @@
  *   clusterList topicList topicRoute updateTopic deleteTopic topicStatus
  *   consumerProgress consumerConnection queryMsgById queryMsgByKey
  *   brokerStatus sendMessage consumeMessage queryDlq resendDlqMsg
- *   (the DLQ commands live in mqadmin_dlq.c)
+ *   getSyncStateSet getBrokerEpoch
+ *   (the DLQ commands live in mqadmin_dlq.c, the controller-mode ones in
+ *   mqadmin_ctrl.c)
  *
- * Admin requests go over a small blocking remoting client (one request at a
- * time, single thread); sendMessage / consumeMessage use libcomet. Exit
- * codes: 0 success, 1 the operation failed (the reason is printed), 2 usage
- * error. -n or NAMESRV_ADDR selects the name servers (tried in order). */
-#include <arpa/inet.h>
+ * Admin requests go over the shared blocking remoting client
+ * (rmq_sync_client: one request at a time, single thread); sendMessage /
+ * consumeMessage use libcomet. Exit codes: 0 success, 1 the operation
+ * failed (the reason is printed), 2 usage error. -n or NAMESRV_ADDR selects
+ * the name servers (tried in order). */
 #include <comet/comet.h>
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "rmq_admin_req.h"
 #include "rmq_buf.h"
 #include "rmq_cmd.h"
 #include "rmq_codes.h"
 #include "rmq_json.h"
 #include "rmq_msg_codec.h"
+#include "rmq_sync_client.h"
 #include "mqadmin_dlq.h"
+#include "mqadmin_ctrl.h"
+#include "mqadmin_txn.h"
+#include "tool_security.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -39,14 +40,20 @@ static char *ns_list[16];
 static int ns_count;
 static int timeout_ms = 5000;
 
+/* "mqadmin: <message>" on stderr */
+static void complain(const char *fmt, va_list ap)
+{
+    fprintf(stderr, "mqadmin: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+}
+
 static void die_usage(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "mqadmin: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
+    complain(fmt, ap);
     va_end(ap);
     exit(EXIT_USAGE);
 }
@@ -56,124 +63,24 @@ static int fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "mqadmin: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
+    complain(fmt, ap);
     va_end(ap);
     return EXIT_FAIL;
 }
 
-/* ---------------- blocking remoting client ---------------- */
-
-static int connect_to(const char *addr, char *err, size_t n)
-{
-    char host[256];
-    int port;
-    const char *colon = strrchr(addr, ':');
-    if (!colon || (size_t)(colon - addr) >= sizeof(host)) {
-        snprintf(err, n, "bad address \"%s\" (want host:port)", addr);
-        return -1;
-    }
-    memcpy(host, addr, (size_t)(colon - addr));
-    host[colon - addr] = 0;
-    port = atoi(colon + 1);
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_socktype = SOCK_STREAM;
-    char ps[16];
-    snprintf(ps, sizeof(ps), "%d", port);
-    if (getaddrinfo(host, ps, &hints, &res) != 0 || !res) {
-        snprintf(err, n, "cannot resolve %s", host);
-        return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-        snprintf(err, n, "connect to %s failed: %s", addr, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return -1;
-    }
-    freeaddrinfo(res);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
-
-static bool read_full(int fd, void *p, size_t n, int64_t deadline_ms)
-{
-    uint8_t *b = p;
-    while (n) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        if (now >= deadline_ms)
-            return false;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        if (poll(&pfd, 1, (int)(deadline_ms - now)) <= 0)
-            return false;
-        ssize_t r = read(fd, b, n);
-        if (r <= 0)
-            return false;
-        b += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
-
-/* One request/response to addr. 0 ok (resp filled), else prints why. */
+/* One request/response to addr over the shared blocking client
+ * (rmq_sync_client), signed and over TLS as tool_security says. 0 ok (resp
+ * filled), else prints why unless quiet. */
 static int call(const char *addr, rmq_cmd_t *req, rmq_cmd_t *resp, bool quiet)
 {
-    char err[256];
-    int fd = connect_to(addr, err, sizeof(err));
-    if (fd < 0) {
-        if (!quiet)
-            fprintf(stderr, "mqadmin: %s\n", err);
-        return -1;
-    }
-    static int32_t opaque = 1;
-    req->opaque = opaque++;
-    rmq_buf_t b;
-    rmq_buf_init(&b);
-    rmq_cmd_encode(req, &b);
-    bool ok = write(fd, b.data, b.len) == (ssize_t)b.len;
-    rmq_buf_free(&b);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
-    while (ok) {
-        uint8_t lb[4];
-        if (!read_full(fd, lb, 4, deadline)) {
-            ok = false;
-            break;
-        }
-        size_t len = rmq_be32(lb);
-        if (len < 4 || len > RMQ_FRAME_MAX_DEFAULT) {
-            ok = false;
-            break;
-        }
-        uint8_t *frame = malloc(len);
-        if (!read_full(fd, frame, len, deadline)) {
-            free(frame);
-            ok = false;
-            break;
-        }
-        rmq_err_t e = rmq_cmd_decode(resp, frame, len, err, sizeof(err));
-        free(frame);
-        if (e != RMQ_OK) {
-            ok = false;
-            break;
-        }
-        if (rmq_cmd_is_response(resp) && resp->opaque == req->opaque)
-            break;
-        rmq_cmd_deinit(resp); /* a server-initiated request: skip */
-    }
-    close(fd);
-    if (!ok) {
-        if (!quiet)
-            fprintf(stderr, "mqadmin: no answer from %s within %d ms\n", addr, timeout_ms);
-        return -1;
-    }
-    return 0;
+    rmq_sync_client_t c;
+    rmq_err_t e = rmq_sync_connect_secure(&c, addr, timeout_ms, tool_security());
+    if (e == RMQ_OK)
+        e = rmq_sync_call(&c, req, resp, timeout_ms);
+    if (e != RMQ_OK && !quiet)
+        fprintf(stderr, "mqadmin: %s\n", c.err);
+    rmq_sync_close(&c);
+    return e == RMQ_OK ? 0 : -1;
 }
 
 /* Name-server request with failover over -n's list. */
@@ -334,12 +241,27 @@ static int opt_int(args_t *a, char k, int def)
 
 /* ---------------- sub-commands ---------------- */
 
+/* GET_BROKER_RUNTIME_INFO's table of one broker, or NULL (quiet). */
+static json_t *runtime_table(const char *addr)
+{
+    return mqadmin_runtime_table(call, addr);
+}
+
+static const char *tval(json_t *t, const char *k)
+{
+    json_t *v = json_object_get(t, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Every broker of every cluster with its role and, for a slave, how many
+ * commit-log bytes it is behind its master (from both runtime infos). */
 static int cmd_cluster_list(args_t *a)
 {
     json_t *ci = cluster_info();
     if (!ci)
         return EXIT_FAIL;
-    printf("%-22s %-22s %-5s %-24s\n", "#Cluster Name", "#Broker Name", "#BID", "#Addr");
+    printf("%-22s %-22s %-5s %-24s %-13s %s\n", "#Cluster Name", "#Broker Name", "#BID", "#Addr", "#Role",
+           "#Behind(bytes)");
     json_t *cat = json_object_get(ci, "clusterAddrTable"), *bat = json_object_get(ci, "brokerAddrTable");
     const char *cname;
     json_t *names;
@@ -348,14 +270,97 @@ static int cmd_cluster_list(args_t *a)
         for (size_t i = 0; i < json_array_size(names); i++) {
             const char *bn = json_string_value(json_array_get(names, i));
             json_t *addrs = json_object_get(json_object_get(bat, bn ? bn : ""), "brokerAddrs");
+            const char *maddr = master_of(json_object_get(bat, bn ? bn : ""));
+            json_t *mt = maddr ? runtime_table(maddr) : NULL;
+            const char *mmax = tval(mt, "commitLogMaxOffset");
             const char *id;
             json_t *addr;
             json_object_foreach(addrs, id, addr)
-                printf("%-22s %-22s %-5s %-24s\n", cname, bn, id, json_string_value(addr));
+            {
+                const char *ad = json_string_value(addr);
+                json_t *t = ad && maddr && !strcmp(ad, maddr) ? json_incref(mt) : runtime_table(ad ? ad : "");
+                const char *role = tval(t, "brokerRole");
+                const char *smax = tval(t, "commitLogMaxOffset");
+                char behind[32] = "-";
+                if (strcmp(id, "0") != 0) {
+                    if (mmax && smax) {
+                        long long d = strtoll(mmax, NULL, 10) - strtoll(smax, NULL, 10);
+                        snprintf(behind, sizeof(behind), "%lld", d > 0 ? d : 0);
+                    } else {
+                        snprintf(behind, sizeof(behind), "?");
+                    }
+                }
+                printf("%-22s %-22s %-5s %-24s %-13s %s\n", cname, bn, id, ad ? ad : "", role ? role : "?",
+                       behind);
+                json_decref(t);
+            }
+            json_decref(mt);
         }
     }
     json_decref(ci);
     return 0;
+}
+
+/* Replication state of brokers: a master's slaves (acknowledged offset, lag,
+ * in sync or not), a slave's master and lag. */
+static int cmd_ha_status(args_t *a)
+{
+    char **addrs = NULL;
+    int n = 0;
+    if (a->o['b']) {
+        addrs = calloc(2, sizeof(char *));
+        addrs[0] = strdup(a->o['b']);
+        n = 1;
+    } else {
+        json_t *ci = cluster_info();
+        if (!ci)
+            return EXIT_FAIL;
+        json_t *cat = json_object_get(ci, "clusterAddrTable"), *bat = json_object_get(ci, "brokerAddrTable");
+        addrs = calloc(256, sizeof(char *));
+        const char *cname;
+        json_t *names;
+        json_object_foreach(cat, cname, names)
+        {
+            if (a->o['c'] && strcmp(a->o['c'], cname) != 0)
+                continue;
+            for (size_t i = 0; i < json_array_size(names); i++) {
+                json_t *addrs_j = json_object_get(
+                    json_object_get(bat, json_string_value(json_array_get(names, i))), "brokerAddrs");
+                const char *id;
+                json_t *ad;
+                json_object_foreach(addrs_j, id, ad) if (json_is_string(ad) && n < 255) addrs[n++] =
+                    strdup(json_string_value(ad));
+            }
+        }
+        json_decref(ci);
+    }
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        json_t *t = runtime_table(addrs[i]);
+        if (!t) {
+            fprintf(stderr, "mqadmin: %s did not answer\n", addrs[i]);
+            rc = EXIT_FAIL;
+            continue;
+        }
+        const char *role = tval(t, "haRole");
+        printf("%s %s epoch %s commitLogMaxOffset %s\n", addrs[i], role ? role : "?",
+               tval(t, "haEpoch") ? tval(t, "haEpoch") : "?",
+               tval(t, "commitLogMaxOffset") ? tval(t, "commitLogMaxOffset") : "?");
+        if (role && !strcmp(role, "SLAVE")) {
+            printf("  master %s connected %s behind %s bytes\n", tval(t, "haMasterAddress"),
+                   tval(t, "haMasterConnected"), tval(t, "haLagBytes"));
+        } else {
+            printf("  slaves connected %s, in sync %s\n", tval(t, "haConnectedSlaves"),
+                   tval(t, "haInSyncSlaves"));
+            const char *k;
+            json_t *v;
+            json_object_foreach(t, k, v) if (!strncmp(k, "haSlave", 7))
+                printf("  slave %s: %s\n", k + 7, json_string_value(v));
+        }
+        json_decref(t);
+    }
+    free_strv(addrs, n);
+    return rc;
 }
 
 static int cmd_topic_list(args_t *a)
@@ -405,33 +410,28 @@ static int for_targets(args_t *a, char ***addrs)
     return n;
 }
 
-static int cmd_update_topic(args_t *a)
+/* Send the request build() makes to every target broker (for_targets) and
+ * hand each successful answer to answer(); EXIT_FAIL when a target failed
+ * (the reason printed), -1 when there is no target. */
+typedef struct {
+    void (*build)(rmq_cmd_t *req, void *arg);
+    void (*answer)(const char *addr, int ntargets, rmq_cmd_t *resp, void *arg);
+    void *arg;
+} per_target_t;
+
+static int each_target(args_t *a, const per_target_t *t)
 {
-    const char *topic = need(a, 't', "topic");
-    int r = opt_int(a, 'r', 8), w = opt_int(a, 'w', 8), perm = opt_int(a, 'p', 6);
-    if (r < 1 || w < 1 || r > 1024 || w > 1024)
-        die_usage("-r / -w must be between 1 and 1024");
-    if (perm != 2 && perm != 4 && perm != 6)
-        die_usage("-p must be 2 (W), 4 (R) or 6 (RW)");
     char **addrs;
     int n = for_targets(a, &addrs);
     if (n <= 0)
-        return EXIT_FAIL;
+        return -1;
     int rc = 0;
     for (int i = 0; i < n; i++) {
         rmq_cmd_t req, resp;
-        rmq_cmd_init_request(&req, RMQ_REQ_UPDATE_AND_CREATE_TOPIC);
-        rmq_cmd_set_ext(&req, "topic", topic);
-        rmq_cmd_set_ext(&req, "defaultTopic", "TBW102");
-        rmq_cmd_set_ext_i64(&req, "readQueueNums", r);
-        rmq_cmd_set_ext_i64(&req, "writeQueueNums", w);
-        rmq_cmd_set_ext_i64(&req, "perm", perm);
-        rmq_cmd_set_ext(&req, "topicFilterType", "SINGLE_TAG");
-        rmq_cmd_set_ext_i64(&req, "topicSysFlag", 0);
-        rmq_cmd_set_ext(&req, "order", "false");
+        t->build(&req, t->arg);
         if (call(addrs[i], &req, &resp, false) == 0) {
             if (check_code(&resp, addrs[i]) == 0)
-                printf("create topic to %s success.\n", addrs[i]);
+                t->answer(addrs[i], n, &resp, t->arg);
             else
                 rc = EXIT_FAIL;
             rmq_cmd_deinit(&resp);
@@ -441,6 +441,46 @@ static int cmd_update_topic(args_t *a)
         rmq_cmd_deinit(&req);
     }
     free_strv(addrs, n);
+    return rc;
+}
+
+typedef struct {
+    const char *topic;
+    int r, w, perm;
+} topic_args_t;
+
+static void build_update_topic(rmq_cmd_t *req, void *arg)
+{
+    const topic_args_t *t = arg;
+    rmq_cmd_init_request(req, RMQ_REQ_UPDATE_AND_CREATE_TOPIC);
+    rmq_cmd_set_ext(req, "topic", t->topic);
+    rmq_cmd_set_ext(req, "defaultTopic", "TBW102");
+    rmq_cmd_set_ext_i64(req, "readQueueNums", t->r);
+    rmq_cmd_set_ext_i64(req, "writeQueueNums", t->w);
+    rmq_cmd_set_ext_i64(req, "perm", t->perm);
+    rmq_cmd_set_ext(req, "topicFilterType", "SINGLE_TAG");
+    rmq_cmd_set_ext_i64(req, "topicSysFlag", 0);
+    rmq_cmd_set_ext(req, "order", "false");
+}
+
+static void topic_created(const char *addr, int ntargets, rmq_cmd_t *resp, void *arg)
+{
+    (void)ntargets, (void)resp, (void)arg;
+    printf("create topic to %s success.\n", addr);
+}
+
+static int cmd_update_topic(args_t *a)
+{
+    const char *topic = need(a, 't', "topic");
+    int r = opt_int(a, 'r', 8), w = opt_int(a, 'w', 8), perm = opt_int(a, 'p', 6);
+    if (r < 1 || w < 1 || r > 1024 || w > 1024)
+        die_usage("-r / -w must be between 1 and 1024");
+    if (perm != 2 && perm != 4 && perm != 6)
+        die_usage("-p must be 2 (W), 4 (R) or 6 (RW)");
+    topic_args_t t = {topic, r, w, perm};
+    int rc = each_target(a, &(per_target_t){build_update_topic, topic_created, &t});
+    if (rc < 0)
+        return EXIT_FAIL;
     printf("TopicConfig [topicName=%s, readQueueNums=%d, writeQueueNums=%d, perm=%d]\n", topic, r, w, perm);
     return rc;
 }
@@ -488,11 +528,7 @@ static int queue_offset(const char *addr, int code, const char *topic, const cha
                         const char *group, int64_t *out)
 {
     rmq_cmd_t req, resp;
-    rmq_cmd_init_request(&req, code);
-    if (group)
-        rmq_cmd_set_ext(&req, "consumerGroup", group);
-    rmq_cmd_set_ext(&req, "topic", topic);
-    rmq_cmd_set_ext_i64(&req, "queueId", qid);
+    rmq_admin_req_queue(&req, code, group, topic, qid);
     rmq_cmd_set_ext(&req, "bname", bname);
     int rc = -1;
     if (call(addr, &req, &resp, false) == 0) {
@@ -816,50 +852,33 @@ static int cmd_query_by_key(args_t *a)
     return query_by_key(need(a, 't', "topic"), need(a, 'k', "key"), false);
 }
 
+static void build_runtime_info(rmq_cmd_t *req, void *arg)
+{
+    (void)arg;
+    rmq_cmd_init_request(req, RMQ_REQ_GET_BROKER_RUNTIME_INFO);
+}
+
+/* the runtime table, sorted; each line prefixed with the address when there are several */
+static void print_runtime_info(const char *addr, int ntargets, rmq_cmd_t *resp, void *arg)
+{
+    (void)arg;
+    json_t *j = body_json(resp, "runtime info");
+    json_t *t = json_object_get(j, "table");
+    size_t m;
+    const char **keys = rmq_json_sorted_keys(t, &m);
+    for (size_t x = 0; x < m; x++) {
+        json_t *val = json_object_get(t, keys[x]);
+        printf("%s%-32s: %s\n", ntargets > 1 ? addr : "", keys[x],
+               json_is_string(val) ? json_string_value(val) : "");
+    }
+    free(keys);
+    json_decref(j);
+}
+
 static int cmd_broker_status(args_t *a)
 {
-    char **addrs;
-    int n = for_targets(a, &addrs);
-    if (n <= 0)
-        return EXIT_FAIL;
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
-        rmq_cmd_t req, resp;
-        rmq_cmd_init_request(&req, RMQ_REQ_GET_BROKER_RUNTIME_INFO);
-        if (call(addrs[i], &req, &resp, false) == 0) {
-            if (check_code(&resp, addrs[i]) == 0) {
-                json_t *j = body_json(&resp, "runtime info");
-                json_t *t = json_object_get(j, "table");
-                const char *k;
-                json_t *v;
-                /* sorted output */
-                size_t nk = json_object_size(t), m = 0;
-                const char **keys = calloc(nk + 1, sizeof(char *));
-                json_object_foreach(t, k, v) keys[m++] = k;
-                for (size_t x = 1; x < m; x++)
-                    for (size_t y = x; y > 0 && strcmp(keys[y - 1], keys[y]) > 0; y--) {
-                        const char *tmp = keys[y];
-                        keys[y] = keys[y - 1];
-                        keys[y - 1] = tmp;
-                    }
-                for (size_t x = 0; x < m; x++) {
-                    json_t *val = json_object_get(t, keys[x]);
-                    printf("%s%-32s: %s\n", n > 1 ? addrs[i] : "", keys[x],
-                           json_is_string(val) ? json_string_value(val) : "");
-                }
-                free(keys);
-                json_decref(j);
-            } else {
-                rc = EXIT_FAIL;
-            }
-            rmq_cmd_deinit(&resp);
-        } else {
-            rc = EXIT_FAIL;
-        }
-        rmq_cmd_deinit(&req);
-    }
-    free_strv(addrs, n);
-    return rc;
+    int rc = each_target(a, &(per_target_t){build_runtime_info, print_runtime_info, NULL});
+    return rc < 0 ? EXIT_FAIL : rc;
 }
 
 static int64_t parse_when(const char *s)
@@ -936,6 +955,8 @@ static comet_conf_t *client_conf(const char *group_key, const char *group)
     comet_conf_set(conf, group_key, group, err, sizeof(err));
     const char *lvl = getenv("MQADMIN_LOG_LEVEL");
     comet_conf_set(conf, "logLevel", lvl && *lvl ? lvl : "ERROR", err, sizeof(err));
+    if (!tool_security_conf(conf, err, sizeof(err)))
+        fprintf(stderr, "mqadmin: %s\n", err);
     return conf;
 }
 
@@ -1040,6 +1061,39 @@ static int cmd_resend_dlq_msg(args_t *a)
     return mqadmin_resend_dlq_msg(&dlq_ops, need(a, 'g', "group"), need(a, 'i', "msgId"));
 }
 
+/* A controller-mode report (mqadmin_ctrl.h) over the cluster the name
+ * servers describe, filtered by -c cluster and -b broker name. */
+static int ctrl_report(args_t *a, int (*report)(mqadmin_call_fn *, json_t *, const char *, const char *))
+{
+    json_t *ci = cluster_info();
+    if (!ci)
+        return EXIT_FAIL;
+    int rc = report(call, ci, a->o[(unsigned char)'c'], a->o[(unsigned char)'b']);
+    json_decref(ci);
+    return rc;
+}
+
+static int cmd_get_sync_state_set(args_t *a)
+{
+    return ctrl_report(a, mqadmin_sync_state_set);
+}
+
+static int cmd_get_broker_epoch(args_t *a)
+{
+    return ctrl_report(a, mqadmin_broker_epoch);
+}
+
+static int cmd_pending_transactions(args_t *a)
+{
+    const char *b = a->o[(unsigned char)'b'];
+    json_t *ci = b ? NULL : cluster_info();
+    if (!b && !ci)
+        return 1;
+    int rc = mqadmin_pending_transactions(call, ci, b, a->o[(unsigned char)'g']);
+    json_decref(ci);
+    return rc;
+}
+
 typedef struct sub_s {
     const char *name;
     const char *opts;
@@ -1048,7 +1102,8 @@ typedef struct sub_s {
 } sub_t;
 
 static const sub_t subs[] = {
-    {"clusterList", "", cmd_cluster_list, "List clusters, brokers and their addresses"},
+    {"clusterList", "", cmd_cluster_list,
+     "List clusters and brokers: address, role, and how many bytes a slave is behind its master"},
     {"topicList", "", cmd_topic_list, "List all topics"},
     {"topicRoute", "t", cmd_topic_route, "-t topic: print the route (TopicRouteData)"},
     {"updateTopic", "tbcrwp", cmd_update_topic,
@@ -1064,6 +1119,10 @@ static const sub_t subs[] = {
      "-g group -t topic -s (now | ms | yyyy-MM-dd#HH:mm:ss:SSS) [-f force=true]: move the group's offsets; "
      "online consumers follow"},
     {"brokerStatus", "bc", cmd_broker_status, "(-b brokerAddr | -c cluster): broker runtime information"},
+    {"haStatus", "bc", cmd_ha_status,
+     "[-b brokerAddr | -c cluster]: replication: each master's slaves (acknowledged offset, lag, in sync), "
+     "each "
+     "slave's master"},
     {"sendMessage", "tpkcbi", cmd_send_message,
      "-t topic -p body [-k keys] [-c tags] [-b brokerName -i queueId]"},
     {"consumeMessage", "tbiocg", cmd_consume_message,
@@ -1073,6 +1132,15 @@ static const sub_t subs[] = {
      "-g group [-c count=128]: messages in %DLQ%group, with their original topic"},
     {"resendDlqMsg", "gi", cmd_resend_dlq_msg,
      "-g group -i msgId: send a dead-lettered message back to its original topic"},
+    {"pendingTransactions", "gb", cmd_pending_transactions,
+     "[-g producerGroup] [-b brokerAddr]: half messages waiting for END_TRANSACTION (count, oldest age)"},
+    {"getSyncStateSet", "cb", cmd_get_sync_state_set,
+     "[-c cluster] [-b brokerName]: controller mode: per group the master, its epoch, the in-sync set and "
+     "each "
+     "replica's acknowledged offset and lag"},
+    {"getBrokerEpoch", "cb", cmd_get_broker_epoch,
+     "[-c cluster] [-b brokerName]: controller mode: each broker's epochs (start and end commit-log "
+     "offsets)"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -1081,7 +1149,10 @@ static void help(FILE *out)
     fprintf(out, "usage: mqadmin <command> [-n namesrvAddr] [options]\n\nCommands:\n");
     for (const sub_t *s = subs; s->name; s++)
         fprintf(out, "  %-20s %s\n", s->name, s->help);
-    fprintf(out, "\n-n host:port[;host:port] or env NAMESRV_ADDR. Exit status: 0 ok, 1 failed, 2 usage.\n");
+    fprintf(out, "\n-n host:port[;host:port] or env NAMESRV_ADDR. Exit status: 0 ok, 1 failed, 2 usage.\n"
+                 "ACL: accessKey/secretKey from $ROCKETMQ_HOME/conf/tools.yml or MQADMIN_ACCESS_KEY / "
+                 "MQADMIN_SECRET_KEY.\nTLS: MQADMIN_TLS_CA=ca.pem (verified), MQADMIN_TLS=1 (system CAs), "
+                 "MQADMIN_TLS_INSECURE=1.\n");
 }
 
 int main(int argc, char **argv)
@@ -1097,6 +1168,7 @@ int main(int argc, char **argv)
     const char *t = getenv("MQADMIN_TIMEOUT_MS");
     if (t && atoi(t) > 0)
         timeout_ms = atoi(t);
+    tool_security_init();
     for (const sub_t *s = subs; s->name; s++) {
         if (strcmp(s->name, argv[1]) == 0) {
             args_t a;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rmq_admin_req.h"
 #include "rmq_buf.h"
 #include "rmq_codes.h"
 #include "rmq_err.h"
@@ -72,17 +73,7 @@ static int scan_dlq(const mqadmin_ops_t *ops, const char *group, dlq_fn_t *fn, v
             int64_t off = 0;
             for (int pulls = 0; pulls < MAX_PULLS_PER_QUEUE && !stop; pulls++) {
                 rmq_cmd_t req, resp;
-                rmq_cmd_init_request(&req, RMQ_REQ_PULL_MESSAGE);
-                rmq_cmd_set_ext(&req, "consumerGroup", group);
-                rmq_cmd_set_ext(&req, "topic", topic);
-                rmq_cmd_set_ext_i64(&req, "queueId", qid);
-                rmq_cmd_set_ext_i64(&req, "queueOffset", off);
-                rmq_cmd_set_ext_i64(&req, "maxMsgNums", PULL_BATCH);
-                rmq_cmd_set_ext_i64(&req, "sysFlag", 0x4); /* subscription in the request, no commit */
-                rmq_cmd_set_ext_i64(&req, "commitOffset", 0);
-                rmq_cmd_set_ext_i64(&req, "suspendTimeoutMillis", 0);
-                rmq_cmd_set_ext(&req, "subscription", "*");
-                rmq_cmd_set_ext_i64(&req, "subVersion", 0);
+                rmq_admin_req_browse(&req, group, topic, qid, off, PULL_BATCH); /* no commit */
                 int r = ops->call(addr, &req, &resp, false);
                 rmq_cmd_deinit(&req);
                 if (r != 0) {

@@ -1,9 +1,13 @@
 /* allocate.c - the allocate thread ("StoreAlloc"): creates, reserves
  * (posix_fallocate) and maps the next commit-log segment before the writer
- * needs it, and optionally pre-touches its pages (warmMapedFileEnable).
+ * needs it, and optionally pre-touches its pages (warmMapedFileEnable);
+ * and keeps the pages just ahead of the writer faulted in (a page fault on
+ * the append path costs more than the append), so the broker's I/O thread
+ * never zeroes or maps a page.
  *
  * Owns: a small table of requests (at most a few), guarded by a->lock.
- * Runs: requests on its own thread; take/prefetch on the writer.
+ * Runs: requests on its own thread (a service of the kit, rmq_service.h);
+ * take/prefetch on the writer.
  * Must never: hand out a segment that is not fully reserved on disk, or
  * make the writer wait unless it is a whole segment ahead of this thread. */
 #include "allocate.h"
@@ -16,6 +20,7 @@
 
 #include "rmq_alloc.h"
 #include "rmq_log.h"
+#include "rmq_service.h"
 #include "rmq_time.h"
 
 #define MAX_REQ 4
@@ -32,46 +37,76 @@ typedef struct {
 
 struct rmq_allocator_s {
     pthread_mutex_t lock;
-    pthread_cond_t cond;   /* work or result available */
+    pthread_cond_t cond; /* a result available (take waits for it) */
     req_t req[MAX_REQ];
-    bool running, stop, warm;
-    pthread_t thr;
+    bool running, warm, huge;
+    rmq_service_t *svc; /* "StoreAlloc", woken when there is work */
+    /* the writer's window: mf faulted in up to upto (done so far: done) */
+    rmq_mapped_file_t *wmf;
+    int64_t wupto, wdone;
     bool (*quota_ok)(void *opaque, int64_t bytes);
     void *opaque;
 };
 
-rmq_allocator_t *rmq_allocator_new(bool warm, bool (*quota_ok)(void *, int64_t), void *opaque)
+static void alloc_main(rmq_service_t *svc, void *arg);
+
+rmq_allocator_t *rmq_allocator_new(bool warm, bool huge, bool (*quota_ok)(void *, int64_t), void *opaque)
 {
     rmq_allocator_t *a = rmq_calloc(1, sizeof(*a));
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->cond, NULL);
     a->warm = warm;
+    a->huge = huge;
     a->quota_ok = quota_ok;
     a->opaque = opaque;
+    a->svc = rmq_service_new("StoreAlloc", alloc_main, a);
     return a;
 }
 
-static rmq_err_t create_one(rmq_allocator_t *a, const char *path, int64_t from, int64_t size, rmq_mapped_file_t **out)
+static rmq_err_t create_one(rmq_allocator_t *a, const char *path, int64_t from, int64_t size,
+                            rmq_mapped_file_t **out)
 {
     if (a->quota_ok && !a->quota_ok(a->opaque, size)) {
         rmq_log(RMQ_LOG_WARN, "store", "not creating %s: disk space above the limit", path);
         return RMQ_ERR__DISK_FULL;
     }
-    return rmq_mapped_file_open(path, from, size, true, a->warm, out);
+    rmq_err_t err = rmq_mapped_file_open_flags(
+        path, from, size, true, (a->warm ? RMQ_MF_WARM : 0) | (a->huge ? RMQ_MF_HUGE : 0), out);
+    if (err == RMQ_OK && !a->warm) /* the first appends find their pages */
+        rmq_mapped_file_prefault(*out, 0, rmq_allocator_warm_ahead(*out));
+    return err;
 }
 
-static void *alloc_main(void *arg)
+int64_t rmq_allocator_warm_ahead(const rmq_mapped_file_t *mf)
+{
+    return mf->huge ? (int64_t)8 << 20 : (int64_t)1 << 20;
+}
+
+static void alloc_main(rmq_service_t *svc, void *arg)
 {
     rmq_allocator_t *a = arg;
-    rmq_log_set_thread_name("StoreAlloc");
     pthread_mutex_lock(&a->lock);
-    while (!a->stop) {
+    while (!rmq_service_stopped(svc)) {
         req_t *r = NULL;
         for (int i = 0; i < MAX_REQ; i++)
             if (a->req[i].state == REQ_PENDING && (!r || a->req[i].from < r->from))
                 r = &a->req[i];
-        if (!r) {
-            pthread_cond_wait(&a->cond, &a->lock);
+        if (!r && a->wmf && a->wdone < a->wupto) {
+            rmq_mapped_file_t *mf = a->wmf;
+            int64_t from = a->wdone, to = a->wupto;
+            rmq_mapped_file_hold(mf);
+            pthread_mutex_unlock(&a->lock);
+            rmq_mapped_file_prefault(mf, from, to);
+            pthread_mutex_lock(&a->lock);
+            if (a->wmf == mf && a->wdone < to)
+                a->wdone = to;
+            rmq_mapped_file_release(mf);
+            continue;
+        }
+        if (!r) { /* a wake-up while the lock is released is not lost: the wait returns at once */
+            pthread_mutex_unlock(&a->lock);
+            rmq_service_wait_for_running(svc, -1);
+            pthread_mutex_lock(&a->lock);
             continue;
         }
         r->state = REQ_RUNNING;
@@ -88,21 +123,15 @@ static void *alloc_main(void *arg)
         pthread_cond_broadcast(&a->cond);
     }
     pthread_mutex_unlock(&a->lock);
-    return NULL;
 }
 
 rmq_err_t rmq_allocator_start(rmq_allocator_t *a)
 {
     pthread_mutex_lock(&a->lock);
-    a->stop = false;
-    int rc = pthread_create(&a->thr, NULL, alloc_main, a);
-    a->running = rc == 0;
+    rmq_err_t err = rmq_service_start(a->svc);
+    a->running = err == RMQ_OK;
     pthread_mutex_unlock(&a->lock);
-    if (rc) {
-        rmq_log_errno(RMQ_LOG_ERROR, "store", rc, "pthread_create(StoreAlloc) failed");
-        return RMQ_ERR__IO;
-    }
-    return RMQ_OK;
+    return err;
 }
 
 static void req_clear(req_t *r, bool unlink_file)
@@ -120,13 +149,12 @@ void rmq_allocator_destroy(rmq_allocator_t *a)
     if (!a)
         return;
     pthread_mutex_lock(&a->lock);
-    bool running = a->running;
-    a->stop = true;
-    a->running = false;
+    a->running = false; /* take creates segments itself from now on */
     pthread_cond_broadcast(&a->cond);
     pthread_mutex_unlock(&a->lock);
-    if (running)
-        pthread_join(a->thr, NULL);
+    rmq_service_free(a->svc); /* stops and joins the thread */
+    if (a->wmf)
+        rmq_mapped_file_release(a->wmf);
     for (int i = 0; i < MAX_REQ; i++)
         req_clear(&a->req[i], true);
     pthread_mutex_destroy(&a->lock);
@@ -154,7 +182,7 @@ static req_t *add_locked(rmq_allocator_t *a, const char *path, int64_t from, int
             r->path = rmq_strdup(path);
             r->from = from;
             r->size = size;
-            pthread_cond_broadcast(&a->cond);
+            rmq_service_wakeup(a->svc);
             return r;
         }
     }
@@ -167,7 +195,8 @@ void rmq_allocator_prefetch(rmq_allocator_t *a, const char *path, int64_t from, 
     if (a->running) {
         /* drop stale prepared segments that are behind the new one */
         for (int i = 0; i < MAX_REQ; i++)
-            if ((a->req[i].state == REQ_READY || a->req[i].state == REQ_FAILED) && a->req[i].from < from - size)
+            if ((a->req[i].state == REQ_READY || a->req[i].state == REQ_FAILED) &&
+                a->req[i].from < from - size)
                 req_clear(&a->req[i], true);
         add_locked(a, path, from, size);
     }
@@ -218,4 +247,24 @@ rmq_err_t rmq_allocator_take(rmq_allocator_t *a, const char *path, int64_t from,
     }
     pthread_mutex_unlock(&a->lock);
     return err;
+}
+
+void rmq_allocator_warm(rmq_allocator_t *a, rmq_mapped_file_t *mf, int64_t upto)
+{
+    pthread_mutex_lock(&a->lock);
+    if (a->running) {
+        if (a->wmf != mf) {
+            if (a->wmf)
+                rmq_mapped_file_release(a->wmf);
+            rmq_mapped_file_hold(mf);
+            a->wmf = mf;
+            a->wdone = atomic_load(&mf->wrote);
+            a->wupto = 0;
+        }
+        if (upto > a->wupto) {
+            a->wupto = upto;
+            rmq_service_wakeup(a->svc);
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
 }

@@ -1,5 +1,5 @@
 /* checkpoint.c - the 4096-byte checkpoint file: physicMsgTimestamp @0,
- * logicsMsgTimestamp @8, indexMsgTimestamp @16 (PROTOCOL.md §5.10).
+ * logicsMsgTimestamp @8, indexMsgTimestamp @16 (docs/protocol.md §5.10).
  *
  * Owns: the checkpoint mapping. Values are set by the flush / reput /
  * cq-flush threads (atomics) and written to disk only by rmq_checkpoint_flush
@@ -51,9 +51,32 @@ static void raise_to(_Atomic int64_t *v, int64_t ts)
         ;
 }
 
-void rmq_checkpoint_set_physic(rmq_checkpoint_t *c, int64_t ts) { raise_to(&c->physic_ts, ts); }
-void rmq_checkpoint_set_logics(rmq_checkpoint_t *c, int64_t ts) { raise_to(&c->logics_ts, ts); }
-void rmq_checkpoint_set_index(rmq_checkpoint_t *c, int64_t ts) { raise_to(&c->index_ts, ts); }
+void rmq_checkpoint_set_physic(rmq_checkpoint_t *c, int64_t ts)
+{
+    raise_to(&c->physic_ts, ts);
+}
+void rmq_checkpoint_set_logics(rmq_checkpoint_t *c, int64_t ts)
+{
+    raise_to(&c->logics_ts, ts);
+}
+void rmq_checkpoint_set_index(rmq_checkpoint_t *c, int64_t ts)
+{
+    raise_to(&c->index_ts, ts);
+}
+
+static void lower_to(_Atomic int64_t *v, int64_t ts)
+{
+    int64_t cur = atomic_load(v);
+    while (ts < cur && !atomic_compare_exchange_weak(v, &cur, ts))
+        ;
+}
+
+void rmq_checkpoint_lower(rmq_checkpoint_t *c, int64_t ts)
+{
+    lower_to(&c->physic_ts, ts);
+    lower_to(&c->logics_ts, ts);
+    lower_to(&c->index_ts, ts);
+}
 
 int64_t rmq_checkpoint_min_ts(rmq_checkpoint_t *c)
 {
@@ -70,5 +93,5 @@ rmq_err_t rmq_checkpoint_flush(rmq_checkpoint_t *c, int64_t logics)
     rmq_wbe64(c->mf->base + 16, (uint64_t)atomic_load(&c->index_ts));
     atomic_store(&c->mf->flushed, 0);
     atomic_store(&c->mf->wrote, RMQ_CHECKPOINT_FILE_SIZE);
-    return rmq_mapped_file_flush(c->mf, 0, NULL);
+    return rmq_mapped_file_flush(c->mf, 0, NULL, NULL);
 }

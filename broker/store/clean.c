@@ -198,8 +198,8 @@ static void delete_expired_commitlog(rmq_store_t *s, bool manual)
         rmq_mapped_file_release(files[i]);
     free(files);
     if (del) {
-        rmq_log(RMQ_LOG_INFO, "store", "retention: deleting %zu commit-log segment(s) (disk %d%%%s%s%s)", del, ratio,
-                timeup ? ", time" : "", force ? ", forced" : "", manual ? ", manual" : "");
+        rmq_log(RMQ_LOG_INFO, "store", "retention: deleting %zu commit-log segment(s) (disk %d%%%s%s%s)", del,
+                ratio, timeup ? ", time" : "", force ? ", forced" : "", manual ? ", manual" : "");
         rmq_mfq_remove_first(s->cl->mfq, del);
     }
 }
@@ -207,12 +207,8 @@ static void delete_expired_commitlog(rmq_store_t *s, bool manual)
 static void delete_expired_logics(rmq_store_t *s)
 {
     int64_t cl_min = rmq_commitlog_min_offset(s->cl);
-    pthread_mutex_lock(&s->cq_lock);
-    size_t n = s->cq_table.count, i = 0;
-    rmq_consume_queue_t **arr = rmq_malloc((n + 1) * sizeof(*arr));
-    for (rmq_strmap_ent_t *e = rmq_strmap_next(&s->cq_table, NULL); e && i < n; e = rmq_strmap_next(&s->cq_table, e))
-        arr[i++] = e->v.ptr;
-    pthread_mutex_unlock(&s->cq_lock);
+    size_t i;
+    rmq_consume_queue_t **arr = rmq_store_cq_list(s, &i);
     for (size_t k = 0; k < i; k++)
         rmq_cq_delete_expired(arr[k], cl_min);
     free(arr);
@@ -231,17 +227,13 @@ void rmq_store_clean_once(rmq_store_t *s)
     pthread_mutex_unlock(&s->clean_lock);
 }
 
-static void *clean_main(void *arg)
+static void clean_main(rmq_service_t *svc, void *arg)
 {
     rmq_store_t *s = arg;
-    rmq_log_set_thread_name("StoreClean");
     s->last_clean_mono = rmq_mono_ms();
-    while (!atomic_load(&s->stopping)) {
-        pthread_mutex_lock(&s->svc_lock);
-        if (!atomic_load(&s->stopping))
-            rmq_store_svc_wait(s, 100);
-        pthread_mutex_unlock(&s->svc_lock);
-        if (atomic_load(&s->stopping))
+    while (!rmq_service_stopped(svc)) {
+        rmq_service_wait_for_running(svc, 100);
+        if (rmq_service_stopped(svc))
             break;
         if (s->sync_flush)
             rmq_commitlog_expire_waiters(s->cl);
@@ -254,16 +246,9 @@ static void *clean_main(void *arg)
             rmq_reaper_run(&s->reaper, false);
         }
     }
-    return NULL;
 }
 
-rmq_err_t rmq_store_clean_start(rmq_store_t *s)
+void rmq_store_clean_init(rmq_store_t *s)
 {
-    int rc = pthread_create(&s->clean_thr, NULL, clean_main, s);
-    if (rc) {
-        rmq_log_errno(RMQ_LOG_ERROR, "store", rc, "pthread_create(StoreClean) failed");
-        return RMQ_ERR__IO;
-    }
-    s->clean_running = true;
-    return RMQ_OK;
+    s->clean_svc = rmq_service_new("StoreClean", clean_main, s);
 }

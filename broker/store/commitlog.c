@@ -34,6 +34,53 @@ struct rmq_gc_req_s {
 
 #define ALLOC_WAIT_MS 3000
 
+/* Keep the pages ahead of position pos of mf faulted in (allocate thread):
+ * asked again each time the writer has used half of the window.
+ * Caller holds put_lock. */
+static void warm_ahead(rmq_commitlog_t *cl, rmq_mapped_file_t *mf, int64_t pos)
+{
+    if (cl->warm_mf == mf && pos < cl->warm_mark)
+        return;
+    int64_t ahead = rmq_allocator_warm_ahead(mf);
+    rmq_allocator_warm(cl->store->alloc, mf, pos + ahead);
+    cl->warm_mf = mf;
+    cl->warm_mark = pos + ahead / 2;
+}
+
+static int gc_waiting(rmq_commitlog_t *cl)
+{
+    pthread_mutex_lock(&cl->gc_lock);
+    int n = cl->gc_waiting;
+    pthread_mutex_unlock(&cl->gc_lock);
+    return n;
+}
+
+/* Group commit gathers its cohort before it flushes. The senders a flush
+ * answers usually send again at once; started as soon as the first request
+ * is there, the next flush would leave out the ones still on their way, and
+ * the producers would split into cohorts that each wait for the other's
+ * flush as well as their own (4 producers: two flushes of 2 per send). So
+ * while fewer requests wait than the last round had senders (answered by
+ * the last flush plus those waiting then), wait for the rest, at most half
+ * the last flush's duration and 1 ms: a lone sender never waits, and a
+ * sender that does not come back costs at most half a flush. */
+static void gather_cohort(rmq_commitlog_t *cl, rmq_service_t *svc)
+{
+    int n = gc_waiting(cl);
+    if (n == 0 || n >= cl->gc_expect)
+        return;
+    int64_t linger = cl->gc_flush_us / 2 < 1000 ? cl->gc_flush_us / 2 : 1000;
+    int64_t until = rmq_mono_us() + linger;
+    for (int i = 0; i < 4096 && !rmq_service_stopped(svc); i++) {
+        int64_t left = until - rmq_mono_us();
+        if (left <= 0 || gc_waiting(cl) >= cl->gc_expect)
+            break;
+        rmq_service_wait_for_running_us(svc, left);
+    }
+}
+
+static void flush_main(rmq_service_t *svc, void *arg);
+
 rmq_commitlog_t *rmq_commitlog_new(rmq_store_t *s)
 {
     rmq_commitlog_t *cl = rmq_calloc(1, sizeof(*cl));
@@ -42,14 +89,25 @@ rmq_commitlog_t *rmq_commitlog_new(rmq_store_t *s)
     cl->mfq = rmq_mfq_new(s->cl_dir, cl->file_size, &s->reaper);
     pthread_mutex_init(&cl->put_lock, NULL);
     pthread_mutex_init(&cl->gc_lock, NULL);
-    pthread_cond_init(&cl->gc_cond, NULL);
     rmq_strmap_init(&cl->topic_queue_table);
     rmq_buf_init(&cl->scratch);
     atomic_init(&cl->max_offset, 0);
     atomic_init(&cl->last_store_ts, 0);
     atomic_init(&cl->flushed_offset, 0);
-    atomic_init(&cl->flush_stop, false);
+    cl->flush_svc = rmq_service_new("StoreFlush", flush_main, cl);
+    /* read from the setting itself, not from s->sync_flush: the audit must
+     * notice a store that behaves as ASYNC_FLUSH when told SYNC_FLUSH */
+    cl->audit_sync = s->conf.flushDiskType == RMQ_FLUSH_SYNC;
     return cl;
+}
+
+/* Durability audit of one acknowledgement (PUT_OK) of a put that waits for
+ * its flush: under SYNC_FLUSH an msync must already cover [.., end). A
+ * counter (rmq_store_get_stats), always 0 in a correct store. */
+static void audit_ack(rmq_commitlog_t *cl, int64_t end)
+{
+    if (cl->audit_sync && atomic_load(&cl->mfq->synced_to) < end)
+        atomic_fetch_add_explicit(&cl->stat_early_acks, 1, memory_order_relaxed);
 }
 
 void rmq_commitlog_destroy(rmq_commitlog_t *cl)
@@ -57,16 +115,19 @@ void rmq_commitlog_destroy(rmq_commitlog_t *cl)
     if (!cl)
         return;
     rmq_commitlog_stop(cl);
+    rmq_service_free(cl->flush_svc);
     rmq_mfq_destroy(cl->mfq);
     rmq_strmap_deinit(&cl->topic_queue_table, NULL);
     rmq_buf_free(&cl->scratch);
     pthread_mutex_destroy(&cl->put_lock);
     pthread_mutex_destroy(&cl->gc_lock);
-    pthread_cond_destroy(&cl->gc_cond);
     free(cl);
 }
 
-rmq_err_t rmq_commitlog_load(rmq_commitlog_t *cl) { return rmq_mfq_load(cl->mfq); }
+rmq_err_t rmq_commitlog_load(rmq_commitlog_t *cl)
+{
+    return rmq_mfq_load(cl->mfq);
+}
 
 /* ---------------------------------------------------------------- recovery */
 
@@ -114,8 +175,9 @@ static int64_t scan_forward(rmq_commitlog_t *cl, rmq_mapped_file_t **files, size
                 break;
             }
             if (c == RMQ_MSG_CHECK_CORRUPT)
-                rmq_log(RMQ_LOG_WARN, "store", "recover: invalid record at offset %" PRId64 " in %s; truncating",
-                        mf->from + pos, mf->path);
+                rmq_log(RMQ_LOG_WARN, "store",
+                        "recover: invalid record at offset %" PRId64 " in %s; truncating", mf->from + pos,
+                        mf->path);
             break;
         }
         if (!next_file && pos < cl->file_size)
@@ -151,8 +213,8 @@ int64_t rmq_commitlog_recover_normally(rmq_commitlog_t *cl, int64_t *first_undis
     return finish_recovery(cl, process);
 }
 
-int64_t rmq_commitlog_recover_abnormally(rmq_commitlog_t *cl, int64_t ckpt_min_ts, int64_t *first_undispatched,
-                                         int64_t *redispatch_from)
+int64_t rmq_commitlog_recover_abnormally(rmq_commitlog_t *cl, int64_t ckpt_min_ts,
+                                         int64_t *first_undispatched, int64_t *redispatch_from)
 {
     size_t n;
     rmq_mapped_file_t **files = rmq_mfq_snapshot(cl->mfq, &n);
@@ -187,7 +249,8 @@ static rmq_put_status_t roll(rmq_commitlog_t *cl, rmq_mapped_file_t **out)
 {
     rmq_store_t *s = cl->store;
     rmq_mapped_file_t *mf = cl->cur;
-    int64_t from = mf ? mf->from + cl->file_size : atomic_load(&cl->max_offset) / cl->file_size * cl->file_size;
+    int64_t from =
+        mf ? mf->from + cl->file_size : atomic_load(&cl->max_offset) / cl->file_size * cl->file_size;
     char *path = rmq_mfq_path(cl->mfq, from);
     rmq_mapped_file_t *nmf = NULL;
     rmq_err_t err = rmq_allocator_take(s->alloc, path, from, cl->file_size, ALLOC_WAIT_MS, &nmf);
@@ -258,10 +321,11 @@ rmq_put_status_t rmq_commitlog_put(rmq_commitlog_t *cl, const rmq_store_msg_t *m
     rmq_put_status_t st = RMQ_PUT_OK;
     for (size_t i = 0; i < n; i++)
         if ((int64_t)sizes[i] > (int64_t)s->conf.maxMessageSize + 65536)
-            st = RMQ_PUT_MESSAGE_ILLEGAL; /* §5.3: record <= body limit + 64 KiB */
+            st = RMQ_PUT_MESSAGE_ILLEGAL; /* docs/protocol.md §5.3: record <= body limit + 64 KiB */
     if (st != RMQ_PUT_OK || total + RMQ_MSG_END_FILE_MIN_BLANK > cl->file_size) {
-        rmq_log(RMQ_LOG_DEBUG, "store", "message of %" PRId64 " bytes refused (maxMessageSize %d, segment %" PRId64 ")",
-                total, s->conf.maxMessageSize, cl->file_size);
+        rmq_log(RMQ_LOG_DEBUG, "store",
+                "message of %" PRId64 " bytes refused (maxMessageSize %d, segment %" PRId64 ")", total,
+                s->conf.maxMessageSize, cl->file_size);
         st = RMQ_PUT_MESSAGE_ILLEGAL;
         goto out;
     }
@@ -340,8 +404,9 @@ rmq_put_status_t rmq_commitlog_put(rmq_commitlog_t *cl, const rmq_store_msg_t *m
     atomic_store(&cl->last_store_ts, now);
     atomic_store_explicit(&mf->wrote, pos, memory_order_release);
     atomic_store_explicit(&cl->max_offset, mf->from + pos, memory_order_release);
+    warm_ahead(cl, mf, pos);
     pthread_mutex_unlock(&cl->put_lock);
-    rmq_store_wake_reput(s);
+    rmq_store_published(s);
 
     atomic_fetch_add_explicit(&cl->stat_msgs, (int64_t)n, memory_order_relaxed);
     atomic_fetch_add_explicit(&cl->stat_puts, 1, memory_order_relaxed);
@@ -350,7 +415,7 @@ rmq_put_status_t rmq_commitlog_put(rmq_commitlog_t *cl, const rmq_store_msg_t *m
     res->msg_num = (int32_t)n;
     res->store_timestamp = now;
 
-    if (s->sync_flush && msgs[0].wait_store_ok && cl->flush_running) {
+    if (s->sync_flush && msgs[0].wait_store_ok && rmq_service_started(cl->flush_svc)) {
         rmq_gc_req_t *r = rmq_calloc(1, sizeof(*r));
         r->end = res->wrote_offset + total;
         r->deadline = rmq_mono_ms() + s->conf.syncFlushTimeout;
@@ -364,8 +429,9 @@ rmq_put_status_t rmq_commitlog_put(rmq_commitlog_t *cl, const rmq_store_msg_t *m
         else
             cl->gc_head = r;
         cl->gc_tail = r;
-        pthread_cond_signal(&cl->gc_cond);
+        cl->gc_waiting++;
         pthread_mutex_unlock(&cl->gc_lock);
+        rmq_service_wakeup(cl->flush_svc);
     }
 out:
     if (crcs != crc_local)
@@ -373,6 +439,8 @@ out:
     if (sizes != size_local)
         free(sizes);
     res->status = st;
+    if (st == RMQ_PUT_OK && !res->pending && msgs[0].wait_store_ok)
+        audit_ack(cl, res->wrote_offset + total); /* acknowledged now */
     return st;
 }
 
@@ -388,8 +456,8 @@ rmq_err_t rmq_commitlog_append_raw(rmq_commitlog_t *cl, int64_t offset, const vo
         atomic_store(&cl->flushed_offset, offset);
     }
     if (offset != atomic_load(&cl->max_offset)) {
-        rmq_log(RMQ_LOG_WARN, "store", "append_raw at %" PRId64 " but the commit log ends at %" PRId64, offset,
-                atomic_load(&cl->max_offset));
+        rmq_log(RMQ_LOG_WARN, "store", "append_raw at %" PRId64 " but the commit log ends at %" PRId64,
+                offset, atomic_load(&cl->max_offset));
         err = RMQ_ERR__INVALID_ARG;
         goto out;
     }
@@ -408,22 +476,28 @@ rmq_err_t rmq_commitlog_append_raw(rmq_commitlog_t *cl, int64_t offset, const vo
         memcpy(mf->base + wrote, p, n);
         atomic_store_explicit(&mf->wrote, wrote + (int64_t)n, memory_order_release);
         atomic_store_explicit(&cl->max_offset, mf->from + wrote + (int64_t)n, memory_order_release);
+        warm_ahead(cl, mf, wrote + (int64_t)n);
         p += n;
         len -= n;
     }
 out:
     pthread_mutex_unlock(&cl->put_lock);
     if (err == RMQ_OK)
-        rmq_store_wake_reput(cl->store);
+        rmq_store_published(cl->store);
     return err;
+}
+
+void rmq_commitlog_set_queue_offset_locked(rmq_commitlog_t *cl, const char *topic, int32_t qid, int64_t next)
+{
+    char key[256];
+    size_t kl = qkey(key, sizeof(key), topic, qid);
+    rmq_strmap_upsert(&cl->topic_queue_table, key, kl)->v.i64 = next;
 }
 
 void rmq_commitlog_set_queue_offset(rmq_commitlog_t *cl, const char *topic, int32_t qid, int64_t next)
 {
-    char key[256];
-    size_t kl = qkey(key, sizeof(key), topic, qid);
     pthread_mutex_lock(&cl->put_lock);
-    rmq_strmap_upsert(&cl->topic_queue_table, key, kl)->v.i64 = next;
+    rmq_commitlog_set_queue_offset_locked(cl, topic, qid, next);
     pthread_mutex_unlock(&cl->put_lock);
 }
 
@@ -472,9 +546,15 @@ int64_t rmq_commitlog_roll_next_file(rmq_commitlog_t *cl, int64_t offset)
 
 static rmq_err_t do_flush(rmq_commitlog_t *cl, int least_pages)
 {
+    /* test hook: a hanging disk, until the time passes or the test clears it */
     int stall = atomic_load(&cl->test_stall_ms);
-    if (stall > 0)
-        usleep((useconds_t)stall * 1000);
+    if (stall > 0) {
+        int64_t until = rmq_mono_ms() + stall;
+        atomic_store(&cl->test_stalled, true);
+        while (atomic_load(&cl->test_stall_ms) > 0 && rmq_mono_ms() < until)
+            usleep(1000);
+        atomic_store(&cl->test_stalled, false);
+    }
     int64_t ts = atomic_load(&cl->last_store_ts);
     int64_t target = atomic_load(&cl->max_offset);
     rmq_err_t err = rmq_mfq_flush(cl->mfq, least_pages);
@@ -514,6 +594,7 @@ static rmq_gc_req_t *take_done_locked(rmq_commitlog_t *cl, bool flush_ok, bool f
                 cl->gc_head = next;
             if (cl->gc_tail == r)
                 cl->gc_tail = prev;
+            cl->gc_waiting--;
             r->next = NULL;
             r->res.status = st;
             *dtail = r;
@@ -526,12 +607,30 @@ static rmq_gc_req_t *take_done_locked(rmq_commitlog_t *cl, bool flush_ok, bool f
     return done;
 }
 
-static void run_done(rmq_gc_req_t *list)
+/* Group-commit batch size statistics (metrics). */
+static void count_batch(rmq_commitlog_t *cl, const rmq_gc_req_t *list)
+{
+    int64_t n = 0;
+    for (const rmq_gc_req_t *r = list; r; r = r->next)
+        n++;
+    if (!n)
+        return;
+    int b = 0;
+    while (b < RMQ_STORE_GC_BUCKETS - 1 && ((int64_t)1 << b) < n)
+        b++;
+    atomic_fetch_add_explicit(&cl->stat_gc[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&cl->stat_gc_sum, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&cl->stat_gc_count, 1, memory_order_relaxed);
+}
+
+static void run_done(rmq_commitlog_t *cl, rmq_gc_req_t *list)
 {
     while (list) {
         rmq_gc_req_t *r = list;
         list = r->next;
         r->res.pending = false;
+        if (r->res.status == RMQ_PUT_OK)
+            audit_ack(cl, r->end);
         if (r->cb)
             r->cb(r->opaque, &r->res);
         free(r);
@@ -543,46 +642,38 @@ void rmq_commitlog_expire_waiters(rmq_commitlog_t *cl)
     pthread_mutex_lock(&cl->gc_lock);
     rmq_gc_req_t *done = take_done_locked(cl, true, false);
     pthread_mutex_unlock(&cl->gc_lock);
-    run_done(done);
+    run_done(cl, done);
 }
 
-static void timed_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (int64_t)ms * 1000000;
-    ts.tv_sec += ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    pthread_cond_timedwait(c, m, &ts);
-}
-
-static void *flush_main(void *arg)
+static void flush_main(rmq_service_t *svc, void *arg)
 {
     rmq_commitlog_t *cl = arg;
     rmq_store_t *s = cl->store;
-    rmq_log_set_thread_name("StoreFlush");
     int64_t last_thorough = rmq_mono_ms();
-    while (!atomic_load(&cl->flush_stop)) {
+    while (!rmq_service_stopped(svc)) {
         if (s->sync_flush) {
-            /* GroupCommitService: wait up to 10 ms for requests, flush once,
-             * complete every request the flush covered. Requests stay on the
-             * shared list meanwhile, so the clean thread can time them out
-             * even if this flush hangs. */
-            pthread_mutex_lock(&cl->gc_lock);
-            if (!cl->gc_head && !atomic_load(&cl->flush_stop))
-                timed_wait_ms(&cl->gc_cond, &cl->gc_lock, 10);
-            pthread_mutex_unlock(&cl->gc_lock);
+            /* GroupCommitService: wait up to 10 ms for requests (each one
+             * wakes us), flush once, complete every request the flush
+             * covered. Requests stay on the shared list meanwhile, so the
+             * clean thread can time them out even if this flush hangs. */
+            rmq_service_wait_for_running(svc, 10);
+            gather_cohort(cl, svc);
+            int64_t t0 = rmq_mono_us();
             rmq_err_t err = do_flush(cl, 0);
             pthread_mutex_lock(&cl->gc_lock);
+            int before = cl->gc_waiting;
             rmq_gc_req_t *done = take_done_locked(cl, err == RMQ_OK, false);
+            int left = cl->gc_waiting;
             pthread_mutex_unlock(&cl->gc_lock);
-            run_done(done);
+            if (before > left) { /* a flush that answered someone */
+                cl->gc_flush_us = rmq_mono_us() - t0;
+                cl->gc_expect = before;
+            }
+            count_batch(cl, done);
+            run_done(cl, done);
         } else {
             /* FlushRealTimeService */
-            pthread_mutex_lock(&cl->gc_lock);
-            if (!atomic_load(&cl->flush_stop))
-                timed_wait_ms(&cl->gc_cond, &cl->gc_lock, s->conf.flushIntervalCommitLog);
-            pthread_mutex_unlock(&cl->gc_lock);
+            rmq_service_wait_for_running(svc, s->conf.flushIntervalCommitLog);
             int least = s->conf.flushCommitLogLeastPages;
             int64_t now = rmq_mono_ms();
             if (now - last_thorough >= s->conf.flushCommitLogThoroughInterval) {
@@ -597,32 +688,19 @@ static void *flush_main(void *arg)
     pthread_mutex_lock(&cl->gc_lock);
     rmq_gc_req_t *done = take_done_locked(cl, err == RMQ_OK, true);
     pthread_mutex_unlock(&cl->gc_lock);
-    run_done(done);
-    return NULL;
+    run_done(cl, done);
 }
 
 rmq_err_t rmq_commitlog_start(rmq_commitlog_t *cl)
 {
-    atomic_store(&cl->flush_stop, false);
-    int rc = pthread_create(&cl->flush_thr, NULL, flush_main, cl);
-    if (rc) {
-        rmq_log_errno(RMQ_LOG_ERROR, "store", rc, "pthread_create(StoreFlush) failed");
-        return RMQ_ERR__IO;
-    }
-    cl->flush_running = true;
-    return RMQ_OK;
+    return rmq_service_start(cl->flush_svc);
 }
 
 void rmq_commitlog_stop(rmq_commitlog_t *cl)
 {
-    if (!cl->flush_running) {
+    if (!rmq_service_started(cl->flush_svc)) {
         do_flush(cl, 0);
         return;
     }
-    pthread_mutex_lock(&cl->gc_lock);
-    atomic_store(&cl->flush_stop, true);
-    pthread_cond_broadcast(&cl->gc_cond);
-    pthread_mutex_unlock(&cl->gc_lock);
-    pthread_join(cl->flush_thr, NULL);
-    cl->flush_running = false;
+    rmq_service_stop(cl->flush_svc); /* the thread flushes a last time */
 }

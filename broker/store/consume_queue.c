@@ -17,22 +17,8 @@
 
 #include "rmq_alloc.h"
 #include "rmq_buf.h"
+#include "rmq_file.h"
 #include "rmq_log.h"
-
-static int mkdir_p(const char *path)
-{
-    char *p = rmq_strdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s == '/') {
-            *s = 0;
-            mkdir(p, 0755);
-            *s = '/';
-        }
-    }
-    int rc = mkdir(p, 0755);
-    free(p);
-    return (rc == 0 || errno == EEXIST) ? 0 : -1;
-}
 
 rmq_consume_queue_t *rmq_cq_new(const char *root, const char *topic, int32_t qid, int64_t file_size,
                                 struct rmq_reaper_s *reaper)
@@ -58,7 +44,10 @@ void rmq_cq_destroy(rmq_consume_queue_t *cq)
     free(cq);
 }
 
-rmq_err_t rmq_cq_load(rmq_consume_queue_t *cq) { return rmq_mfq_load(cq->mfq); }
+rmq_err_t rmq_cq_load(rmq_consume_queue_t *cq)
+{
+    return rmq_mfq_load(cq->mfq);
+}
 
 static inline void read_unit(const uint8_t *p, int64_t *phys, int32_t *size, int64_t *tags)
 {
@@ -132,8 +121,8 @@ void rmq_cq_truncate_dirty(rmq_consume_queue_t *cq, int64_t phys_end)
                 atomic_store(&cq->max_phys_end, new_max);
             return;
         }
-        rmq_log(RMQ_LOG_INFO, "store", "consume queue %s/%d truncated at logical %" PRId64, cq->topic, cq->queue_id,
-                (from + pos) / RMQ_CQ_UNIT_SIZE);
+        rmq_log(RMQ_LOG_INFO, "store", "consume queue %s/%d truncated at logical %" PRId64, cq->topic,
+                cq->queue_id, (from + pos) / RMQ_CQ_UNIT_SIZE);
         if (pos == 0 && from > 0 && rmq_mfq_count(cq->mfq) > 1) {
             rmq_mfq_truncate(cq->mfq, from); /* drop this file, check the previous one */
             rmq_mfq_remove_from(cq->mfq, rmq_mfq_count(cq->mfq) - 1);
@@ -148,9 +137,15 @@ void rmq_cq_truncate_dirty(rmq_consume_queue_t *cq, int64_t phys_end)
     }
 }
 
-int64_t rmq_cq_max_offset(rmq_consume_queue_t *cq) { return rmq_mfq_max_offset(cq->mfq) / RMQ_CQ_UNIT_SIZE; }
+int64_t rmq_cq_max_offset(rmq_consume_queue_t *cq)
+{
+    return rmq_mfq_max_offset(cq->mfq) / RMQ_CQ_UNIT_SIZE;
+}
 
-int64_t rmq_cq_min_offset(rmq_consume_queue_t *cq) { return atomic_load(&cq->min_logic_offset) / RMQ_CQ_UNIT_SIZE; }
+int64_t rmq_cq_min_offset(rmq_consume_queue_t *cq)
+{
+    return atomic_load(&cq->min_logic_offset) / RMQ_CQ_UNIT_SIZE;
+}
 
 static void write_unit(uint8_t *p, int64_t phys, int32_t size, int64_t tags)
 {
@@ -167,7 +162,7 @@ rmq_err_t rmq_cq_put(rmq_consume_queue_t *cq, int64_t phys, int32_t size, int64_
     if (cur > expect)
         return RMQ_OK; /* duplicate dispatch */
     if (!mf) {
-        if (mkdir_p(cq->mfq->dir) != 0) {
+        if (rmq_mkdirs(cq->mfq->dir) != 0) {
             rmq_log_errno(RMQ_LOG_ERROR, "store", errno, "mkdir(%s) failed", cq->mfq->dir);
             return RMQ_ERR__IO;
         }
@@ -179,8 +174,9 @@ rmq_err_t rmq_cq_put(rmq_consume_queue_t *cq, int64_t phys, int32_t size, int64_
         atomic_store(&cq->min_logic_offset, expect);
     }
     if (cur < expect)
-        rmq_log(RMQ_LOG_WARN, "store", "consume queue %s/%d: expected logical %" PRId64 ", at %" PRId64
-                "; filling blanks", cq->topic, cq->queue_id, cq_offset, cur / RMQ_CQ_UNIT_SIZE);
+        rmq_log(RMQ_LOG_WARN, "store",
+                "consume queue %s/%d: expected logical %" PRId64 ", at %" PRId64 "; filling blanks",
+                cq->topic, cq->queue_id, cq_offset, cur / RMQ_CQ_UNIT_SIZE);
     /* fill blanks (fillPreBlank) up to the expected position, rolling files */
     while (cur <= expect) {
         int64_t pos = cur - mf->from;
@@ -283,7 +279,7 @@ bool rmq_cq_get_unit(rmq_consume_queue_t *cq, int64_t offset, int64_t *phys, int
         return false;
     read_unit(p, phys, size, tags);
     rmq_mapped_file_release(mf);
-    return true;
+    return *size > 0; /* zeros: cut by a truncation while we read */
 }
 
 int64_t rmq_cq_roll_next_file(rmq_consume_queue_t *cq, int64_t offset)
@@ -292,4 +288,7 @@ int64_t rmq_cq_roll_next_file(rmq_consume_queue_t *cq, int64_t offset)
     return offset + units - offset % units;
 }
 
-rmq_err_t rmq_cq_flush(rmq_consume_queue_t *cq, int least_pages) { return rmq_mfq_flush(cq->mfq, least_pages); }
+rmq_err_t rmq_cq_flush(rmq_consume_queue_t *cq, int least_pages)
+{
+    return rmq_mfq_flush(cq->mfq, least_pages);
+}

@@ -19,24 +19,12 @@
 #include "rmq_time.h"
 #include "store_int.h"
 
-static bool topic_ok(const char *t, size_t n)
-{
-    if (n == 0 || n > RMQ_MSG_MAX_TOPIC_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = t[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '%' || c == '|' ||
-              c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 static int64_t tags_code_of(rmq_store_t *s, const rmq_msg_rec_t *rec)
 {
     const char *v;
     size_t vl;
-    if (rec->topic_len == strlen(RMQ_SCHEDULE_TOPIC) && memcmp(rec->topic, RMQ_SCHEDULE_TOPIC, rec->topic_len) == 0 &&
+    if (rec->topic_len == strlen(RMQ_SCHEDULE_TOPIC) &&
+        memcmp(rec->topic, RMQ_SCHEDULE_TOPIC, rec->topic_len) == 0 &&
         rmq_msg_props_find(rec->props, rec->props_len, RMQ_PROP_DELAY, &v, &vl)) {
         int level = 0;
         for (size_t i = 0; i < vl && v[i] >= '0' && v[i] <= '9' && level < 100000; i++)
@@ -54,7 +42,7 @@ static int64_t tags_code_of(rmq_store_t *s, const rmq_msg_rec_t *rec)
 rmq_err_t rmq_store_dispatch(rmq_store_t *s, const rmq_msg_rec_t *rec)
 {
     int tran = rec->sys_flag & RMQ_SYSFLAG_TRANSACTION_MASK;
-    if (!topic_ok(rec->topic, rec->topic_len)) {
+    if (!rmq_topic_valid(rec->topic, rec->topic_len)) {
         rmq_log(RMQ_LOG_WARN, "store", "dispatch: record at %" PRId64 " has an invalid topic; not indexed",
                 rec->commitlog_offset);
         return RMQ_OK;
@@ -90,6 +78,14 @@ rmq_err_t rmq_store_dispatch(rmq_store_t *s, const rmq_msg_rec_t *rec)
 
 int64_t rmq_store_dispatch_available(rmq_store_t *s)
 {
+    pthread_mutex_lock(&s->dispatch_lock);
+    int64_t n = rmq_store_dispatch_available_locked(s);
+    pthread_mutex_unlock(&s->dispatch_lock);
+    return n;
+}
+
+int64_t rmq_store_dispatch_available_locked(rmq_store_t *s)
+{
     int64_t done = 0;
     rmq_commitlog_t *cl = s->cl;
     for (;;) {
@@ -99,7 +95,8 @@ int64_t rmq_store_dispatch_available(rmq_store_t *s)
             return done;
         int64_t min = rmq_commitlog_min_offset(cl);
         if (from < min) {
-            rmq_log(RMQ_LOG_WARN, "store", "reput offset %" PRId64 " below the commit-log minimum %" PRId64, from, min);
+            rmq_log(RMQ_LOG_WARN, "store", "reput offset %" PRId64 " below the commit-log minimum %" PRId64,
+                    from, min);
             atomic_store(&s->reput_from, min);
             continue;
         }
@@ -138,8 +135,9 @@ int64_t rmq_store_dispatch_available(rmq_store_t *s)
             }
             /* not a record inside published data: only possible with bad
              * replicated bytes. Skip to the next segment. */
-            rmq_log(RMQ_LOG_ERROR, "store", "dispatch: no valid record at %" PRId64 " (%s); skipping the segment",
-                    mf->from + pos, mf->path);
+            rmq_log(RMQ_LOG_ERROR, "store",
+                    "dispatch: no valid record at %" PRId64 " (%s); skipping the segment", mf->from + pos,
+                    mf->path);
             next_file = true;
             break;
         }
@@ -153,57 +151,26 @@ int64_t rmq_store_dispatch_available(rmq_store_t *s)
     }
 }
 
-void rmq_store_svc_wait(rmq_store_t *s, int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (int64_t)ms * 1000000;
-    ts.tv_sec += ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    pthread_cond_timedwait(&s->svc_cond, &s->svc_lock, &ts);
-}
-
-static void *reput_main(void *arg)
+static void reput_main(rmq_service_t *svc, void *arg)
 {
     rmq_store_t *s = arg;
-    rmq_log_set_thread_name("StoreReput");
-    while (!atomic_load(&s->stopping)) {
+    while (!rmq_service_stopped(svc)) {
         int64_t n = rmq_store_dispatch_available(s);
         if (n > 0)
             continue;
-        pthread_mutex_lock(&s->reput_lock);
-        atomic_store(&s->reput_sleeping, true);
-        if (!atomic_load(&s->stopping) &&
-            (n < 0 || atomic_load(&s->reput_from) >= rmq_commitlog_max_offset(s->cl))) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            int64_t ns = ts.tv_nsec + (n < 0 ? 100 : 1) * 1000000LL;
-            ts.tv_sec += ns / 1000000000;
-            ts.tv_nsec = ns % 1000000000;
-            pthread_cond_timedwait(&s->reput_cond, &s->reput_lock, &ts);
-        }
-        atomic_store(&s->reput_sleeping, false);
-        pthread_mutex_unlock(&s->reput_lock);
+        if (n < 0 || atomic_load(&s->reput_from) >= rmq_commitlog_max_offset(s->cl))
+            rmq_service_wait_for_running(svc, n < 0 ? 100 : 1);
     }
     rmq_store_dispatch_available(s);
-    return NULL;
 }
 
-/* A wake-up costs the writer a futex call: under a steady stream wake at
- * most every 200 us and let the reput thread's 1 ms timeout do the rest; an
- * isolated message is dispatched at once. */
+/* @thread writer: new data was published. A wake-up costs the writer a
+ * futex call only when the reput thread sleeps, and then at most every
+ * 200 us (its 1 ms wait does the rest); an isolated message is dispatched at
+ * once. */
 void rmq_store_wake_reput(rmq_store_t *s)
 {
-    atomic_thread_fence(memory_order_seq_cst);
-    if (!atomic_load(&s->reput_sleeping))
-        return;
-    int64_t now = rmq_mono_us();
-    if (now - atomic_load_explicit(&s->last_wake_us, memory_order_relaxed) < 200)
-        return;
-    atomic_store_explicit(&s->last_wake_us, now, memory_order_relaxed);
-    pthread_mutex_lock(&s->reput_lock);
-    pthread_cond_signal(&s->reput_cond);
-    pthread_mutex_unlock(&s->reput_lock);
+    rmq_service_wakeup(s->reput_svc);
 }
 
 void rmq_store_flush_logics(rmq_store_t *s, bool thorough)
@@ -211,12 +178,8 @@ void rmq_store_flush_logics(rmq_store_t *s, bool thorough)
     int least = thorough ? 0 : s->conf.flushConsumeQueueLeastPages;
     int64_t logics = atomic_load(&s->ckpt->logics_ts);
     bool all = true;
-    pthread_mutex_lock(&s->cq_lock);
-    size_t n = s->cq_table.count, i = 0;
-    rmq_consume_queue_t **arr = rmq_malloc((n + 1) * sizeof(*arr));
-    for (rmq_strmap_ent_t *e = rmq_strmap_next(&s->cq_table, NULL); e && i < n; e = rmq_strmap_next(&s->cq_table, e))
-        arr[i++] = e->v.ptr;
-    pthread_mutex_unlock(&s->cq_lock);
+    size_t i;
+    rmq_consume_queue_t **arr = rmq_store_cq_list(s, &i);
     for (size_t k = 0; k < i; k++) {
         if (rmq_cq_flush(arr[k], least) != RMQ_OK)
             all = false;
@@ -226,7 +189,7 @@ void rmq_store_flush_logics(rmq_store_t *s, bool thorough)
     free(arr);
     if (s->conf.messageIndexEnable) {
         int64_t end_ts;
-        if (rmq_index_service_flush(s->index, &end_ts) == RMQ_OK && end_ts > 0)
+        if (rmq_index_service_flush(s->index, thorough, &end_ts) == RMQ_OK && end_ts > 0)
             rmq_checkpoint_set_index(s->ckpt, end_ts);
     }
     if (all)
@@ -234,38 +197,29 @@ void rmq_store_flush_logics(rmq_store_t *s, bool thorough)
     rmq_checkpoint_flush(s->ckpt, s->durable_logics_ts);
 }
 
-static void *cqflush_main(void *arg)
+static void cqflush_main(rmq_service_t *svc, void *arg)
 {
     rmq_store_t *s = arg;
-    rmq_log_set_thread_name("StoreCqFlush");
     int64_t last_thorough = rmq_mono_ms();
-    while (!atomic_load(&s->stopping)) {
-        pthread_mutex_lock(&s->svc_lock);
-        if (!atomic_load(&s->stopping))
-            rmq_store_svc_wait(s, s->conf.flushIntervalConsumeQueue);
-        pthread_mutex_unlock(&s->svc_lock);
+    while (!rmq_service_stopped(svc)) {
+        rmq_service_wait_for_running(svc, s->conf.flushIntervalConsumeQueue);
         int64_t now = rmq_mono_ms();
         bool thorough = now - last_thorough >= s->conf.flushConsumeQueueThoroughInterval;
         if (thorough)
             last_thorough = now;
         rmq_store_flush_logics(s, thorough);
     }
-    return NULL;
+}
+
+void rmq_store_dispatch_init(rmq_store_t *s)
+{
+    s->reput_svc = rmq_service_new("StoreReput", reput_main, s);
+    rmq_service_set_wake_interval_us(s->reput_svc, 200);
+    s->cqflush_svc = rmq_service_new("StoreCqFlush", cqflush_main, s);
 }
 
 rmq_err_t rmq_store_dispatch_start(rmq_store_t *s)
 {
-    int rc = pthread_create(&s->reput_thr, NULL, reput_main, s);
-    if (rc) {
-        rmq_log_errno(RMQ_LOG_ERROR, "store", rc, "pthread_create(StoreReput) failed");
-        return RMQ_ERR__IO;
-    }
-    s->reput_running = true;
-    rc = pthread_create(&s->cqflush_thr, NULL, cqflush_main, s);
-    if (rc) {
-        rmq_log_errno(RMQ_LOG_ERROR, "store", rc, "pthread_create(StoreCqFlush) failed");
-        return RMQ_ERR__IO;
-    }
-    s->cqflush_running = true;
-    return RMQ_OK;
+    rmq_err_t err = rmq_service_start(s->reput_svc);
+    return err ? err : rmq_service_start(s->cqflush_svc);
 }

@@ -1,5 +1,5 @@
 /* index_file.c - hash index of message keys in <root>/index/<yyyyMMddHHmmssSSS>
- * (IndexFile.java, IndexHeader.java, IndexService.java; PROTOCOL.md §5.9).
+ * (IndexFile.java, IndexHeader.java, IndexService.java; docs/protocol.md §5.9).
  *
  * Owns: the index files and their headers (kept live in the mapping).
  * Runs: build on the reput thread; query on any thread (is->lock, read);
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "rmq_alloc.h"
+#include "rmq_file.h"
 #include "rmq_buf.h"
 #include "rmq_json.h"
 #include "rmq_log.h"
@@ -33,10 +34,22 @@
 #define H_SLOT_COUNT 32
 #define H_INDEX_COUNT 36
 
-static int64_t h64(const rmq_index_file_t *f, int off) { return (int64_t)rmq_be64(f->mf->base + off); }
-static int32_t h32(const rmq_index_file_t *f, int off) { return (int32_t)rmq_be32(f->mf->base + off); }
-static void w64(rmq_index_file_t *f, int off, int64_t v) { rmq_wbe64(f->mf->base + off, (uint64_t)v); }
-static void w32(rmq_index_file_t *f, int off, int32_t v) { rmq_wbe32(f->mf->base + off, (uint32_t)v); }
+static int64_t h64(const rmq_index_file_t *f, int off)
+{
+    return (int64_t)rmq_be64(f->mf->base + off);
+}
+static int32_t h32(const rmq_index_file_t *f, int off)
+{
+    return (int32_t)rmq_be32(f->mf->base + off);
+}
+static void w64(rmq_index_file_t *f, int off, int64_t v)
+{
+    rmq_wbe64(f->mf->base + off, (uint64_t)v);
+}
+static void w32(rmq_index_file_t *f, int off, int32_t v)
+{
+    rmq_wbe32(f->mf->base + off, (uint32_t)v);
+}
 
 static int64_t file_size(int32_t slots, int32_t max)
 {
@@ -78,7 +91,10 @@ static void push(rmq_index_service_t *is, rmq_index_file_t *f)
     is->files[is->n++] = f;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 rmq_err_t rmq_index_service_load(rmq_index_service_t *is, bool last_exit_ok, int64_t ckpt_index_ts)
 {
@@ -124,6 +140,7 @@ rmq_err_t rmq_index_service_load(rmq_index_service_t *is, bool last_exit_ok, int
                 rmq_mapped_file_destroy(mf, true);
                 free(f);
             } else {
+                f->full_flushed = true; /* on disk as it is */
                 push(is, f);
             }
         }
@@ -151,20 +168,22 @@ static int32_t key_hash(const char *topic, size_t tl, const char *key, size_t kl
 
 static rmq_index_file_t *create_file(rmq_index_service_t *is, int64_t begin_phy, int64_t begin_ts)
 {
-    mkdir(is->dir, 0755);
+    rmq_mkdirs(is->dir); /* failures show in the open below */
     int64_t now = rmq_now_ms();
     for (int attempt = 0; attempt < 1000; attempt++, now++) {
         time_t t = (time_t)(now / 1000);
         struct tm tm;
         localtime_r(&t, &tm);
-        char *path = rmq_asprintf("%s/%04d%02d%02d%02d%02d%02d%03d", is->dir, tm.tm_year + 1900, tm.tm_mon + 1,
-                                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now % 1000));
+        char *path =
+            rmq_asprintf("%s/%04d%02d%02d%02d%02d%02d%03d", is->dir, tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now % 1000));
         if (access(path, F_OK) == 0) {
             free(path);
             continue;
         }
         rmq_mapped_file_t *mf;
-        rmq_err_t err = rmq_mapped_file_open(path, 0, file_size(is->slot_num, is->max_index), true, false, &mf);
+        rmq_err_t err =
+            rmq_mapped_file_open(path, 0, file_size(is->slot_num, is->max_index), true, false, &mf);
         free(path);
         if (err)
             return NULL;
@@ -264,9 +283,9 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-rmq_err_t rmq_index_service_query(rmq_index_service_t *is, const char *topic, const char *key, int32_t max_num,
-                                  int64_t begin, int64_t end, int64_t **offs, size_t *n, int64_t *last_ts,
-                                  int64_t *last_phy)
+rmq_err_t rmq_index_service_query(rmq_index_service_t *is, const char *topic, const char *key,
+                                  int32_t max_num, int64_t begin, int64_t end, int64_t **offs, size_t *n,
+                                  int64_t *last_ts, int64_t *last_phy)
 {
     int32_t kh = key_hash(topic, strlen(topic), key, strlen(key));
     size_t cnt = 0;
@@ -280,7 +299,8 @@ rmq_err_t rmq_index_service_query(rmq_index_service_t *is, const char *topic, co
     for (size_t fi = is->n; fi > 0 && (int32_t)cnt < max_num; fi--) {
         rmq_index_file_t *f = is->files[fi - 1];
         int64_t bts = h64(f, H_BEGIN_TS), ets = h64(f, H_END_TS);
-        bool matched = (begin < bts && end > ets) || (begin >= bts && begin <= ets) || (end >= bts && end <= ets);
+        bool matched =
+            (begin < bts && end > ets) || (begin >= bts && begin <= ets) || (end >= bts && end <= ets);
         if (!matched)
             continue;
         int32_t count = h32(f, H_INDEX_COUNT);
@@ -293,7 +313,8 @@ rmq_err_t rmq_index_service_query(rmq_index_service_t *is, const char *topic, co
         for (int guard = 0; guard < f->max_index && (int32_t)cnt < max_num; guard++) {
             if (idx <= 0 || idx >= count)
                 break;
-            const uint8_t *e = f->mf->base + RMQ_INDEX_HEADER_SIZE + (int64_t)f->slot_num * RMQ_INDEX_SLOT_SIZE +
+            const uint8_t *e = f->mf->base + RMQ_INDEX_HEADER_SIZE +
+                               (int64_t)f->slot_num * RMQ_INDEX_SLOT_SIZE +
                                (int64_t)idx * RMQ_INDEX_UNIT_SIZE;
             int32_t rh = (int32_t)rmq_be32(e);
             int64_t phy = (int64_t)rmq_be64(e + 4);
@@ -317,23 +338,40 @@ rmq_err_t rmq_index_service_query(rmq_index_service_t *is, const char *topic, co
     return RMQ_OK;
 }
 
-rmq_err_t rmq_index_service_flush(rmq_index_service_t *is, int64_t *end_ts)
+rmq_err_t rmq_index_service_flush(rmq_index_service_t *is, bool all, int64_t *end_ts)
 {
     rmq_err_t err = RMQ_OK;
     *end_ts = 0;
-    pthread_rwlock_rdlock(&is->lock);
-    size_t n = is->n;
-    rmq_index_file_t *last = n ? is->files[n - 1] : NULL;
-    if (last) {
-        *end_ts = h64(last, H_END_TS);
-        rmq_mapped_file_hold(last->mf);
-    }
-    pthread_rwlock_unlock(&is->lock);
-    if (last) {
-        /* only the newest file changes; older ones were flushed when full */
-        atomic_store(&last->mf->flushed, 0);
-        err = rmq_mapped_file_flush(last->mf, 0, NULL);
-        rmq_mapped_file_release(last->mf);
+    for (;;) {
+        /* the oldest full file not flushed since, else (all) the last one */
+        pthread_rwlock_rdlock(&is->lock);
+        rmq_index_file_t *f = NULL;
+        size_t n = is->n;
+        for (size_t i = 0; i + 1 < n && !f; i++)
+            if (!is->files[i]->full_flushed)
+                f = is->files[i];
+        bool last = !f && all && n > 0;
+        if (last)
+            f = is->files[n - 1];
+        int64_t ts = f ? h64(f, H_END_TS) : 0;
+        if (f)
+            rmq_mapped_file_hold(f->mf);
+        pthread_rwlock_unlock(&is->lock);
+        if (!f)
+            break;
+        atomic_store(&f->mf->flushed, 0);
+        rmq_err_t e = rmq_mapped_file_flush(f->mf, 0, NULL, NULL);
+        rmq_mapped_file_release(f->mf);
+        if (e != RMQ_OK)
+            return e;
+        *end_ts = ts;
+        if (last)
+            break;
+        pthread_rwlock_wrlock(&is->lock);
+        for (size_t i = 0; i < is->n; i++) /* f may have been removed meanwhile */
+            if (is->files[i] == f)
+                f->full_flushed = true; /* a full file no longer changes */
+        pthread_rwlock_unlock(&is->lock);
     }
     return err;
 }
@@ -354,12 +392,93 @@ void rmq_index_service_delete_expired(rmq_index_service_t *is, int64_t cl_min)
     for (size_t i = 0; i < del; i++) {
         rmq_log(RMQ_LOG_INFO, "store", "retention: removing index file %s", rm[i]->mf->path);
         /* older index files are flushed by now; hand the mapping to the reaper */
-        rmq_mapped_file_flush(rm[i]->mf, 0, NULL);
+        rmq_mapped_file_flush(rm[i]->mf, 0, NULL, NULL);
         atomic_store(&rm[i]->mf->available, false);
         rmq_reaper_add(is->reaper, rm[i]->mf);
         free(rm[i]);
     }
     free(rm);
+}
+
+/* Drop the entries of f from the newest back to the first one below phy_cut.
+ * Entries are appended in commit-log order and a slot always points at the
+ * newest entry of its chain, so removing from the newest end only ever has
+ * to move a slot back to the removed entry's predecessor. */
+static int32_t truncate_file(rmq_index_file_t *f, int64_t phy_cut)
+{
+    int32_t count = h32(f, H_INDEX_COUNT);
+    if (count > f->max_index + 1)
+        count = f->max_index + 1;
+    int32_t removed = 0;
+    uint8_t *entries = f->mf->base + RMQ_INDEX_HEADER_SIZE + (int64_t)f->slot_num * RMQ_INDEX_SLOT_SIZE;
+    while (count > 1) {
+        uint8_t *e = entries + (int64_t)(count - 1) * RMQ_INDEX_UNIT_SIZE;
+        if ((int64_t)rmq_be64(e + 4) < phy_cut)
+            break;
+        int32_t kh = (int32_t)rmq_be32(e);
+        int32_t prev = (int32_t)rmq_be32(e + 16);
+        uint8_t *slot =
+            f->mf->base + RMQ_INDEX_HEADER_SIZE + (int64_t)(kh % f->slot_num) * RMQ_INDEX_SLOT_SIZE;
+        if ((int32_t)rmq_be32(slot) == count - 1) {
+            if (prev <= 0 || prev >= count - 1)
+                prev = 0;
+            rmq_wbe32(slot, (uint32_t)prev);
+            if (prev == 0)
+                w32(f, H_SLOT_COUNT, h32(f, H_SLOT_COUNT) - 1);
+        }
+        memset(e, 0, RMQ_INDEX_UNIT_SIZE);
+        count--;
+        removed++;
+    }
+    w32(f, H_INDEX_COUNT, count);
+    if (count > 1) {
+        const uint8_t *last = entries + (int64_t)(count - 1) * RMQ_INDEX_UNIT_SIZE;
+        w64(f, H_END_PHY, (int64_t)rmq_be64(last + 4));
+        /* seconds after the begin time: a lower bound of the true end time */
+        w64(f, H_END_TS, h64(f, H_BEGIN_TS) + (int64_t)(int32_t)rmq_be32(last + 12) * 1000);
+    } else {
+        w64(f, H_END_PHY, h64(f, H_BEGIN_PHY));
+        w64(f, H_END_TS, h64(f, H_BEGIN_TS));
+    }
+    return removed;
+}
+
+rmq_err_t rmq_index_service_truncate(rmq_index_service_t *is, int64_t phy_cut)
+{
+    rmq_err_t err = RMQ_OK;
+    int64_t removed = 0;
+    size_t dropped = 0;
+    pthread_rwlock_wrlock(&is->lock);
+    while (is->n > 0) {
+        rmq_index_file_t *f = is->files[is->n - 1];
+        int32_t count = h32(f, H_INDEX_COUNT);
+        bool all = count <= 1 || h64(f, H_BEGIN_PHY) >= phy_cut;
+        if (all && is->n > 1) {
+            /* nothing in it is kept: the file goes (its name is free at once) */
+            is->n--;
+            removed += count > 1 ? count - 1 : 0;
+            dropped++;
+            if (unlink(f->mf->path) != 0)
+                rmq_log_errno(RMQ_LOG_WARN, "store", errno, "unlink(%s) failed", f->mf->path);
+            f->mf->unlinked = true;
+            atomic_store(&f->mf->available, false);
+            rmq_reaper_add(is->reaper, f->mf);
+            free(f);
+            continue;
+        }
+        if (h64(f, H_END_PHY) >= phy_cut) {
+            removed += truncate_file(f, phy_cut);
+            if (rmq_mapped_file_sync_range(f->mf, 0, f->mf->size) != RMQ_OK)
+                err = RMQ_ERR__IO;
+        }
+        break;
+    }
+    pthread_rwlock_unlock(&is->lock);
+    if (removed || dropped)
+        rmq_log(RMQ_LOG_INFO, "store",
+                "index: %" PRId64 " entries at or past offset %" PRId64 " removed (%zu files)", removed,
+                phy_cut, dropped);
+    return err;
 }
 
 int64_t rmq_index_service_end_phy(rmq_index_service_t *is)

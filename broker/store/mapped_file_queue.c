@@ -28,6 +28,7 @@ rmq_mfq_t *rmq_mfq_new(const char *dir, int64_t file_size, struct rmq_reaper_s *
     q->reaper = reaper;
     pthread_mutex_init(&q->lock, NULL);
     atomic_init(&q->fail_flushes, 0);
+    atomic_init(&q->synced_to, -1);
     return q;
 }
 
@@ -43,7 +44,10 @@ void rmq_mfq_destroy(rmq_mfq_t *q)
     free(q);
 }
 
-char *rmq_mfq_path(const rmq_mfq_t *q, int64_t from) { return rmq_asprintf("%s/%020" PRId64, q->dir, from); }
+char *rmq_mfq_path(const rmq_mfq_t *q, int64_t from)
+{
+    return rmq_asprintf("%s/%020" PRId64, q->dir, from);
+}
 
 static void push(rmq_mfq_t *q, rmq_mapped_file_t *mf)
 {
@@ -87,15 +91,18 @@ rmq_err_t rmq_mfq_load(rmq_mfq_t *q)
     rmq_err_t err = RMQ_OK;
     for (size_t i = 0; i < n; i++) {
         if (offs[i] % q->file_size != 0) {
-            rmq_log(RMQ_LOG_ERROR, "store", "%s/%020" PRId64 ": offset is not a multiple of the file size %" PRId64,
-                    q->dir, offs[i], q->file_size);
+            rmq_log(RMQ_LOG_ERROR, "store",
+                    "%s/%020" PRId64 ": offset is not a multiple of the file size %" PRId64, q->dir, offs[i],
+                    q->file_size);
             err = RMQ_ERR__CORRUPT;
             break;
         }
         if (q->n > 0 && q->files[q->n - 1]->from + q->file_size != offs[i]) {
             /* a hole: keep the contiguous prefix, drop the rest */
-            rmq_log(RMQ_LOG_WARN, "store", "%s: segment %020" PRId64 " does not follow the previous one; "
-                    "deleting it and later segments", q->dir, offs[i]);
+            rmq_log(RMQ_LOG_WARN, "store",
+                    "%s: segment %020" PRId64 " does not follow the previous one; "
+                    "deleting it and later segments",
+                    q->dir, offs[i]);
             for (size_t j = i; j < n; j++) {
                 char *p = rmq_mfq_path(q, offs[j]);
                 if (unlink(p) != 0)
@@ -246,16 +253,23 @@ rmq_err_t rmq_mfq_flush(rmq_mfq_t *q, int least_pages)
     for (size_t i = 0; i < n; i++) {
         rmq_mapped_file_t *mf = arr[i];
         if (err == RMQ_OK && atomic_load(&mf->flushed) < atomic_load(&mf->wrote))
-            err = rmq_mapped_file_flush(mf, i + 1 == n ? least_pages : 0, &q->fail_flushes);
+            err = rmq_mapped_file_flush(mf, i + 1 == n ? least_pages : 0, &q->fail_flushes, &q->synced_to);
         rmq_mapped_file_release(mf);
     }
     free(arr);
     return err;
 }
 
-static void give_to_reaper(rmq_mfq_t *q, rmq_mapped_file_t *mf)
+static void give_to_reaper(rmq_mfq_t *q, rmq_mapped_file_t *mf, bool unlink_now)
 {
     atomic_store(&mf->available, false);
+    if (unlink_now && !mf->unlinked && atomic_load(&mf->refcnt) > 1) {
+        /* the name is free at once (truncation may create a segment with
+         * it again); readers keep the mapping until they release it */
+        if (unlink(mf->path) != 0)
+            rmq_log_errno(RMQ_LOG_WARN, "store", errno, "unlink(%s) failed", mf->path);
+        mf->unlinked = true;
+    }
     /* Already out of the list, so nobody can pin it any more: with no
      * reader left it goes now (its name may be reused right away, e.g. by
      * re-dispatch after recovery); otherwise the reaper waits for them. */
@@ -284,9 +298,12 @@ void rmq_mfq_truncate(rmq_mfq_t *q, int64_t offset)
             continue;
         if (mf->from <= offset) {
             int64_t pos = offset - mf->from;
+            int64_t old = atomic_load(&mf->wrote);
             atomic_store(&mf->wrote, pos);
             atomic_store(&mf->flushed, pos);
             rmq_mapped_file_zero_tail(mf, pos);
+            if (old > pos)
+                rmq_mapped_file_sync_range(mf, pos, old); /* cut bytes must not come back after a crash */
         } else if (keep == q->n) {
             keep = i;
         }
@@ -301,7 +318,7 @@ void rmq_mfq_truncate(rmq_mfq_t *q, int64_t offset)
     pthread_mutex_unlock(&q->lock);
     for (size_t i = 0; rm && i < n - keep; i++) {
         rmq_log(RMQ_LOG_INFO, "store", "truncate: removing %s", rm[i]->path);
-        give_to_reaper(q, rm[i]);
+        give_to_reaper(q, rm[i], true);
     }
     free(rm);
 }
@@ -318,7 +335,7 @@ void rmq_mfq_remove_from(rmq_mfq_t *q, size_t i)
     }
     pthread_mutex_unlock(&q->lock);
     for (size_t k = 0; rm && k < n - i; k++)
-        give_to_reaper(q, rm[k]);
+        give_to_reaper(q, rm[k], true);
     free(rm);
 }
 
@@ -336,7 +353,7 @@ void rmq_mfq_remove_first(rmq_mfq_t *q, size_t cnt)
     pthread_mutex_unlock(&q->lock);
     for (size_t k = 0; k < cnt; k++) {
         rmq_log(RMQ_LOG_INFO, "store", "retention: removing %s", rm[k]->path);
-        give_to_reaper(q, rm[k]);
+        give_to_reaper(q, rm[k], false);
     }
     free(rm);
 }

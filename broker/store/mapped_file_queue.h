@@ -19,7 +19,8 @@ typedef struct rmq_mfq_s {
     pthread_mutex_t lock; /* guards files/n/cap */
     rmq_mapped_file_t **files;
     size_t n, cap;
-    _Atomic int fail_flushes; /* test fault injection */
+    _Atomic int fail_flushes;  /* test fault injection */
+    _Atomic int64_t synced_to; /* durability audit: end of the msync'd prefix (-1: none yet) */
     struct rmq_reaper_s *reaper;
 } rmq_mfq_t;
 

@@ -21,16 +21,32 @@
 #include <unistd.h>
 
 #include "rmq_alloc.h"
+#include "rmq_file.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
 
 static const char *const put_names[] = {
-    "PUT_OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SLAVE_NOT_AVAILABLE", "SERVICE_NOT_AVAILABLE",
-    "CREATE_MAPEDFILE_FAILED", "MESSAGE_ILLEGAL", "PROPERTIES_SIZE_EXCEEDED", "OS_PAGECACHE_BUSY", "UNKNOWN_ERROR",
+    "PUT_OK",
+    "FLUSH_DISK_TIMEOUT",
+    "FLUSH_SLAVE_TIMEOUT",
+    "SLAVE_NOT_AVAILABLE",
+    "SERVICE_NOT_AVAILABLE",
+    "CREATE_MAPEDFILE_FAILED",
+    "MESSAGE_ILLEGAL",
+    "PROPERTIES_SIZE_EXCEEDED",
+    "OS_PAGECACHE_BUSY",
+    "UNKNOWN_ERROR",
 };
 static const char *const get_names[] = {
-    "FOUND", "NO_MATCHED_MESSAGE", "MESSAGE_WAS_REMOVING", "OFFSET_FOUND_NULL", "OFFSET_OVERFLOW_BADLY",
-    "OFFSET_OVERFLOW_ONE", "OFFSET_TOO_SMALL", "NO_MATCHED_LOGIC_QUEUE", "NO_MESSAGE_IN_QUEUE",
+    "FOUND",
+    "NO_MATCHED_MESSAGE",
+    "MESSAGE_WAS_REMOVING",
+    "OFFSET_FOUND_NULL",
+    "OFFSET_OVERFLOW_BADLY",
+    "OFFSET_OVERFLOW_ONE",
+    "OFFSET_TOO_SMALL",
+    "NO_MATCHED_LOGIC_QUEUE",
+    "NO_MESSAGE_IN_QUEUE",
 };
 
 const char *rmq_put_status_name(rmq_put_status_t s)
@@ -46,14 +62,21 @@ const char *rmq_get_status_name(rmq_get_status_t s)
 rmq_err_t rmq_put_status_to_code(rmq_put_status_t s)
 {
     switch (s) {
-    case RMQ_PUT_OK: return RMQ_OK;
-    case RMQ_PUT_FLUSH_DISK_TIMEOUT: return RMQ_ERR_FLUSH_DISK_TIMEOUT;
-    case RMQ_PUT_FLUSH_SLAVE_TIMEOUT: return RMQ_ERR_FLUSH_SLAVE_TIMEOUT;
-    case RMQ_PUT_SLAVE_NOT_AVAILABLE: return RMQ_ERR_SLAVE_NOT_AVAILABLE;
+    case RMQ_PUT_OK:
+        return RMQ_OK;
+    case RMQ_PUT_FLUSH_DISK_TIMEOUT:
+        return RMQ_ERR_FLUSH_DISK_TIMEOUT;
+    case RMQ_PUT_FLUSH_SLAVE_TIMEOUT:
+        return RMQ_ERR_FLUSH_SLAVE_TIMEOUT;
+    case RMQ_PUT_SLAVE_NOT_AVAILABLE:
+        return RMQ_ERR_SLAVE_NOT_AVAILABLE;
     case RMQ_PUT_MESSAGE_ILLEGAL:
-    case RMQ_PUT_PROPERTIES_SIZE_EXCEEDED: return RMQ_ERR_MESSAGE_ILLEGAL;
-    case RMQ_PUT_SERVICE_NOT_AVAILABLE: return RMQ_ERR_SERVICE_NOT_AVAILABLE;
-    default: return RMQ_ERR_SYSTEM_ERROR;
+    case RMQ_PUT_PROPERTIES_SIZE_EXCEEDED:
+        return RMQ_ERR_MESSAGE_ILLEGAL;
+    case RMQ_PUT_SERVICE_NOT_AVAILABLE:
+        return RMQ_ERR_SERVICE_NOT_AVAILABLE;
+    default:
+        return RMQ_ERR_SYSTEM_ERROR;
     }
 }
 
@@ -70,7 +93,7 @@ static size_t cq_key(char *buf, size_t cap, const char *topic, size_t tl, int32_
 
 rmq_consume_queue_t *rmq_store_find_cq(rmq_store_t *s, const char *topic, size_t tl, int32_t qid, bool create)
 {
-    char key[RMQ_MSG_MAX_TOPIC_LEN + 32];
+    char key[RMQ_TOPIC_MAX_LEN + 32];
     size_t kl = cq_key(key, sizeof(key), topic, tl, qid);
     pthread_mutex_lock(&s->cq_lock);
     rmq_strmap_ent_t *e = rmq_strmap_find(&s->cq_table, key, kl);
@@ -85,7 +108,7 @@ rmq_consume_queue_t *rmq_store_find_cq(rmq_store_t *s, const char *topic, size_t
     return cq;
 }
 
-static rmq_consume_queue_t **cq_list(rmq_store_t *s, size_t *n)
+rmq_consume_queue_t **rmq_store_cq_list(rmq_store_t *s, size_t *n)
 {
     pthread_mutex_lock(&s->cq_lock);
     size_t i = 0;
@@ -101,22 +124,10 @@ static rmq_consume_queue_t **cq_list(rmq_store_t *s, size_t *n)
 
 static int mkdirs(const char *path)
 {
-    char *p = rmq_strdup(path);
-    for (char *c = p + 1; *c; c++) {
-        if (*c == '/') {
-            *c = 0;
-            mkdir(p, 0755);
-            *c = '/';
-        }
-    }
-    int rc = mkdir(p, 0755);
-    int e = errno;
-    free(p);
-    if (rc != 0 && e != EEXIST) {
-        rmq_log_errno(RMQ_LOG_ERROR, "store", e, "mkdir(%s) failed", path);
-        return -1;
-    }
-    return 0;
+    if (rmq_mkdirs(path) == 0)
+        return 0;
+    rmq_log_errno(RMQ_LOG_ERROR, "store", errno, "mkdir(%s) failed", path);
+    return -1;
 }
 
 static rmq_err_t load_consume_queues(rmq_store_t *s)
@@ -152,16 +163,10 @@ static rmq_err_t load_consume_queues(rmq_store_t *s)
     return err;
 }
 
-static char *expand_home(const char *p)
+static bool quota_cb(void *opaque, int64_t bytes)
 {
-    if (p[0] == '~' && (p[1] == '/' || p[1] == 0)) {
-        const char *home = getenv("HOME");
-        return rmq_asprintf("%s%s", home ? home : "", p + 1);
-    }
-    return rmq_strdup(p);
+    return rmq_store_quota_allows(opaque, bytes);
 }
-
-static bool quota_cb(void *opaque, int64_t bytes) { return rmq_store_quota_allows(opaque, bytes); }
 
 rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t errstr_size)
 {
@@ -169,12 +174,10 @@ rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t
     rmq_store_config_copy(&s->conf, conf);
     s->lock_fd = -1;
     pthread_mutex_init(&s->cq_lock, NULL);
-    pthread_mutex_init(&s->svc_lock, NULL);
     pthread_mutex_init(&s->clean_lock, NULL);
-    pthread_cond_init(&s->svc_cond, NULL);
-    pthread_mutex_init(&s->reput_lock, NULL);
-    pthread_cond_init(&s->reput_cond, NULL);
-    atomic_init(&s->reput_sleeping, false);
+    pthread_mutex_init(&s->dispatch_lock, NULL);
+    rmq_store_dispatch_init(s);
+    rmq_store_clean_init(s);
     rmq_strmap_init(&s->cq_table);
     rmq_reaper_init(&s->reaper, s->conf.destroyMapedFileIntervalForcibly);
     atomic_init(&s->reput_from, 0);
@@ -185,19 +188,21 @@ rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t
 
     rmq_store_config_t *c = &s->conf;
     /* rounded up to whole units, as Java does */
-    c->mappedFileSizeConsumeQueue = (c->mappedFileSizeConsumeQueue + RMQ_CQ_UNIT_SIZE - 1) / RMQ_CQ_UNIT_SIZE * RMQ_CQ_UNIT_SIZE;
+    c->mappedFileSizeConsumeQueue =
+        (c->mappedFileSizeConsumeQueue + RMQ_CQ_UNIT_SIZE - 1) / RMQ_CQ_UNIT_SIZE * RMQ_CQ_UNIT_SIZE;
     if (c->mappedFileSizeConsumeQueue < RMQ_CQ_UNIT_SIZE || c->mappedFileSizeCommitLog < 4096) {
         snprintf(errstr, errstr_size, "mappedFileSizeCommitLog / mappedFileSizeConsumeQueue too small");
         goto err;
     }
-    s->root = expand_home(c->storePathRootDir && *c->storePathRootDir ? c->storePathRootDir : "~/store");
-    s->cl_dir = c->storePathCommitLog && *c->storePathCommitLog ? expand_home(c->storePathCommitLog)
+    s->root = rmq_expand_home(c->storePathRootDir && *c->storePathRootDir ? c->storePathRootDir : "~/store");
+    s->cl_dir = c->storePathCommitLog && *c->storePathCommitLog ? rmq_expand_home(c->storePathCommitLog)
                                                                 : rmq_asprintf("%s/commitlog", s->root);
     s->cq_dir = rmq_asprintf("%s/consumequeue", s->root);
     s->index_dir = rmq_asprintf("%s/index", s->root);
-    s->sync_flush = strcmp(c->flushDiskType, "SYNC_FLUSH") == 0;
-    s->slave = strcmp(c->brokerRole, "SLAVE") == 0;
-    s->max_delay_level = rmq_store_parse_delay_levels(c->messageDelayLevel, s->delay_ms, RMQ_MAX_DELAY_LEVELS);
+    s->sync_flush = c->flushDiskType == RMQ_FLUSH_SYNC;
+    s->slave = c->brokerRole == RMQ_ROLE_SLAVE;
+    s->max_delay_level =
+        rmq_store_parse_delay_levels(c->messageDelayLevel, s->delay_ms, RMQ_MAX_DELAY_LEVELS);
     if (s->max_delay_level < 0) {
         snprintf(errstr, errstr_size, "bad messageDelayLevel '%s'", c->messageDelayLevel);
         goto err;
@@ -232,7 +237,12 @@ rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t
         goto err;
     }
     s->durable_logics_ts = atomic_load(&s->ckpt->logics_ts);
-    s->alloc = rmq_allocator_new(c->warmMapedFileEnable, quota_cb, s);
+    char *epoch_path = rmq_asprintf("%s/epoch", s->root);
+    e = rmq_epoch_file_open(epoch_path, &s->epochs, errstr, errstr_size);
+    free(epoch_path);
+    if (e)
+        goto err;
+    s->alloc = rmq_allocator_new(c->warmMapedFileEnable, !s->sync_flush, quota_cb, s);
     s->cl = rmq_commitlog_new(s);
     s->index = rmq_index_service_new(s->index_dir, c->maxHashSlotNum, c->maxIndexNum, &s->reaper);
     if ((e = rmq_commitlog_load(s->cl))) {
@@ -248,7 +258,7 @@ rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t
         goto err;
     }
 
-    /* recovery (§5.11) */
+    /* recovery (docs/protocol.md §5.11) */
     int64_t first_undispatched = INT64_MAX, redispatch_from = INT64_MAX, end;
     int64_t t0 = rmq_mono_ms();
     if (s->last_exit_ok) {
@@ -258,8 +268,12 @@ rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t
         end = rmq_commitlog_recover_abnormally(s->cl, rmq_checkpoint_min_ts(s->ckpt), &first_undispatched,
                                                &redispatch_from);
     }
+    if (rmq_epoch_file_truncate(s->epochs, end) != RMQ_OK) {
+        snprintf(errstr, errstr_size, "cannot rewrite the epoch file");
+        goto err;
+    }
     size_t ncq;
-    rmq_consume_queue_t **cqs = cq_list(s, &ncq);
+    rmq_consume_queue_t **cqs = rmq_store_cq_list(s, &ncq);
     int64_t cq_max_phys = -1;
     for (size_t i = 0; i < ncq; i++) {
         rmq_cq_truncate_dirty(cqs[i], end);
@@ -292,7 +306,7 @@ rmq_store_t *rmq_store_open(const rmq_store_config_t *conf, char *errstr, size_t
             break;
     }
     s->recovered_records = redispatched;
-    cqs = cq_list(s, &ncq);
+    cqs = rmq_store_cq_list(s, &ncq);
     for (size_t i = 0; i < ncq; i++) {
         rmq_commitlog_set_queue_offset(s->cl, cqs[i]->topic, cqs[i]->queue_id, rmq_cq_max_offset(cqs[i]));
         rmq_cq_correct_min_offset(cqs[i], cl_min);
@@ -334,7 +348,7 @@ rmq_err_t rmq_store_start(rmq_store_t *s)
         return err;
     if ((err = rmq_store_dispatch_start(s)))
         return err;
-    if ((err = rmq_store_clean_start(s)))
+    if ((err = rmq_service_start(s->clean_svc)))
         return err;
     char *abort_path = rmq_asprintf("%s/abort", s->root);
     int fd = open(abort_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -347,27 +361,22 @@ rmq_err_t rmq_store_start(rmq_store_t *s)
     return fd < 0 ? RMQ_ERR__IO : RMQ_OK;
 }
 
-static void free_cq(void *p) { rmq_cq_destroy(p); }
+static void free_cq(void *p)
+{
+    rmq_cq_destroy(p);
+}
 
 void rmq_store_destroy(rmq_store_t *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->svc_lock);
     atomic_store(&s->stopping, true);
-    pthread_cond_broadcast(&s->svc_cond);
-    pthread_mutex_unlock(&s->svc_lock);
-    pthread_mutex_lock(&s->reput_lock);
-    pthread_cond_broadcast(&s->reput_cond);
-    pthread_mutex_unlock(&s->reput_lock);
-    if (s->clean_running)
-        pthread_join(s->clean_thr, NULL);
+    rmq_service_free(s->clean_svc);
     if (s->cl)
-        rmq_commitlog_stop(s->cl); /* final flush, completes waiters */
-    if (s->reput_running)
-        pthread_join(s->reput_thr, NULL);
-    if (s->cqflush_running)
-        pthread_join(s->cqflush_thr, NULL);
+        rmq_commitlog_stop(s->cl);  /* final flush, completes waiters */
+    rmq_service_free(s->reput_svc); /* dispatches what is left */
+    rmq_service_free(s->cqflush_svc);
+    s->clean_svc = s->reput_svc = s->cqflush_svc = NULL;
     rmq_allocator_destroy(s->alloc);
     bool caught_up = s->cl && atomic_load(&s->reput_from) >= rmq_commitlog_max_offset(s->cl);
     if (s->ckpt && s->cl && s->index)
@@ -386,11 +395,9 @@ void rmq_store_destroy(rmq_store_t *s)
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     pthread_mutex_destroy(&s->cq_lock);
-    pthread_mutex_destroy(&s->svc_lock);
     pthread_mutex_destroy(&s->clean_lock);
-    pthread_cond_destroy(&s->svc_cond);
-    pthread_mutex_destroy(&s->reput_lock);
-    pthread_cond_destroy(&s->reput_cond);
+    pthread_mutex_destroy(&s->dispatch_lock);
+    rmq_epoch_file_close(s->epochs);
     rmq_store_config_deinit(&s->conf);
     free(s->root);
     free(s->cl_dir);
@@ -401,27 +408,13 @@ void rmq_store_destroy(rmq_store_t *s)
 
 /* ------------------------------------------------------------------- put */
 
-static bool topic_valid(const char *t)
-{
-    size_t n = t ? strlen(t) : 0;
-    if (n == 0 || n > RMQ_MSG_MAX_TOPIC_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = t[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '%' || c == '|' ||
-              c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 static rmq_put_status_t check_put(rmq_store_t *s, const rmq_store_msg_t *m)
 {
     if (atomic_load(&s->stopping) || !s->started || s->slave)
         return RMQ_PUT_SERVICE_NOT_AVAILABLE;
     if (atomic_load(&s->disk_full))
         return RMQ_PUT_SERVICE_NOT_AVAILABLE;
-    if (!topic_valid(m->topic))
+    if (!m->topic || !rmq_topic_valid(m->topic, strlen(m->topic)))
         return RMQ_PUT_MESSAGE_ILLEGAL;
     if (m->body_len > (size_t)s->conf.maxMessageSize || (m->body_len && !m->body))
         return RMQ_PUT_MESSAGE_ILLEGAL;
@@ -455,12 +448,13 @@ rmq_put_status_t rmq_store_put_message(rmq_store_t *s, const rmq_store_msg_t *ms
     }
     int tran = msg->sys_flag & RMQ_SYSFLAG_TRANSACTION_MASK;
     int level = 0;
-    if (tran == RMQ_SYSFLAG_TRANSACTION_NOT_TYPE || tran == RMQ_SYSFLAG_TRANSACTION_COMMIT)
+    if ((tran == RMQ_SYSFLAG_TRANSACTION_NOT_TYPE || tran == RMQ_SYSFLAG_TRANSACTION_COMMIT) &&
+        !msg->delay_delivered)
         level = delay_level_of(msg);
     if (level <= 0 || s->max_delay_level <= 0)
         return rmq_commitlog_put(s->cl, msg, 1, false, res, cb, opaque);
 
-    /* schedule rewrite (§6.5): REAL_TOPIC / REAL_QID, SCHEDULE_TOPIC_XXXX, queue level-1 */
+    /* schedule rewrite (docs/protocol.md §6.5): REAL_TOPIC / REAL_QID, SCHEDULE_TOPIC_XXXX, queue level-1 */
     if (level > s->max_delay_level)
         level = s->max_delay_level;
     rmq_buf_t b;
@@ -470,7 +464,8 @@ rmq_put_status_t rmq_store_put_message(rmq_store_t *s, const rmq_store_msg_t *ms
         if (msg->props[msg->props_len - 1] != RMQ_PROP_PAIR_SEP)
             rmq_buf_putc(&b, RMQ_PROP_PAIR_SEP);
     }
-    rmq_buf_printf(&b, "%s\001%s\002%s\001%d", RMQ_PROP_REAL_TOPIC, msg->topic, RMQ_PROP_REAL_QID, msg->queue_id);
+    rmq_buf_printf(&b, "%s\001%s\002%s\001%d", RMQ_PROP_REAL_TOPIC, msg->topic, RMQ_PROP_REAL_QID,
+                   msg->queue_id);
     rmq_store_msg_t m = *msg;
     m.topic = RMQ_SCHEDULE_TOPIC;
     m.queue_id = level - 1;
@@ -485,8 +480,8 @@ rmq_put_status_t rmq_store_put_message(rmq_store_t *s, const rmq_store_msg_t *ms
     return st;
 }
 
-rmq_put_status_t rmq_store_put_messages(rmq_store_t *s, const rmq_store_msg_t *msgs, size_t n, rmq_put_result_t *res,
-                                        rmq_store_put_cb_t *cb, void *opaque)
+rmq_put_status_t rmq_store_put_messages(rmq_store_t *s, const rmq_store_msg_t *msgs, size_t n,
+                                        rmq_put_result_t *res, rmq_store_put_cb_t *cb, void *opaque)
 {
     memset(res, 0, sizeof(*res));
     rmq_put_status_t st = n ? RMQ_PUT_OK : RMQ_PUT_MESSAGE_ILLEGAL;
@@ -528,8 +523,8 @@ static rmq_put_status_t put_wait(rmq_store_t *s, const rmq_store_msg_t *msgs, si
     pthread_mutex_init(&w.lock, NULL);
     pthread_cond_init(&w.cond, NULL);
     rmq_put_result_t tmp;
-    rmq_put_status_t st =
-        batch ? rmq_store_put_messages(s, msgs, n, &tmp, wait_cb, &w) : rmq_store_put_message(s, msgs, &tmp, wait_cb, &w);
+    rmq_put_status_t st = batch ? rmq_store_put_messages(s, msgs, n, &tmp, wait_cb, &w)
+                                : rmq_store_put_message(s, msgs, &tmp, wait_cb, &w);
     pthread_mutex_lock(&w.lock);
     if (tmp.pending) {
         while (!w.done)
@@ -562,6 +557,20 @@ rmq_err_t rmq_store_append_raw(rmq_store_t *s, int64_t offset, const void *data,
     return rmq_commitlog_append_raw(s->cl, offset, data, len);
 }
 
+void rmq_store_set_append_cb(rmq_store_t *s, rmq_store_append_cb_t *cb, void *opaque)
+{
+    atomic_store(&s->append_opaque, opaque);
+    atomic_store(&s->append_cb, cb);
+}
+
+void rmq_store_published(rmq_store_t *s)
+{
+    rmq_store_wake_reput(s);
+    rmq_store_append_cb_t *cb = atomic_load_explicit(&s->append_cb, memory_order_acquire);
+    if (cb)
+        cb(atomic_load_explicit(&s->append_opaque, memory_order_relaxed));
+}
+
 void rmq_store_set_arrived_cb(rmq_store_t *s, rmq_store_arrived_cb_t *cb, void *opaque)
 {
     s->arrived_opaque = opaque;
@@ -585,7 +594,8 @@ void rmq_store_get_result_release(rmq_get_result_t *res)
     res->count = 0;
 }
 
-static bool batch_full(rmq_store_t *s, size_t size, int32_t max_msgs, size_t total, size_t count, bool in_disk)
+static bool batch_full(rmq_store_t *s, size_t size, int32_t max_msgs, size_t total, size_t count,
+                       bool in_disk)
 {
     if (total == 0 || count == 0)
         return false;
@@ -654,6 +664,8 @@ rmq_get_status_t rmq_store_get_message(rmq_store_t *s, const char *topic, int32_
             int64_t phy = (int64_t)rmq_be64(units + i);
             int32_t size = (int32_t)rmq_be32(units + i + 8);
             int64_t tags = (int64_t)rmq_be64(units + i + 12);
+            if (size <= 0)
+                break; /* a unit zeroed by a tail cut while we read */
             max_phy_pulling = phy;
             if (size == INT32_MAX)
                 continue; /* pre-fill blank */
@@ -694,8 +706,8 @@ rmq_get_status_t rmq_store_get_message(rmq_store_t *s, const char *topic, int32_
     }
 out:
     /* nextOffsetCorrection: a slave keeps the requested offset */
-    if (st != RMQ_GET_FOUND && st != RMQ_GET_NO_MATCHED_MESSAGE && st != RMQ_GET_MESSAGE_WAS_REMOVING && s->slave &&
-        !s->conf.offsetCheckInSlave)
+    if (st != RMQ_GET_FOUND && st != RMQ_GET_NO_MATCHED_MESSAGE && st != RMQ_GET_MESSAGE_WAS_REMOVING &&
+        s->slave && !s->conf.offsetCheckInSlave)
         next = offset;
     res->status = st;
     res->next_begin_offset = next;
@@ -731,15 +743,21 @@ static int64_t pickup_store_ts(rmq_store_t *s, int64_t phy, int32_t size)
     return ts;
 }
 
+/* The commit-log place of a queue entry; false when there is none. */
+static bool queue_unit(rmq_store_t *s, const char *topic, int32_t queue_id, int64_t logic_offset,
+                       int64_t *phy, int32_t *size)
+{
+    rmq_consume_queue_t *cq = rmq_store_find_cq(s, topic, strlen(topic), queue_id, false);
+    int64_t tags;
+    return cq && rmq_cq_get_unit(cq, logic_offset, phy, size, &tags) && *size != INT32_MAX;
+}
+
 int64_t rmq_store_get_commitlog_offset_in_queue(rmq_store_t *s, const char *topic, int32_t queue_id,
                                                 int64_t logic_offset)
 {
-    rmq_consume_queue_t *cq = rmq_store_find_cq(s, topic, strlen(topic), queue_id, false);
-    int64_t phy, tags;
+    int64_t phy;
     int32_t size;
-    if (!cq || !rmq_cq_get_unit(cq, logic_offset, &phy, &size, &tags) || size == INT32_MAX)
-        return -1;
-    return phy;
+    return queue_unit(s, topic, queue_id, logic_offset, &phy, &size) ? phy : -1;
 }
 
 int64_t rmq_store_get_offset_by_time(rmq_store_t *s, const char *topic, int32_t queue_id, int64_t timestamp)
@@ -807,6 +825,14 @@ int64_t rmq_store_get_earliest_msg_store_time(rmq_store_t *s, const char *topic,
     return -1;
 }
 
+int64_t rmq_store_get_msg_store_time(rmq_store_t *s, const char *topic, int32_t queue_id,
+                                     int64_t logic_offset)
+{
+    int64_t phy;
+    int32_t size;
+    return queue_unit(s, topic, queue_id, logic_offset, &phy, &size) ? pickup_store_ts(s, phy, size) : -1;
+}
+
 int64_t rmq_store_get_earliest_store_time(rmq_store_t *s)
 {
     int64_t min = rmq_commitlog_min_offset(s->cl);
@@ -820,11 +846,41 @@ rmq_err_t rmq_store_get_message_by_offset(rmq_store_t *s, int64_t commitlog_offs
     return rmq_commitlog_get(s->cl, commitlog_offset, 0, ref);
 }
 
-int64_t rmq_store_get_commitlog_min_offset(rmq_store_t *s) { return rmq_commitlog_min_offset(s->cl); }
-int64_t rmq_store_get_commitlog_max_offset(rmq_store_t *s) { return rmq_commitlog_max_offset(s->cl); }
-int64_t rmq_store_get_dispatched_offset(rmq_store_t *s) { return atomic_load(&s->reput_from); }
-int64_t rmq_store_get_flushed_offset(rmq_store_t *s) { return atomic_load(&s->cl->flushed_offset); }
-bool rmq_store_is_disk_full(rmq_store_t *s) { return atomic_load(&s->disk_full); }
+int64_t rmq_store_get_commitlog_min_offset(rmq_store_t *s)
+{
+    return rmq_commitlog_min_offset(s->cl);
+}
+int64_t rmq_store_get_commitlog_max_offset(rmq_store_t *s)
+{
+    return rmq_commitlog_max_offset(s->cl);
+}
+int64_t rmq_store_get_dispatched_offset(rmq_store_t *s)
+{
+    return atomic_load(&s->reput_from);
+}
+
+bool rmq_store_is_sync_flush(const rmq_store_t *s)
+{
+    return s->sync_flush;
+}
+
+bool rmq_store_is_slave(const rmq_store_t *s)
+{
+    return s->slave;
+}
+
+void rmq_store_set_slave(rmq_store_t *s, bool slave)
+{
+    s->slave = slave;
+}
+int64_t rmq_store_get_flushed_offset(rmq_store_t *s)
+{
+    return atomic_load(&s->cl->flushed_offset);
+}
+bool rmq_store_is_disk_full(rmq_store_t *s)
+{
+    return atomic_load(&s->disk_full);
+}
 
 rmq_err_t rmq_store_query_message(rmq_store_t *s, const char *topic, const char *key, int32_t max_num,
                                   int64_t begin_ts, int64_t end_ts, rmq_query_result_t *res)
@@ -834,9 +890,9 @@ rmq_err_t rmq_store_query_message(rmq_store_t *s, const char *topic, const char 
         max_num = s->conf.maxMsgsNumBatch;
     int64_t *offs;
     size_t n;
-    rmq_err_t err = rmq_index_service_query(s->index, topic, key, max_num, begin_ts, end_ts, &offs, &n,
-                                            &res->index_last_update_timestamp,
-                                            &res->index_last_update_phyoffset);
+    rmq_err_t err =
+        rmq_index_service_query(s->index, topic, key, max_num, begin_ts, end_ts, &offs, &n,
+                                &res->index_last_update_timestamp, &res->index_last_update_phyoffset);
     if (err)
         return err;
     res->msgs = rmq_malloc((n + 1) * sizeof(*res->msgs));
@@ -860,7 +916,10 @@ void rmq_store_query_result_release(rmq_query_result_t *res)
     res->count = 0;
 }
 
-void rmq_store_execute_delete_files_manually(rmq_store_t *s) { atomic_store(&s->manual_delete, true); }
+void rmq_store_execute_delete_files_manually(rmq_store_t *s)
+{
+    atomic_store(&s->manual_delete, true);
+}
 
 bool rmq_store_wait_dispatched(rmq_store_t *s, int timeout_ms)
 {
@@ -878,9 +937,15 @@ int64_t rmq_store_delay_level_ms(rmq_store_t *s, int level)
     return level >= 1 && level <= s->max_delay_level ? s->delay_ms[level] : -1;
 }
 
-int rmq_store_max_delay_level(rmq_store_t *s) { return s->max_delay_level; }
+int rmq_store_max_delay_level(rmq_store_t *s)
+{
+    return s->max_delay_level;
+}
 
-void rmq_store_test_fail_flushes(rmq_store_t *s, int n) { atomic_store(&s->cl->mfq->fail_flushes, n); }
+void rmq_store_test_fail_flushes(rmq_store_t *s, int n)
+{
+    atomic_store(&s->cl->mfq->fail_flushes, n);
+}
 
 void rmq_store_get_stats(rmq_store_t *s, rmq_store_stats_t *st)
 {
@@ -889,22 +954,45 @@ void rmq_store_get_stats(rmq_store_t *s, rmq_store_stats_t *st)
     st->put_calls = atomic_load(&s->cl->stat_puts);
     st->recovered_from = s->cl->recovered_from;
     st->recovered_records = s->recovered_records;
+    for (int i = 0; i < RMQ_STORE_GC_BUCKETS; i++)
+        st->gc_batches[i] = atomic_load_explicit(&s->cl->stat_gc[i], memory_order_relaxed);
+    st->gc_batch_sum = atomic_load_explicit(&s->cl->stat_gc_sum, memory_order_relaxed);
+    st->gc_batch_count = atomic_load_explicit(&s->cl->stat_gc_count, memory_order_relaxed);
+    st->commitlog_synced_to = atomic_load(&s->cl->mfq->synced_to);
+    st->sync_acks_before_flush = atomic_load(&s->cl->stat_early_acks);
 }
 
-void rmq_store_test_stall_flushes(rmq_store_t *s, int ms) { atomic_store(&s->cl->test_stall_ms, ms); }
+void rmq_store_test_stall_flushes(rmq_store_t *s, int ms)
+{
+    atomic_store(&s->cl->test_stall_ms, ms);
+}
+
+bool rmq_store_test_flush_stalled(rmq_store_t *s)
+{
+    return atomic_load(&s->cl->test_stalled);
+}
+
+rmq_mapped_file_t *rmq_store_written_at(rmq_store_t *s, int64_t offset, int64_t *pos, int64_t *wrote)
+{
+    rmq_mapped_file_t *mf = rmq_mfq_find_hold(s->cl->mfq, offset);
+    if (!mf)
+        return NULL;
+    *pos = offset - mf->from;
+    *wrote = atomic_load_explicit(&mf->wrote, memory_order_acquire);
+    if (*pos >= *wrote) {
+        rmq_mapped_file_release(mf);
+        return NULL;
+    }
+    return mf;
+}
 
 rmq_err_t rmq_store_get_commitlog_data(rmq_store_t *s, int64_t offset, rmq_store_ref_t *ref)
 {
     memset(ref, 0, sizeof(*ref));
-    rmq_mapped_file_t *mf = rmq_mfq_find_hold(s->cl->mfq, offset);
+    int64_t pos, wrote;
+    rmq_mapped_file_t *mf = rmq_store_written_at(s, offset, &pos, &wrote);
     if (!mf)
         return RMQ_ERR__NOENT;
-    int64_t pos = offset - mf->from;
-    int64_t wrote = atomic_load_explicit(&mf->wrote, memory_order_acquire);
-    if (pos >= wrote) {
-        rmq_mapped_file_release(mf);
-        return RMQ_ERR__NOENT;
-    }
     ref->data = mf->base + pos;
     ref->len = (size_t)(wrote - pos);
     ref->offset = offset;
@@ -912,7 +1000,8 @@ rmq_err_t rmq_store_get_commitlog_data(rmq_store_t *s, int64_t offset, rmq_store
     return RMQ_OK;
 }
 
-void rmq_store_batch_msg_ids(const rmq_store_msg_t *msgs, size_t n, const rmq_put_result_t *res, rmq_buf_t *out)
+void rmq_store_batch_msg_ids(const rmq_store_msg_t *msgs, size_t n, const rmq_put_result_t *res,
+                             rmq_buf_t *out)
 {
     int64_t off = res->wrote_offset;
     char id[RMQ_MSG_ID_MAX];

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "rmq_buf.h"
+#include "rmq_service.h"
 #include "rmq_store.h"
 #include "mapped_file.h"
 #include "mapped_file_queue.h"
@@ -17,6 +18,7 @@
 #include "consume_queue.h"
 #include "index_file.h"
 #include "checkpoint.h"
+#include "epoch.h"
 #include "strmap.h"
 
 #define RMQ_MAX_DELAY_LEVELS 64
@@ -52,10 +54,19 @@ struct rmq_store_s {
     rmq_commitlog_t *cl;
     rmq_checkpoint_t *ckpt;
     rmq_index_service_t *index;
+    rmq_epoch_file_t *epochs;
+
+    /* held by dispatch while it reads the commit log; a tail truncation
+     * takes it (then put_lock) so dispatch never sees a log being cut */
+    pthread_mutex_t dispatch_lock;
 
     /* consume queues: "topic\x01qid" -> rmq_consume_queue_t*; cq_lock guards the map */
     pthread_mutex_t cq_lock;
     rmq_strmap_t cq_table;
+
+    /* replication sender hook (rmq_store_set_append_cb) */
+    rmq_store_append_cb_t *_Atomic append_cb;
+    void *_Atomic append_opaque;
 
     /* dispatch */
     _Atomic int64_t reput_from;
@@ -72,44 +83,47 @@ struct rmq_store_s {
     int max_delay_level;
     int64_t phys_mem;
 
-    /* service threads */
+    /* service threads (rmq_service.h): StoreReput, StoreCqFlush, StoreClean;
+     * StoreFlush belongs to the commit log, StoreAlloc to the allocator */
     _Atomic bool stopping;
     bool started;
-    pthread_t reput_thr, cqflush_thr, clean_thr;
-    bool reput_running, cqflush_running, clean_running;
-    pthread_mutex_t svc_lock;
-    pthread_cond_t svc_cond;
+    rmq_service_t *reput_svc, *cqflush_svc, *clean_svc;
     int64_t durable_logics_ts;
     pthread_mutex_t clean_lock; /* one retention pass at a time */
     int64_t recovered_records;
     int64_t last_clean_mono;
-    /* the writer wakes a sleeping reput thread (no 1 ms polling latency) */
-    _Atomic bool reput_sleeping;
-    _Atomic int64_t last_wake_us;
-    pthread_mutex_t reput_lock;
-    pthread_cond_t reput_cond;
 };
 
 /* @thread writer: new data was published. */
 void rmq_store_wake_reput(rmq_store_t *s);
-
-/* Wait on s->svc_cond (s->svc_lock held) for at most ms. */
-void rmq_store_svc_wait(rmq_store_t *s, int ms);
+/* @thread writer: new data was published (reput and the append hook). */
+void rmq_store_published(rmq_store_t *s);
 
 /* dispatch.c: reput thread ("StoreReput") and consume-queue flush thread
- * ("StoreCqFlush") */
+ * ("StoreCqFlush"); created by open, started by start */
+void rmq_store_dispatch_init(rmq_store_t *s);
 rmq_err_t rmq_store_dispatch_start(rmq_store_t *s);
 /* Dispatch everything published so far; returns records dispatched or <0. */
 int64_t rmq_store_dispatch_available(rmq_store_t *s);
+/* The same with s->dispatch_lock held. */
+int64_t rmq_store_dispatch_available_locked(rmq_store_t *s);
 /* Flush consume queues, index and checkpoint once (thorough). */
 void rmq_store_flush_logics(rmq_store_t *s, bool thorough);
 
 /* clean.c: clean thread ("StoreClean"), disk checks */
-rmq_err_t rmq_store_clean_start(rmq_store_t *s);
+void rmq_store_clean_init(rmq_store_t *s);
 void rmq_store_check_disk(rmq_store_t *s);
 
 /* store.c */
-rmq_consume_queue_t *rmq_store_find_cq(rmq_store_t *s, const char *topic, size_t topic_len, int32_t qid, bool create);
+rmq_consume_queue_t *rmq_store_find_cq(rmq_store_t *s, const char *topic, size_t topic_len, int32_t qid,
+                                       bool create);
+/* The commit-log segment holding offset, held, with offset's place in it
+ * (*pos) and how far it is written (*wrote); NULL when offset is outside the
+ * log or not written yet. */
+rmq_mapped_file_t *rmq_store_written_at(rmq_store_t *s, int64_t offset, int64_t *pos, int64_t *wrote);
+/* Every consume queue at this moment (taken under cq_lock), *n of them; the
+ * caller free()s the array. */
+rmq_consume_queue_t **rmq_store_cq_list(rmq_store_t *s, size_t *n);
 /* Dispatch one record (shared by reput, recovery and slave append). */
 rmq_err_t rmq_store_dispatch(rmq_store_t *s, const rmq_msg_rec_t *rec);
 /* Current usage of the store's disk in % (statvfs or quota). */

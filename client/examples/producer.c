@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "example_common.h"
+
 static void on_sent(comet_producer_t *p, const comet_send_result_t *res, void *msg_opaque, void *opaque)
 {
     (void)p;
@@ -31,33 +33,17 @@ int main(int argc, char **argv)
     }
     int count = argc > 3 ? atoi(argv[3]) : 10;
     char errstr[512];
-    comet_conf_t *conf = comet_conf_new();
-    if (comet_conf_set(conf, "namesrvAddr", argv[1], errstr, sizeof(errstr)) != COMET_CONF_OK ||
-        comet_conf_set(conf, "producerGroup", "example_producer_group", errstr, sizeof(errstr)) !=
-            COMET_CONF_OK) {
-        fprintf(stderr, "%s\n", errstr);
+    comet_conf_t *conf = example_conf(errstr, sizeof(errstr), "namesrvAddr", argv[1], "producerGroup",
+                                      "example_producer_group", NULL);
+    if (!conf)
         return 1;
-    }
     comet_conf_set_send_cb(conf, on_sent);
-    comet_producer_t *p = comet_producer_new(conf, errstr, sizeof(errstr));
-    if (!p) {
-        fprintf(stderr, "comet_producer_new: %s\n", errstr);
-        comet_conf_destroy(conf); /* still ours on failure */
+    comet_producer_t *p = example_producer(conf); /* owns conf now */
+    if (!p)
         return 1;
-    }
-    conf = NULL; /* owned by the producer now */
-    if (comet_producer_start(p, errstr, sizeof(errstr)) != COMET_ERR_NO_ERROR) {
-        fprintf(stderr, "start: %s\n", errstr);
-        comet_producer_destroy(p);
-        return 1;
-    }
     int failures = 0;
     for (int i = 0; i < count; i++) {
-        char body[64];
-        int n = snprintf(body, sizeof(body), "hello comet %d", i);
-        comet_message_t *m = comet_message_new(argv[2], body, (size_t)n, COMET_MSG_F_COPY);
-        comet_message_set_tags(m, "TagA");
-        comet_message_set_keys(m, "example-key");
+        comet_message_t *m = example_message(argv[2], "hello comet %d", i, "TagA", "example-key");
         comet_send_result_t res;
         if (i % 2 == 0) {
             if (comet_producer_send(p, m, &res, -1) != COMET_ERR_NO_ERROR) {

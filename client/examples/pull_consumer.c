@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "example_common.h"
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -16,14 +18,10 @@ int main(int argc, char **argv)
     }
     long max = argc > 4 ? atol(argv[4]) : 100;
     char errstr[512];
-    comet_conf_t *conf = comet_conf_new();
-    if (comet_conf_set(conf, "namesrvAddr", argv[1], errstr, sizeof(errstr)) != COMET_CONF_OK ||
-        comet_conf_set(conf, "consumerGroup", argv[3], errstr, sizeof(errstr)) != COMET_CONF_OK ||
-        comet_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", errstr, sizeof(errstr)) !=
-            COMET_CONF_OK) {
-        fprintf(stderr, "%s\n", errstr);
+    comet_conf_t *conf = example_conf(errstr, sizeof(errstr), "namesrvAddr", argv[1], "consumerGroup",
+                                      argv[3], "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL);
+    if (!conf)
         return 1;
-    }
     comet_pull_consumer_t *c = comet_pull_consumer_new(conf, errstr, sizeof(errstr));
     if (!c) {
         fprintf(stderr, "comet_pull_consumer_new: %s\n", errstr);

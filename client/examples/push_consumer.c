@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "example_common.h"
+
 static atomic_long received;
 
 static comet_consume_status_t on_messages(comet_push_consumer_t *c, const comet_message_ext_t *const *msgs,
@@ -37,14 +39,10 @@ int main(int argc, char **argv)
     }
     int seconds = argc > 4 ? atoi(argv[4]) : 10;
     char errstr[512];
-    comet_conf_t *conf = comet_conf_new();
-    if (comet_conf_set(conf, "namesrvAddr", argv[1], errstr, sizeof(errstr)) != COMET_CONF_OK ||
-        comet_conf_set(conf, "consumerGroup", argv[3], errstr, sizeof(errstr)) != COMET_CONF_OK ||
-        comet_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", errstr, sizeof(errstr)) !=
-            COMET_CONF_OK) {
-        fprintf(stderr, "%s\n", errstr);
+    comet_conf_t *conf = example_conf(errstr, sizeof(errstr), "namesrvAddr", argv[1], "consumerGroup",
+                                      argv[3], "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL);
+    if (!conf)
         return 1;
-    }
     comet_push_consumer_t *c = comet_push_consumer_new(conf, on_messages, NULL, errstr, sizeof(errstr));
     if (!c) {
         fprintf(stderr, "comet_push_consumer_new: %s\n", errstr);

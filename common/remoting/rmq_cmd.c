@@ -1,6 +1,6 @@
 /* rmq_cmd.c - RemotingCommand frame encode/decode, JSON and ROCKETMQ headers.
  *
- * Owns the wire format of PROTOCOL.md §1. Pure functions over memory: any
+ * Owns the wire format of docs/protocol.md §1. Pure functions over memory: any
  * thread, no I/O. The decoder must survive any byte string (it is fuzzed). */
 #include "rmq_cmd.h"
 
@@ -15,8 +15,8 @@
 #include "rmq_hdr_json.h"
 #include "rmq_json.h"
 
-static const char *const lang_names[] = {"JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY",
-                                         "OTHER", "HTTP", "GO", "PHP", "OMS", "RUST", "NODE_JS"};
+static const char *const lang_names[] = {"JAVA",  "CPP",  "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY",
+                                         "OTHER", "HTTP", "GO",     "PHP",    "OMS",    "RUST",   "NODE_JS"};
 #define LANG_COUNT ((int)(sizeof(lang_names) / sizeof(lang_names[0])))
 
 const char *rmq_lang_name(int lang)
@@ -42,13 +42,40 @@ void rmq_cmd_init(rmq_cmd_t *c)
 
 static void ext_clear(rmq_cmd_t *c)
 {
-    for (size_t i = 0; i < c->ext_n; i++) {
-        free(c->ext[i].key);
-        free(c->ext[i].val);
-    }
     free(c->ext);
+    free(c->strs);
     c->ext = NULL;
     c->ext_n = c->ext_cap = 0;
+    c->strs = NULL;
+    c->strs_len = c->strs_cap = 0;
+}
+
+/* Copy n bytes + NUL into the string area (one allocation for every key
+ * and value of a command: a decoded header costs two allocations, not two
+ * per field). Growing it moves every string: the entries follow. */
+static char *strs_put(rmq_cmd_t *c, const char *p, size_t n)
+{
+    if (c->strs_len + n + 1 > c->strs_cap) {
+        ptrdiff_t self = c->strs && p >= c->strs && p < c->strs + c->strs_len ? p - c->strs : -1;
+        size_t cap = c->strs_cap ? c->strs_cap : 256;
+        while (cap < c->strs_len + n + 1)
+            cap *= 2;
+        char *old = c->strs;
+        c->strs = rmq_realloc(c->strs, cap);
+        c->strs_cap = cap;
+        if (old && c->strs != old)
+            for (size_t i = 0; i < c->ext_n; i++) {
+                c->ext[i].key = c->strs + (c->ext[i].key - old);
+                c->ext[i].val = c->strs + (c->ext[i].val - old);
+            }
+        if (self >= 0)
+            p = c->strs + self;
+    }
+    char *d = c->strs + c->strs_len;
+    memcpy(d, p, n);
+    d[n] = '\0';
+    c->strs_len += n + 1;
+    return d;
 }
 
 void rmq_cmd_deinit(rmq_cmd_t *c)
@@ -94,28 +121,44 @@ void rmq_cmd_init_response(rmq_cmd_t *resp, const rmq_cmd_t *req, int32_t code, 
 const char *rmq_cmd_ext(const rmq_cmd_t *c, const char *key)
 {
     for (size_t i = 0; i < c->ext_n; i++)
-        if (strcmp(c->ext[i].key, key) == 0)
+        if (c->ext[i].key[0] == key[0] && strcmp(c->ext[i].key, key) == 0)
             return c->ext[i].val;
     return NULL;
 }
 
-static void ext_put_owned(rmq_cmd_t *c, char *key, char *val)
+const char *rmq_cmd_ext_from(const rmq_cmd_t *c, const char *key, size_t *hint)
 {
+    size_t n = c->ext_n, at = *hint < n ? *hint : 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = at + k < n ? at + k : at + k - n;
+        if (c->ext[i].key[0] == key[0] && strcmp(c->ext[i].key, key) == 0) {
+            *hint = i + 1;
+            return c->ext[i].val;
+        }
+    }
+    return NULL;
+}
+
+/* Set key (kl bytes, no NUL inside) to val (vl bytes). */
+static void ext_put(rmq_cmd_t *c, const char *key, size_t kl, const char *val, size_t vl)
+{
+    c->has_ext = true;
     for (size_t i = 0; i < c->ext_n; i++)
-        if (strcmp(c->ext[i].key, key) == 0) {
-            free(key);
-            free(c->ext[i].val);
-            c->ext[i].val = val;
+        if (c->ext[i].key[0] == key[0] && strncmp(c->ext[i].key, key, kl) == 0 && c->ext[i].key[kl] == '\0') {
+            c->ext[i].val = strs_put(c, val, vl); /* the old value stays unused in strs */
             return;
         }
     if (c->ext_n == c->ext_cap) {
-        c->ext_cap = c->ext_cap ? c->ext_cap * 2 : 8;
+        c->ext_cap = c->ext_cap ? c->ext_cap * 2 : 16;
         c->ext = rmq_realloc(c->ext, c->ext_cap * sizeof(*c->ext));
     }
-    c->ext[c->ext_n].key = key;
-    c->ext[c->ext_n].val = val;
+    rmq_kv_t *e = &c->ext[c->ext_n];
+    e->key = e->val = c->strs; /* valid if strs_put moves the area before this entry is set */
     c->ext_n++;
-    c->has_ext = true;
+    char *k = strs_put(c, key, kl);
+    e = &c->ext[c->ext_n - 1];
+    e->key = e->val = k;
+    e->val = strs_put(c, val, vl);
 }
 
 void rmq_cmd_set_ext(rmq_cmd_t *c, const char *key, const char *val)
@@ -123,14 +166,20 @@ void rmq_cmd_set_ext(rmq_cmd_t *c, const char *key, const char *val)
     c->has_ext = true;
     if (!val)
         return;
-    ext_put_owned(c, rmq_strdup(key), rmq_strdup(val));
+    ext_put(c, key, strlen(key), val, strlen(val));
 }
 
 void rmq_cmd_set_ext_i64(rmq_cmd_t *c, const char *key, int64_t val)
 {
-    char t[32];
-    snprintf(t, sizeof(t), "%" PRId64, val);
-    rmq_cmd_set_ext(c, key, t);
+    char t[24], *e = t + sizeof(t), *d = e; /* decimal text without snprintf (every send has seven) */
+    uint64_t u = val < 0 ? 0 - (uint64_t)val : (uint64_t)val;
+    do
+        *--d = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (val < 0)
+        *--d = '-';
+    c->has_ext = true;
+    ext_put(c, key, strlen(key), d, (size_t)(e - d));
 }
 
 void rmq_cmd_set_ext_bool(rmq_cmd_t *c, const char *key, bool val)
@@ -255,13 +304,12 @@ static rmq_err_t decode_rocketmq_header(rmq_cmd_t *c, const uint8_t *h, size_t n
                 return RMQ_ERR__CORRUPT;
             }
             const uint8_t *v = rmq_rd_bytes(&e, vl);
-            char *ks = str_or_null(k, kl), *vs = str_or_null(v, vl);
-            if (!ks || !vs) { /* null key or value: Java skips the entry */
-                free(ks);
-                free(vs);
+            /* C strings cannot hold NUL: cut at the first one; an empty
+             * key or value is null in Java and the entry is skipped */
+            size_t ksl = strnlen((const char *)k, kl), vsl = strnlen((const char *)v, vl);
+            if (!ksl || !vsl)
                 continue;
-            }
-            ext_put_owned(c, ks, vs);
+            ext_put(c, (const char *)k, ksl, (const char *)v, vsl);
         }
     }
     return RMQ_OK;
@@ -331,27 +379,51 @@ static void encode_json_header(const rmq_cmd_t *c, rmq_buf_t *out)
     rmq_jw_obj_end(&w);
 }
 
+static uint8_t *put16(uint8_t *d, uint16_t v)
+{
+    d[0] = (uint8_t)(v >> 8);
+    d[1] = (uint8_t)v;
+    return d + 2;
+}
+
+static uint8_t *put32(uint8_t *d, uint32_t v)
+{
+    d[0] = (uint8_t)(v >> 24);
+    d[1] = (uint8_t)(v >> 16);
+    d[2] = (uint8_t)(v >> 8);
+    d[3] = (uint8_t)v;
+    return d + 4;
+}
+
+/* RocketMQSerializable.rocketMQProtocolEncode: sized first, written in place. */
 static void encode_rocketmq_header(const rmq_cmd_t *c, rmq_buf_t *out)
 {
-    rmq_buf_put_u16(out, (uint16_t)c->code);
-    rmq_buf_put_u8(out, (uint8_t)c->language);
-    rmq_buf_put_u16(out, (uint16_t)c->version);
-    rmq_buf_put_u32(out, (uint32_t)c->opaque);
-    rmq_buf_put_u32(out, (uint32_t)c->flag);
     size_t rl = c->remark ? strlen(c->remark) : 0;
-    rmq_buf_put_u32(out, (uint32_t)rl);
-    rmq_buf_put(out, c->remark, rl);
     size_t el = 0;
     for (size_t i = 0; i < c->ext_n; i++)
         el += 2 + strlen(c->ext[i].key) + 4 + strlen(c->ext[i].val);
-    rmq_buf_put_u32(out, (uint32_t)el);
+    size_t total = 2 + 1 + 2 + 4 + 4 + 4 + rl + 4 + el;
+    rmq_buf_reserve(out, total);
+    uint8_t *d = out->data + out->len;
+    d = put16(d, (uint16_t)c->code);
+    *d++ = (uint8_t)c->language;
+    d = put16(d, (uint16_t)c->version);
+    d = put32(d, (uint32_t)c->opaque);
+    d = put32(d, (uint32_t)c->flag);
+    d = put32(d, (uint32_t)rl);
+    memcpy(d, c->remark ? c->remark : "", rl);
+    d += rl;
+    d = put32(d, (uint32_t)el);
     for (size_t i = 0; i < c->ext_n; i++) {
         size_t kl = strlen(c->ext[i].key), vl = strlen(c->ext[i].val);
-        rmq_buf_put_u16(out, (uint16_t)kl);
-        rmq_buf_put(out, c->ext[i].key, kl);
-        rmq_buf_put_u32(out, (uint32_t)vl);
-        rmq_buf_put(out, c->ext[i].val, vl);
+        d = put16(d, (uint16_t)kl);
+        memcpy(d, c->ext[i].key, kl);
+        d += kl;
+        d = put32(d, (uint32_t)vl);
+        memcpy(d, c->ext[i].val, vl);
+        d += vl;
     }
+    out->len += total;
 }
 
 void rmq_cmd_encode_header(const rmq_cmd_t *c, size_t body_len, rmq_buf_t *out)

@@ -1,4 +1,4 @@
-/* rmq_cmd.h - RocketMQ RemotingCommand: the frame codec (PROTOCOL.md §1).
+/* rmq_cmd.h - RocketMQ RemotingCommand: the frame codec (docs/protocol.md §1).
  *
  * A frame is int32 length (not counting itself), int32 header word
  * (serialize type << 24 | header length), header (JSON or ROCKETMQ binary),
@@ -59,11 +59,13 @@ typedef struct rmq_cmd_s {
     int32_t version;
     int32_t opaque;
     int32_t flag;
-    char *remark;      /* NULL when absent */
-    rmq_kv_t *ext;     /* extFields, owned */
+    char *remark;  /* NULL when absent */
+    rmq_kv_t *ext; /* extFields; keys and values live in strs */
     size_t ext_n;
     size_t ext_cap;
-    bool has_ext;      /* extFields present (possibly empty) */
+    bool has_ext; /* extFields present (possibly empty) */
+    char *strs;   /* every extFields key and value, NUL-terminated, one allocation */
+    size_t strs_len, strs_cap;
     uint8_t serialize; /* RMQ_SERIALIZE_* the frame used / will use */
     uint8_t *body;     /* owned; NULL when empty */
     size_t body_len;
@@ -81,12 +83,22 @@ void rmq_cmd_destroy(rmq_cmd_t *c);
 void rmq_cmd_init_request(rmq_cmd_t *c, int32_t code);
 void rmq_cmd_init_response(rmq_cmd_t *resp, const rmq_cmd_t *req, int32_t code, const char *remark);
 
-static inline bool rmq_cmd_is_response(const rmq_cmd_t *c) { return (c->flag & RMQ_FLAG_RESPONSE) != 0; }
-static inline bool rmq_cmd_is_oneway(const rmq_cmd_t *c) { return (c->flag & RMQ_FLAG_ONEWAY) != 0; }
+static inline bool rmq_cmd_is_response(const rmq_cmd_t *c)
+{
+    return (c->flag & RMQ_FLAG_RESPONSE) != 0;
+}
+static inline bool rmq_cmd_is_oneway(const rmq_cmd_t *c)
+{
+    return (c->flag & RMQ_FLAG_ONEWAY) != 0;
+}
 
 /* extFields access. Getters return borrowed pointers valid until the command
  * is modified or freed; NULL when absent. */
 const char *rmq_cmd_ext(const rmq_cmd_t *c, const char *key);
+/* The same, scanning from entry *hint (wrapping around) and leaving *hint
+ * after the entry found: looking up fields in the order they were sent costs
+ * one comparison each. */
+const char *rmq_cmd_ext_from(const rmq_cmd_t *c, const char *key, size_t *hint);
 void rmq_cmd_set_ext(rmq_cmd_t *c, const char *key, const char *val);
 void rmq_cmd_set_ext_i64(rmq_cmd_t *c, const char *key, int64_t val);
 void rmq_cmd_set_ext_bool(rmq_cmd_t *c, const char *key, bool val);

@@ -85,6 +85,8 @@ enum {
     RMQ_REQ_SEND_REPLY_MESSAGE_V2 = 325,
     RMQ_REQ_PUSH_REPLY_MESSAGE_TO_CLIENT = 326,
     RMQ_REQ_ADD_WRITE_PERM_OF_BROKER = 327,
+    /* Comet extensions (no RocketMQ equivalent): 4000-4095 (below the handler table size) */
+    RMQ_REQ_COMET_GET_PENDING_TRANSACTIONS = 4037,
 };
 
 /* Name of a request code ("SEND_MESSAGE_V2"), or NULL if unknown. */

@@ -21,6 +21,8 @@
 
 #include "rmq_cmd.h"
 #include "rmq_err.h"
+#include "rmq_netguard.h"
+#include "rmq_tls.h"
 
 struct evbuffer;
 typedef struct rmq_conn_s rmq_conn_t;
@@ -36,20 +38,31 @@ typedef void (*rmq_req_handler_t)(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx);
 typedef void (*rmq_resp_cb_t)(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *resp, void *arg);
 /* Connection closed (after pending requests were failed). */
 typedef void (*rmq_close_cb_t)(rmq_conn_t *conn, void *ctx);
+/* Runs for every request before its handler (the broker's ACL, as Java's
+ * server RPC hooks). Return true to dispatch it; false when the hook has
+ * answered (or dropped) the request itself. */
+typedef bool (*rmq_req_hook_t)(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx);
+/* Runs for every request this endpoint sends, before it is encoded (client
+ * signing, as Java's client RPC hooks). */
+typedef void (*rmq_send_hook_t)(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx);
 
 typedef struct rmq_endpoint_opts_s {
-    size_t max_frame;          /* frames larger than this close the connection (default 16 MiB - 4) */
-    size_t max_output;         /* stop reading a connection whose unsent output exceeds this (default 64 MiB) */
-    int idle_timeout_ms;       /* close after no input for this long; 0 = never (default 120000) */
-    int connect_timeout_ms;    /* client connect timeout (default 3000) */
-    const char *name;          /* facility for log lines ("namesrv", "broker", "client") */
+    size_t max_frame;       /* frames larger than this close the connection (default 16 MiB - 4) */
+    size_t max_output;      /* stop reading a connection whose unsent output exceeds this (default 64 MiB) */
+    int idle_timeout_ms;    /* close after no input for this long; 0 = never (default 120000) */
+    int connect_timeout_ms; /* client connect timeout (default 3000) */
+    const char *name;       /* facility for log lines ("namesrv", "broker", "client") */
+    rmq_tls_t *tls;         /* server: TLS per its mode; client: every connection uses TLS; NULL = plaintext
+                               (borrowed: outlives the endpoint) */
+    rmq_netguard_t *guard;  /* server: connection caps, input budget, accept pause, bounded logs
+                               (borrowed; may be shared by several server endpoints) */
 } rmq_endpoint_opts_t;
 
 void rmq_endpoint_opts_default(rmq_endpoint_opts_t *o);
 
 /* Server: listen on host:port (port 0 = any free port). */
-rmq_endpoint_t *rmq_server_new(struct event_base *base, const char *host, int port, const rmq_endpoint_opts_t *opts,
-                               char *errstr, size_t errstr_size);
+rmq_endpoint_t *rmq_server_new(struct event_base *base, const char *host, int port,
+                               const rmq_endpoint_opts_t *opts, char *errstr, size_t errstr_size);
 /* Port actually bound. */
 int rmq_server_port(const rmq_endpoint_t *ep);
 
@@ -59,21 +72,47 @@ rmq_endpoint_t *rmq_client_new(struct event_base *base, const rmq_endpoint_opts_
  * malformed. A failed connection is dropped, so the next call reconnects. */
 rmq_conn_t *rmq_client_conn(rmq_endpoint_t *ep, const char *addr);
 /* Request to addr: rmq_client_conn + rmq_conn_request. */
-rmq_err_t rmq_client_request(rmq_endpoint_t *ep, const char *addr, rmq_cmd_t *req, int timeout_ms, rmq_resp_cb_t cb,
-                             void *arg);
+rmq_err_t rmq_client_request(rmq_endpoint_t *ep, const char *addr, rmq_cmd_t *req, int timeout_ms,
+                             rmq_resp_cb_t cb, void *arg);
 
 /* Handlers (both kinds of endpoint). Codes without a handler go to the
  * default handler, or get REQUEST_CODE_NOT_SUPPORTED when there is none. */
 void rmq_endpoint_set_handler(rmq_endpoint_t *ep, int code, rmq_req_handler_t h, void *ctx);
 void rmq_endpoint_set_default_handler(rmq_endpoint_t *ep, rmq_req_handler_t h, void *ctx);
 void rmq_endpoint_set_close_cb(rmq_endpoint_t *ep, rmq_close_cb_t cb, void *ctx);
+void rmq_endpoint_set_request_hook(rmq_endpoint_t *ep, rmq_req_hook_t h, void *ctx);
+void rmq_endpoint_set_send_hook(rmq_endpoint_t *ep, rmq_send_hook_t h, void *ctx);
+/* Why the last outgoing connection failed ("TLS connection to 127.0.0.1:9876
+ * failed: certificate verify failed: ..."), or "" (client endpoints). The
+ * one function here that any thread may call. */
+void rmq_endpoint_last_error(rmq_endpoint_t *ep, char *out, size_t n);
 struct event_base *rmq_endpoint_base(rmq_endpoint_t *ep);
+/* Request observer (metrics): called after every request handler returns,
+ * with the request code, the code of the response the handler sent before
+ * returning (-1 when it answers later or the request is oneway) and the
+ * handler's time in microseconds; and for every request no handler takes
+ * (answered REQUEST_CODE_NOT_SUPPORTED). Costs two clock reads per request when
+ * set, nothing when not. */
+typedef void (*rmq_req_observer_t)(int req_code, int resp_code, int64_t elapsed_us, void *ctx);
+void rmq_endpoint_set_observer(rmq_endpoint_t *ep, rmq_req_observer_t fn, void *ctx);
+/* Open connections of the endpoint. */
+size_t rmq_endpoint_conn_count(const rmq_endpoint_t *ep);
 /* Close every connection (failing pending requests) and free. NULL is a no-op. */
 void rmq_endpoint_destroy(rmq_endpoint_t *ep);
 
 /* Send a request and get its response through cb (opaque assigned here).
  * RMQ_ERR__TRANSPORT if the connection is closed (cb is not called then). */
 rmq_err_t rmq_conn_request(rmq_conn_t *c, rmq_cmd_t *req, int timeout_ms, rmq_resp_cb_t cb, void *arg);
+/* The next request id (process-wide, what rmq_conn_request assigns).
+ * @thread any */
+int32_t rmq_conn_next_opaque(void);
+/* Send a request whose whole frame (length prefix included) the caller
+ * encoded, with an opaque from rmq_conn_next_opaque: no copy, the frame is
+ * sent as it is (the endpoint's send hook does not run: sign before
+ * encoding) and freed with free() once written. The connection takes the
+ * frame even on failure. */
+rmq_err_t rmq_conn_request_frame(rmq_conn_t *c, uint8_t *frame, size_t len, int32_t opaque, int timeout_ms,
+                                 rmq_resp_cb_t cb, void *arg);
 /* Send a oneway request (flag ONEWAY set here). */
 rmq_err_t rmq_conn_oneway(rmq_conn_t *c, rmq_cmd_t *req);
 /* Answer `req` (opaque, RESPONSE flag and serialize type taken from it)
@@ -97,6 +136,10 @@ void rmq_conn_close(rmq_conn_t *c);
 
 /* "ip:port" of the peer (client conns: the address asked for). */
 const char *rmq_conn_peer(const rmq_conn_t *c);
+/* The peer's IP address without port ("10.0.0.1", "::1"; server conns). */
+const char *rmq_conn_peer_ip(const rmq_conn_t *c);
+/* True when the connection runs over TLS. */
+bool rmq_conn_is_tls(const rmq_conn_t *c);
 const struct sockaddr_storage *rmq_conn_peer_addr(const rmq_conn_t *c);
 const struct sockaddr_storage *rmq_conn_local_addr(const rmq_conn_t *c);
 size_t rmq_conn_output_len(const rmq_conn_t *c);

@@ -3,8 +3,9 @@
  * Pure code over a byte range: any thread, no allocation except the strings
  * it hands to the command. Must survive any input (fuzzed through
  * rmq_cmd_decode). Values of extFields that are numbers or booleans become
- * their JavaScript String() text, null means absent, nested objects/arrays
- * keep their JSON text. */
+ * the text fastjson gives them in Java's HashMap<String, String> (an integer
+ * keeps its literal text, other numbers BigDecimal.toString()), null means
+ * absent, nested objects/arrays keep their JSON text. */
 #include "rmq_hdr_json.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "rmq_alloc.h"
+#include "rmq_buf.h"
 #include "rmq_json.h"
 
 typedef struct {
@@ -39,24 +41,13 @@ static void ws(ps_t *s)
         s->p++;
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool read_hex4(ps_t *s, unsigned *out)
 {
     if (s->end - s->p < 4)
         return false;
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(s->p[i]);
+        int h = rmq_hexval(s->p[i]);
         if (h < 0)
             return false;
         v = v * 16 + (unsigned)h;
@@ -97,14 +88,30 @@ static rmq_err_t parse_string(ps_t *s, rmq_buf_t *b)
             return fail(s, "unterminated escape");
         c = *s->p++;
         switch (c) {
-        case '"': rmq_buf_putc(b, '"'); break;
-        case '\\': rmq_buf_putc(b, '\\'); break;
-        case '/': rmq_buf_putc(b, '/'); break;
-        case 'b': rmq_buf_putc(b, '\b'); break;
-        case 'f': rmq_buf_putc(b, '\f'); break;
-        case 'n': rmq_buf_putc(b, '\n'); break;
-        case 'r': rmq_buf_putc(b, '\r'); break;
-        case 't': rmq_buf_putc(b, '\t'); break;
+        case '"':
+            rmq_buf_putc(b, '"');
+            break;
+        case '\\':
+            rmq_buf_putc(b, '\\');
+            break;
+        case '/':
+            rmq_buf_putc(b, '/');
+            break;
+        case 'b':
+            rmq_buf_putc(b, '\b');
+            break;
+        case 'f':
+            rmq_buf_putc(b, '\f');
+            break;
+        case 'n':
+            rmq_buf_putc(b, '\n');
+            break;
+        case 'r':
+            rmq_buf_putc(b, '\r');
+            break;
+        case 't':
+            rmq_buf_putc(b, '\t');
+            break;
         case 'u': {
             unsigned cp;
             if (!read_hex4(s, &cp))
@@ -133,7 +140,8 @@ static rmq_err_t parse_string(ps_t *s, rmq_buf_t *b)
     return RMQ_OK;
 }
 
-/* Scan a JSON number; returns its extent and whether it is an integer. */
+/* Scan a JSON number (fastjson-lenient: leading zeros allowed); returns its
+ * extent and whether it is an integer. */
 static rmq_err_t scan_number(ps_t *s, const uint8_t **start, size_t *len, bool *integer)
 {
     const uint8_t *p = s->p;
@@ -143,11 +151,9 @@ static rmq_err_t scan_number(ps_t *s, const uint8_t **start, size_t *len, bool *
         p++;
     if (p >= s->end || *p < '0' || *p > '9')
         return fail(s, "bad number");
-    if (*p == '0')
+    /* leading zeros ("007") are accepted, as fastjson's lexer does */
+    while (p < s->end && *p >= '0' && *p <= '9')
         p++;
-    else
-        while (p < s->end && *p >= '0' && *p <= '9')
-            p++;
     if (p < s->end && *p == '.') {
         *integer = false;
         p++;
@@ -277,69 +283,79 @@ static rmq_err_t skip_value(ps_t *s, rmq_buf_t *tmp)
     return fail(s, "unexpected character");
 }
 
-/* JS String(number) for a double (Number.prototype.toString, ECMA-262
- * 7.1.12.1): the shortest digits that round-trip, plain notation for
- * 1e-7 < |d| < 1e21, otherwise d[.ddd]e+-x with no exponent padding; -0 is
- * "0". ali-ons sends JS numbers and signs their String() text (ACL). */
-static void real_text(double d, char *out, size_t n)
+/* The text fastjson gives a JSON number read into a String (RemotingCommand
+ * extFields are HashMap<String, String>): an integer literal keeps its own
+ * text (StringCodec: lexer.numberString()), any other number is parsed as a
+ * BigDecimal and written with BigDecimal.toString(): unscaled digits and a
+ * scale; plain notation when scale >= 0 and the adjusted exponent >= -6,
+ * otherwise d[.ddd]E(+|-)x. 1.50 -> "1.50", 5.0 -> "5.0", 1e3 -> "1E+3",
+ * 0.5e1 -> "5", 1e-7 -> "1E-7". False when the exponent is out of Java's
+ * int range (fastjson then fails the whole header). */
+static bool decimal_text(const char *t, rmq_buf_t *out)
 {
-    if (isnan(d) || isinf(d)) {
-        snprintf(out, n, "%s", isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    if (d == 0) {
-        snprintf(out, n, "0");
-        return;
-    }
-    char e[40];
-    for (int prec = 0; prec <= 16; prec++) {
-        snprintf(e, sizeof(e), "%.*e", prec, d);
-        if (strtod(e, NULL) == d)
-            break;
-    }
-    /* e = [-]D[.DDD]e(+|-)XX: collect the digits and the decimal exponent */
-    char digits[24];
-    int k = 0;
-    const char *p = e;
+    const char *p = t;
     bool neg = *p == '-';
     if (neg)
         p++;
-    for (; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9' && k < (int)sizeof(digits) - 1)
-            digits[k++] = *p;
-    digits[k] = '\0';
-    int x = *p == 'e' ? atoi(p + 1) : 0;
-    int pt = x + 1; /* position of the decimal point relative to the digits */
-    char t[64];
-    size_t o = 0;
-    if (neg)
-        t[o++] = '-';
-    if (k <= pt && pt <= 21) { /* integer: digits then zeros */
-        for (int i = 0; i < pt; i++)
-            t[o++] = i < k ? digits[i] : '0';
-    } else if (0 < pt && pt <= 21) { /* ddd.ddd */
-        for (int i = 0; i < k; i++) {
-            if (i == pt)
-                t[o++] = '.';
-            t[o++] = digits[i];
-        }
-    } else if (-6 < pt && pt <= 0) { /* 0.000ddd */
-        t[o++] = '0';
-        t[o++] = '.';
-        for (int i = 0; i < -pt; i++)
-            t[o++] = '0';
-        for (int i = 0; i < k; i++)
-            t[o++] = digits[i];
-    } else { /* d.ddde+x */
-        t[o++] = digits[0];
-        if (k > 1)
-            t[o++] = '.';
-        for (int i = 1; i < k; i++)
-            t[o++] = digits[i];
-        o += (size_t)snprintf(t + o, sizeof(t) - o, "e%c%d", pt > 0 ? '+' : '-', abs(pt - 1));
+    const char *mant = p;
+    while (*p && *p != 'e' && *p != 'E')
+        p++;
+    const char *mant_end = p;
+    long long exp = 0;
+    if (*p) {
+        char *end;
+        errno = 0;
+        exp = strtoll(p + 1, &end, 10);
+        if (errno || *end || exp > INT32_MAX || exp < -INT32_MAX)
+            return false;
     }
-    t[o] = '\0';
-    snprintf(out, n, "%s", t);
+    /* unscaled digits (leading zeros dropped) and the number of fraction digits */
+    rmq_buf_t dg;
+    rmq_buf_init(&dg);
+    long long frac = 0;
+    bool in_frac = false;
+    for (const char *q = mant; q < mant_end; q++) {
+        if (*q == '.') {
+            in_frac = true;
+            continue;
+        }
+        if (in_frac)
+            frac++;
+        if (dg.len || *q != '0')
+            rmq_buf_putc(&dg, *q);
+    }
+    if (!dg.len)
+        rmq_buf_putc(&dg, '0');
+    const char *d = (const char *)dg.data;
+    long long nd = (long long)dg.len, scale = frac - exp, adjusted = -scale + nd - 1;
+    bool ok = scale <= INT32_MAX && scale >= INT32_MIN;
+    if (ok && neg && !(nd == 1 && d[0] == '0'))
+        rmq_buf_putc(out, '-');
+    if (!ok) {
+    } else if (scale >= 0 && adjusted >= -6) { /* plain */
+        if (scale == 0) {
+            rmq_buf_put(out, d, (size_t)nd);
+        } else if (nd > scale) {
+            rmq_buf_put(out, d, (size_t)(nd - scale));
+            rmq_buf_putc(out, '.');
+            rmq_buf_put(out, d + nd - scale, (size_t)scale);
+        } else {
+            rmq_buf_puts(out, "0.");
+            for (long long i = 0; i < scale - nd; i++)
+                rmq_buf_putc(out, '0');
+            rmq_buf_put(out, d, (size_t)nd);
+        }
+    } else { /* scientific */
+        rmq_buf_putc(out, d[0]);
+        if (nd > 1) {
+            rmq_buf_putc(out, '.');
+            rmq_buf_put(out, d + 1, (size_t)(nd - 1));
+        }
+        rmq_buf_printf(out, "E%s%lld", adjusted > 0 ? "+" : "", adjusted);
+    }
+    rmq_buf_cstr(out);
+    rmq_buf_free(&dg);
+    return ok;
 }
 
 /* Integer field of the command (code, version, opaque, flag). */
@@ -410,19 +426,22 @@ static rmq_err_t parse_ext(ps_t *s, rmq_cmd_t *c, rmq_buf_t *key, rmq_buf_t *val
             r = scan_number(s, &st, &len, &integer);
             if (r)
                 return r;
-            char t[64];
-            if (len >= sizeof(t))
-                return fail(s, "number too long");
-            memcpy(t, st, len);
-            t[len] = '\0';
-            char text[64];
-            errno = 0;
-            long long iv = integer ? strtoll(t, NULL, 10) : 0;
-            if (integer && !errno)
-                snprintf(text, sizeof(text), "%lld", iv);
-            else
-                real_text(strtod(t, NULL), text, sizeof(text));
-            rmq_cmd_set_ext(c, (char *)key->data, text);
+            char *t = rmq_strndup((const char *)st, len);
+            if (integer) { /* fastjson keeps an integer literal's own text */
+                rmq_cmd_set_ext(c, (char *)key->data, t);
+            } else {
+                rmq_buf_t text;
+                rmq_buf_init(&text);
+                bool ok = decimal_text(t, &text);
+                if (ok)
+                    rmq_cmd_set_ext(c, (char *)key->data, (const char *)text.data);
+                rmq_buf_free(&text);
+                if (!ok) {
+                    free(t);
+                    return fail(s, "number out of range");
+                }
+            }
+            free(t);
         } else if (literal(s, "true")) {
             rmq_cmd_set_ext(c, (char *)key->data, "true");
         } else if (literal(s, "false")) {

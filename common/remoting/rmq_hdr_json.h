@@ -4,8 +4,8 @@
  * response carries (a flat object plus the extFields string map): it is on
  * the path of every message sent by a Java or Node.js client, where a general
  * DOM parser costs several times more (bench/codec_bench). Accepts the same
- * inputs as a strict JSON parser, plus what real clients send (PROTOCOL.md
- * §1.3). Pure function, any thread. */
+ * inputs as a strict JSON parser, plus what real clients send (docs/protocol.md
+ * docs/protocol.md §1.3). Pure function, any thread. */
 #ifndef RMQ_HDR_JSON_H
 #define RMQ_HDR_JSON_H
 

@@ -10,7 +10,11 @@
  *   - whatever decodes re-encodes (same serialization) into a frame with a
  *     correct length prefix that decodes again to an equal command with a
  *     byte-identical body;
- *   - encoding is then stable: encode(decode(encode(x))) == encode(x). */
+ *   - encoding is then stable: encode(decode(encode(x))) == encode(x);
+ *   - every header of the request-header table decodes the command: only a
+ *     FastCodesHeader refuses (Java's NumberFormatException text), every set
+ *     field holds what Java's parser makes of its extFields text, and the
+ *     needed-field check always produces a remark when it refuses. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,18 +22,22 @@
 
 #include "rmq_buf.h"
 #include "rmq_cmd.h"
+#include "rmq_hdr_fields.h"
 
-#define CHECK(cond, ...)                                                                  \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "fuzz_cmd: check failed: %s: ", #cond);                       \
-            fprintf(stderr, __VA_ARGS__);                                                 \
-            fprintf(stderr, "\n");                                                        \
-            abort();                                                                      \
-        }                                                                                 \
+#define CHECK(cond, ...)                                                                                     \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            fprintf(stderr, "fuzz_cmd: check failed: %s: ", #cond);                                          \
+            fprintf(stderr, __VA_ARGS__);                                                                    \
+            fprintf(stderr, "\n");                                                                           \
+            abort();                                                                                         \
+        }                                                                                                    \
     } while (0)
 
-static int str_eq(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
+static int str_eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
 
 static void expect_equal(const rmq_cmd_t *a, const rmq_cmd_t *b)
 {
@@ -62,6 +70,51 @@ static void encode_checked(const rmq_cmd_t *c, rmq_buf_t *w)
     CHECK(w->data[4] == c->serialize, "type byte %u", w->data[4]);
 }
 
+/* The command through every header of the table. */
+static void check_table(const rmq_cmd_t *c)
+{
+    for (int id = 0; id < RMQ_HDR__COUNT; id++) {
+        const rmq_hdr_def_t *def = rmq_hdr_def((rmq_hdr_id_t)id);
+        rmq_hdr_t h;
+        char remark[512] = "";
+        if (!rmq_hdr_decode(&h, (rmq_hdr_id_t)id, c, remark, sizeof(remark))) {
+            CHECK(def->fast, "%s refused: %s", def->java_class, remark);
+            CHECK(strncmp(remark, "java.lang.NumberFormatException: For input string: \"", 52) == 0, "%s: %s",
+                  def->java_class, remark);
+            continue;
+        }
+        for (size_t i = 0; i < def->n; i++) {
+            const rmq_hv_t *v = &h.v[i];
+            const char *text = rmq_cmd_ext(c, rmq_hdr_key(def, (int)i));
+            CHECK((v->state == RMQ_HV_ABSENT) == (text == NULL), "%s.%s presence", def->java_class,
+                  def->fields[i].name);
+            if (v->state != RMQ_HV_SET)
+                continue;
+            int32_t i32;
+            int64_t i64;
+            switch (def->fields[i].type) {
+            case RMQ_HT_STRING:
+                CHECK(strcmp(v->s, text) == 0, "%s.%s text", def->java_class, def->fields[i].name);
+                break;
+            case RMQ_HT_INT:
+                CHECK(rmq_java_parse_int(text, &i32) && i32 == v->i, "%s.%s int", def->java_class,
+                      def->fields[i].name);
+                break;
+            case RMQ_HT_LONG:
+                CHECK(rmq_java_parse_long(text, &i64) && i64 == v->i, "%s.%s long", def->java_class,
+                      def->fields[i].name);
+                break;
+            case RMQ_HT_BOOL:
+                CHECK(v->i == rmq_java_parse_bool(text), "%s.%s bool", def->java_class, def->fields[i].name);
+                break;
+            }
+        }
+        remark[0] = '\0';
+        if (!rmq_hdr_check_needed(&h, remark, sizeof(remark)))
+            CHECK(strncmp(remark, "the custom field <", 18) == 0, "%s: %s", def->java_class, remark);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     rmq_cmd_t c, d, e;
@@ -75,6 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     CHECK(r == RMQ_OK, "?");
+
+    check_table(&c);
 
     rmq_buf_t w1, w2;
     encode_checked(&c, &w1);

@@ -2,7 +2,8 @@
 # run.sh [SECONDS] [extra libFuzzer args...]
 # Configure a separate clang build (COMET_FUZZ=ON, COMET_SANITIZE=ON) in
 # build-fuzz/ (override with COMET_FUZZ_BUILD=dir), build the target
-# (COMET_FUZZ_TARGET, default fuzz_cmd; or fuzz_text), prepare its seed corpus
+# (COMET_FUZZ_TARGET, default fuzz_cmd; or fuzz_text, fuzz_http, fuzz_acl_yaml,
+# fuzz_acl_req, fuzz_ns_body), prepare its seed corpus
 # and fuzz for SECONDS (default 60). Exits non-zero if the fuzzer finds a
 # crash, leak, UB or failed check; the reproducer is left in
 # <build>/tests/fuzz/ as crash-*/leak-*/timeout-*. Reproduce with
@@ -32,6 +33,22 @@ case $target in
     corpus=$out/corpus_text
     mkdir -p "$corpus"
     set -- "$@" "$corpus" "$here/seeds_text" ;;
+  fuzz_http)
+    corpus=$out/corpus_http
+    mkdir -p "$corpus"
+    set -- "$@" "$corpus" "$here/seeds_http" ;;
+  fuzz_acl_yaml)
+    corpus=$out/corpus_acl_yaml
+    mkdir -p "$corpus"
+    set -- "$@" "$corpus" "$here/seeds_acl_yaml" ;;
+  fuzz_acl_req)
+    corpus=$out/corpus_acl_req
+    mkdir -p "$corpus"
+    set -- -dict="$here/fuzz_cmd.dict" "$@" "$corpus" "$here/seeds_acl_req" ;;
+  fuzz_ns_body)
+    corpus=$out/corpus_ns_body
+    mkdir -p "$corpus"
+    set -- "$@" "$corpus" "$here/seeds_ns_body" ;;
   *) echo "run.sh: unknown target $target" >&2; exit 2 ;;
 esac
 

@@ -1,6 +1,6 @@
 /* comet.h - libcomet, the Comet RocketMQ 4.x client library for C and C++.
  *
- * This is the only public header. Shape (STYLE.md §2.5): librdkafka's
+ * This is the only public header. Shape (docs/design.md §6): librdkafka's
  * skeleton with RocketMQ's vocabulary and the Java client's property names.
  *
  *  - A configuration object (comet_conf_t) set with Java's property names
@@ -24,6 +24,12 @@
  * are thread-safe unless noted. _shutdown and _destroy must not be called
  * from a callback of the same handle; a blocking send from a callback works
  * but holds up the callbacks queued behind it.
+ *
+ * Memory: like librdkafka, libcomet treats a failed allocation as fatal and
+ * aborts the process (after logging the size); no function reports running
+ * out of memory, and COMET_ERR__NOMEM is never returned (the value stays
+ * for compatibility). Memory the library hands over (queue arrays, messages
+ * from poll/dup) is released with free() or the matching _destroy().
  *
  * Not in this version: transactions, request/reply, ACL, SQL92 filters,
  * namespaces. */
@@ -56,11 +62,13 @@ COMET_EXPORT const char *comet_version_str(void);
 /* ------------------------------------------------------------------ */
 
 /** One error enum. Positive values are RocketMQ ResponseCode values as the
- *  broker sent them; negative COMET_ERR__* values are local conditions. */
+ *  broker sent them; negative COMET_ERR__* values are local conditions.
+ *  Every value the library can return is listed (libcomet checks this list
+ *  against its internal one when it is built). */
 typedef enum comet_err_e {
     COMET_ERR__BEGIN = -100,
-    COMET_ERR__IO = -99, /**< a system call failed */
-    COMET_ERR__NOMEM = -98,
+    COMET_ERR__IO = -99,        /**< a system call failed */
+    COMET_ERR__NOMEM = -98,     /**< never returned: libcomet aborts when memory runs out (see Memory) */
     COMET_ERR__TIMED_OUT = -97, /**< the call's time budget ran out */
     COMET_ERR__AGAIN = -96,
     COMET_ERR__CORRUPT = -95, /**< undecodable bytes from a peer */
@@ -73,6 +81,7 @@ typedef enum comet_err_e {
     COMET_ERR__UNSUPPORTED = -88,
     COMET_ERR__STATE = -87,    /**< called in the wrong state (not started, ...) */
     COMET_ERR__NO_ROUTE = -86, /**< no route / no writable queue for the topic */
+    COMET_ERR__DISK_FULL = -85,
     COMET_ERR__END = -84,
 
     COMET_ERR_NO_ERROR = 0,
@@ -80,13 +89,16 @@ typedef enum comet_err_e {
     COMET_ERR_SYSTEM_ERROR = 1,
     COMET_ERR_SYSTEM_BUSY = 2,
     COMET_ERR_REQUEST_CODE_NOT_SUPPORTED = 3,
+    COMET_ERR_TRANSACTION_FAILED = 4,
     COMET_ERR_FLUSH_DISK_TIMEOUT = 10,
     COMET_ERR_SLAVE_NOT_AVAILABLE = 11,
     COMET_ERR_FLUSH_SLAVE_TIMEOUT = 12,
     COMET_ERR_MESSAGE_ILLEGAL = 13,
     COMET_ERR_SERVICE_NOT_AVAILABLE = 14,
+    COMET_ERR_VERSION_NOT_SUPPORTED = 15,
     COMET_ERR_NO_PERMISSION = 16,
     COMET_ERR_TOPIC_NOT_EXIST = 17,
+    COMET_ERR_TOPIC_EXIST_ALREADY = 18,
     COMET_ERR_PULL_NOT_FOUND = 19,
     COMET_ERR_PULL_RETRY_IMMEDIATELY = 20,
     COMET_ERR_PULL_OFFSET_MOVED = 21,
@@ -95,9 +107,17 @@ typedef enum comet_err_e {
     COMET_ERR_SUBSCRIPTION_NOT_EXIST = 24,
     COMET_ERR_SUBSCRIPTION_NOT_LATEST = 25,
     COMET_ERR_SUBSCRIPTION_GROUP_NOT_EXIST = 26,
+    COMET_ERR_FILTER_DATA_NOT_EXIST = 27,
+    COMET_ERR_FILTER_DATA_NOT_LATEST = 28,
+    COMET_ERR_TRANSACTION_SHOULD_COMMIT = 200,
+    COMET_ERR_TRANSACTION_SHOULD_ROLLBACK = 201,
+    COMET_ERR_TRANSACTION_STATE_UNKNOW = 202,
+    COMET_ERR_TRANSACTION_STATE_GROUP_WRONG = 203,
     COMET_ERR_NO_BUYER_ID = 204,
     COMET_ERR_NOT_IN_CURRENT_UNIT = 205,
     COMET_ERR_CONSUMER_NOT_ONLINE = 206,
+    COMET_ERR_CONSUME_MSG_TIMEOUT = 207,
+    COMET_ERR_NO_MESSAGE = 208,
     COMET_ERR_FLOW_CONTROL = 215,
 } comet_err_t;
 
@@ -148,11 +168,12 @@ COMET_EXPORT void comet_conf_properties_show(FILE *out);
 /** Opaque passed to every callback of handles created from this conf. */
 COMET_EXPORT void comet_conf_set_opaque(comet_conf_t *conf, void *opaque);
 
-/** Log callback. The library never writes to stderr by itself once a log
- *  callback is set; without one, lines at or above property "logLevel"
- *  (default WARN) go to stderr. The log hook is process-wide: the most
- *  recently started handle's callback wins.
- *  @thread any internal thread; must not block or call back into the library. */
+/** Log callback. Lines at or above property "logLevel" (default WARN) go to
+ *  the callback, with the conf's opaque; without a callback they go to
+ *  stderr. Callback, opaque and level belong to the handle made from this
+ *  conf: two handles in one process never receive each other's lines.
+ *  @thread any thread of the handle (and the application thread inside a
+ *  library call); must not block or call back into the library. */
 COMET_EXPORT void comet_conf_set_log_cb(comet_conf_t *conf,
                                         void (*log_cb)(void *opaque, int level, const char *facility,
                                                        const char *msg));
@@ -324,6 +345,54 @@ COMET_EXPORT comet_err_t comet_producer_flush(comet_producer_t *p, int timeout_m
  *  Pending async sends are reported with COMET_ERR__DESTROY. */
 COMET_EXPORT void comet_producer_shutdown(comet_producer_t *p);
 COMET_EXPORT void comet_producer_destroy(comet_producer_t *p);
+
+/* ------------------------------------------------------------------ */
+/* Transactional producer (TransactionMQProducer)                      */
+/* ------------------------------------------------------------------ */
+
+/** What the application says about its local transaction
+ *  (LocalTransactionState). */
+typedef enum comet_txn_state_e {
+    COMET_TXN_UNKNOWN = 0,  /**< not decided yet: the broker asks again later (check-back) */
+    COMET_TXN_COMMIT = 1,   /**< deliver the message */
+    COMET_TXN_ROLLBACK = 2, /**< drop it */
+} comet_txn_state_t;
+
+COMET_EXPORT const char *comet_txn_state_name(comet_txn_state_t st);
+
+/** executeLocalTransaction: run the local transaction tied to the half
+ *  message just stored (`half` has its ids) and say how it ended. `arg` is
+ *  comet_producer_send_in_transaction()'s.
+ *  @thread the thread calling comet_producer_send_in_transaction(). */
+typedef comet_txn_state_t(comet_txn_execute_cb_t)(comet_producer_t *p, const comet_message_t *msg,
+                                                  const comet_send_result_t *half, void *arg, void *opaque);
+/** checkLocalTransaction: the broker asks about a half message still open
+ *  after transactionTimeOut (the sender died, or said UNKNOWN). Look the
+ *  transaction up by comet_message_ext_msg_id() (the transaction id) or a
+ *  key/property of the message; answer COMMIT, ROLLBACK, or UNKNOWN (ask
+ *  again later; after transactionCheckMax checks the broker gives up and
+ *  moves the message to TRANS_CHECK_MAX_TIME_TOPIC). Any producer of the
+ *  group may be asked, not only the sender.
+ *  @thread the producer's callback thread, one check at a time (shared with
+ *  async send results, so keep it short); never the I/O thread. */
+typedef comet_txn_state_t(comet_txn_check_cb_t)(comet_producer_t *p, const comet_message_ext_t *msg,
+                                                void *opaque);
+
+/** Make producers created from conf transactional (both callbacks required
+ *  for comet_producer_send_in_transaction; check alone makes a producer
+ *  that only answers check-backs for its group). */
+COMET_EXPORT void comet_conf_set_transaction_listener(comet_conf_t *conf, comet_txn_execute_cb_t *execute,
+                                                      comet_txn_check_cb_t *check);
+
+/** sendMessageInTransaction: store msg as a half message (invisible to
+ *  consumers), run the execute callback, then send END_TRANSACTION (oneway,
+ *  as Java) with its answer. A send status other than COMET_SEND_OK rolls
+ *  back without running the callback. The delay level is ignored (as Java).
+ *  Returns the send error when the half message could not be stored (the
+ *  callback is not run); *state (may be NULL) gets the state sent. */
+COMET_EXPORT comet_err_t comet_producer_send_in_transaction(comet_producer_t *p, const comet_message_t *msg,
+                                                            void *arg, comet_send_result_t *res,
+                                                            comet_txn_state_t *state, int timeout_ms);
 
 /* ------------------------------------------------------------------ */
 /* Push consumer                                                       */

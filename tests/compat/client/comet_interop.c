@@ -1,17 +1,16 @@
 /* comet_interop.c - the libcomet side of the ali-ons interop test
  * (tests/compat/client/interop.js drives it).
  *
- *   comet_interop produce <ns> <topic> <count>
- *       sends body "comet-<i>" (every 10th padded past 4096 bytes, so it is
- *       zlib-compressed), tags TagA/TagB, keys "ck-<i>", property idx=<i>;
- *       prints "SENT <i> <msgId>" per message; exit 1 on any failure.
- *   comet_interop consume <ns> <topic> <group> <count> <timeout_s>
- *       push consumer from the first offset; prints
- *       "GOT <tags> <keys> <idx property> <body length> <body prefix>" per message
- *       until <count> distinct bodies arrived (exit 0) or the timeout (exit 1).
- *       count 0: consume for timeout_s seconds, then exit 0 (a member of a
- *       mixed group; "ASSIGNED <n>" lines report its queue count).
- * Main thread sends; the consume callback runs on the library's consume threads. */
+ *   comet_interop produce <ns> <topic> <count> [first]
+ *       sends body "comet-<i>" for i = first (0) .. first+count-1 (every 10th padded past 4096 bytes, so it
+ * is zlib-compressed), tags TagA/TagB, keys "ck-<i>", property idx=<i>; prints "SENT <i> <msgId>
+ * <offsetMsgId> <status> <brokerName>" per message (status: SEND_OK, or SLAVE_NOT_AVAILABLE & co., which
+ * store the message but say a slave does not hold it yet); exit 1 on any failure. comet_interop consume <ns>
+ * <topic> <group> <count> <timeout_s> push consumer from the first offset; prints "GOT <tags> <keys> <idx
+ * property> <body length> <body prefix>" per message until <count> distinct bodies arrived (exit 0) or the
+ * timeout (exit 1). count 0: consume for timeout_s seconds, then exit 0 (a member of a mixed group; "ASSIGNED
+ * <n>" lines report its queue count). Main thread sends; the consume callback runs on the library's consume
+ * threads. */
 #include <comet/comet.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -30,7 +29,7 @@ static comet_conf_t *conf_for(const char *ns, const char *key, const char *group
     return c;
 }
 
-static int produce(const char *ns, const char *topic, int count)
+static int produce(const char *ns, const char *topic, int first, int count)
 {
     char err[256];
     comet_producer_t *p =
@@ -40,7 +39,7 @@ static int produce(const char *ns, const char *topic, int count)
         return 1;
     }
     int rc = 0;
-    for (int i = 0; i < count; i++) {
+    for (int i = first; i < first + count; i++) {
         char body[6000];
         int n = snprintf(body, sizeof(body), "comet-%d", i);
         if (i % 10 == 9) { /* compressed on the wire */
@@ -59,7 +58,8 @@ static int produce(const char *ns, const char *topic, int count)
             fprintf(stderr, "send %d: %s (%s)\n", i, comet_err2str(res.err), res.errstr);
             rc = 1;
         } else {
-            printf("SENT %d %s %s\n", i, res.msg_id, res.offset_msg_id);
+            printf("SENT %d %s %s %s %s\n", i, res.msg_id, res.offset_msg_id,
+                   comet_send_status_name(res.status), res.queue.broker_name);
         }
         comet_message_destroy(m);
     }
@@ -142,11 +142,11 @@ static int consume(const char *ns, const char *topic, const char *group, int cou
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc == 5 && strcmp(argv[1], "produce") == 0)
-        return produce(argv[2], argv[3], atoi(argv[4]));
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "produce") == 0)
+        return produce(argv[2], argv[3], argc == 6 ? atoi(argv[5]) : 0, atoi(argv[4]));
     if (argc == 7 && strcmp(argv[1], "consume") == 0)
         return consume(argv[2], argv[3], argv[4], atoi(argv[5]), atoi(argv[6]));
-    fprintf(stderr, "usage: comet_interop produce <ns> <topic> <count>\n"
+    fprintf(stderr, "usage: comet_interop produce <ns> <topic> <count> [first]\n"
                     "       comet_interop consume <ns> <topic> <group> <count> <timeout_s>\n");
     return 2;
 }

@@ -12,76 +12,18 @@
  * Bounded by TOTAL_TIMEOUT_MS. Exit 0 = pass.
  * usage: node interop.js <bin dir with mqnamesrv, mqbroker, comet_interop> */
 const assert = require('assert');
-const { spawn, execFile } = require('child_process');
+const { execFile } = require('child_process');
 const fs = require('fs');
-const net = require('net');
-const os = require('os');
 const path = require('path');
 const { Producer, Consumer, Message } = require('ali-ons');
+const { log, workDir, waitFor, freePort, start: startIn, remotingCall, runMain } = require('../lib');
 
 const N = 200;
 const TOTAL_TIMEOUT_MS = 180000;
 const binDir = path.resolve(process.argv[2] || path.join(__dirname, '../../../build/bin'));
-const children = [];
 const silentLogger = { info() {}, warn() {}, debug() {}, error() {} };
 const httpclient = { request() { throw new Error('no onsAddr in this test'); } };
-const log = (...a) => console.log(new Date().toISOString(), ...a);
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-async function start(name, args, logFile, bootLine) {
-  const out = fs.openSync(logFile, 'a');
-  const child = spawn(path.join(binDir, name), args, { stdio: [ 'ignore', out, out ] });
-  children.push(child);
-  const deadline = Date.now() + 15000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}), see ${logFile}`);
-    if (fs.readFileSync(logFile, 'utf8').includes(bootLine)) return child;
-    await sleep(50);
-  }
-  throw new Error(`${name} did not boot, see ${logFile}`);
-}
-
-function stop(child) {
-  return new Promise(resolve => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const t = setTimeout(() => child.kill('SIGKILL'), 8000);
-    child.once('exit', () => { clearTimeout(t); resolve(); });
-    child.kill('SIGTERM');
-  });
-}
-
-function remotingCall(port, code, extFields) {
-  return new Promise((resolve, reject) => {
-    const header = Buffer.from(JSON.stringify({ code, language: 'JAVA', opaque: 1, flag: 0, version: 409, extFields }));
-    const frame = Buffer.alloc(8 + header.length);
-    frame.writeInt32BE(4 + header.length, 0);
-    frame.writeInt32BE(header.length, 4);
-    header.copy(frame, 8);
-    const sock = net.connect(port, '127.0.0.1');
-    let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error('remoting call timed out')); }, 5000);
-    sock.on('error', e => { clearTimeout(timer); reject(e); });
-    sock.on('connect', () => sock.write(frame));
-    sock.on('data', d => {
-      buf = Buffer.concat([ buf, d ]);
-      if (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
-        clearTimeout(timer);
-        const hl = buf.readInt32BE(4) & 0xffffff;
-        sock.end();
-        resolve(JSON.parse(buf.slice(8, 8 + hl).toString()));
-      }
-    });
-  });
-}
+const start = (...a) => startIn(binDir, ...a);
 
 function run(args, timeoutMs) {
   return new Promise(resolve => {
@@ -90,8 +32,7 @@ function run(args, timeoutMs) {
   });
 }
 
-async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'comet-interop-'));
+async function main(dir) {
   log('work dir', dir);
   const nsPort = await freePort();
   const bkPort = await freePort();
@@ -109,7 +50,7 @@ async function main() {
     const r = await remotingCall(bkPort, 17, { topic, defaultTopic: 'TBW102', readQueueNums: q,
       writeQueueNums: q, perm: '6', topicFilterType: 'SINGLE_TAG', order: 'false' });
     assert.strictEqual(r.code, 0, `create ${topic}: ${r.remark}`);
-    for (let i = 0; i < 100 && (await remotingCall(nsPort, 105, { topic })).code !== 0; i++) await sleep(100);
+    assert(await waitFor(async () => (await remotingCall(nsPort, 105, { topic })).code === 0, 20000), `${topic} never routed`);
   }
   const ns = `127.0.0.1:${nsPort}`;
   const common = { httpclient, nameSrv: ns, clientIP: '127.0.0.1', logger: silentLogger,
@@ -135,8 +76,7 @@ async function main() {
   const prod = await run([ 'produce', ns, 'InteropC2N', String(N) ], 60000);
   assert.strictEqual(prod.code, 0, `comet_interop produce failed: ${prod.stderr}`);
   assert.strictEqual(prod.stdout.split('\n').filter(l => l.startsWith('SENT ')).length, N);
-  const deadline = Date.now() + 60000;
-  while (got.size < N && Date.now() < deadline) await sleep(200);
+  await waitFor(() => got.size >= N, 60000);
   log(`libcomet -> ali-ons: ${got.size}/${N} received`);
   assert.deepStrictEqual(bad, [], bad.slice(0, 10).join('\n'));
   assert.strictEqual(got.size, N, `ali-ons received ${got.size} of ${N} messages produced by libcomet`);
@@ -188,7 +128,14 @@ async function main() {
   });
   await onsMix.ready();
   const cometRun = run([ 'consume', ns, 'InteropMix', 'GID_MIX', '0', '25' ], 60000);
-  await sleep(8000); // both members registered and rebalanced
+  // both members registered; they split the queues on the broker's NOTIFY
+  const members = async () => {
+    const r = await remotingCall(bkPort, 38, { consumerGroup: 'GID_MIX' });
+    return r.code === 0 ? JSON.parse(r.body.toString()).consumerIdList.length : 0;
+  };
+  const onsQueues = () => [ ...onsMix.processQueueTable.values() ].filter(v => v.messageQueue.topic === 'InteropMix').length;
+  assert(await waitFor(async () => await members() === 2 && onsQueues() === 4, 30000),
+    `the mixed group did not split the 8 queues (members ${await members()}, ali-ons holds ${onsQueues()})`);
   const mixProducer = new Producer(Object.assign({}, common, { producerGroup: 'PID_MIX', instanceName: 'p2' }));
   await mixProducer.ready();
   for (let i = 0; i < N; i++) {
@@ -214,10 +161,7 @@ async function main() {
   assert.strictEqual(mixed.size, N, 'every message consumed by the mixed group');
   assert(onsCount > 0 && cometCount > 0, 'both members got queues');
   assert.strictEqual(dups, 0, 'the two clients disagree about the allocation');
-  log('PASS');
 }
 
-const guard = setTimeout(() => { console.error('FAIL: total timeout'); cleanup().then(() => process.exit(1)); }, TOTAL_TIMEOUT_MS);
-async function cleanup() { for (const c of children) await stop(c); }
-main().then(async () => { clearTimeout(guard); await cleanup(); process.exit(0); },
-  async err => { console.error('FAIL:', err && err.stack || err); clearTimeout(guard); await cleanup(); process.exit(1); });
+const dir = workDir('comet-interop-');
+runMain(() => main(dir), dir, TOTAL_TIMEOUT_MS);

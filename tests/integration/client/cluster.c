@@ -11,16 +11,10 @@
 #include "rmq_cmd.h"
 #include "rmq_json.h"
 
-void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 bool cl_start(cluster_t *c, int nbrokers, const char *extra)
 {
     memset(c, 0, sizeof(*c));
-    if (!th_tmpdir(c->tmp, sizeof(c->tmp), "comet-cl"))
+    if (!th_tmpdir(c->tmp, sizeof(c->tmp), "cl"))
         return false;
     if (!th_namesrv_start(&c->ns, NULL))
         return false;
@@ -38,10 +32,8 @@ bool cl_start(cluster_t *c, int nbrokers, const char *extra)
 void cl_stop(cluster_t *c)
 {
     for (int i = 0; i < c->nbrokers; i++)
-        if (c->brokers[i].pid > 0)
-            th_proc_stop(&c->brokers[i], SIGTERM);
-    if (c->ns.pid > 0)
-        th_proc_stop(&c->ns, SIGTERM);
+        th_proc_stop(&c->brokers[i], SIGTERM);
+    th_proc_stop(&c->ns, SIGTERM);
 }
 
 static int route_brokers(cluster_t *c, const char *topic)
@@ -88,12 +80,7 @@ bool cl_create_topic(cluster_t *c, const char *topic, int queues, int expect)
         if (!ok)
             return false;
     }
-    for (int i = 0; i < 100; i++) {
-        if (route_brokers(c, topic) >= expect)
-            return true;
-        sleep_ms(100);
-    }
-    return false;
+    return TH_WAIT_UNTIL(route_brokers(c, topic) >= expect, 20000);
 }
 
 comet_conf_t *cl_conf(cluster_t *c, const char *group_key, const char *group)
@@ -119,6 +106,26 @@ comet_conf_t *cl_conf(cluster_t *c, const char *group_key, const char *group)
 }
 
 /* ---------------- id set ---------------- */
+
+/* The sets live as long as the test process: consumer threads may still
+ * add to them while a failed test unwinds. Every block they allocate stays
+ * listed here, so it is reachable (no LeakSanitizer report) and never freed
+ * under a running callback; ids_free releases a set explicitly. */
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static void **arena;
+static size_t arena_n, arena_cap;
+
+static void *keep(void *p)
+{
+    pthread_mutex_lock(&arena_lock);
+    if (arena_n == arena_cap) {
+        arena_cap = arena_cap ? arena_cap * 2 : 1024;
+        arena = realloc(arena, arena_cap * sizeof(*arena));
+    }
+    arena[arena_n++] = p;
+    pthread_mutex_unlock(&arena_lock);
+    return p;
+}
 
 void ids_init(idset_t *s)
 {
@@ -149,9 +156,9 @@ bool ids_add(idset_t *s, const char *id)
     if (fresh) {
         if (s->n == s->cap) {
             s->cap = s->cap ? s->cap * 2 : 256;
-            s->v = realloc(s->v, s->cap * sizeof(char *));
+            s->v = keep(realloc(s->v, s->cap * sizeof(char *)));
         }
-        s->v[s->n++] = strdup(id);
+        s->v[s->n++] = keep(strdup(id));
     } else {
         s->dups++;
     }

@@ -47,6 +47,4 @@ size_t ids_count(idset_t *s);
 /* How many ids of `want` are missing from `have`. */
 size_t ids_missing(idset_t *want, idset_t *have, char *first_missing, size_t n);
 
-void sleep_ms(int ms);
-
 #endif

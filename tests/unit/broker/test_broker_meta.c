@@ -7,22 +7,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_support.h"
 #include "broker_conf.h"
-#include "consumer_offset.h"
+#include "meta/consumer_offset.h"
 #include "rmq_alloc.h"
 #include "rmq_json.h"
 #include "rmq_msg_codec.h"
-#include "snapshot.h"
-#include "sub_group.h"
-#include "subscription.h"
-#include "topic_config.h"
+#include "meta/snapshot.h"
+#include "meta/sub_group.h"
+#include "client/subscription.h"
+#include "meta/topic_config.h"
 
 static char dir[256];
 
 static void mkdir_tmp(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/comet-bku-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    cr_assert(th_tmpdir(dir, sizeof(dir), "meta"));
 }
 
 static void write_file(const char *path, const char *text)
@@ -55,8 +55,8 @@ Test(broker_meta, stock_broker_conf_loads)
     cr_assert_eq(bc.brokerId, 0);
     cr_assert_eq(sc.fileReservedTime, 48);
     cr_assert_str_eq(sc.deleteWhen, "04");
-    cr_assert_str_eq(sc.brokerRole, "ASYNC_MASTER");
-    cr_assert_str_eq(sc.flushDiskType, "ASYNC_FLUSH");
+    cr_assert_eq(sc.brokerRole, RMQ_ROLE_ASYNC_MASTER);
+    cr_assert_eq(sc.flushDiskType, RMQ_FLUSH_ASYNC);
     cr_assert_eq(bc.listenPort, 10911);
     cr_assert_eq(bc.registerNameServerPeriod, 30000);
     rmq_broker_conf_finish(&bc, &sc);
@@ -114,12 +114,12 @@ Test(broker_meta, snapshot_writer_thread)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/w.msgpack", dir);
-    rmq_snapshot_writer_t *w = rmq_snapshot_writer_start();
+    rmq_file_writer_t *w = rmq_snapshot_writer_start();
     for (int i = 0; i < 50; i++) {
         char *d = rmq_asprintf("v%d", i);
-        rmq_snapshot_writer_submit(w, path, (uint8_t *)d, strlen(d));
+        rmq_file_writer_submit(w, path, (uint8_t *)d, strlen(d));
     }
-    rmq_snapshot_writer_stop(w);
+    rmq_file_writer_stop(w);
     uint8_t *p = NULL;
     size_t n = 0;
     cr_assert_eq(rmq_snapshot_read(path, &p, &n), RMQ_OK);

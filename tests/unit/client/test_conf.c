@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_support.h"
 #include "comet/comet.h"
 
 Test(conf, defaults_set_get_dup)
@@ -42,7 +43,8 @@ Test(conf, defaults_set_get_dup)
 
 Test(conf, load_properties_file)
 {
-    char path[] = "/tmp/comet-conf-XXXXXX";
+    char path[512];
+    snprintf(path, sizeof(path), "%s/client-XXXXXX", th_test_dir());
     int fd = mkstemp(path);
     cr_assert(fd >= 0);
     const char *text = "# a client.properties\nnamesrvAddr=10.0.0.1:9876;10.0.0.2:9876\nproducerGroup = PG\n"

@@ -86,6 +86,48 @@ Test(frames, send_message_v2_like_java)
     comet_conf_destroy(conf);
 }
 
+/* The send path writes binary frames field by field (cm_send_frame_binary):
+ * byte for byte the generic encoding of the same request, with negative
+ * numbers, empty values and an absent broker name too. */
+Test(frames, binary_send_frame_is_the_generic_encoding)
+{
+    comet_conf_t *conf = conf_with("producerGroup", "pg_bin", NULL, NULL);
+    static const uint8_t body[] = "binary\0body";
+    struct {
+        int code;
+        int32_t qid, sys_flag, flag;
+        int64_t born;
+        const char *props, *broker;
+        bool batch;
+    } cases[] = {
+        {310, 3, 0, 0, 1700000000123LL, "TAGS\001a\002UNIQ_KEY\001X", "broker-a", false},
+        {310, -1, 1 << 16, -7, 0, "", "b", false},
+        {320, 0, 0, 2147483647, -1, "WAIT\001true", NULL, true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rmq_cmd_t *c = cm_send_cmd_new(&conf->s, cases[i].code, "TopicBin", cases[i].qid, cases[i].sys_flag,
+                                       cases[i].born, cases[i].flag, cases[i].props, cases[i].batch,
+                                       cases[i].broker, body, sizeof(body));
+        c->serialize = RMQ_SERIALIZE_ROCKETMQ;
+        c->opaque = 4242 + (int32_t)i;
+        rmq_buf_t want;
+        rmq_buf_init(&want);
+        rmq_cmd_encode(c, &want);
+        cm_frame_t got;
+        cm_send_frame_binary(&conf->s, cases[i].code, c->opaque, "TopicBin", cases[i].qid, cases[i].sys_flag,
+                             cases[i].born, cases[i].flag, cases[i].props, cases[i].batch, cases[i].broker,
+                             body, sizeof(body), &got);
+        cr_expect_eq(got.len, want.len, "case %zu: %zu bytes, generic %zu", i, got.len, want.len);
+        cr_expect(got.len == want.len && memcmp(got.data, want.data, want.len) == 0, "case %zu: bytes differ",
+                  i);
+        cr_expect_eq(got.opaque, c->opaque);
+        free(got.data);
+        rmq_buf_free(&want);
+        rmq_cmd_destroy(c);
+    }
+    comet_conf_destroy(conf);
+}
+
 Test(frames, batch_like_java)
 {
     rmq_cmd_t want;
@@ -133,7 +175,7 @@ Test(frames, producer_heartbeat_like_java)
     golden("34_HEART_BEAT_producer_req.bin", &want);
     comet_conf_t *conf = conf_with("producerGroup", "golden_pg_json", "instanceName", "producer_json");
     char err[256];
-    cm_instance_t *inst = cm_instance_new(&conf->s, err, sizeof(err));
+    cm_instance_t *inst = cm_instance_new(conf, err, sizeof(err));
     cr_assert_not_null(inst, "%s", err);
     cm_role_t role = {0};
     role.producer_group = conf->s.producerGroup;
@@ -206,7 +248,7 @@ Test(frames, consumer_heartbeat_like_java)
     comet_conf_t *conf = conf_with("consumerGroup", "golden_cg_json", "instanceName", "consumer_json");
     char err[256];
     comet_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", err, sizeof(err));
-    cm_instance_t *inst = cm_instance_new(&conf->s, err, sizeof(err));
+    cm_instance_t *inst = cm_instance_new(conf, err, sizeof(err));
     cr_assert_not_null(inst);
     cm_consumer_t c;
     cm_consumer_ops_t ops = {NULL, deliver_none};

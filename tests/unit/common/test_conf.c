@@ -6,12 +6,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_support.h"
 #include "rmq_conf.h"
 #include "rmq_log.h"
 
+typedef enum { ROLE_ASYNC_MASTER, ROLE_SYNC_MASTER, ROLE_SLAVE } role_t;
+
 typedef struct {
     char *name;
-    char *role;
+    role_t role;
     int32_t port;
     int32_t any;
     int64_t size;
@@ -20,11 +23,12 @@ typedef struct {
     bool other;
 } cfg_t;
 
-static const char *const roles[] = {"ASYNC_MASTER", "SYNC_MASTER", "SLAVE", NULL};
+static const char *const roles[] = {
+    [ROLE_ASYNC_MASTER] = "ASYNC_MASTER", [ROLE_SYNC_MASTER] = "SYNC_MASTER", [ROLE_SLAVE] = "SLAVE", NULL};
 
 static const rmq_conf_def_t tbl[] = {
     {"brokerName", RMQ_CONF_STR, offsetof(cfg_t, name), "broker-a", 0, -1, RMQ_CONF_IMPORTANT, "name", NULL},
-    {"brokerRole", RMQ_CONF_STR, offsetof(cfg_t, role), "ASYNC_MASTER", 0, -1, 0, "role", roles},
+    {"brokerRole", RMQ_CONF_ENUM, offsetof(cfg_t, role), "ASYNC_MASTER", 0, -1, 0, "role", roles},
     {"listenPort", RMQ_CONF_INT, offsetof(cfg_t, port), "10911", 1, 65535, RMQ_CONF_IMPORTANT, "port", NULL},
     {"anyInt", RMQ_CONF_INT, offsetof(cfg_t, any), NULL, 1, 0, 0, "unbounded int", NULL},
     {"mappedFileSize", RMQ_CONF_LONG, offsetof(cfg_t, size), "1073741824", 4096, INT64_MAX, 0, "size", NULL},
@@ -42,14 +46,17 @@ static void setup(void)
     rmq_conf_defaults(tbl, &cfg);
 }
 
-static void teardown(void) { rmq_conf_free(tbl, &cfg); }
+static void teardown(void)
+{
+    rmq_conf_free(tbl, &cfg);
+}
 
 TestSuite(conf, .init = setup, .fini = teardown, .timeout = 10);
 
 Test(conf, defaults)
 {
     cr_expect_str_eq(cfg.name, "broker-a");
-    cr_expect_str_eq(cfg.role, "ASYNC_MASTER");
+    cr_expect_eq(cfg.role, ROLE_ASYNC_MASTER);
     cr_expect_eq(cfg.port, 10911);
     cr_expect_eq(cfg.any, 0);
     cr_expect_eq(cfg.size, 1073741824LL);
@@ -98,8 +105,9 @@ Test(conf, set_values)
         cr_expect_not(cfg.other, "%s", falsy[i]);
     }
     cr_expect_eq(set("brokerRole", "SLAVE", err), RMQ_OK);
-    cr_expect_str_eq(cfg.role, "SLAVE");
-    cr_expect_eq(set("brokerRole", "", err), RMQ_OK, "empty is allowed with choices");
+    cr_expect_eq(cfg.role, ROLE_SLAVE);
+    cr_expect_eq(set("brokerRole", "SYNC_MASTER", err), RMQ_OK);
+    cr_expect_eq(cfg.role, ROLE_SYNC_MASTER);
 }
 
 static void expect_bad(const char *k, const char *v)
@@ -137,11 +145,46 @@ Test(conf, bad_ints_and_bools)
     cr_expect(cfg.flag);
 }
 
-Test(conf, choices)
+Test(conf, enum_choices)
 {
+    /* names are Java's enum constants: exact, case-sensitive, never empty */
     expect_bad("brokerRole", "MASTER");
     expect_bad("brokerRole", "slave");
-    cr_expect_str_eq(cfg.role, "ASYNC_MASTER");
+    expect_bad("brokerRole", "");
+    expect_bad("brokerRole", "SLAVE ");
+    cr_expect_eq(cfg.role, ROLE_ASYNC_MASTER, "failed sets leave the value alone");
+    char err[256];
+    set("brokerRole", "BOSS", err);
+    cr_expect_not_null(strstr(err, "one of ASYNC_MASTER, SYNC_MASTER, SLAVE"),
+                       "the error lists the choices: %s", err);
+}
+
+Test(conf, get)
+{
+    char v[32];
+    cr_expect_eq(rmq_conf_get(tbl, &cfg, "brokerRole", v, sizeof(v)), RMQ_OK);
+    cr_expect_str_eq(v, "ASYNC_MASTER", "an enum reads back as its name");
+    cfg.role = ROLE_SLAVE;
+    cr_expect_eq(rmq_conf_get(tbl, &cfg, "brokerRole", v, sizeof(v)), RMQ_OK);
+    cr_expect_str_eq(v, "SLAVE");
+    cr_expect_eq(rmq_conf_get(tbl, &cfg, "listenPort", v, sizeof(v)), RMQ_OK);
+    cr_expect_str_eq(v, "10911");
+    cr_expect_eq(rmq_conf_get(tbl, &cfg, "autoCreate", v, sizeof(v)), RMQ_OK);
+    cr_expect_str_eq(v, "true");
+    cr_expect_eq(rmq_conf_get(tbl, &cfg, "noSuchKey", v, sizeof(v)), RMQ_ERR__NOENT);
+    cr_expect_eq(rmq_conf_get(tbl, &cfg, "brokerName", v, 3), RMQ_ERR__TOO_LARGE, "does not fit");
+}
+
+Test(conf, copy)
+{
+    cfg_t c2;
+    cfg.role = ROLE_SLAVE;
+    rmq_conf_copy(tbl, &c2, &cfg, sizeof(c2));
+    cr_expect_str_eq(c2.name, "broker-a");
+    cr_expect_neq(c2.name, cfg.name, "strings are duplicated");
+    cr_expect_eq(c2.role, ROLE_SLAVE);
+    cr_expect_eq(c2.size, cfg.size);
+    rmq_conf_free(tbl, &c2);
 }
 
 Test(conf, unknown_key)
@@ -154,8 +197,7 @@ Test(conf, unknown_key)
 
 static char *write_tmp(char *dir, const char *text)
 {
-    strcpy(dir, "/tmp/comet-conf-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    cr_assert(th_tmpdir(dir, 512, "conf"));
     char *path = malloc(strlen(dir) + 16);
     sprintf(path, "%s/broker.conf", dir);
     FILE *f = fopen(path, "w");
@@ -181,7 +223,7 @@ static void log_cb(void *opaque, int level, const char *facility, const char *ms
 
 Test(conf, load_file)
 {
-    char dir[64], err[256] = "";
+    char dir[512], err[256] = "";
     rmq_log_set_callback(log_cb, NULL);
     char *path = write_tmp(dir, "# broker\nbrokerName = broker-b\nlistenPort=20911\nunknownSetting=1\n"
                                 "autoCreate:false\nbrokerRole SLAVE\n");
@@ -189,7 +231,7 @@ Test(conf, load_file)
     cr_expect_str_eq(cfg.name, "broker-b");
     cr_expect_eq(cfg.port, 20911);
     cr_expect_not(cfg.flag);
-    cr_expect_str_eq(cfg.role, "SLAVE");
+    cr_expect_eq(cfg.role, ROLE_SLAVE);
     /* unknown keys are a warning, not a failure */
     cr_expect_not_null(strstr(last_warning, "unknownSetting"), "warning: %s", last_warning);
     cr_expect_not_null(strstr(last_warning, ":4:"), "warning names the line: %s", last_warning);
@@ -199,7 +241,7 @@ Test(conf, load_file)
 
 Test(conf, load_file_bad_value)
 {
-    char dir[64], err[256] = "";
+    char dir[512], err[256] = "";
     char *path = write_tmp(dir, "brokerName=x\n\nlistenPort=99999\nautoCreate=false\n");
     cr_expect_eq(rmq_conf_load_file(tbl, &cfg, path, "test", err, sizeof(err)), RMQ_ERR__INVALID_ARG);
     cr_expect_not_null(strstr(err, ":3:"), "error names the line: %s", err);
@@ -218,7 +260,7 @@ Test(conf, load_file_missing)
 
 Test(conf, read_all)
 {
-    char dir[64];
+    char dir[512];
     char *path = write_tmp(dir, "abc");
     char *data = NULL;
     size_t len = 0;
@@ -240,9 +282,18 @@ static char *capture(void (*fn)(FILE *))
     return buf;
 }
 
-static void print_all(FILE *f) { rmq_conf_print(tbl, &cfg, f, false); }
-static void print_important(FILE *f) { rmq_conf_print(tbl, &cfg, f, true); }
-static void print_md(FILE *f) { rmq_conf_print_markdown(tbl, "Broker", f); }
+static void print_all(FILE *f)
+{
+    rmq_conf_print(tbl, &cfg, f, false);
+}
+static void print_important(FILE *f)
+{
+    rmq_conf_print(tbl, &cfg, f, true);
+}
+static void print_md(FILE *f)
+{
+    rmq_conf_print_markdown(tbl, "Broker", f);
+}
 
 Test(conf, print)
 {
@@ -260,8 +311,8 @@ Test(conf, print_markdown)
     char *s = capture(print_md);
     cr_expect_eq(strncmp(s, "## Broker\n\n| key | type | default |", 33), 0, "%s", s);
     cr_expect_not_null(strstr(s, "| `listenPort` | int | `10911` | 1 .. 65535 | yes | port |"), "%s", s);
-    cr_expect_not_null(strstr(s, "| `brokerRole` | string | `ASYNC_MASTER` | ASYNC_MASTER, SYNC_MASTER, SLAVE |"),
-                       "%s", s);
+    cr_expect_not_null(
+        strstr(s, "| `brokerRole` | enum | `ASYNC_MASTER` | ASYNC_MASTER, SYNC_MASTER, SLAVE |"), "%s", s);
     cr_expect_not_null(strstr(s, "| `anyInt` | int | `` |  |  | unbounded int |"), "%s", s);
     cr_expect_not_null(strstr(s, "| `otherFlag` | bool | `` |  |  |  |"), "%s", s);
     /* one row per setting */

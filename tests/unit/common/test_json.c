@@ -7,10 +7,10 @@
 #include "rmq_json.h"
 
 /* Compare a buffer's bytes with a C string. */
-#define expect_buf(b, want)                                                                          \
-    do {                                                                                             \
-        const char *w_ = (want);                                                                     \
-        cr_expect(strcmp(rmq_buf_cstr(b), w_) == 0, "got  %s\nwant %s", (char *)(b)->data, w_);      \
+#define expect_buf(b, want)                                                                                  \
+    do {                                                                                                     \
+        const char *w_ = (want);                                                                             \
+        cr_expect(strcmp(rmq_buf_cstr(b), w_) == 0, "got  %s\nwant %s", (char *)(b)->data, w_);              \
     } while (0)
 
 TestSuite(jw, .timeout = 10);
@@ -49,9 +49,10 @@ Test(jw, nested_objects_arrays_commas)
     rmq_jw_kbool(&w, "t", true);
     rmq_jw_kstr(&w, "nul", NULL);
     rmq_jw_obj_end(&w);
-    expect_buf(&b, "{\"clientID\":\"127.0.0.1@1\",\"consumerDataSet\":[{\"groupName\":\"g\",\"codeSet\":[2598919,"
-                   "-2598920],\"tagsSet\":[],\"unitMode\":false},{}],\"empty\":{},\"n\":-9223372036854775808,"
-                   "\"raw\":{\"x\":[1]},\"t\":true,\"nul\":\"\"}");
+    expect_buf(&b,
+               "{\"clientID\":\"127.0.0.1@1\",\"consumerDataSet\":[{\"groupName\":\"g\",\"codeSet\":[2598919,"
+               "-2598920],\"tagsSet\":[],\"unitMode\":false},{}],\"empty\":{},\"n\":-9223372036854775808,"
+               "\"raw\":{\"x\":[1]},\"t\":true,\"nul\":\"\"}");
     /* what we write, jansson reads */
     json_error_t e;
     json_t *j = json_loadb((const char *)b.data, b.len, 0, &e);
@@ -156,7 +157,9 @@ Test(jw, escaping)
     escape_eq(u, strlen(u), false, "\"caf\xC3\xA9 \xE4\xB8\xAD \xF0\x9F\x98\x80\"");
     escape_eq(u, strlen(u), true, "\"caf\\u00e9 \\u4e2d \\ud83d\\ude00\"");
     /* invalid UTF-8 becomes U+FFFD; a truncated sequence too */
-    escape_eq("a\xFF" "b", 3, false, "\"a\\ufffdb\"");
+    escape_eq("a\xFF"
+              "b",
+              3, false, "\"a\\ufffdb\"");
     escape_eq("a\xC3", 2, true, "\"a\\ufffd\"");
     escape_eq("\xE4\xB8", 2, false, "\"\\ufffd\\ufffd\"");
     /* not UTF-8 although well-formed bit patterns: overlong NUL, an encoded
@@ -209,8 +212,9 @@ Test(jparse, bare_integer_keys)
 
 Test(jparse, nested_and_in_arrays)
 {
-    json_t *j = parse("{\"brokerDatas\":[{\"brokerAddrs\":{0:\"127.0.0.1:10911\",1:\"h:1\"},\"brokerName\":\"b\"},"
-                      "{\"brokerAddrs\":{}}],\"m\":{1:{2:{3:[4,5]}}}}");
+    json_t *j =
+        parse("{\"brokerDatas\":[{\"brokerAddrs\":{0:\"127.0.0.1:10911\",1:\"h:1\"},\"brokerName\":\"b\"},"
+              "{\"brokerAddrs\":{}}],\"m\":{1:{2:{3:[4,5]}}}}");
     json_t *bd = json_array_get(json_object_get(j, "brokerDatas"), 0);
     cr_expect_str_eq(rmq_json_str(json_object_get(bd, "brokerAddrs"), "0"), "127.0.0.1:10911");
     cr_expect_str_eq(rmq_json_str(json_object_get(bd, "brokerAddrs"), "1"), "h:1");
@@ -311,7 +315,10 @@ Test(jparse, typed_getters)
 
 TestSuite(javahash, .timeout = 10);
 
-static int32_t jh(const char *s) { return rmq_java_hash(s, strlen(s)); }
+static int32_t jh(const char *s)
+{
+    return rmq_java_hash(s, strlen(s));
+}
 
 Test(javahash, known_values)
 {
@@ -327,7 +334,9 @@ Test(javahash, known_values)
     cr_expect_eq(jh("\xE4\xB8\xAD\xE6\x96\x87"), 646394);
     /* U+1F600 is the UTF-16 pair D83D DE00: 55357*31 + 56832 */
     cr_expect_eq(jh("\xF0\x9F\x98\x80"), 1772899);
-    cr_expect_eq(jh("a\xF0\x9F\x98\x80" "b"), 57849694);
+    cr_expect_eq(jh("a\xF0\x9F\x98\x80"
+                    "b"),
+                 57849694);
     /* invalid UTF-8 hashes as U+FFFD, as Java's decoder replaces it */
     cr_expect_eq(rmq_java_hash("\xFF", 1), 65533);
     /* an encoded surrogate is three malformed bytes: 65533 * (31*31 + 31 + 1) */

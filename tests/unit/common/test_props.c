@@ -40,12 +40,12 @@ static void parse(pairs_t *p, const char *text)
     cr_assert_eq(rmq_props_parse(text, strlen(text), collect, p), RMQ_OK);
 }
 
-#define expect_pair(p, i, k, v)                                                                             \
-    do {                                                                                                    \
-        cr_assert_gt((p)->n, (i), "only %d pairs", (p)->n);                                                 \
-        cr_expect_str_eq((p)->key[i], (k), "pair %d key", (i));                                             \
+#define expect_pair(p, i, k, v)                                                                              \
+    do {                                                                                                     \
+        cr_assert_gt((p)->n, (i), "only %d pairs", (p)->n);                                                  \
+        cr_expect_str_eq((p)->key[i], (k), "pair %d key", (i));                                              \
         cr_expect_str_eq((p)->val[i], (v), "pair %d (%s) value \"%s\" want \"%s\"", (i), (p)->key[i],        \
-                         (p)->val[i], (v));                                                                 \
+                         (p)->val[i], (v));                                                                  \
     } while (0)
 
 TestSuite(props, .timeout = 10);
@@ -139,7 +139,9 @@ Test(props, escapes)
     expect_pair(&p, 1, "nl", "a\nb");
     expect_pair(&p, 2, "cr", "a\rb");
     expect_pair(&p, 3, "ff", "a\fb");
-    expect_pair(&p, 4, "uni", "\xC3\xA9\xE4\xB8\xAD" "A");
+    expect_pair(&p, 4, "uni",
+                "\xC3\xA9\xE4\xB8\xAD"
+                "A");
     expect_pair(&p, 5, "other", "q\\");
     expect_pair(&p, 6, "key with=sep:s", "v");
     expect_pair(&p, 7, "sp", " lead");
@@ -220,10 +222,11 @@ Test(props, callback_stops)
 Test(props, stock_broker_conf)
 {
     pairs_t p;
-    parse(&p, "# Licensed to the Apache Software Foundation (ASF) under one or more\n"
-              "#  contributor license agreements.\n\n"
-              "brokerClusterName = DefaultCluster\nbrokerName = broker-a\nbrokerId = 0\n"
-              "deleteWhen = 04\nfileReservedTime = 48\nbrokerRole = ASYNC_MASTER\nflushDiskType = ASYNC_FLUSH\n");
+    parse(&p,
+          "# Licensed to the Apache Software Foundation (ASF) under one or more\n"
+          "#  contributor license agreements.\n\n"
+          "brokerClusterName = DefaultCluster\nbrokerName = broker-a\nbrokerId = 0\n"
+          "deleteWhen = 04\nfileReservedTime = 48\nbrokerRole = ASYNC_MASTER\nflushDiskType = ASYNC_FLUSH\n");
     cr_expect_eq(p.n, 7);
     expect_pair(&p, 0, "brokerClusterName", "DefaultCluster");
     expect_pair(&p, 3, "deleteWhen", "04");

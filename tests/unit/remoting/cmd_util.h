@@ -16,12 +16,12 @@
 static inline bool cmd_expect_equal(const rmq_cmd_t *a, const rmq_cmd_t *b, const char *what)
 {
     bool ok = true;
-#define CMD_EQ(cond, ...)                 \
-    do {                                  \
-        if (!(cond)) {                    \
-            cr_expect(cond, __VA_ARGS__); \
-            ok = false;                   \
-        }                                 \
+#define CMD_EQ(cond, ...)                                                                                    \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            cr_expect(cond, __VA_ARGS__);                                                                    \
+            ok = false;                                                                                      \
+        }                                                                                                    \
     } while (0)
     CMD_EQ(a->code == b->code, "%s: code %d != %d", what, a->code, b->code);
     CMD_EQ(a->language == b->language, "%s: language %d != %d", what, a->language, b->language);

@@ -1,5 +1,5 @@
 /* test_cmd_edge.c - encode/decode round trips of edge cases for both
- * serializations, and the decoding quirks of PROTOCOL.md §1.3 (extFields
+ * serializations, and the decoding quirks of docs/protocol.md §1.3 (extFields
  * values as JSON numbers/booleans/null, any key order, unknown keys). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -8,7 +8,8 @@
 #include "cmd_util.h"
 
 static const uint8_t sers[] = {RMQ_SERIALIZE_JSON, RMQ_SERIALIZE_ROCKETMQ};
-#define FOR_EACH_SER(s) for (size_t s##_i = 0, s = sers[0]; s##_i < 2; s##_i++, s = s##_i < 2 ? sers[s##_i] : 0)
+#define FOR_EACH_SER(s)                                                                                      \
+    for (size_t s##_i = 0, s = sers[0]; s##_i < 2; s##_i++, s = s##_i < 2 ? sers[s##_i] : 0)
 
 static void base_cmd(rmq_cmd_t *c, uint8_t ser)
 {
@@ -203,11 +204,12 @@ Test(edge, json_u0001_escapes_decoded)
 {
     rmq_cmd_t c;
     char err[256] = "";
-    cr_assert_eq(json_frame_decode(&c,
-                                   "{\"code\":310,\"extFields\":{\"i\":\"KEYS\\u0001k\\u0002TAGS\\u0001T\\u0002\","
-                                   "\"u\":\"\\u00e9\\ud83d\\ude00\\/\"},\"flag\":0}",
-                                   NULL, err, sizeof(err)),
-                 RMQ_OK, "%s", err);
+    cr_assert_eq(
+        json_frame_decode(&c,
+                          "{\"code\":310,\"extFields\":{\"i\":\"KEYS\\u0001k\\u0002TAGS\\u0001T\\u0002\","
+                          "\"u\":\"\\u00e9\\ud83d\\ude00\\/\"},\"flag\":0}",
+                          NULL, err, sizeof(err)),
+        RMQ_OK, "%s", err);
     cr_expect_str_eq(rmq_cmd_ext(&c, "i"), "KEYS\001k\002TAGS\001T\002");
     cr_expect_str_eq(rmq_cmd_ext(&c, "u"), "\xC3\xA9\xF0\x9F\x98\x80/");
     rmq_cmd_t d;
@@ -217,7 +219,9 @@ Test(edge, json_u0001_escapes_decoded)
 }
 
 /* ali-ons sends extFields values with their JS types; they must become the
- * JS String() text (ACL signatures are computed over it). */
+ * text Java's fastjson gives them (what Java's processors and its ACL
+ * signature check see): an integer keeps its literal, other numbers
+ * BigDecimal.toString(). */
 Test(edge, json_ext_value_types)
 {
     rmq_cmd_t c;
@@ -240,8 +244,8 @@ Test(edge, json_ext_value_types)
     cr_expect_str_eq(rmq_cmd_ext(&c, "f"), "1.5");
     cr_expect_str_eq(rmq_cmd_ext(&c, "f2"), "0.1");
     cr_expect_str_eq(rmq_cmd_ext(&c, "f3"), "-2.25");
-    cr_expect_str_eq(rmq_cmd_ext(&c, "f4"), "1");
-    cr_expect_str_eq(rmq_cmd_ext(&c, "f5"), "1000");
+    cr_expect_str_eq(rmq_cmd_ext(&c, "f4"), "1.0");
+    cr_expect_str_eq(rmq_cmd_ext(&c, "f5"), "1E+3");
     cr_expect_str_eq(rmq_cmd_ext(&c, "big"), "9007199254740993");
     cr_expect_str_eq(rmq_cmd_ext(&c, "max"), "9223372036854775807");
     cr_expect_str_eq(rmq_cmd_ext(&c, "min"), "-9223372036854775808");
@@ -278,19 +282,30 @@ Test(edge, json_ext_value_types)
     rmq_cmd_deinit(&c);
 }
 
-/* JS Number.prototype.toString: shortest round-trip digits, exponent form
- * below 1e-6 and from 1e21, "e-7" not "e-07", -0 => "0". */
-Test(edge, json_ext_float_text_js_rules)
+/* fastjson reads a non-integer JSON number into a String field as
+ * BigDecimal.toString(): plain notation unless the scale is negative or the
+ * adjusted exponent below -6, then d.dddE(+|-)x (texts printed by a JVM). */
+Test(edge, json_ext_float_text_bigdecimal_rules)
 {
     static const struct {
         const char *json, *want;
     } cases[] = {
-        {"0.5", "0.5"},         {"123.456", "123.456"},    {"-0.0", "0"},
-        {"0.000001", "0.000001"}, {"0.0000001", "1e-7"},   {"1.5e-7", "1.5e-7"},
-        {"0.00001", "0.00001"}, {"1e21", "1e+21"},         {"1e20", "100000000000000000000"},
-        {"1.25e22", "1.25e+22"}, {"5e-324", "5e-324"},     {"1.7976931348623157e308", "1.7976931348623157e+308"},
-        {"0.30000000000000004", "0.30000000000000004"},     {"123456789012.5", "123456789012.5"},
-        {"2.5E3", "2500"},      {"-1e-10", "-1e-10"},
+        {"0.5", "0.5"},
+        {"123.456", "123.456"},
+        {"-0.0", "0.0"},
+        {"0.000001", "0.000001"},
+        {"0.0000001", "1E-7"},
+        {"1.5e-7", "1.5E-7"},
+        {"0.00001", "0.00001"},
+        {"1e21", "1E+21"},
+        {"1e20", "1E+20"},
+        {"1.25e22", "1.25E+22"},
+        {"5e-324", "5E-324"},
+        {"1.7976931348623157e308", "1.7976931348623157E+308"},
+        {"0.30000000000000004", "0.30000000000000004"},
+        {"123456789012.5", "123456789012.5"},
+        {"2.5E3", "2.5E+3"},
+        {"-1e-10", "-1E-10"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char hdr[256], err[256] = "";
@@ -310,8 +325,8 @@ Test(edge, json_nested_ext_value_kept_as_text)
 {
     rmq_cmd_t c, d;
     char err[256] = "";
-    cr_assert_eq(json_frame_decode(&c, "{\"code\":1,\"extFields\":{\"o\":{\"a\":1},\"l\":[1,\"x\"]}}", NULL, err,
-                                   sizeof(err)),
+    cr_assert_eq(json_frame_decode(&c, "{\"code\":1,\"extFields\":{\"o\":{\"a\":1},\"l\":[1,\"x\"]}}", NULL,
+                                   err, sizeof(err)),
                  RMQ_OK, "%s", err);
     cr_expect_str_eq(rmq_cmd_ext(&c, "o"), "{\"a\":1}");
     cr_expect_str_eq(rmq_cmd_ext(&c, "l"), "[1,\"x\"]");
@@ -325,9 +340,10 @@ Test(edge, json_any_key_order_unknown_keys)
 {
     rmq_cmd_t c, d;
     char err[256] = "";
-    const char *hdr = " {\n \"version\" : 121, \"extFields\":{\"z\":\"1\",\"a\":\"2\",\"m\":\"3\"},\"remark\":null,"
-                      "\"unknownKey\":{\"deep\":[1,2,{\"x\":null}]},\"flag\":1,\"opaque\":-5,"
-                      "\"serializeTypeCurrentRPC\":\"JSON\",\"language\":\"GO\",\"code\":\"17\",\"x\":true } ";
+    const char *hdr =
+        " {\n \"version\" : 121, \"extFields\":{\"z\":\"1\",\"a\":\"2\",\"m\":\"3\"},\"remark\":null,"
+        "\"unknownKey\":{\"deep\":[1,2,{\"x\":null}]},\"flag\":1,\"opaque\":-5,"
+        "\"serializeTypeCurrentRPC\":\"JSON\",\"language\":\"GO\",\"code\":\"17\",\"x\":true } ";
     cr_assert_eq(json_frame_decode(&c, hdr, "body", err, sizeof(err)), RMQ_OK, "%s", err);
     cr_expect_eq(c.code, 17, "string code accepted leniently");
     cr_expect_eq(c.version, 121);
@@ -359,17 +375,17 @@ Test(edge, json_missing_fields_default)
     cr_expect_eq(c.flag, 0);
     cr_expect_not(c.has_ext);
     rmq_cmd_deinit(&c);
-    cr_assert_eq(json_frame_decode(&c, "{\"code\":null,\"extFields\":null,\"language\":null}", NULL, err,
-                                   sizeof(err)),
-                 RMQ_OK, "%s", err);
+    cr_assert_eq(
+        json_frame_decode(&c, "{\"code\":null,\"extFields\":null,\"language\":null}", NULL, err, sizeof(err)),
+        RMQ_OK, "%s", err);
     cr_expect_not(c.has_ext);
     rmq_cmd_deinit(&c);
 }
 
 Test(edge, language_names)
 {
-    static const char *const names[] = {"JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY",
-                                        "OTHER", "HTTP", "GO", "PHP", "OMS", "RUST", "NODE_JS"};
+    static const char *const names[] = {"JAVA",  "CPP",  "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY",
+                                        "OTHER", "HTTP", "GO",     "PHP",    "OMS",    "RUST",   "NODE_JS"};
     for (int i = 0; i < 14; i++) {
         cr_expect_str_eq(rmq_lang_name(i), names[i]);
         cr_expect_eq(rmq_lang_parse(names[i]), i);
@@ -382,7 +398,8 @@ Test(edge, language_names)
 
     rmq_cmd_t c, d;
     char err[256] = "";
-    cr_assert_eq(json_frame_decode(&c, "{\"code\":1,\"language\":\"COBOL\"}", NULL, err, sizeof(err)), RMQ_OK);
+    cr_assert_eq(json_frame_decode(&c, "{\"code\":1,\"language\":\"COBOL\"}", NULL, err, sizeof(err)),
+                 RMQ_OK);
     cr_expect_eq(c.language, RMQ_LANG_OTHER);
     cmd_roundtrip(&c, &d, "lang OTHER");
     rmq_cmd_deinit(&d);
@@ -589,7 +606,7 @@ Test(edge, response_shell)
     rmq_cmd_destroy(NULL);
 }
 
-/* The exact JSON text Java writes (PROTOCOL.md §1.3). */
+/* The exact JSON text Java writes (docs/protocol.md §1.3). */
 Test(edge, json_header_text_like_fastjson)
 {
     rmq_cmd_t c;
@@ -600,10 +617,12 @@ Test(edge, json_header_text_like_fastjson)
     rmq_buf_t w;
     rmq_buf_init(&w);
     rmq_cmd_encode(&c, &w);
-    const char *want = "{\"code\":310,\"extFields\":{\"a\":\"PG\",\"b\":\"TopicTest\"},\"flag\":0,"
-                       "\"language\":\"JAVA\",\"opaque\":42,\"serializeTypeCurrentRPC\":\"JSON\",\"version\":409}";
+    const char *want =
+        "{\"code\":310,\"extFields\":{\"a\":\"PG\",\"b\":\"TopicTest\"},\"flag\":0,"
+        "\"language\":\"JAVA\",\"opaque\":42,\"serializeTypeCurrentRPC\":\"JSON\",\"version\":409}";
     cr_assert_eq(w.len, 8 + strlen(want));
-    cr_expect(memcmp(w.data + 8, want, strlen(want)) == 0, "got %.*s", (int)w.len - 8, (const char *)w.data + 8);
+    cr_expect(memcmp(w.data + 8, want, strlen(want)) == 0, "got %.*s", (int)w.len - 8,
+              (const char *)w.data + 8);
     cr_expect_eq(rmq_be32(w.data + 4), strlen(want));
     rmq_buf_free(&w);
     rmq_cmd_deinit(&c);
@@ -632,4 +651,35 @@ Test(edge, number_at_end_of_buffer)
         cr_expect(err[0], "reason given for %s", headers[i]);
         free(p);
     }
+}
+
+/* rmq_cmd_ext_from finds what rmq_cmd_ext finds from any starting hint
+ * (wrapping around), moves the hint past the entry found, and leaves it on
+ * a miss; fails if a lookup in an order other than the sent one misses or
+ * returns another field's value. */
+Test(edge, ext_from_any_order)
+{
+    rmq_cmd_t c;
+    rmq_cmd_init_request(&c, 310);
+    rmq_cmd_set_ext(&c, "a", "1");
+    rmq_cmd_set_ext(&c, "b", "2");
+    rmq_cmd_set_ext(&c, "bb", "3");
+    rmq_cmd_set_ext(&c, "c", "4");
+    size_t hint = 0;
+    cr_expect_str_eq(rmq_cmd_ext_from(&c, "a", &hint), "1");
+    cr_expect_eq(hint, 1);
+    cr_expect_str_eq(rmq_cmd_ext_from(&c, "bb", &hint), "3");
+    cr_expect_eq(hint, 3);
+    cr_expect_str_eq(rmq_cmd_ext_from(&c, "b", &hint), "2"); /* behind the hint: wraps */
+    cr_expect_eq(hint, 2);
+    cr_expect_null(rmq_cmd_ext_from(&c, "d", &hint));
+    cr_expect_eq(hint, 2);
+    hint = 99; /* out of range: from the start */
+    cr_expect_str_eq(rmq_cmd_ext_from(&c, "c", &hint), "4");
+    rmq_cmd_deinit(&c);
+    rmq_cmd_t e;
+    rmq_cmd_init_request(&e, 310);
+    hint = 0;
+    cr_expect_null(rmq_cmd_ext_from(&e, "a", &hint));
+    rmq_cmd_deinit(&e);
 }

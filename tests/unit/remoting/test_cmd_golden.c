@@ -21,7 +21,10 @@ static char *path_join(const char *dir, const char *name)
     return p;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* Sorted list of the *.bin files of a directory. */
 static char **list_bins(const char *dir, size_t *count)
@@ -190,7 +193,8 @@ static void check_sidecar_dir(const char *sub, bool rocketmq, size_t want_frames
         json_t *meta = json_load_file(side, JSON_ALLOW_NUL, &jerr);
         cr_assert_not_null(meta, "%s: %s", side, jerr.text);
         cr_expect_str_eq(json_string_value(json_object_get(meta, "file")), bins[i]);
-        cr_expect_str_eq(json_string_value(json_object_get(meta, "serialize")), rocketmq ? "rocketmq" : "json");
+        cr_expect_str_eq(json_string_value(json_object_get(meta, "serialize")),
+                         rocketmq ? "rocketmq" : "json");
         bodies += check_frame(dir, bins[i], meta, rocketmq);
         json_decref(meta);
     }
@@ -234,10 +238,22 @@ static void check_raw_dir(const char *sub, bool rocketmq, size_t want_frames)
 
 TestSuite(golden, .timeout = 60);
 
-Test(golden, json_sidecars) { check_sidecar_dir("json", false, 55); }
-Test(golden, rocketmq_sidecars) { check_sidecar_dir("rocketmq", true, 55); }
-Test(golden, raw_json_capture) { check_raw_dir("raw-json", false, 244); }
-Test(golden, raw_rocketmq_capture) { check_raw_dir("raw-rocketmq", true, 242); }
+Test(golden, json_sidecars)
+{
+    check_sidecar_dir("json", false, 55);
+}
+Test(golden, rocketmq_sidecars)
+{
+    check_sidecar_dir("rocketmq", true, 55);
+}
+Test(golden, raw_json_capture)
+{
+    check_raw_dir("raw-json", false, 244);
+}
+Test(golden, raw_rocketmq_capture)
+{
+    check_raw_dir("raw-rocketmq", true, 242);
+}
 
 /* INDEX.md lists every json/ and rocketmq/ frame with its size in bytes. */
 Test(golden, index_byte_counts)

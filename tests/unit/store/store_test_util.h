@@ -1,5 +1,6 @@
 /* store_test_util.h - helpers shared by the store test files: a temporary
- * store directory with tiny segment sizes, and message builders. */
+ * store directory (in the test's directory: removed when the test passes)
+ * with tiny segment sizes, and message builders. */
 #ifndef STORE_TEST_UTIL_H
 #define STORE_TEST_UTIL_H
 
@@ -13,6 +14,7 @@
 #include "rmq_alloc.h"
 #include "rmq_log.h"
 #include "rmq_store.h"
+#include "test_support.h"
 
 typedef struct {
     char dir[256];
@@ -22,12 +24,13 @@ typedef struct {
 
 static inline void tctx_init(tctx_t *t)
 {
-    snprintf(t->dir, sizeof(t->dir), "/tmp/comet_store_XXXXXX");
-    cr_assert_not_null(mkdtemp(t->dir));
+    cr_assert(th_tmpdir(t->dir, sizeof(t->dir), "store"), "cannot make a temp dir");
     rmq_store_config_init(&t->conf);
     char err[256];
-    cr_assert_eq(rmq_conf_set(rmq_store_conf_defs, &t->conf, "storePathRootDir", t->dir, err, sizeof(err)), RMQ_OK);
-#define TSET(k, v) cr_assert_eq(rmq_conf_set(rmq_store_conf_defs, &t->conf, k, v, err, sizeof(err)), RMQ_OK, "%s", err)
+    cr_assert_eq(rmq_conf_set(rmq_store_conf_defs, &t->conf, "storePathRootDir", t->dir, err, sizeof(err)),
+                 RMQ_OK);
+#define TSET(k, v)                                                                                           \
+    cr_assert_eq(rmq_conf_set(rmq_store_conf_defs, &t->conf, k, v, err, sizeof(err)), RMQ_OK, "%s", err)
     TSET("mappedFileSizeCommitLog", "4096");
     TSET("mappedFileSizeConsumeQueue", "200");
     TSET("maxHashSlotNum", "64");
@@ -44,7 +47,8 @@ static inline void tctx_init(tctx_t *t)
 static inline void tctx_set(tctx_t *t, const char *k, const char *v)
 {
     char err[256];
-    cr_assert_eq(rmq_conf_set(rmq_store_conf_defs, &t->conf, k, v, err, sizeof(err)), RMQ_OK, "%s: %s", k, err);
+    cr_assert_eq(rmq_conf_set(rmq_store_conf_defs, &t->conf, k, v, err, sizeof(err)), RMQ_OK, "%s: %s", k,
+                 err);
 }
 
 static inline rmq_store_t *tctx_open(tctx_t *t)
@@ -62,15 +66,12 @@ static inline void tctx_close(tctx_t *t)
     t->s = NULL;
 }
 
+/* Close the store; its directory goes with the test's (kept if it failed). */
 static inline void tctx_fini(tctx_t *t)
 {
     if (t->s)
         tctx_close(t);
     rmq_store_config_deinit(&t->conf);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", t->dir);
 }
 
 /* A message with "TAGS", "KEYS" and a body "msg-<i>" padded to body_len. */

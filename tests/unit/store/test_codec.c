@@ -57,7 +57,8 @@ Test(codec, ali_ons_message)
     cr_assert_eq(r.body_len, (int32_t)strlen("{\"room\":\"1\",\"msg\":\"1\"}"));
     cr_assert(memcmp(r.body, "{\"room\":\"1\",\"msg\":\"1\"}", (size_t)r.body_len) == 0);
     /* re-encode: byte-identical */
-    size_t sz = rmq_msg_rec_size(r.born_host.v6, r.store_host.v6, (size_t)r.body_len, r.topic_len, r.props_len);
+    size_t sz =
+        rmq_msg_rec_size(r.born_host.v6, r.store_host.v6, (size_t)r.body_len, r.topic_len, r.props_len);
     cr_assert_eq(sz, (size_t)r.total_size);
     uint8_t *enc = malloc(sz);
     rmq_msg_encode(enc, &r);
@@ -218,8 +219,8 @@ Test(codec, java_batch_body)
     rmq_buf_t out;
     rmq_buf_init(&out);
     for (size_t i = 0; i < n; i++)
-        rmq_msg_batch_encode_one(&out, items[i].flag, items[i].body, (size_t)items[i].body_len, items[i].props,
-                                 items[i].props_len);
+        rmq_msg_batch_encode_one(&out, items[i].flag, items[i].body, (size_t)items[i].body_len,
+                                 items[i].props, items[i].props_len);
     cr_assert_eq(out.len, blen);
     cr_assert(memcmp(out.data, body, blen) == 0);
     rmq_buf_free(&out);

@@ -43,8 +43,6 @@ static int64_t fill(rmq_store_t *s, const char *topic, size_t body, int max)
             return n;
         cr_assert_eq(st, RMQ_PUT_OK, "put %d: %s", i, rmq_put_status_name(st));
         n++;
-        if (i % 16 == 0)
-            usleep(2000); /* let the clean thread measure */
     }
     cr_assert_fail("never refused after %d puts", max);
     return n;
@@ -90,8 +88,7 @@ static void umount_fini(void)
 
 Test(disk, tmpfs_full_refuses_then_resumes, .timeout = 60, .fini = umount_fini)
 {
-    snprintf(mnt, sizeof(mnt), "/tmp/comet_tmpfs_XXXXXX");
-    cr_assert_not_null(mkdtemp(mnt));
+    cr_assert(th_tmpdir(mnt, sizeof(mnt), "tmpfs"));
     /* a private mount namespace for this test process: the tmpfs goes away
      * with the process even if it crashes before .fini */
     if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
@@ -136,10 +133,6 @@ Test(disk, tmpfs_full_refuses_then_resumes, .timeout = 60, .fini = umount_fini)
     check_all(s, "Tmpfs", n + 20);
     tctx_close(&t);
     rmq_store_config_deinit(&t.conf);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", t.dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", t.dir);
 }
 
 /* Disk pressure triggers retention without deleteWhen: above
@@ -163,20 +156,17 @@ Test(disk, pressure_deletes_before_deletewhen, .timeout = 60)
     while (rmq_store_get_commitlog_max_offset(s) < 60 * 4096 && i < 5000)
         cr_assert_eq(tput(s, "Press", 0, i++, 300, &res), RMQ_PUT_OK);
     cr_assert(rmq_store_wait_dispatched(s, 5000));
-    usleep(200000);
-    cr_assert_eq(rmq_store_get_commitlog_min_offset(s), 0, "unexpired segments kept below the forcible ratio");
+    rmq_store_clean_once(s); /* a whole retention pass, on this thread */
+    cr_assert_eq(rmq_store_get_commitlog_min_offset(s), 0,
+                 "unexpired segments kept below the forcible ratio");
     /* past 80 %: the oldest segments go although they are not expired */
     while (rmq_store_get_commitlog_max_offset(s) < 85 * 4096 && i < 10000)
         cr_assert_eq(tput(s, "Press", 0, i++, 300, &res), RMQ_PUT_OK);
     cr_assert(rmq_store_wait_dispatched(s, 5000));
-    int64_t deadline = rmq_mono_ms() + 5000;
-    while (rmq_store_get_commitlog_min_offset(s) == 0 && rmq_mono_ms() < deadline)
-        usleep(10000);
-    int64_t min = rmq_store_get_commitlog_min_offset(s);
-    cr_assert(min > 0, "forced deletion under disk pressure");
-    while (rmq_store_get_min_offset_in_queue(s, "Press", 0) == 0 && rmq_mono_ms() < deadline)
-        usleep(10000); /* the consume queue follows in the same pass */
-    cr_assert(rmq_store_get_min_offset_in_queue(s, "Press", 0) > 0);
+    cr_assert(TH_WAIT_UNTIL(rmq_store_get_commitlog_min_offset(s) > 0, 10000),
+              "no forced deletion under disk pressure");
+    /* the consume queue follows in the same pass */
+    cr_assert(TH_WAIT_UNTIL(rmq_store_get_min_offset_in_queue(s, "Press", 0) > 0, 10000));
     check_all(s, "Press", i);
     tctx_fini(&t);
 }

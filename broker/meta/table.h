@@ -1,0 +1,62 @@
+/* table.h - what the broker's metadata tables share: RocketMQ's DataVersion;
+ * a versioned table of named entries (the topic and subscription-group
+ * tables: every change bumps the version, as TopicConfigManager and
+ * SubscriptionGroupManager do); a table as a fastjson object with sorted
+ * keys; the msgpack envelope of a versioned table; the import of a RocketMQ
+ * JSON file. @thread io (and main at start-up); pure, no I/O. */
+#ifndef RMQ_META_TABLE_H
+#define RMQ_META_TABLE_H
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rmq_buf.h"
+#include "rmq_err.h"
+#include "rmq_map.h"
+
+typedef struct rmq_data_version_s {
+    int64_t timestamp;
+    int64_t counter;
+} rmq_data_version_t;
+
+void rmq_data_version_next(rmq_data_version_t *dv);
+/* {"counter":..,"timestamp":..} */
+void rmq_data_version_json(rmq_buf_t *out, const rmq_data_version_t *dv);
+
+/* ---- versioned tables of named entries ----
+ * The map owns its entries; an entry struct starts with its own malloc'd
+ * `char *name`, which is also its key. */
+
+/* An empty map that frees such entries, version = now / 0. */
+void rmq_named_table_init(rmq_map_t *map, rmq_data_version_t *dv);
+/* Insert or replace a copy of the entry (size bytes, name copied); bumps the
+ * version. Returns the stored entry. */
+void *rmq_named_table_put(rmq_map_t *map, rmq_data_version_t *dv, const void *entry, size_t size);
+/* Remove; bumps the version when something was removed. */
+bool rmq_named_table_del(rmq_map_t *map, rmq_data_version_t *dv, const char *name);
+
+/* A map as a JSON object, keys sorted and escaped, each value written by
+ * val(out, value). */
+void rmq_meta_json_map(rmq_buf_t *out, const rmq_map_t *map, void (*val)(rmq_buf_t *out, const void *v));
+/* {"dataVersion":{..},"<table>":{..}}: the wrapper of TopicConfigSerializeWrapper and its kin. */
+void rmq_meta_json_wrapper(rmq_buf_t *out, const rmq_data_version_t *dv, const char *table,
+                           const rmq_map_t *map, void (*val)(rmq_buf_t *out, const void *v));
+
+/* msgpack of a versioned table: [timestamp, counter, [entry...]]. pack_begin
+ * writes all but the entries (the caller then packs `entries` of them);
+ * unpack_entries checks the envelope and calls entry(obj, e) for each entry
+ * (false: the entry is corrupt), then sets *dv. RMQ_ERR__CORRUPT when the
+ * payload is not such an envelope or an entry is refused (the entries
+ * before it stay in the table, *dv unchanged). */
+void rmq_meta_pack_begin(msgpack_packer *pk, rmq_buf_t *out, const rmq_data_version_t *dv, size_t entries);
+rmq_err_t rmq_meta_unpack_entries(const uint8_t *p, size_t len, rmq_data_version_t *dv,
+                                  bool (*entry)(void *obj, const msgpack_object *e), void *obj);
+
+/* Parse RocketMQ's <what> (topics.json, ...) for an import; NULL (logged) when
+ * it is not JSON. The caller json_decref()s the result. */
+json_t *rmq_meta_json_parse(const char *what, const char *text, size_t len);
+
+#endif

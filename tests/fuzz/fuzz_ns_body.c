@@ -1,0 +1,119 @@
+/* fuzz_ns_body.c - libFuzzer target for the name server's REGISTER_BROKER
+ * body decoder (nameserver/register_body.c).
+ *
+ * The first input byte picks the form (bit 0: a RegisterBrokerBody rather
+ * than a bare wrapper; bit 1: compressed), the rest is the body. Checks:
+ * - no crash, leak or UB, whatever the bytes;
+ * - the one-pass decoder is never more lenient than a jansson document of
+ *   the whole body (what the name server used before): when it accepts,
+ *   rmq_json_parse accepts the body too;
+ * - on strict JSON without duplicate member names, it gives exactly what
+ *   that document gives: the same verdict, data version and topics. */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "register_body.h"
+#include "rmq_json.h"
+
+#define CHECK(cond, ...)                                                                                     \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            fprintf(stderr, "fuzz_ns_body: check failed: %s: ", #cond);                                      \
+            fprintf(stderr, __VA_ARGS__);                                                                    \
+            fprintf(stderr, "\n");                                                                           \
+            abort();                                                                                         \
+        }                                                                                                    \
+    } while (0)
+
+/* The reference reading of a parsed document; false when it is refused. */
+static bool reference(json_t *j, bool wrapped, ns_reg_body_t *b, size_t *n)
+{
+    json_t *wrap = wrapped ? json_object_get(j, "topicConfigSerializeWrapper") : j;
+    *n = 0;
+    memset(b, 0, sizeof(*b));
+    if (!json_is_object(wrap))
+        return false;
+    json_t *dv = json_object_get(wrap, "dataVersion");
+    if (json_is_object(dv)) {
+        rmq_json_int(dv, "counter", &b->dv.counter);
+        rmq_json_int(dv, "timestamp", &b->dv.timestamp);
+    }
+    json_t *tbl = json_object_get(wrap, "topicConfigTable");
+    if (tbl && !json_is_object(tbl))
+        return false;
+    const char *key;
+    json_t *tc;
+    json_object_foreach(tbl, key, tc)
+    {
+        if (!json_is_object(tc))
+            return false;
+        (*n)++;
+    }
+    return true;
+}
+
+static const ns_topic_conf_t *find(const ns_reg_body_t *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_topics; i++)
+        if (!strcmp(b->topics[i].name, name))
+            return &b->topics[i];
+    return NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    bool wrapped = data[0] & 1, compressed = data[0] & 2;
+    const uint8_t *p = data + 1;
+    size_t n = size - 1;
+    ns_reg_body_t b;
+    char err[256];
+    bool ok = ns_reg_body_parse(p, n, compressed, wrapped, &b, err, sizeof(err));
+    if (compressed || n == 0) {
+        ns_reg_body_free(&b);
+        return 0;
+    }
+    if (ok) {
+        json_t *lenient = rmq_json_parse((const char *)p, n, NULL, 0);
+        CHECK(lenient != NULL, "the decoder accepts what jansson refuses");
+        json_decref(lenient);
+    }
+    json_error_t je;
+    json_t *strict =
+        json_loadb((const char *)p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
+    if (strict) {
+        ns_reg_body_t r;
+        size_t rn;
+        bool rok = reference(strict, wrapped, &r, &rn);
+        CHECK(ok == rok, "decoder %s, the document %s (%s)", ok ? "accepts" : "refuses",
+              rok ? "accepts" : "refuses", ok ? "" : err);
+        if (ok) {
+            CHECK(b.n_topics == rn, "%zu topics, the document has %zu", b.n_topics, rn);
+            CHECK(b.dv.counter == r.dv.counter && b.dv.timestamp == r.dv.timestamp, "data version differs");
+            json_t *wrap = wrapped ? json_object_get(strict, "topicConfigSerializeWrapper") : strict;
+            const char *key;
+            json_t *tc;
+            json_object_foreach(json_object_get(wrap, "topicConfigTable"), key, tc)
+            {
+                const char *name = rmq_json_str(tc, "topicName");
+                int64_t rq = 16, wq = 16, perm = 6, sf = 0;
+                rmq_json_int(tc, "readQueueNums", &rq);
+                rmq_json_int(tc, "writeQueueNums", &wq);
+                rmq_json_int(tc, "perm", &perm);
+                rmq_json_int(tc, "topicSysFlag", &sf);
+                const ns_topic_conf_t *t = find(&b, name ? name : key);
+                CHECK(t != NULL, "topic %s missing", name ? name : key);
+                CHECK(t->read_queue_nums == (int32_t)rq && t->write_queue_nums == (int32_t)wq &&
+                          t->perm == (int32_t)perm && t->topic_sys_flag == (int32_t)sf,
+                      "topic %s differs", name ? name : key);
+            }
+        }
+        json_decref(strict);
+    }
+    ns_reg_body_free(&b);
+    return 0;
+}
