@@ -336,7 +336,12 @@ bool rmq_json_int(const json_t *obj, const char *key, int64_t *out)
         return true;
     }
     if (json_is_real(v)) {
-        *out = (int64_t)json_real_value(v);
+        /* Truncated toward zero, as Java's longValue(); a value outside
+         * int64_t's range (2^63 is exact in a double) is refused, never cast. */
+        double d = json_real_value(v);
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+            return false;
+        *out = (int64_t)d;
         return true;
     }
     if (json_is_string(v)) {

@@ -1,6 +1,7 @@
 /* test_json.c - fastjson-style writer, lenient parser (bare integer keys)
  * and rmq_java_hash. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "rmq_buf.h"
@@ -310,6 +311,25 @@ Test(jparse, typed_getters)
     cr_expect_null(rmq_json_str(j, "i"));
     cr_expect_null(rmq_json_str(j, "missing"));
     cr_expect_str_eq(rmq_json_str(j, "s"), "17");
+    json_decref(j);
+}
+
+/* A real beyond int64_t's range (a fuzzer found one in a registration's
+ * dataVersion.timestamp) is not an integer: it is refused, never cast (the
+ * cast is undefined behaviour). Fails if the getter accepts it. */
+Test(jparse, real_outside_int64_refused)
+{
+    json_t *j = parse("{\"big\":179000000000000550586.597,\"neg\":-1e19,\"edge\":9.2233720368547758e18,"
+                      "\"min\":-9.2233720368547758e18,\"neg_frac\":-2.9}");
+    int64_t v = 7;
+    cr_expect_not(rmq_json_int(j, "big", &v), "1.79e20 accepted as an int64");
+    cr_expect_not(rmq_json_int(j, "neg", &v), "-1e19 accepted as an int64");
+    cr_expect_not(rmq_json_int(j, "edge", &v), "2^63 accepted as an int64");
+    cr_expect_eq(v, 7, "a refused value was still written: %" PRId64, v);
+    cr_expect(rmq_json_int(j, "min", &v), "-2^63 is an int64 and was refused");
+    cr_expect_eq(v, INT64_MIN);
+    cr_expect(rmq_json_int(j, "neg_frac", &v));
+    cr_expect_eq(v, -2, "reals truncate toward zero as Java's longValue(): got %" PRId64, v);
     json_decref(j);
 }
 
