@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "rmq_admin_req.h"
+#include "rmq_alloc.h"
 #include "rmq_buf.h"
 #include "rmq_cmd.h"
 #include "rmq_codes.h"
@@ -997,6 +998,52 @@ static int cmd_send_message(args_t *a)
     return rc;
 }
 
+/* consumeMessage reads each queue from its start up to the end it had when
+ * the command began, as Java's ConsumeMessageCommand reads each queue up to
+ * its max offset: a broker slow to answer is waited for, not taken for an
+ * empty queue. Where an end could not be read, three idle seconds end the
+ * read, as before. */
+typedef struct consume_span_s {
+    const char *topic;
+    const comet_message_queue_t *mqs;
+    size_t n;
+    int64_t *next; /* the offset still to read, per queue */
+    int64_t *end;  /* the max offset at start; -1 where unknown */
+} consume_span_t;
+
+static void span_one(const char *addr, const char *bname, int qid, void *arg)
+{
+    consume_span_t *c = arg;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->mqs[i].queue_id != qid || strcmp(c->mqs[i].broker_name, bname) != 0)
+            continue;
+        int64_t mn = 0, mx = 0;
+        if (queue_offset(addr, RMQ_REQ_GET_MIN_OFFSET, c->topic, bname, qid, NULL, &mn) == 0 &&
+            queue_offset(addr, RMQ_REQ_GET_MAX_OFFSET, c->topic, bname, qid, NULL, &mx) == 0) {
+            c->end[i] = mx;
+            if (c->next[i] < mn)
+                c->next[i] = mn;
+        }
+    }
+}
+
+static bool span_done(const consume_span_t *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->end[i] < 0 || c->next[i] < c->end[i])
+            return false;
+    return true;
+}
+
+static void span_advance(consume_span_t *c, const comet_message_ext_t *m)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->mqs[i].queue_id == comet_message_ext_queue_id(m) &&
+            strcmp(c->mqs[i].broker_name, comet_message_ext_broker_name(m)) == 0 &&
+            comet_message_ext_queue_offset(m) >= c->next[i])
+            c->next[i] = comet_message_ext_queue_offset(m) + 1;
+}
+
 static int cmd_consume_message(args_t *a)
 {
     const char *topic = need(a, 't', "topic");
@@ -1021,12 +1068,27 @@ static int cmd_consume_message(args_t *a)
             continue;
         mqs[k++] = mqs[i];
     }
+    int64_t start = a->o['o'] ? atoll(a->o['o']) : COMET_OFFSET_BEGINNING;
+    consume_span_t span = {topic, mqs, k, rmq_calloc(k + 1, sizeof(int64_t)),
+                           rmq_calloc(k + 1, sizeof(int64_t))};
+    for (size_t i = 0; i < k; i++) {
+        span.next[i] = start < 0 ? 0 : start;
+        span.end[i] = -1;
+    }
+    json_t *route = topic_route(topic, true);
+    if (route)
+        for_each_queue(route, span_one, &span);
+    json_decref(route);
     comet_pull_consumer_assign(c, mqs, k);
     for (size_t i = 0; i < k; i++)
-        comet_pull_consumer_seek(c, &mqs[i], a->o['o'] ? atoll(a->o['o']) : COMET_OFFSET_BEGINNING);
-    free(mqs);
+        comet_pull_consumer_seek(c, &mqs[i], start);
     int got = 0, idle = 0;
-    while (got < count && idle < 3) {
+    bool ends_known = true;
+    for (size_t i = 0; i < k; i++)
+        ends_known = ends_known && span.end[i] >= 0;
+    /* with every end known, only a broker silent for 30 s stops the read early */
+    int idle_limit = ends_known ? 30 : 3;
+    while (got < count && idle < idle_limit && !(ends_known && span_done(&span))) {
         comet_message_ext_t *m[32];
         size_t cnt = 0;
         comet_pull_consumer_poll(c, 1000, m, 32, &cnt);
@@ -1040,10 +1102,14 @@ static int cmd_consume_message(args_t *a)
                        (long long)comet_message_ext_queue_offset(m[i]),
                        comet_message_ext_tags(m[i]) ? comet_message_ext_tags(m[i]) : "", (int)len, body);
             got++;
+            span_advance(&span, m[i]);
             comet_message_ext_destroy(m[i]);
         }
     }
     comet_pull_consumer_destroy(c); /* nothing committed: a read-only look */
+    free(span.next);
+    free(span.end);
+    free(mqs);
     printf("Consumed %d message(s)\n", got < count ? got : count);
     return 0;
 }
