@@ -31,13 +31,20 @@ void rmq_buf_reserve(rmq_buf_t *b, size_t extra)
     b->cap = cap;
 }
 
+/* Grow len by n; returns where the n new (unset) bytes start. */
+static uint8_t *extend(rmq_buf_t *b, size_t n)
+{
+    rmq_buf_reserve(b, n);
+    uint8_t *p = b->data + b->len;
+    b->len += n;
+    return p;
+}
+
 void rmq_buf_put(rmq_buf_t *b, const void *p, size_t n)
 {
     if (!n)
         return;
-    rmq_buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
+    memcpy(extend(b, n), p, n);
 }
 
 void rmq_buf_puts(rmq_buf_t *b, const char *s)
@@ -47,8 +54,7 @@ void rmq_buf_puts(rmq_buf_t *b, const char *s)
 
 void rmq_buf_putc(rmq_buf_t *b, char c)
 {
-    rmq_buf_reserve(b, 1);
-    b->data[b->len++] = (uint8_t)c;
+    *extend(b, 1) = (uint8_t)c;
 }
 
 void rmq_buf_put_kv(rmq_buf_t *b, const char *key, const char *fmt, ...)
@@ -89,23 +95,17 @@ void rmq_buf_put_u8(rmq_buf_t *b, uint8_t v)
 
 void rmq_buf_put_u16(rmq_buf_t *b, uint16_t v)
 {
-    uint8_t t[2];
-    rmq_wbe16(t, v);
-    rmq_buf_put(b, t, 2);
+    rmq_wbe16(extend(b, 2), v);
 }
 
 void rmq_buf_put_u32(rmq_buf_t *b, uint32_t v)
 {
-    uint8_t t[4];
-    rmq_wbe32(t, v);
-    rmq_buf_put(b, t, 4);
+    rmq_wbe32(extend(b, 4), v);
 }
 
 void rmq_buf_put_u64(rmq_buf_t *b, uint64_t v)
 {
-    uint8_t t[8];
-    rmq_wbe64(t, v);
-    rmq_buf_put(b, t, 8);
+    rmq_wbe64(extend(b, 8), v);
 }
 
 void rmq_buf_put_utf8(rmq_buf_t *b, uint32_t cp)

@@ -116,30 +116,6 @@ static inline uint8_t rmq_rd_u8(rmq_rd_t *r)
         return 0;
     return r->p[r->pos++];
 }
-static inline uint16_t rmq_rd_u16(rmq_rd_t *r)
-{
-    if (!rmq_rd_need(r, 2))
-        return 0;
-    uint16_t v = rmq_be16(r->p + r->pos);
-    r->pos += 2;
-    return v;
-}
-static inline uint32_t rmq_rd_u32(rmq_rd_t *r)
-{
-    if (!rmq_rd_need(r, 4))
-        return 0;
-    uint32_t v = rmq_be32(r->p + r->pos);
-    r->pos += 4;
-    return v;
-}
-static inline uint64_t rmq_rd_u64(rmq_rd_t *r)
-{
-    if (!rmq_rd_need(r, 8))
-        return 0;
-    uint64_t v = rmq_be64(r->p + r->pos);
-    r->pos += 8;
-    return v;
-}
 /* Borrow n bytes; NULL (and err) if not available. */
 static inline const uint8_t *rmq_rd_bytes(rmq_rd_t *r, size_t n)
 {
@@ -148,6 +124,21 @@ static inline const uint8_t *rmq_rd_bytes(rmq_rd_t *r, size_t n)
     const uint8_t *p = r->p + r->pos;
     r->pos += n;
     return p;
+}
+static inline uint16_t rmq_rd_u16(rmq_rd_t *r)
+{
+    const uint8_t *p = rmq_rd_bytes(r, 2);
+    return p ? rmq_be16(p) : 0;
+}
+static inline uint32_t rmq_rd_u32(rmq_rd_t *r)
+{
+    const uint8_t *p = rmq_rd_bytes(r, 4);
+    return p ? rmq_be32(p) : 0;
+}
+static inline uint64_t rmq_rd_u64(rmq_rd_t *r)
+{
+    const uint8_t *p = rmq_rd_bytes(r, 8);
+    return p ? rmq_be64(p) : 0;
 }
 
 #endif
