@@ -755,6 +755,62 @@ static size_t fetch_cids(cm_consumer_t *c, const cm_route_t *r, char ***out)
     return 0;
 }
 
+/* Drop every assigned queue that keep(m, arg) refuses: chosen under c->lock,
+ * dropped after it (drop_mq takes the lock itself). */
+static void drop_assigned_unless(cm_consumer_t *c, bool (*keep)(const cm_mqstate_t *m, const void *arg),
+                                 const void *arg)
+{
+    cm_mqstate_t **drop = NULL;
+    size_t ndrop = 0;
+    pthread_mutex_lock(&c->lock);
+    for (cm_mqstate_t *m = c->mqs; m; m = m->next) {
+        if (m->assigned && !keep(m, arg)) {
+            drop = rmq_realloc(drop, (ndrop + 1) * sizeof(*drop));
+            drop[ndrop++] = m;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    for (size_t i = 0; i < ndrop; i++)
+        drop_mq(c, drop[i]);
+    free(drop);
+}
+
+/* The queues rebalance_topic allocated to us: r->sub[idx[0..n)] of topic. */
+typedef struct {
+    const char *topic;
+    const cm_route_t *r;
+    const size_t *idx;
+    size_t n;
+} alloc_set_t;
+
+static bool in_alloc_set(const cm_mqstate_t *m, const void *arg)
+{
+    const alloc_set_t *a = arg;
+    if (strcmp(m->topic, a->topic) != 0)
+        return true; /* another topic's rebalance decides about it */
+    for (size_t i = 0; i < a->n; i++)
+        if (a->r->sub[a->idx[i]].queue_id == m->qid &&
+            strcmp(a->r->sub[a->idx[i]].broker_name, m->broker) == 0)
+            return true;
+    return false;
+}
+
+/* The queues an application assigned by hand (cm_consumer_set_assignment). */
+typedef struct {
+    const comet_message_queue_t *mqs;
+    size_t n;
+} mq_list_t;
+
+static bool in_mq_list(const cm_mqstate_t *m, const void *arg)
+{
+    const mq_list_t *l = arg;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->mqs[i].queue_id == m->qid && strcmp(l->mqs[i].topic, m->topic) == 0 &&
+            strcmp(l->mqs[i].broker_name, m->broker) == 0)
+            return true;
+    return false;
+}
+
 static void rebalance_topic(cm_consumer_t *c, const char *topic)
 {
     rmq_err_t re;
@@ -784,24 +840,8 @@ static void rebalance_topic(cm_consumer_t *c, const char *topic)
                                        cm_instance_client_id(c->inst), idx);
     }
     /* drop what is no longer ours */
-    cm_mqstate_t **drop = NULL;
-    size_t ndrop = 0;
-    pthread_mutex_lock(&c->lock);
-    for (cm_mqstate_t *m = c->mqs; m; m = m->next) {
-        if (!m->assigned || strcmp(m->topic, topic) != 0)
-            continue;
-        bool keep = false;
-        for (size_t i = 0; i < nalloc && !keep; i++)
-            keep = r->sub[idx[i]].queue_id == m->qid && strcmp(r->sub[idx[i]].broker_name, m->broker) == 0;
-        if (!keep) {
-            drop = rmq_realloc(drop, (ndrop + 1) * sizeof(*drop));
-            drop[ndrop++] = m;
-        }
-    }
-    pthread_mutex_unlock(&c->lock);
-    for (size_t i = 0; i < ndrop; i++)
-        drop_mq(c, drop[i]);
-    free(drop);
+    const alloc_set_t set = {topic, r, idx, nalloc};
+    drop_assigned_unless(c, in_alloc_set, &set);
     for (size_t i = 0; i < nalloc; i++)
         add_mq(c, topic, r->sub[idx[i]].broker_name, r->sub[idx[i]].queue_id, -1);
     for (size_t i = 0; i < ncids; i++)
@@ -813,25 +853,8 @@ static void rebalance_topic(cm_consumer_t *c, const char *topic)
 
 void cm_consumer_set_assignment(cm_consumer_t *c, const comet_message_queue_t *mqs, size_t n)
 {
-    cm_mqstate_t **drop = NULL;
-    size_t ndrop = 0;
-    pthread_mutex_lock(&c->lock);
-    for (cm_mqstate_t *m = c->mqs; m; m = m->next) {
-        if (!m->assigned)
-            continue;
-        bool keep = false;
-        for (size_t i = 0; i < n && !keep; i++)
-            keep = mqs[i].queue_id == m->qid && strcmp(mqs[i].topic, m->topic) == 0 &&
-                   strcmp(mqs[i].broker_name, m->broker) == 0;
-        if (!keep) {
-            drop = rmq_realloc(drop, (ndrop + 1) * sizeof(*drop));
-            drop[ndrop++] = m;
-        }
-    }
-    pthread_mutex_unlock(&c->lock);
-    for (size_t i = 0; i < ndrop; i++)
-        drop_mq(c, drop[i]);
-    free(drop);
+    const mq_list_t list = {mqs, n};
+    drop_assigned_unless(c, in_mq_list, &list);
     for (size_t i = 0; i < n; i++) {
         cm_route_t *r = cm_route_get(c->inst, mqs[i].topic, true, NULL, NULL, 0);
         cm_route_release(r);
