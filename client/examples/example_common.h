@@ -1,5 +1,6 @@
 /* example_common.h - what the examples share: a configuration from name /
- * value pairs (the first refused setting printed), and a numbered message.
+ * value pairs (the first refused setting printed), the command line's usage,
+ * the consumers' configuration, a started producer and a numbered message.
  * Static inline functions of the public API only: an example builds from its
  * file and this header, cc producer.c -lcomet (tests/install_check.sh). */
 #ifndef COMET_EXAMPLE_COMMON_H
@@ -7,7 +8,18 @@
 
 #include <comet/comet.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+
+/* True when the command line has at least `need` arguments; otherwise
+ * "usage: <program> <usage>" is printed. */
+static inline bool example_args(int argc, char **argv, int need, const char *usage)
+{
+    if (argc > need)
+        return true;
+    fprintf(stderr, "usage: %s %s\n", argv[0], usage);
+    return false;
+}
 
 /* example_conf(errstr, sizeof(errstr), "namesrvAddr", addr, ..., NULL):
  * NULL, the reason printed, when a setting is refused. */
@@ -27,6 +39,15 @@ static inline comet_conf_t *example_conf(char *errstr, size_t errstr_size, ...)
     }
     va_end(ap);
     return conf;
+}
+
+/* The consumers' configuration: group on the name server at namesrv, from
+ * the first offset of queues the group has no offset for yet. */
+static inline comet_conf_t *example_consumer_conf(const char *namesrv, const char *group, char *errstr,
+                                                  size_t errstr_size)
+{
+    return example_conf(errstr, errstr_size, "namesrvAddr", namesrv, "consumerGroup", group,
+                        "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL);
 }
 
 /* A started producer on conf (which it owns from then on, or which is

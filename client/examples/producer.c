@@ -27,10 +27,8 @@ static void on_sent(comet_producer_t *p, const comet_send_result_t *res, void *m
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s <namesrv host:port> <topic> [count]\n", argv[0]);
+    if (!example_args(argc, argv, 2, "<namesrv host:port> <topic> [count]"))
         return 2;
-    }
     int count = argc > 3 ? atoi(argv[3]) : 10;
     char errstr[512];
     comet_conf_t *conf = example_conf(errstr, sizeof(errstr), "namesrvAddr", argv[1], "producerGroup",

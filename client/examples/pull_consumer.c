@@ -12,14 +12,11 @@
 
 int main(int argc, char **argv)
 {
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s <namesrv host:port> <topic> <group> [max_messages]\n", argv[0]);
+    if (!example_args(argc, argv, 3, "<namesrv host:port> <topic> <group> [max_messages]"))
         return 2;
-    }
     long max = argc > 4 ? atol(argv[4]) : 100;
     char errstr[512];
-    comet_conf_t *conf = example_conf(errstr, sizeof(errstr), "namesrvAddr", argv[1], "consumerGroup",
-                                      argv[3], "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL);
+    comet_conf_t *conf = example_consumer_conf(argv[1], argv[3], errstr, sizeof(errstr));
     if (!conf)
         return 1;
     comet_pull_consumer_t *c = comet_pull_consumer_new(conf, errstr, sizeof(errstr));

@@ -33,14 +33,11 @@ static comet_consume_status_t on_messages(comet_push_consumer_t *c, const comet_
 
 int main(int argc, char **argv)
 {
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s <namesrv host:port> <topic> <group> [seconds]\n", argv[0]);
+    if (!example_args(argc, argv, 3, "<namesrv host:port> <topic> <group> [seconds]"))
         return 2;
-    }
     int seconds = argc > 4 ? atoi(argv[4]) : 10;
     char errstr[512];
-    comet_conf_t *conf = example_conf(errstr, sizeof(errstr), "namesrvAddr", argv[1], "consumerGroup",
-                                      argv[3], "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL);
+    comet_conf_t *conf = example_consumer_conf(argv[1], argv[3], errstr, sizeof(errstr));
     if (!conf)
         return 1;
     comet_push_consumer_t *c = comet_push_consumer_new(conf, on_messages, NULL, errstr, sizeof(errstr));

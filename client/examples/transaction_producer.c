@@ -82,10 +82,8 @@ static comet_txn_state_t check(comet_producer_t *p, const comet_message_ext_t *m
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s <namesrv host:port> <topic> [count]\n", argv[0]);
+    if (!example_args(argc, argv, 2, "<namesrv host:port> <topic> [count]"))
         return 2;
-    }
     int count = argc > 3 ? atoi(argv[3]) : 6;
     if (count < 0 || count > MAX_TX)
         count = MAX_TX;
