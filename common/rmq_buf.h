@@ -54,6 +54,24 @@ static inline int rmq_hexval(int c)
     return -1;
 }
 
+/* The control character of the one-letter escapes JSON and Java properties
+ * both know (\t \n \r \f), -1 for any other character. */
+static inline int rmq_ctrl_escape(int c)
+{
+    switch (c) {
+    case 't':
+        return '\t';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 'f':
+        return '\f';
+    default:
+        return -1;
+    }
+}
+
 static inline uint16_t rmq_be16(const uint8_t *p)
 {
     return (uint16_t)((p[0] << 8) | p[1]);

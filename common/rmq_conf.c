@@ -306,17 +306,10 @@ static unsigned hex4(const char *s, size_t n, size_t *i)
 {
     unsigned cp = 0;
     for (size_t k = 0; k < 4 && *i + 1 < n; k++) {
-        char h = s[*i + 1];
-        unsigned v;
-        if (h >= '0' && h <= '9')
-            v = (unsigned)(h - '0');
-        else if (h >= 'a' && h <= 'f')
-            v = (unsigned)(h - 'a' + 10);
-        else if (h >= 'A' && h <= 'F')
-            v = (unsigned)(h - 'A' + 10);
-        else
+        int v = rmq_hexval((unsigned char)s[*i + 1]);
+        if (v < 0)
             break;
-        cp = cp * 16 + v;
+        cp = cp * 16 + (unsigned)v;
         (*i)++;
     }
     return cp;
@@ -332,18 +325,6 @@ static void unescape_into(rmq_buf_t *b, const char *s, size_t n)
         }
         c = s[++i];
         switch (c) {
-        case 't':
-            rmq_buf_putc(b, '\t');
-            break;
-        case 'n':
-            rmq_buf_putc(b, '\n');
-            break;
-        case 'r':
-            rmq_buf_putc(b, '\r');
-            break;
-        case 'f':
-            rmq_buf_putc(b, '\f');
-            break;
         case 'u': {
             unsigned cp = hex4(s, n, &i);
             /* Java strings are UTF-16: \uD83D\uDE00 is one code point */
@@ -358,9 +339,11 @@ static void unescape_into(rmq_buf_t *b, const char *s, size_t n)
             rmq_buf_put_utf8(b, cp);
             break;
         }
-        default:
-            rmq_buf_putc(b, c);
+        default: { /* \t \n \r \f; any other character stands for itself */
+            int ctrl = rmq_ctrl_escape(c);
+            rmq_buf_putc(b, ctrl < 0 ? c : (char)ctrl);
             break;
+        }
         }
     }
 }

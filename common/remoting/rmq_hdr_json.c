@@ -100,18 +100,6 @@ static rmq_err_t parse_string(ps_t *s, rmq_buf_t *b)
         case 'b':
             rmq_buf_putc(b, '\b');
             break;
-        case 'f':
-            rmq_buf_putc(b, '\f');
-            break;
-        case 'n':
-            rmq_buf_putc(b, '\n');
-            break;
-        case 'r':
-            rmq_buf_putc(b, '\r');
-            break;
-        case 't':
-            rmq_buf_putc(b, '\t');
-            break;
         case 'u': {
             unsigned cp;
             if (!read_hex4(s, &cp))
@@ -132,8 +120,13 @@ static rmq_err_t parse_string(ps_t *s, rmq_buf_t *b)
             rmq_buf_put_utf8(b, cp);
             break;
         }
-        default:
-            return fail(s, "unknown escape");
+        default: {
+            int ctrl = rmq_ctrl_escape(c);
+            if (ctrl < 0)
+                return fail(s, "unknown escape");
+            rmq_buf_putc(b, (char)ctrl);
+            break;
+        }
         }
     }
     rmq_buf_cstr(b);
