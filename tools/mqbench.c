@@ -36,6 +36,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,40 @@ typedef struct opts_s {
 
 /* Apply the -X / security properties to a conf; false (message printed) on
  * a bad one. */
+/* The options that only store their argument (or true) in one field. */
+static const struct {
+    int ch;
+    enum { OPT_STR, OPT_INT, OPT_FLAG } kind;
+    size_t off;
+} plain_opts[] = {
+    {'n', OPT_STR, offsetof(opts_t, ns)},           {'t', OPT_STR, offsetof(opts_t, topic)},
+    {'g', OPT_STR, offsetof(opts_t, group)},        {'m', OPT_STR, offsetof(opts_t, mode)},
+    {'F', OPT_STR, offsetof(opts_t, from)},         {'S', OPT_STR, offsetof(opts_t, serialize)},
+    {'w', OPT_INT, offsetof(opts_t, threads)},      {'s', OPT_INT, offsetof(opts_t, size)},
+    {'d', OPT_INT, offsetof(opts_t, duration)},     {'b', OPT_INT, offsetof(opts_t, batch)},
+    {'a', OPT_INT, offsetof(opts_t, inflight)},     {0x103, OPT_INT, offsetof(opts_t, until_idle_ms)},
+    {'k', OPT_FLAG, offsetof(opts_t, keys)},        {'J', OPT_FLAG, offsetof(opts_t, json)},
+    {'U', OPT_FLAG, offsetof(opts_t, txn_unknown)}, {0x102, OPT_FLAG, offsetof(opts_t, thread_detail)},
+};
+
+/* Store option ch's argument if it is one of plain_opts; false otherwise. */
+static bool set_plain_opt(opts_t *o, int ch, const char *arg)
+{
+    for (size_t i = 0; i < sizeof(plain_opts) / sizeof(plain_opts[0]); i++) {
+        if (plain_opts[i].ch != ch)
+            continue;
+        char *f = (char *)o + plain_opts[i].off;
+        if (plain_opts[i].kind == OPT_STR)
+            *(const char **)f = arg;
+        else if (plain_opts[i].kind == OPT_INT)
+            *(int *)f = atoi(arg);
+        else
+            *(bool *)f = true;
+        return true;
+    }
+    return false;
+}
+
 static bool apply_props(const opts_t *o, comet_conf_t *conf)
 {
     char err[512];
@@ -718,40 +753,9 @@ int main(int argc, char **argv)
             o.nprops++;
             continue;
         }
+        if (set_plain_opt(&o, ch, optarg))
+            continue;
         switch (ch) {
-        case 'n':
-            o.ns = optarg;
-            break;
-        case 't':
-            o.topic = optarg;
-            break;
-        case 'g':
-            o.group = optarg;
-            break;
-        case 'w':
-            o.threads = atoi(optarg);
-            break;
-        case 's':
-            o.size = atoi(optarg);
-            break;
-        case 'd':
-            o.duration = atoi(optarg);
-            break;
-        case 'm':
-            o.mode = optarg;
-            break;
-        case 'b':
-            o.batch = atoi(optarg);
-            break;
-        case 'k':
-            o.keys = true;
-            break;
-        case 'a':
-            o.inflight = atoi(optarg);
-            break;
-        case 'J':
-            o.json = true;
-            break;
         case 0x101: {
             const char *eq = strchr(optarg, '=');
             if (!eq || nwatch == MAX_WATCH || atoi(eq + 1) <= 0 || eq == optarg || eq - optarg >= 32) {
@@ -762,21 +766,6 @@ int main(int argc, char **argv)
             watches[nwatch++].pid = (pid_t)atoi(eq + 1);
             break;
         }
-        case 0x102:
-            o.thread_detail = true;
-            break;
-        case 0x103:
-            o.until_idle_ms = atoi(optarg);
-            break;
-        case 'F':
-            o.from = optarg;
-            break;
-        case 'S':
-            o.serialize = optarg;
-            break;
-        case 'U':
-            o.txn_unknown = true;
-            break;
         case 'h':
             usage();
             return 0;

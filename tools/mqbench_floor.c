@@ -79,30 +79,18 @@ static int parse(int argc, char **argv, fopts_t *o)
 
 /* ------------------------------------------------------------ network */
 
-static bool write_all(int fd, const uint8_t *p, size_t n)
+/* Write all n bytes of p (out) or read exactly n into p (!out), riding out
+ * EINTR; false on an error or end of file. */
+static bool xfer_all(int fd, uint8_t *p, size_t n, bool out)
 {
     while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
+        ssize_t k = out ? write(fd, p, n) : read(fd, p, n);
+        if (k < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
+        if (k <= 0)
             return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-static bool read_all(int fd, uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        p += r;
-        n -= (size_t)r;
+        p += k;
+        n -= (size_t)k;
     }
     return true;
 }
@@ -245,7 +233,7 @@ static void *net_client(void *arg)
         usleep(1000);
     while (mono_us() < c->deadline) {
         int64_t t0 = mono_us();
-        if (!write_all(fd, req, (size_t)c->req + 4) || !read_all(fd, resp, (size_t)c->resp + 4)) {
+        if (!xfer_all(fd, req, (size_t)c->req + 4, true) || !xfer_all(fd, resp, (size_t)c->resp + 4, false)) {
             c->failed = true;
             break;
         }
