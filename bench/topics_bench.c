@@ -131,31 +131,30 @@ static void *sampler(void *arg)
 int main(int argc, char **argv)
 {
     const char *broker = NULL;
-    long count = 100000, block = 10000, every = 200, ns_pid = 0, bk_pid = 0;
-    int queues = 8;
+    long count = 100000, block = 10000, every = 200, ns_pid = 0, bk_pid = 0, queues = 8;
+    /* --NAME VALUE pairs: text (str) or a number (num) */
+    const struct {
+        const char *name;
+        const char **str;
+        long *num;
+    } opts[] = {
+        {"--broker", &broker, NULL}, {"--namesrv", &ns_addr, NULL},    {"--prefix", &prefix, NULL},
+        {"--count", NULL, &count},   {"--block", NULL, &block},        {"--sample-every", NULL, &every},
+        {"--queues", NULL, &queues}, {"--namesrv-pid", NULL, &ns_pid}, {"--broker-pid", NULL, &bk_pid},
+    };
+    const size_t nopts = sizeof(opts) / sizeof(opts[0]);
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--broker"))
-            broker = argv[i + 1];
-        else if (!strcmp(argv[i], "--namesrv"))
-            ns_addr = argv[i + 1];
-        else if (!strcmp(argv[i], "--count"))
-            count = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--block"))
-            block = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--sample-every"))
-            every = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--queues"))
-            queues = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--prefix"))
-            prefix = argv[i + 1];
-        else if (!strcmp(argv[i], "--namesrv-pid"))
-            ns_pid = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--broker-pid"))
-            bk_pid = atol(argv[i + 1]);
-        else {
+        size_t k = 0;
+        while (k < nopts && strcmp(argv[i], opts[k].name) != 0)
+            k++;
+        if (k == nopts) {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
         }
+        if (opts[k].str)
+            *opts[k].str = argv[i + 1];
+        else
+            *opts[k].num = atol(argv[i + 1]);
     }
     if (!broker || !ns_addr || count <= 0 || block <= 0 || every <= 0) {
         fprintf(stderr,
@@ -170,8 +169,8 @@ int main(int argc, char **argv)
     }
     pthread_t th;
     pthread_create(&th, NULL, sampler, NULL);
-    char qs[16];
-    snprintf(qs, sizeof(qs), "%d", queues);
+    char qs[24];
+    snprintf(qs, sizeof(qs), "%ld", queues);
     double t0 = now_s(), tb = t0, worst_block = 0, first_block = 0;
     double cns = cpu_s(ns_pid), cbk = cpu_s(bk_pid);
     int rc = 0;
@@ -225,7 +224,7 @@ int main(int argc, char **argv)
     atomic_store(&done, true);
     pthread_join(th, NULL);
     rmq_sync_close(&c);
-    printf("created %ld topics (%d queues each) in %.2f s: %.0f topics/s\n", count, queues, total,
+    printf("created %ld topics (%ld queues each) in %.2f s: %.0f topics/s\n", count, queues, total,
            (double)count / total);
     if (first_block > 0)
         printf("block of %ld: first %.2f s, slowest %.2f s (ratio %.2f)\n", block, first_block, worst_block,
