@@ -26,16 +26,8 @@ B=${1:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
 D=${2:-10}
 ROUNDS=${ROUNDS:-3}
 BACKLOG_MSGS=${BACKLOG_MSGS:-100000}
-W=$(mktemp -d /tmp/comet-ha-bench-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$W"
-}
-trap cleanup EXIT
-
-. "$(dirname "$0")/lib.sh" # port, boot, start_ns, broker_conf, make_topic, stop_all
+. "$(dirname "$0")/lib.sh" # workdir, port, boot, start_ns, broker_conf, make_topic, stop_all
+workdir ha-bench
 
 info() { # addr key
   "$B/mqadmin" brokerStatus -n "127.0.0.1:$NS" -b "$1" 2>/dev/null | awk -v k="$2" '$1==k {print $3}'

@@ -10,6 +10,9 @@
 #   make_topic T  topic T (8 queues) on BenchCluster, waiting (bounded) until
 #                 the name server routes it
 #   stop_all      stop every process started, empty W
+# workdir NAME    W = a new /tmp/comet-NAME-XXXXXX and pids=(); at exit every
+#                 process in pids is stopped and W removed (KEEP=1 keeps it,
+#                 printing where)
 # Bench scripts run on 127.0.0.1 only and stop only the processes they start.
 
 port() {
@@ -50,6 +53,18 @@ make_topic() {
     sleep 0.1
   done
   echo "topic $1 has no route after 10 s" >&2; exit 1
+}
+
+workdir() {
+  W=$(mktemp -d "/tmp/comet-$1-XXXXXX")
+  pids=()
+  trap workdir_cleanup EXIT
+}
+
+workdir_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  if [ -n "${KEEP:-}" ]; then echo "data kept in $W"; else rm -rf "$W"; fi
 }
 
 stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; pids=(); rm -rf "${W:?}"/*; }

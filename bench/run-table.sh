@@ -24,6 +24,8 @@
 # force them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh" # make_topic
 BIN=$ROOT/build/bin
 SECS=12
 OUT=
@@ -59,10 +61,10 @@ pick_port() {
   echo "run-table: no free port found" >&2
   exit 1
 }
-NS_PORT=${COMET_BENCH_NS_PORT:-$(pick_port)}
+NS=${COMET_BENCH_NS_PORT:-$(pick_port)} # the name server's port, as lib.sh's make_topic wants
 BR_PORT=${COMET_BENCH_BROKER_PORT:-$(pick_port)}
 METRICS_PORT=$((BR_PORT + 7))
-NS=127.0.0.1:$NS_PORT
+B=$BIN # the binaries, for make_topic
 RES=$OUT/results.jsonl
 : >"$RES"
 PIDS=()
@@ -106,7 +108,7 @@ NS_PID=
 BR_PID=
 start_namesrv() {
   mkdir -p "$OUT/namesrv"
-  printf 'listenPort=%s\nkvConfigPath=%s/namesrv/kv.json\n' "$NS_PORT" "$OUT" >"$OUT/namesrv.conf"
+  printf 'listenPort=%s\nkvConfigPath=%s/namesrv/kv.json\n' "$NS" "$OUT" >"$OUT/namesrv.conf"
   "$BIN/mqnamesrv" -c "$OUT/namesrv.conf" >"$OUT/namesrv.log" 2>&1 &
   NS_PID=$!
   PIDS+=("$NS_PID")
@@ -126,7 +128,7 @@ brokerRole=ASYNC_MASTER
 flushDiskType=$1
 listenPort=$BR_PORT
 brokerIP1=127.0.0.1
-namesrvAddr=$NS
+namesrvAddr=127.0.0.1:$NS
 storePathRootDir=$dir/store
 autoCreateTopicEnable=false
 metricsExporterType=PROM
@@ -161,24 +163,13 @@ avg_batch() {
     'BEGIN { c = c1 - c0; b = c > 0 ? (s1 - s0) / c : 1; printf "%d", b < 1 ? 1 : b + 0.5 }'
 }
 
-make_topic() {
-  "$BIN/mqadmin" updateTopic -n "$NS" -c BenchCluster -t "$1" -r 8 -w 8 >/dev/null
-  # routed: the name server answers the route
-  for _ in $(seq 100); do
-    "$BIN/mqadmin" topicRoute -n "$NS" -t "$1" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "run-table: topic $1 never got a route" >&2
-  exit 1
-}
-
 # case LABEL MQBENCH-ARGS...: one mqbench run; its JSON line goes to results
 run_case() {
   local label=$1
   shift
   local line
   echo "== $label (load $(load1))" >&2
-  line=$("$BIN/mqbench" "$@" -n "$NS" --json --pid "broker=$BR_PID" --pid "namesrv=$NS_PID" \
+  line=$("$BIN/mqbench" "$@" -n "127.0.0.1:$NS" --json --pid "broker=$BR_PID" --pid "namesrv=$NS_PID" \
     2>>"$OUT/mqbench.log" | tail -1)
   echo "{\"case\":\"$label\",\"load1\":$(load1),${line#\{}" | tee -a "$RES"
 }

@@ -28,16 +28,8 @@ COUNT=${2:-100000}
 BASE_BIN=${BASE_BIN:-}
 BASE_COUNT=${BASE_COUNT:-20000}
 REGISTER_PERIOD=${REGISTER_PERIOD:-30000}
-W=$(mktemp -d /tmp/comet-topics-bench-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  if [ -n "${KEEP:-}" ]; then echo "data kept in $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-
-. "$(dirname "$0")/lib.sh" # port, boot
+. "$(dirname "$0")/lib.sh" # workdir, port, boot
+workdir topics-bench
 
 anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 # user + system CPU of a process so far, in clock ticks (fields 14 and 15 of
