@@ -272,23 +272,18 @@ static void on_history(mc_console_t *c, rmq_http_req_t *req)
     rmq_http_reply_buf(req, 200, JSON_CTYPE, &b);
 }
 
-static void on_topic(mc_console_t *c, rmq_http_req_t *req)
+/* /api/topic?topic=T (kind MC_Q_TOPIC) and /api/group?group=G (MC_Q_GROUP) */
+static void on_named(mc_console_t *c, rmq_http_req_t *req, mc_query_kind_t kind)
 {
-    const char *t;
-    if (!get_named(req, "topic", true, &t))
+    bool topic = kind == MC_Q_TOPIC;
+    const char *name;
+    if (!get_named(req, topic ? "topic" : "group", true, &name))
         return;
-    mc_query_t *q = query_new(c, req, MC_Q_TOPIC);
-    q->topic = rmq_strdup(t);
-    submit(c, q);
-}
-
-static void on_group(mc_console_t *c, rmq_http_req_t *req)
-{
-    const char *g;
-    if (!get_named(req, "group", true, &g))
-        return;
-    mc_query_t *q = query_new(c, req, MC_Q_GROUP);
-    q->group = rmq_strdup(g);
+    mc_query_t *q = query_new(c, req, kind);
+    if (topic)
+        q->topic = rmq_strdup(name);
+    else
+        q->group = rmq_strdup(name);
     submit(c, q);
 }
 
@@ -431,9 +426,9 @@ static void on_api(rmq_http_req_t *req, void *ctx)
     else if (!strcmp(p, "/api/history"))
         on_history(c, req);
     else if (!strcmp(p, "/api/topic"))
-        on_topic(c, req);
+        on_named(c, req, MC_Q_TOPIC);
     else if (!strcmp(p, "/api/group"))
-        on_group(c, req);
+        on_named(c, req, MC_Q_GROUP);
     else if (!strcmp(p, "/api/messages"))
         on_messages(c, req);
     else if (!strcmp(p, "/api/message"))

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "fjson.h"
 #include "rmq_alloc.h"
 #include "rmq_codes.h"
 #include "rmq_json.h"
@@ -454,14 +453,8 @@ static void poll_once(mc_poller_t *p)
                         has = true;
                 if (!has)
                     continue;
-                rmq_cmd_t req, resp;
-                rmq_cmd_init_request(&req, RMQ_REQ_GET_TOPIC_STATS_INFO);
-                rmq_cmd_set_ext(&req, "topic", tnames[i]);
-                if (mc_rpc_call(r, masters[m].addr, &req, &resp) != 0 || resp.code != 0) {
-                    rmq_cmd_deinit(&resp);
-                    continue;
-                }
-                json_t *rows = mc_fjson_mq_table((const char *)resp.body, resp.body_len, "offsetTable");
+                json_t *rows =
+                    mc_rpc_offset_rows(r, masters[m].addr, RMQ_REQ_GET_TOPIC_STATS_INFO, NULL, tnames[i]);
                 for (size_t x = 0; x < json_array_size(rows); x++) {
                     json_t *val = json_object_get(json_array_get(rows, x), "value");
                     int64_t mx = 0, mn = 0, lu = 0;
@@ -475,7 +468,6 @@ static void poll_once(mc_poller_t *p)
                     a->stats_ok = true;
                 }
                 json_decref(rows);
-                rmq_cmd_deinit(&resp);
             }
         }
     }
@@ -521,28 +513,24 @@ static void poll_once(mc_poller_t *p)
             polled++;
             group_acc_t *a = rmq_map_get(&groups, gnames[i]);
             for (size_t m = 0; m < nmasters; m++) {
-                rmq_cmd_t req, resp;
-                rmq_cmd_init_request(&req, RMQ_REQ_GET_CONSUME_STATS);
-                rmq_cmd_set_ext(&req, "consumerGroup", gnames[i]);
-                if (mc_rpc_call(r, masters[m].addr, &req, &resp) == 0 && resp.code == 0) {
-                    json_t *rows = mc_fjson_mq_table((const char *)resp.body, resp.body_len, "offsetTable");
-                    for (size_t x = 0; x < json_array_size(rows); x++) {
-                        json_t *row = json_array_get(rows, x);
-                        json_t *val = json_object_get(row, "value");
-                        int64_t bo = 0, co = 0;
-                        rmq_json_int(val, "brokerOffset", &bo);
-                        rmq_json_int(val, "consumerOffset", &co);
-                        a->lag += bo > co ? bo - co : 0;
-                        a->consumed += co;
-                        const char *t = rmq_json_str(row, "topic");
-                        if (t)
-                            json_object_set_new(a->topics, t, json_true());
-                        a->stats_ok = true;
-                    }
-                    json_decref(rows);
+                json_t *rows =
+                    mc_rpc_offset_rows(r, masters[m].addr, RMQ_REQ_GET_CONSUME_STATS, gnames[i], NULL);
+                for (size_t x = 0; x < json_array_size(rows); x++) {
+                    json_t *row = json_array_get(rows, x);
+                    json_t *val = json_object_get(row, "value");
+                    int64_t bo = 0, co = 0;
+                    rmq_json_int(val, "brokerOffset", &bo);
+                    rmq_json_int(val, "consumerOffset", &co);
+                    a->lag += bo > co ? bo - co : 0;
+                    a->consumed += co;
+                    const char *t = rmq_json_str(row, "topic");
+                    if (t)
+                        json_object_set_new(a->topics, t, json_true());
+                    a->stats_ok = true;
                 }
-                rmq_cmd_deinit(&resp);
+                json_decref(rows);
                 if (!a->conn) {
+                    rmq_cmd_t req;
                     rmq_cmd_init_request(&req, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST);
                     rmq_cmd_set_ext(&req, "consumerGroup", gnames[i]);
                     a->conn = mc_rpc_json(r, masters[m].addr, &req, NULL);

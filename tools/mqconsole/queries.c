@@ -495,24 +495,19 @@ static void q_topic(mc_rpc_t *r, mc_query_t *q)
     json_t *queues = json_array();
     json_t *groups = json_object();
     for (size_t i = 0; i < m.n; i++) {
-        rmq_cmd_t req, resp;
-        rmq_cmd_init_request(&req, RMQ_REQ_GET_TOPIC_STATS_INFO);
-        rmq_cmd_set_ext(&req, "topic", q->topic);
-        if (mc_rpc_call(r, m.addr[i], &req, &resp) == 0 && resp.code == 0) {
-            json_t *rows = mc_fjson_mq_table((const char *)resp.body, resp.body_len, "offsetTable");
-            for (size_t k = 0; k < json_array_size(rows); k++) {
-                json_t *row = json_array_get(rows, k), *v = json_object_get(row, "value");
-                json_t *o = json_object();
-                json_object_set(o, "brokerName", json_object_get(row, "brokerName"));
-                json_object_set(o, "queueId", json_object_get(row, "queueId"));
-                json_object_set(o, "minOffset", json_object_get(v, "minOffset"));
-                json_object_set(o, "maxOffset", json_object_get(v, "maxOffset"));
-                json_object_set(o, "lastUpdateTimestamp", json_object_get(v, "lastUpdateTimestamp"));
-                json_array_append_new(queues, o);
-            }
-            json_decref(rows);
+        json_t *rows = mc_rpc_offset_rows(r, m.addr[i], RMQ_REQ_GET_TOPIC_STATS_INFO, NULL, q->topic);
+        for (size_t k = 0; k < json_array_size(rows); k++) {
+            json_t *row = json_array_get(rows, k), *v = json_object_get(row, "value");
+            json_t *o = json_object();
+            json_object_set(o, "brokerName", json_object_get(row, "brokerName"));
+            json_object_set(o, "queueId", json_object_get(row, "queueId"));
+            json_object_set(o, "minOffset", json_object_get(v, "minOffset"));
+            json_object_set(o, "maxOffset", json_object_get(v, "maxOffset"));
+            json_object_set(o, "lastUpdateTimestamp", json_object_get(v, "lastUpdateTimestamp"));
+            json_array_append_new(queues, o);
         }
-        rmq_cmd_deinit(&resp);
+        json_decref(rows);
+        rmq_cmd_t req;
         rmq_cmd_init_request(&req, RMQ_REQ_QUERY_TOPIC_CONSUME_BY_WHO);
         rmq_cmd_set_ext(&req, "topic", q->topic);
         json_t *who = mc_rpc_json(r, m.addr[i], &req, NULL);
@@ -534,23 +529,16 @@ static void q_topic(mc_rpc_t *r, mc_query_t *q)
         int64_t lag = 0;
         bool any = false;
         for (size_t i = 0; i < m.n; i++) {
-            rmq_cmd_t req, resp;
-            rmq_cmd_init_request(&req, RMQ_REQ_GET_CONSUME_STATS);
-            rmq_cmd_set_ext(&req, "consumerGroup", g);
-            rmq_cmd_set_ext(&req, "topic", q->topic);
-            if (mc_rpc_call(r, m.addr[i], &req, &resp) == 0 && resp.code == 0) {
-                json_t *rows = mc_fjson_mq_table((const char *)resp.body, resp.body_len, "offsetTable");
-                for (size_t k = 0; k < json_array_size(rows); k++) {
-                    json_t *v = json_object_get(json_array_get(rows, k), "value");
-                    int64_t bo = 0, co = 0;
-                    rmq_json_int(v, "brokerOffset", &bo);
-                    rmq_json_int(v, "consumerOffset", &co);
-                    lag += bo > co ? bo - co : 0;
-                    any = true;
-                }
-                json_decref(rows);
+            json_t *rows = mc_rpc_offset_rows(r, m.addr[i], RMQ_REQ_GET_CONSUME_STATS, g, q->topic);
+            for (size_t k = 0; k < json_array_size(rows); k++) {
+                json_t *v = json_object_get(json_array_get(rows, k), "value");
+                int64_t bo = 0, co = 0;
+                rmq_json_int(v, "brokerOffset", &bo);
+                rmq_json_int(v, "consumerOffset", &co);
+                lag += bo > co ? bo - co : 0;
+                any = true;
             }
-            rmq_cmd_deinit(&resp);
+            json_decref(rows);
         }
         json_t *o = json_object();
         json_object_set_new(o, "group", json_string(g));
@@ -594,33 +582,28 @@ static void q_group(mc_rpc_t *r, mc_query_t *q)
     int64_t total = 0;
     bool any = false;
     for (size_t i = 0; i < m.n; i++) {
-        rmq_cmd_t req, resp;
-        rmq_cmd_init_request(&req, RMQ_REQ_GET_CONSUME_STATS);
-        rmq_cmd_set_ext(&req, "consumerGroup", q->group);
-        if (mc_rpc_call(r, m.addr[i], &req, &resp) == 0 && resp.code == 0) {
-            json_t *rows = mc_fjson_mq_table((const char *)resp.body, resp.body_len, "offsetTable");
-            for (size_t k = 0; k < json_array_size(rows); k++) {
-                json_t *row = json_array_get(rows, k), *v = json_object_get(row, "value");
-                int64_t bo = 0, co = 0, lt = 0;
-                rmq_json_int(v, "brokerOffset", &bo);
-                rmq_json_int(v, "consumerOffset", &co);
-                rmq_json_int(v, "lastTimestamp", &lt);
-                json_t *o = json_object();
-                json_object_set(o, "topic", json_object_get(row, "topic"));
-                json_object_set(o, "brokerName", json_object_get(row, "brokerName"));
-                json_object_set(o, "queueId", json_object_get(row, "queueId"));
-                json_object_set_new(o, "brokerOffset", json_integer(bo));
-                json_object_set_new(o, "consumerOffset", json_integer(co));
-                json_object_set_new(o, "lag", json_integer(bo > co ? bo - co : 0));
-                json_object_set_new(o, "lastTimestamp", json_integer(lt));
-                json_array_append_new(queues, o);
-                total += bo > co ? bo - co : 0;
-                any = true;
-            }
-            json_decref(rows);
+        json_t *rows = mc_rpc_offset_rows(r, m.addr[i], RMQ_REQ_GET_CONSUME_STATS, q->group, NULL);
+        for (size_t k = 0; k < json_array_size(rows); k++) {
+            json_t *row = json_array_get(rows, k), *v = json_object_get(row, "value");
+            int64_t bo = 0, co = 0, lt = 0;
+            rmq_json_int(v, "brokerOffset", &bo);
+            rmq_json_int(v, "consumerOffset", &co);
+            rmq_json_int(v, "lastTimestamp", &lt);
+            json_t *o = json_object();
+            json_object_set(o, "topic", json_object_get(row, "topic"));
+            json_object_set(o, "brokerName", json_object_get(row, "brokerName"));
+            json_object_set(o, "queueId", json_object_get(row, "queueId"));
+            json_object_set_new(o, "brokerOffset", json_integer(bo));
+            json_object_set_new(o, "consumerOffset", json_integer(co));
+            json_object_set_new(o, "lag", json_integer(bo > co ? bo - co : 0));
+            json_object_set_new(o, "lastTimestamp", json_integer(lt));
+            json_array_append_new(queues, o);
+            total += bo > co ? bo - co : 0;
+            any = true;
         }
-        rmq_cmd_deinit(&resp);
+        json_decref(rows);
         if (!conn) {
+            rmq_cmd_t req;
             rmq_cmd_init_request(&req, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST);
             rmq_cmd_set_ext(&req, "consumerGroup", q->group);
             conn = mc_rpc_json(r, m.addr[i], &req, NULL);

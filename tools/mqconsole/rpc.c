@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fjson.h"
 #include "rmq_alloc.h"
 #include "rmq_codes.h"
 #include "rmq_json.h"
@@ -148,6 +149,21 @@ json_t *mc_rpc_json(mc_rpc_t *r, const char *addr, rmq_cmd_t *req, int *code_out
     json_t *j = body_json(r, &resp, code_out);
     rmq_cmd_deinit(&resp);
     return j;
+}
+
+json_t *mc_rpc_offset_rows(mc_rpc_t *r, const char *addr, int code, const char *group, const char *topic)
+{
+    rmq_cmd_t req, resp;
+    rmq_cmd_init_request(&req, code);
+    if (group)
+        rmq_cmd_set_ext(&req, "consumerGroup", group);
+    if (topic)
+        rmq_cmd_set_ext(&req, "topic", topic);
+    json_t *rows = NULL;
+    if (mc_rpc_call(r, addr, &req, &resp) == 0 && resp.code == 0)
+        rows = mc_fjson_mq_table((const char *)resp.body, resp.body_len, "offsetTable");
+    rmq_cmd_deinit(&resp);
+    return rows;
 }
 
 json_t *mc_rpc_json_ns(mc_rpc_t *r, rmq_cmd_t *req, int *code_out)

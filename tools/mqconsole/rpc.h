@@ -41,6 +41,11 @@ int mc_rpc_call_ns(mc_rpc_t *r, rmq_cmd_t *req, rmq_cmd_t *resp);
 json_t *mc_rpc_json(mc_rpc_t *r, const char *addr, rmq_cmd_t *req, int *code_out);
 json_t *mc_rpc_json_ns(mc_rpc_t *r, rmq_cmd_t *req, int *code_out);
 
+/* The offsetTable rows (mc_fjson_mq_table) of request `code` to addr, with
+ * the extFields consumerGroup and topic where not NULL: GET_TOPIC_STATS_INFO,
+ * GET_CONSUME_STATS. NULL when the call fails or the broker refuses it. */
+json_t *mc_rpc_offset_rows(mc_rpc_t *r, const char *addr, int code, const char *group, const char *topic);
+
 /* GET_BROKER_CLUSTER_INFO. */
 json_t *mc_cluster_info(mc_rpc_t *r);
 /* GET_ROUTEINFO_BY_TOPIC, NULL when the topic has no route. */
