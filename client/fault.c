@@ -50,10 +50,7 @@ void cm_fault_update(cm_fault_t *f, const char *broker, int64_t latency, bool is
     pthread_mutex_lock(&f->lock);
     cm_fault_item_t *it = find(f, broker);
     if (!it) {
-        if (f->n == f->cap) {
-            f->cap = f->cap ? f->cap * 2 : 8;
-            f->items = rmq_realloc(f->items, f->cap * sizeof(*f->items));
-        }
+        f->items = rmq_array_grow(f->items, f->n, &f->cap, 8, sizeof(*f->items));
         it = &f->items[f->n++];
         memset(it, 0, sizeof(*it));
         snprintf(it->name, sizeof(it->name), "%s", broker);

@@ -29,10 +29,7 @@ static cm_offset_entry_t *find(cm_offset_store_t *os, const char *t, const char 
             return &os->e[i];
     if (!create)
         return NULL;
-    if (os->n == os->cap) {
-        os->cap = os->cap ? os->cap * 2 : 16;
-        os->e = rmq_realloc(os->e, os->cap * sizeof(*os->e));
-    }
+    os->e = rmq_array_grow(os->e, os->n, &os->cap, 16, sizeof(*os->e));
     cm_offset_entry_t *e = &os->e[os->n++];
     memset(e, 0, sizeof(*e));
     snprintf(e->topic, sizeof(e->topic), "%s", t);

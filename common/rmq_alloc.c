@@ -38,6 +38,14 @@ void *rmq_realloc(void *p, size_t n)
     return q;
 }
 
+void *rmq_array_grow(void *items, size_t n, size_t *cap, size_t first_cap, size_t elem_size)
+{
+    if (n < *cap)
+        return items;
+    *cap = *cap ? *cap * 2 : first_cap;
+    return rmq_realloc(items, *cap * elem_size);
+}
+
 char *rmq_strdup(const char *s)
 {
     return rmq_strndup(s, strlen(s));

@@ -307,10 +307,7 @@ static void props_set_n(rmq_msg_props_t *p, const char *k, size_t kl, const char
         p->items[i].value = rmq_strndup(v, vl);
         return;
     }
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 8;
-        p->items = rmq_realloc(p->items, p->cap * sizeof(*p->items));
-    }
+    p->items = rmq_array_grow(p->items, p->n, &p->cap, 8, sizeof(*p->items));
     p->items[p->n].key = key;
     p->items[p->n].value = rmq_strndup(v, vl);
     p->n++;

@@ -148,10 +148,7 @@ static void ext_put(rmq_cmd_t *c, const char *key, size_t kl, const char *val, s
             c->ext[i].val = strs_put(c, val, vl); /* the old value stays unused in strs */
             return;
         }
-    if (c->ext_n == c->ext_cap) {
-        c->ext_cap = c->ext_cap ? c->ext_cap * 2 : 16;
-        c->ext = rmq_realloc(c->ext, c->ext_cap * sizeof(*c->ext));
-    }
+    c->ext = rmq_array_grow(c->ext, c->ext_n, &c->ext_cap, 16, sizeof(*c->ext));
     rmq_kv_t *e = &c->ext[c->ext_n];
     e->key = e->val = c->strs; /* valid if strs_put moves the area before this entry is set */
     c->ext_n++;

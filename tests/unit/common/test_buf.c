@@ -1,8 +1,10 @@
-/* test_buf.c - rmq_buf_t growth and the bounds-checked rmq_rd_t reader. */
+/* test_buf.c - rmq_buf_t growth, the bounds-checked rmq_rd_t reader, the
+ * escape and array-growth helpers. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rmq_alloc.h"
 #include "rmq_buf.h"
 
 TestSuite(buf, .timeout = 10);
@@ -165,4 +167,41 @@ Test(rd, bytes)
     rmq_rd_bytes(&r, 5);
     cr_expect_null(rmq_rd_bytes(&r, SIZE_MAX), "huge length near the end does not wrap");
     cr_expect_eq(rmq_rd_bytes(&(rmq_rd_t){d, 6, 6, false}, 0), d + 6);
+}
+
+Test(rd, short_ints_read_zero_and_set_err)
+{
+    const uint8_t d[3] = {1, 2, 3};
+    rmq_rd_t r;
+    rmq_rd_init(&r, d, sizeof(d));
+    cr_expect_eq(rmq_rd_u16(&r), 0x0102);
+    cr_expect_eq(rmq_rd_u32(&r), 0, "1 byte left: no u32");
+    cr_expect(r.err);
+    cr_expect_eq(rmq_rd_u8(&r), 0, "an error sticks");
+}
+
+Test(buf, ctrl_escape)
+{
+    cr_expect_eq(rmq_ctrl_escape('t'), '\t');
+    cr_expect_eq(rmq_ctrl_escape('n'), '\n');
+    cr_expect_eq(rmq_ctrl_escape('r'), '\r');
+    cr_expect_eq(rmq_ctrl_escape('f'), '\f');
+    cr_expect_eq(rmq_ctrl_escape('b'), -1, "\\b is JSON's own (properties read it as b)");
+    cr_expect_eq(rmq_ctrl_escape('x'), -1);
+}
+
+Test(buf, array_grow)
+{
+    int *a = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < 100; i++) {
+        a = rmq_array_grow(a, n, &cap, 4, sizeof(*a));
+        cr_assert_lt(n, cap);
+        a[n++] = i;
+    }
+    cr_expect_eq(cap, 128, "4, doubled to 128");
+    for (int i = 0; i < 100; i++)
+        cr_expect_eq(a[i], i);
+    cr_expect_eq(rmq_array_grow(a, 5, &cap, 4, sizeof(*a)), a, "room left: the same array");
+    free(a);
 }
