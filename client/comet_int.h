@@ -295,6 +295,10 @@ typedef struct cm_role_s {
 /* A handle's instance: settings, log callback and opaque come from conf,
  * which must outlive the instance. */
 cm_instance_t *cm_instance_new(const comet_conf_t *conf, char *errstr, size_t errstr_size);
+/* The instance a producer or consumer handle starts with: NULL, with
+ * "<group_name> is empty" in errstr, when its group is not set. */
+cm_instance_t *cm_instance_for_group(const comet_conf_t *conf, const char *group, const char *group_name,
+                                     char *errstr, size_t errstr_size);
 void cm_instance_set_role(cm_instance_t *inst, const cm_role_t *role);
 rmq_err_t cm_instance_start(cm_instance_t *inst, char *errstr, size_t errstr_size);
 /* Unregister (groups from the role), stop threads. */
@@ -370,6 +374,9 @@ rmq_err_t cm_namesrv_request_sync(cm_instance_t *inst, rmq_cmd_t *req, int timeo
  * fetch: query the name servers when not cached (blocking; not on io). */
 cm_route_t *cm_route_get(cm_instance_t *inst, const char *topic, bool fetch, rmq_err_t *err, char *errstr,
                          size_t errstr_size);
+/* Public copies of the route queues q[0..n) of topic: an array the caller
+ * frees (never NULL, even for n = 0). */
+comet_message_queue_t *cm_route_public_queues(const char *topic, const cm_mq_t *q, size_t n);
 /* Re-query now (e.g. after a send failure); blocking. */
 rmq_err_t cm_route_refresh(cm_instance_t *inst, const char *topic);
 /* Address of a broker's master from any cached route (copied into out). */

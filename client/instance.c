@@ -453,10 +453,8 @@ static void route_store(cm_instance_t *inst, const char *topic, cm_route_t *r)
     pthread_mutex_lock(&inst->rlock);
     route_ent_t *e = route_find(inst, topic);
     if (!e) {
-        if (inst->nroutes == inst->routes_cap) {
-            inst->routes_cap = inst->routes_cap ? inst->routes_cap * 2 : 8;
-            inst->routes = rmq_realloc(inst->routes, inst->routes_cap * sizeof(*inst->routes));
-        }
+        inst->routes =
+            rmq_array_grow(inst->routes, inst->nroutes, &inst->routes_cap, 8, sizeof(*inst->routes));
         e = &inst->routes[inst->nroutes++];
         e->topic = rmq_strdup(topic);
         e->route = NULL;
@@ -820,6 +818,16 @@ static void on_reset_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 }
 
 /* ---------------- lifecycle ---------------- */
+
+cm_instance_t *cm_instance_for_group(const comet_conf_t *conf, const char *group, const char *group_name,
+                                     char *errstr, size_t errstr_size)
+{
+    if (!group || !*group) {
+        cm_errstr(errstr, errstr_size, "%s is empty", group_name);
+        return NULL;
+    }
+    return cm_instance_new(conf, errstr, errstr_size);
+}
 
 cm_instance_t *cm_instance_new(const comet_conf_t *conf, char *errstr, size_t errstr_size)
 {

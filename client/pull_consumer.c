@@ -80,16 +80,12 @@ comet_pull_consumer_t *comet_pull_consumer_new(comet_conf_t *conf, char *errstr,
         cm_errstr(errstr, errstr_size, "NULL conf");
         return NULL;
     }
-    if (!conf->s.consumerGroup || !*conf->s.consumerGroup) {
-        cm_errstr(errstr, errstr_size, "consumerGroup is empty");
+    cm_instance_t *inst =
+        cm_instance_for_group(conf, conf->s.consumerGroup, "consumerGroup", errstr, errstr_size);
+    if (!inst)
         return NULL;
-    }
     comet_pull_consumer_t *pc = rmq_calloc(1, sizeof(*pc));
-    pc->inst = cm_instance_new(conf, errstr, errstr_size);
-    if (!pc->inst) {
-        free(pc);
-        return NULL;
-    }
+    pc->inst = inst;
     pc->conf = conf;
     pthread_mutex_init(&pc->block, NULL);
     pthread_cond_init(&pc->bcond, NULL);
@@ -138,12 +134,7 @@ comet_err_t comet_pull_consumer_fetch_queues(comet_pull_consumer_t *pc, const ch
     cm_route_t *r = cm_route_get(pc->inst, topic, true, &e, err, sizeof(err));
     if (!r)
         return (comet_err_t)e;
-    *mqs = rmq_calloc(r->nsub ? r->nsub : 1, sizeof(comet_message_queue_t));
-    for (size_t i = 0; i < r->nsub; i++) {
-        snprintf((*mqs)[i].topic, COMET_NAME_MAX, "%s", topic);
-        snprintf((*mqs)[i].broker_name, COMET_NAME_MAX, "%s", r->sub[i].broker_name);
-        (*mqs)[i].queue_id = r->sub[i].queue_id;
-    }
+    *mqs = cm_route_public_queues(topic, r->sub, r->nsub);
     *cnt = r->nsub;
     cm_route_release(r);
     return COMET_ERR_NO_ERROR;

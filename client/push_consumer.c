@@ -358,16 +358,12 @@ comet_push_consumer_t *comet_push_consumer_new(comet_conf_t *conf, comet_consume
         cm_errstr(errstr, errstr_size, "conf and consume callback are required");
         return NULL;
     }
-    if (!conf->s.consumerGroup || !*conf->s.consumerGroup) {
-        cm_errstr(errstr, errstr_size, "consumerGroup is empty");
+    cm_instance_t *inst =
+        cm_instance_for_group(conf, conf->s.consumerGroup, "consumerGroup", errstr, errstr_size);
+    if (!inst)
         return NULL;
-    }
     comet_push_consumer_t *pc = rmq_calloc(1, sizeof(*pc));
-    pc->inst = cm_instance_new(conf, errstr, errstr_size);
-    if (!pc->inst) {
-        free(pc);
-        return NULL;
-    }
+    pc->inst = inst;
     pc->conf = conf;
     pc->cb = cb;
     pc->opaque = opaque ? opaque : conf->opaque;

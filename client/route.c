@@ -205,3 +205,14 @@ void cm_route_release(cm_route_t *r)
     free(r->order_topic_conf);
     free(r);
 }
+
+comet_message_queue_t *cm_route_public_queues(const char *topic, const cm_mq_t *q, size_t n)
+{
+    comet_message_queue_t *out = rmq_calloc(n ? n : 1, sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        snprintf(out[i].topic, COMET_NAME_MAX, "%s", topic);
+        snprintf(out[i].broker_name, COMET_NAME_MAX, "%s", q[i].broker_name);
+        out[i].queue_id = q[i].queue_id;
+    }
+    return out;
+}
