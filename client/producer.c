@@ -17,6 +17,7 @@
 #include "rmq_codes.h"
 #include "rmq_conn.h"
 #include "rmq_log.h"
+#include "rmq_service.h" /* rmq_cond_init, rmq_cond_wait_ms */
 #include "rmq_time.h"
 
 #define FAC "producer"
@@ -512,22 +513,18 @@ comet_producer_t *comet_producer_new(comet_conf_t *conf, char *errstr, size_t er
         cm_errstr(errstr, errstr_size, "NULL conf");
         return NULL;
     }
-    if (!conf->s.producerGroup || !*conf->s.producerGroup) {
-        cm_errstr(errstr, errstr_size, "producerGroup is empty");
+    cm_instance_t *inst =
+        cm_instance_for_group(conf, conf->s.producerGroup, "producerGroup", errstr, errstr_size);
+    if (!inst)
         return NULL;
-    }
     comet_producer_t *p = rmq_calloc(1, sizeof(*p));
     p->s = &conf->s;
-    p->inst = cm_instance_new(conf, errstr, errstr_size);
-    if (!p->inst) {
-        free(p);
-        return NULL;
-    }
+    p->inst = inst;
     p->conf = conf;
     cm_fault_init(&p->fault);
     p->counter = (uint32_t)rmq_mono_us();
     pthread_mutex_init(&p->flush_lock, NULL);
-    pthread_cond_init(&p->flush_cond, NULL);
+    rmq_cond_init(&p->flush_cond); /* CLOCK_MONOTONIC, for rmq_cond_wait_ms */
     cm_role_t role = {0};
     role.producer_group = conf->s.producerGroup;
     role.on_service_tick = no_tick;
@@ -677,12 +674,7 @@ comet_err_t comet_producer_fetch_publish_queues(comet_producer_t *p, const char 
     cm_route_t *r = cm_route_get(p->inst, topic, true, &re, err, sizeof(err));
     if (!r)
         return (comet_err_t)re;
-    *mqs = rmq_calloc(r->npub ? r->npub : 1, sizeof(comet_message_queue_t));
-    for (size_t i = 0; i < r->npub; i++) {
-        snprintf((*mqs)[i].topic, COMET_NAME_MAX, "%s", topic);
-        snprintf((*mqs)[i].broker_name, COMET_NAME_MAX, "%s", r->pub[i].broker_name);
-        (*mqs)[i].queue_id = r->pub[i].queue_id;
-    }
+    *mqs = cm_route_public_queues(topic, r->pub, r->npub);
     *cnt = r->npub;
     cm_route_release(r);
     return COMET_ERR_NO_ERROR;
@@ -919,12 +911,7 @@ comet_err_t comet_producer_flush(comet_producer_t *p, int timeout_ms)
         int64_t left = deadline - rmq_mono_ms();
         if (left <= 0)
             break;
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        int64_t ns = dl.tv_nsec + (left > 100 ? 100 : left) * 1000000;
-        dl.tv_sec += ns / 1000000000;
-        dl.tv_nsec = ns % 1000000000;
-        pthread_cond_timedwait(&p->flush_cond, &p->flush_lock, &dl);
+        rmq_cond_wait_ms(&p->flush_cond, &p->flush_lock, left > 100 ? 100 : left);
     }
     int left = p->outq;
     pthread_mutex_unlock(&p->flush_lock);
