@@ -4,6 +4,7 @@
 #include "msgjson.h"
 
 #include <arpa/inet.h>
+#include <openssl/evp.h> /* EVP_EncodeBlock: the base64 of binary bodies */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -83,23 +84,9 @@ static size_t utf8_prefix(const uint8_t *s, size_t n, size_t max)
 
 static json_t *base64(const uint8_t *s, size_t n)
 {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t olen = (n + 2) / 3 * 4;
-    char *o = malloc(olen + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= s[i + 2];
-        o[k++] = tbl[(v >> 18) & 63];
-        o[k++] = tbl[(v >> 12) & 63];
-        o[k++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        o[k++] = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    o[k] = 0;
-    json_t *j = json_stringn(o, k);
+    char *o = malloc((n + 2) / 3 * 4 + 1);
+    int k = EVP_EncodeBlock((unsigned char *)o, s, (int)n); /* n: at most maxBodyBytes */
+    json_t *j = json_stringn(o, (size_t)k);
     free(o);
     return j;
 }
