@@ -113,9 +113,15 @@ static bool set_plain_opt(opts_t *o, int ch, const char *arg)
     return false;
 }
 
+/* --serialize and the -X / --access-key / --tls... properties, after the
+ * tool's own settings; false (the reason printed) when one is refused. */
 static bool apply_props(const opts_t *o, comet_conf_t *conf)
 {
     char err[512];
+    if (o->serialize && comet_conf_set(conf, "serializeType", o->serialize, err, sizeof(err))) {
+        fprintf(stderr, "mqbench: %s\n", err);
+        return false;
+    }
     for (int i = 0; i < o->nprops; i++) {
         char key[128];
         const char *eq = strchr(o->props[i], '=');
@@ -516,10 +522,6 @@ static int run_producer(opts_t *o)
     char inflight[32];
     snprintf(inflight, sizeof(inflight), "%d", o->inflight * 2);
     comet_conf_set(conf, "maxOutstandingAsync", inflight, err, sizeof(err));
-    if (o->serialize && comet_conf_set(conf, "serializeType", o->serialize, err, sizeof(err))) {
-        fprintf(stderr, "mqbench: %s\n", err);
-        return 2;
-    }
     if (!apply_props(o, conf)) {
         comet_conf_destroy(conf);
         return 2;
@@ -643,10 +645,6 @@ static int run_consumer(opts_t *o)
                        err, sizeof(err))) {
         fprintf(stderr, "mqbench: %s\n", err);
         return 1;
-    }
-    if (o->serialize && comet_conf_set(conf, "serializeType", o->serialize, err, sizeof(err))) {
-        fprintf(stderr, "mqbench: %s\n", err);
-        return 2;
     }
     if (!apply_props(o, conf)) {
         comet_conf_destroy(conf);

@@ -89,13 +89,9 @@ static rmq_err_t parse_string(ps_t *s, rmq_buf_t *b)
         c = *s->p++;
         switch (c) {
         case '"':
-            rmq_buf_putc(b, '"');
-            break;
         case '\\':
-            rmq_buf_putc(b, '\\');
-            break;
         case '/':
-            rmq_buf_putc(b, '/');
+            rmq_buf_putc(b, (char)c);
             break;
         case 'b':
             rmq_buf_putc(b, '\b');
