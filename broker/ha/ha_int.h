@@ -140,6 +140,9 @@ void rmq_ha_post_io(rmq_ha_t *ha, rmq_job_fn *fn, void *arg);
 /* HA thread helpers */
 int64_t rmq_ha_mono_ms(void);
 void rmq_ha_send(struct bufferevent *bev, const rmq_ha_frame_t *f);
+/* A Hello naming this broker (cluster, name, address, segment size) as
+ * role/broker_id; the caller adds the offsets and epochs a slave reports. */
+void rmq_ha_hello_init(rmq_ha_t *ha, Comet__Ha__Hello *h, Comet__Ha__Role role, int64_t broker_id);
 /* Send a Refusal, log one line naming the reason, flush and close. */
 void rmq_ha_refuse_bev(rmq_ha_t *ha, struct bufferevent *bev, const char *peer, int reason, const char *fmt,
                        ...) __attribute__((format(printf, 5, 6)));

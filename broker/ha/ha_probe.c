@@ -83,14 +83,8 @@ static bool hello_as_master(rmq_ha_t *ha, const char *ha_addr, char *msg, size_t
         return false;
     bool ok = false;
     if (connect(fd, (struct sockaddr *)&ss, (socklen_t)len) == 0) {
-        Comet__Ha__Hello h = COMET__HA__HELLO__INIT;
-        h.protocol_version = RMQ_HA_PROTOCOL_VERSION;
-        h.cluster = ha->cluster;
-        h.broker_name = ha->broker_name;
-        h.broker_id = 0;
-        h.role = COMET__HA__ROLE__ROLE_MASTER;
-        h.segment_size = ha->segment_size;
-        h.broker_addr = ha->broker_addr;
+        Comet__Ha__Hello h;
+        rmq_ha_hello_init(ha, &h, COMET__HA__ROLE__ROLE_MASTER, 0);
         rmq_ha_frame_t f = COMET__HA__FRAME__INIT;
         f.msg_case = COMET__HA__FRAME__MSG_HELLO;
         f.hello = &h;

@@ -169,6 +169,18 @@ void rmq_ha_send(struct bufferevent *bev, const rmq_ha_frame_t *f)
     rmq_buf_free(&out);
 }
 
+void rmq_ha_hello_init(rmq_ha_t *ha, Comet__Ha__Hello *h, Comet__Ha__Role role, int64_t broker_id)
+{
+    comet__ha__hello__init(h);
+    h->protocol_version = RMQ_HA_PROTOCOL_VERSION;
+    h->cluster = ha->cluster;
+    h->broker_name = ha->broker_name;
+    h->broker_id = broker_id;
+    h->role = role;
+    h->segment_size = ha->segment_size;
+    h->broker_addr = ha->broker_addr;
+}
+
 static void close_after_flush_cb(struct bufferevent *bev, void *arg)
 {
     if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)

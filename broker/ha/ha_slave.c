@@ -58,14 +58,22 @@ static void schedule_retry(rmq_ha_t *ha, int min_ms)
     evtimer_add(l->ev_retry, &tv);
 }
 
-static void link_drop(rmq_ha_t *ha)
+/* The link goes idle: its connection is returned to the caller, and the
+ * callbacks of the old session (l->session) no longer act. */
+static struct bufferevent *link_detach(ha_link_t *l)
 {
-    ha_link_t *l = &ha->link;
-    if (l->bev)
-        bufferevent_free(l->bev);
+    struct bufferevent *bev = l->bev;
     l->bev = NULL;
     l->state = LINK_IDLE;
     l->session++;
+    return bev;
+}
+
+static void link_drop(rmq_ha_t *ha)
+{
+    struct bufferevent *bev = link_detach(&ha->link);
+    if (bev)
+        bufferevent_free(bev);
     rmq_ha_publish_status(ha);
 }
 
@@ -92,12 +100,8 @@ static void link_refuse(rmq_ha_t *ha, int reason, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    ha_link_t *l = &ha->link;
-    struct bufferevent *bev = l->bev;
-    l->bev = NULL;
-    l->state = LINK_IDLE;
-    l->session++;
-    rmq_ha_refuse_bev(ha, bev, l->addr, reason, "%s", msg);
+    struct bufferevent *bev = link_detach(&ha->link);
+    rmq_ha_refuse_bev(ha, bev, ha->link.addr, reason, "%s", msg);
     rmq_ha_publish_status(ha);
     schedule_retry(ha, 1000);
 }
@@ -114,12 +118,8 @@ static void send_hello(rmq_ha_t *ha)
         ents[i].start_offset = e[i].start_offset;
         ep[i] = &ents[i];
     }
-    Comet__Ha__Hello h = COMET__HA__HELLO__INIT;
-    h.protocol_version = RMQ_HA_PROTOCOL_VERSION;
-    h.cluster = ha->cluster;
-    h.broker_name = ha->broker_name;
-    h.broker_id = ha->broker_id;
-    h.role = COMET__HA__ROLE__ROLE_SLAVE;
+    Comet__Ha__Hello h;
+    rmq_ha_hello_init(ha, &h, COMET__HA__ROLE__ROLE_SLAVE, ha->broker_id);
     h.end_offset = rmq_store_get_commitlog_max_offset(ha->store);
     h.min_offset = rmq_store_get_commitlog_min_offset(ha->store);
     if (h.min_offset > h.end_offset)
@@ -127,8 +127,6 @@ static void send_hello(rmq_ha_t *ha)
     h.epoch = n ? e[n - 1].epoch : 0;
     h.n_epochs = n;
     h.epochs = ep;
-    h.segment_size = ha->segment_size;
-    h.broker_addr = ha->broker_addr;
     rmq_ha_frame_t f = COMET__HA__FRAME__INIT;
     f.msg_case = COMET__HA__FRAME__MSG_HELLO;
     f.hello = &h;

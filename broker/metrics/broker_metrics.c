@@ -508,6 +508,41 @@ static void count_chans(rmq_map_t *agg, const rmq_client_chan_t *chans, size_t n
     }
 }
 
+/* One sample per (language, version) of agg (count_chans). A consumer
+ * group's samples (group non-NULL) also carry consumer_group, consume_mode
+ * and is_system. */
+static void render_conn_counts(rmq_prom_t *w, rmq_map_t *agg, const char *group, const char *mode)
+{
+    size_t n;
+    const char **keys = rmq_map_sorted_keys(agg, &n);
+    for (size_t i = 0; i < n; i++) {
+        conn_count_t *c = rmq_map_get(agg, keys[i]);
+        char lang[32], ver[16];
+        snprintf(ver, sizeof(ver), "%d", c->version);
+        const char *lv = lower(rmq_lang_name(c->lang), lang, sizeof(lang));
+        if (!group) {
+            const char *l[] = {"language", lv, "version", ver, "protocol_type", "remoting", NULL};
+            rmq_prom_int(w, l, c->n);
+            continue;
+        }
+        const char *l[] = {"consumer_group",
+                           group,
+                           "language",
+                           lv,
+                           "version",
+                           ver,
+                           "consume_mode",
+                           mode,
+                           "protocol_type",
+                           "remoting",
+                           "is_system",
+                           tf(is_system_group(group)),
+                           NULL};
+        rmq_prom_int(w, l, c->n);
+    }
+    free(keys);
+}
+
 static void render_connections(rmq_broker_metrics_t *m, rmq_prom_t *w)
 {
     rmq_client_mgr_t *cm = m->b->clients;
@@ -522,22 +557,7 @@ static void render_connections(rmq_broker_metrics_t *m, rmq_prom_t *w)
             const rmq_producer_group_info_t *g = v;
             count_chans(&agg, g->chans, g->n);
         }
-        size_t n;
-        const char **keys = rmq_map_sorted_keys(&agg, &n);
-        for (size_t i = 0; i < n; i++) {
-            conn_count_t *c = rmq_map_get(&agg, keys[i]);
-            char lang[32], ver[16];
-            snprintf(ver, sizeof(ver), "%d", c->version);
-            const char *l[] = {"language",
-                               lower(rmq_lang_name(c->lang), lang, sizeof(lang)),
-                               "version",
-                               ver,
-                               "protocol_type",
-                               "remoting",
-                               NULL};
-            rmq_prom_int(w, l, c->n);
-        }
-        free(keys);
+        render_conn_counts(w, &agg, NULL, NULL);
         rmq_map_deinit(&agg);
     }
     rmq_prom_family(w, "rocketmq_consumer_connections", "gauge", "Consumer connections");
@@ -551,28 +571,7 @@ static void render_connections(rmq_broker_metrics_t *m, rmq_prom_t *w)
             rmq_map_t agg;
             rmq_map_init(&agg, free);
             count_chans(&agg, g->chans, g->n);
-            size_t n;
-            const char **keys = rmq_map_sorted_keys(&agg, &n);
-            for (size_t i = 0; i < n; i++) {
-                conn_count_t *c = rmq_map_get(&agg, keys[i]);
-                char lang[32], ver[16];
-                snprintf(ver, sizeof(ver), "%d", c->version);
-                const char *l[] = {"consumer_group",
-                                   groups[gi],
-                                   "language",
-                                   lower(rmq_lang_name(c->lang), lang, sizeof(lang)),
-                                   "version",
-                                   ver,
-                                   "consume_mode",
-                                   mode,
-                                   "protocol_type",
-                                   "remoting",
-                                   "is_system",
-                                   tf(is_system_group(groups[gi])),
-                                   NULL};
-                rmq_prom_int(w, l, c->n);
-            }
-            free(keys);
+            render_conn_counts(w, &agg, groups[gi], mode);
             rmq_map_deinit(&agg);
         }
         free(groups);

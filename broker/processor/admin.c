@@ -66,6 +66,25 @@ static int64_t queue_msg_time(rmq_broker_t *b, const char *topic, int32_t q, int
     return t > 0 ? t : 0;
 }
 
+/* UPDATE_AND_CREATE_TOPIC / DELETE_TOPIC: may the admin change this topic?
+ * TopicValidator's checks, as Java (null: "blank"); the cluster name and
+ * the system topics are refused. False once the error reply is sent. */
+static bool topic_writable(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req, const char *topic)
+{
+    char why[256];
+    const char *bad = rmq_topic_invalid(topic, why, sizeof(why));
+    if (bad) {
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "%s", bad);
+        return false;
+    }
+    if (!strcmp(topic, b->conf.brokerClusterName) || rmq_topic_is_system(topic)) {
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "The topic[%s] is conflict with system topic.",
+                             topic);
+        return false;
+    }
+    return true;
+}
+
 static void write_update_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req)
 {
     rmq_hdr_t h;
@@ -84,17 +103,8 @@ static void write_update_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req
         return;
     }
     const char *topic = rmq_hdr_str(&h, RMQ_F_CREATE_TOPIC_topic);
-    char why[256];
-    const char *bad = rmq_topic_invalid(topic, why, sizeof(why)); /* null: "blank", as Java */
-    if (bad) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "%s", bad);
+    if (!topic_writable(b, conn, req, topic))
         return;
-    }
-    if (!strcmp(topic, b->conf.brokerClusterName) || rmq_topic_is_system(topic)) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "The topic[%s] is conflict with system topic.",
-                             topic);
-        return;
-    }
     char remark[512];
     if (!rmq_hdr_check_needed(&h, remark, sizeof(remark))) { /* Java unboxes the numbers next */
         rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "%s", remark);
@@ -128,17 +138,8 @@ static void write_delete_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req
     if (!rmq_req_decode(conn, req, RMQ_HDR_DELETE_TOPIC, true, &h))
         return;
     const char *topic = rmq_hdr_str(&h, RMQ_F_DELETE_TOPIC_topic);
-    char why[256];
-    const char *bad = rmq_topic_invalid(topic, why, sizeof(why)); /* TopicValidator, as Java */
-    if (bad) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "%s", bad);
+    if (!topic_writable(b, conn, req, topic))
         return;
-    }
-    if (!strcmp(topic, b->conf.brokerClusterName) || rmq_topic_is_system(topic)) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "The topic[%s] is conflict with system topic.",
-                             topic);
-        return;
-    }
     if (rmq_topic_del(&b->topics, topic)) {
         rmq_offset_remove_topic(&b->offsets, topic);
         rmq_broker_persist_offsets(b);

@@ -153,41 +153,37 @@ rmq_mapped_file_t *rmq_mfq_last(rmq_mfq_t *q)
     return mf;
 }
 
+/* files[i], held; NULL when there is no such file. Under q->lock. */
+static rmq_mapped_file_t *hold_locked(rmq_mfq_t *q, size_t i)
+{
+    if (i >= q->n)
+        return NULL;
+    rmq_mapped_file_hold(q->files[i]);
+    return q->files[i];
+}
+
 rmq_mapped_file_t *rmq_mfq_find_hold(rmq_mfq_t *q, int64_t offset)
 {
     rmq_mapped_file_t *mf = NULL;
     pthread_mutex_lock(&q->lock);
-    if (q->n > 0 && offset >= q->files[0]->from) {
-        size_t i = (size_t)((offset - q->files[0]->from) / q->file_size);
-        if (i < q->n) {
-            mf = q->files[i];
-            rmq_mapped_file_hold(mf);
-        }
-    }
+    if (q->n > 0 && offset >= q->files[0]->from)
+        mf = hold_locked(q, (size_t)((offset - q->files[0]->from) / q->file_size));
     pthread_mutex_unlock(&q->lock);
     return mf;
 }
 
 rmq_mapped_file_t *rmq_mfq_first_hold(rmq_mfq_t *q)
 {
-    rmq_mapped_file_t *mf = NULL;
     pthread_mutex_lock(&q->lock);
-    if (q->n > 0) {
-        mf = q->files[0];
-        rmq_mapped_file_hold(mf);
-    }
+    rmq_mapped_file_t *mf = hold_locked(q, 0);
     pthread_mutex_unlock(&q->lock);
     return mf;
 }
 
 rmq_mapped_file_t *rmq_mfq_last_hold(rmq_mfq_t *q)
 {
-    rmq_mapped_file_t *mf = NULL;
     pthread_mutex_lock(&q->lock);
-    if (q->n > 0) {
-        mf = q->files[q->n - 1];
-        rmq_mapped_file_hold(mf);
-    }
+    rmq_mapped_file_t *mf = q->n ? hold_locked(q, q->n - 1) : NULL;
     pthread_mutex_unlock(&q->lock);
     return mf;
 }

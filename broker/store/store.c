@@ -585,13 +585,19 @@ void rmq_store_ref_release(void *pin)
         rmq_mapped_file_release(pin);
 }
 
+/* A result's pinned references (the get and query results' msgs/count). */
+static void refs_release(rmq_store_ref_t **msgs, size_t *count)
+{
+    for (size_t i = 0; i < *count; i++)
+        rmq_store_ref_release((*msgs)[i].pin);
+    free(*msgs);
+    *msgs = NULL;
+    *count = 0;
+}
+
 void rmq_store_get_result_release(rmq_get_result_t *res)
 {
-    for (size_t i = 0; i < res->count; i++)
-        rmq_store_ref_release(res->msgs[i].pin);
-    free(res->msgs);
-    res->msgs = NULL;
-    res->count = 0;
+    refs_release(&res->msgs, &res->count);
 }
 
 static bool batch_full(rmq_store_t *s, size_t size, int32_t max_msgs, size_t total, size_t count,
@@ -909,11 +915,7 @@ rmq_err_t rmq_store_query_message(rmq_store_t *s, const char *topic, const char 
 
 void rmq_store_query_result_release(rmq_query_result_t *res)
 {
-    for (size_t i = 0; i < res->count; i++)
-        rmq_store_ref_release(res->msgs[i].pin);
-    free(res->msgs);
-    res->msgs = NULL;
-    res->count = 0;
+    refs_release(&res->msgs, &res->count);
 }
 
 void rmq_store_execute_delete_files_manually(rmq_store_t *s)
