@@ -27,6 +27,18 @@ static void free_space(void *p)
     free(p);
 }
 
+/* One namespace as a JSON object {"key":"value",...}, keys sorted. */
+static void write_space(rmq_jw_t *w, rmq_map_t *m)
+{
+    rmq_jw_obj_begin(w);
+    size_t n;
+    const char **keys = rmq_map_sorted_keys(m, &n);
+    for (size_t i = 0; i < n; i++)
+        rmq_jw_kstr(w, keys[i], rmq_map_get(m, keys[i]));
+    free(keys);
+    rmq_jw_obj_end(w);
+}
+
 static void render(const ns_kv_t *kv, rmq_buf_t *b)
 {
     rmq_jw_t w;
@@ -37,15 +49,8 @@ static void render(const ns_kv_t *kv, rmq_buf_t *b)
     size_t n;
     const char **spaces = rmq_map_sorted_keys(&kv->spaces, &n);
     for (size_t i = 0; i < n; i++) {
-        rmq_map_t *m = rmq_map_get(&kv->spaces, spaces[i]);
         rmq_jw_key(&w, spaces[i]);
-        rmq_jw_obj_begin(&w);
-        size_t k;
-        const char **keys = rmq_map_sorted_keys(m, &k);
-        for (size_t j = 0; j < k; j++)
-            rmq_jw_kstr(&w, keys[j], rmq_map_get(m, keys[j]));
-        free(keys);
-        rmq_jw_obj_end(&w);
+        write_space(&w, rmq_map_get(&kv->spaces, spaces[i]));
     }
     free(spaces);
     rmq_jw_obj_end(&w);
@@ -164,13 +169,7 @@ bool ns_kv_list(const ns_kv_t *kv, const char *ns, rmq_buf_t *out)
     rmq_jw_init(&w, out);
     rmq_jw_obj_begin(&w);
     rmq_jw_key(&w, "table");
-    rmq_jw_obj_begin(&w);
-    size_t n;
-    const char **keys = rmq_map_sorted_keys(m, &n);
-    for (size_t i = 0; i < n; i++)
-        rmq_jw_kstr(&w, keys[i], rmq_map_get(m, keys[i]));
-    free(keys);
-    rmq_jw_obj_end(&w);
+    write_space(&w, m);
     rmq_jw_obj_end(&w);
     return true;
 }

@@ -205,6 +205,16 @@ static bool build_compressed(rmq_broker_t *b, rmq_buf_t *out)
     return ok;
 }
 
+/* REGISTER_BROKER / UNREGISTER_BROKER naming this broker (the caller adds
+ * the rest: haServerAddr, brokerId). */
+static void broker_request(rmq_cmd_t *req, int32_t code, const rmq_broker_t *b)
+{
+    rmq_cmd_init_request(req, code);
+    rmq_cmd_set_ext(req, "brokerName", b->conf.brokerName);
+    rmq_cmd_set_ext(req, "brokerAddr", b->broker_addr);
+    rmq_cmd_set_ext(req, "clusterName", b->conf.brokerClusterName);
+}
+
 static void register_one(ns_peer_t *p, bool full)
 {
     rmq_broker_t *b = p->api->b;
@@ -223,10 +233,7 @@ static void register_one(ns_peer_t *p, bool full)
         p->need_full = false;
     }
     rmq_cmd_t req;
-    rmq_cmd_init_request(&req, RMQ_REQ_REGISTER_BROKER);
-    rmq_cmd_set_ext(&req, "brokerName", b->conf.brokerName);
-    rmq_cmd_set_ext(&req, "brokerAddr", b->broker_addr);
-    rmq_cmd_set_ext(&req, "clusterName", b->conf.brokerClusterName);
+    broker_request(&req, RMQ_REQ_REGISTER_BROKER, b);
     rmq_cmd_set_ext(&req, "haServerAddr", b->ha_addr);
     rmq_cmd_set_ext_i64(&req, "brokerId", b->reg_id);
     rmq_buf_t body;
@@ -390,10 +397,7 @@ int rmq_namesrv_api_unregister_all(rmq_namesrv_api_t *ns, void (*done)(rmq_broke
      * connection removes this address alone */
     for (size_t i = 0; i < ns->n && b->reg_id >= 0; i++) {
         rmq_cmd_t req;
-        rmq_cmd_init_request(&req, RMQ_REQ_UNREGISTER_BROKER);
-        rmq_cmd_set_ext(&req, "brokerName", b->conf.brokerName);
-        rmq_cmd_set_ext(&req, "brokerAddr", b->broker_addr);
-        rmq_cmd_set_ext(&req, "clusterName", b->conf.brokerClusterName);
+        broker_request(&req, RMQ_REQ_UNREGISTER_BROKER, b);
         rmq_cmd_set_ext_i64(&req, "brokerId", b->reg_id);
         ns->unreg_left++;
         if (rmq_client_request(b->client, ns->peers[i].addr, &req, 3000, unreg_resp, ns) != RMQ_OK)
