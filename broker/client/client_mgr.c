@@ -268,10 +268,7 @@ static void on_heartbeat(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
         chans_update(&g->chans, &g->n, &g->cap, conn, client_id, req);
     }
     json_decref(root);
-    rmq_cmd_t resp;
-    rmq_broker_resp(&resp, req, RMQ_OK, NULL);
-    rmq_conn_reply(conn, req, &resp);
-    rmq_cmd_deinit(&resp);
+    rmq_broker_reply_ok(conn, req);
 }
 
 /* ---- UNREGISTER_CLIENT ---- */
@@ -302,10 +299,7 @@ static void on_unregister(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
             drop_empty_consumer(m, g);
         }
     }
-    rmq_cmd_t resp;
-    rmq_broker_resp(&resp, req, RMQ_OK, NULL);
-    rmq_conn_reply(conn, req, &resp);
-    rmq_cmd_deinit(&resp);
+    rmq_broker_reply_ok(conn, req);
 }
 
 /* ---- GET_CONSUMER_LIST_BY_GROUP ---- */
