@@ -42,6 +42,7 @@
 #include "rmq_mailbox.h"
 #include "rmq_service.h"
 #include "rmq_time.h"
+#include "status_pairs.h"
 
 #define FAC "controller"
 #define TICK_MS 100
@@ -127,8 +128,7 @@ struct rmq_ctrl_s {
     bool policy_pushed;
 
     /* published for the I/O thread */
-    pthread_mutex_t st_mu;
-    rmq_buf_t status;
+    rmq_status_pairs_t status;
 
     /* start */
     pthread_mutex_t gate_mu;
@@ -241,8 +241,7 @@ rmq_ctrl_t *rmq_ctrl_new(rmq_broker_t *b, char *errstr, size_t n)
     c->slave_timeout_ms = bc->slaveTimeout;
     c->started_at = rmq_now_ms();
     c->started_boot = boot_ms();
-    pthread_mutex_init(&c->st_mu, NULL);
-    rmq_buf_init(&c->status);
+    rmq_status_pairs_init(&c->status);
     pthread_mutex_init(&c->gate_mu, NULL);
     rmq_cond_init(&c->gate_cv);
     return c;
@@ -1204,8 +1203,7 @@ void rmq_ctrl_destroy(rmq_ctrl_t *c)
     if (c->base)
         event_base_free(c->base);
     free(c->endpoints);
-    rmq_buf_free(&c->status);
-    pthread_mutex_destroy(&c->st_mu);
+    rmq_status_pairs_deinit(&c->status);
     pthread_mutex_destroy(&c->gate_mu);
     pthread_cond_destroy(&c->gate_cv);
     free(c);
@@ -1258,23 +1256,12 @@ static void publish_status(rmq_ctrl_t *c)
     rmq_buf_put(&o, "controllerEpochList", strlen("controllerEpochList") + 1);
     rmq_buf_put(&o, list, strlen(list) + 1);
     rmq_buf_free(&el);
-    pthread_mutex_lock(&c->st_mu);
-    rmq_buf_free(&c->status);
-    c->status = o;
-    pthread_mutex_unlock(&c->st_mu);
+    rmq_status_pairs_publish(&c->status, &o);
 }
 
 void rmq_ctrl_runtime_info(rmq_ctrl_t *c, void (*f)(void *o, const char *k, const char *v), void *o)
 {
     if (!c)
         return;
-    pthread_mutex_lock(&c->st_mu);
-    size_t pos = 0;
-    while (pos < c->status.len) {
-        const char *k = (const char *)c->status.data + pos;
-        const char *v = k + strlen(k) + 1;
-        f(o, k, v);
-        pos = (size_t)(v + strlen(v) + 1 - (const char *)c->status.data);
-    }
-    pthread_mutex_unlock(&c->st_mu);
+    rmq_status_pairs_each(&c->status, f, o);
 }

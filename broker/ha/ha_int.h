@@ -15,6 +15,7 @@
 #include "rmq_map.h"
 #include "rmq_mailbox.h"
 #include "rmq_service.h"
+#include "status_pairs.h"
 
 /* ---------------------------------------------------------- HA thread */
 
@@ -112,8 +113,7 @@ struct rmq_ha_s {
     _Atomic int ready_slaves;  /* slaves past their handshake */
     _Atomic bool progress_posted;
     _Atomic uint64_t slaves_gone_gen; /* bumped when the last slave left */
-    pthread_mutex_t status_mu;
-    rmq_buf_t status; /* runtime-info pairs, rebuilt by the HA thread */
+    rmq_status_pairs_t status;        /* runtime info, rebuilt by the HA thread */
 
     /* I/O thread */
     struct ha_waiter_s *w_head, *w_tail;

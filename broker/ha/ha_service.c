@@ -139,8 +139,7 @@ rmq_ha_t *rmq_ha_new(rmq_broker_t *b, char *errstr, size_t n)
     ha->segment_size = b->store_conf.mappedFileSizeCommitLog;
     snprintf(ha->ha_master_conf, sizeof(ha->ha_master_conf), "%s",
              slave && c->haMasterAddress ? c->haMasterAddress : "");
-    pthread_mutex_init(&ha->status_mu, NULL);
-    rmq_buf_init(&ha->status);
+    rmq_status_pairs_init(&ha->status);
     atomic_init(&ha->acked_max, 0);
     atomic_init(&ha->ready_slaves, 0);
     atomic_init(&ha->progress_posted, false);
@@ -326,26 +325,14 @@ void rmq_ha_publish_status(rmq_ha_t *ha)
         rmq_ha_master_status(ha, &o);
     else
         rmq_ha_slave_status(ha, &o);
-    pthread_mutex_lock(&ha->status_mu);
-    rmq_buf_free(&ha->status);
-    ha->status = o;
-    pthread_mutex_unlock(&ha->status_mu);
+    rmq_status_pairs_publish(&ha->status, &o);
 }
 
 void rmq_ha_runtime_info(rmq_ha_t *ha, void (*kv)(void *o, const char *k, const char *v), void *o)
 {
     if (!ha)
         return;
-    /* status: "key\0value\0" pairs */
-    pthread_mutex_lock(&ha->status_mu);
-    size_t pos = 0;
-    while (pos < ha->status.len) {
-        const char *k = (const char *)ha->status.data + pos;
-        const char *v = k + strlen(k) + 1;
-        kv(o, k, v);
-        pos = (size_t)(v + strlen(v) + 1 - (const char *)ha->status.data);
-    }
-    pthread_mutex_unlock(&ha->status_mu);
+    rmq_status_pairs_each(&ha->status, kv, o);
 }
 
 /* ------------------------------------------------------------ the thread */
@@ -532,8 +519,7 @@ void rmq_ha_destroy(rmq_ha_t *ha)
     rmq_ha_meta_deinit(ha);
     free(ha->epochs);
     free(ha->link.master_epochs);
-    rmq_buf_free(&ha->status);
-    pthread_mutex_destroy(&ha->status_mu);
+    rmq_status_pairs_deinit(&ha->status);
     rmq_tls_free(ha->tls);
     free(ha);
 }
