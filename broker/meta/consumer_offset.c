@@ -199,23 +199,21 @@ out:
     return r;
 }
 
+/* "topic@group": {"queueId": offset, ...} */
+static void import_offsets(void *m, const char *key, json_t *v)
+{
+    const char *qk;
+    json_t *qv;
+    json_object_foreach(v, qk, qv)
+    {
+        if (json_is_integer(qv))
+            commit_key(m, key, atoi(qk), (int64_t)json_integer_value(qv));
+    }
+}
+
 rmq_err_t rmq_offset_mgr_import_json(rmq_offset_mgr_t *m, const char *text, size_t len)
 {
-    json_t *root = rmq_meta_json_parse("consumerOffset.json", text, len);
-    if (!root)
-        return RMQ_ERR__CORRUPT;
-    const char *key, *qk;
-    json_t *v, *qv;
-    json_object_foreach(json_object_get(root, "offsetTable"), key, v)
-    {
-        json_object_foreach(v, qk, qv)
-        {
-            if (json_is_integer(qv))
-                commit_key(m, key, atoi(qk), (int64_t)json_integer_value(qv));
-        }
-    }
-    json_decref(root);
-    return RMQ_OK;
+    return rmq_meta_import_json("consumerOffset.json", text, len, "offsetTable", import_offsets, m, NULL);
 }
 
 static void offsets_persisted(void *m)

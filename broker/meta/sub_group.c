@@ -179,22 +179,18 @@ rmq_err_t rmq_sub_group_mgr_unpack(rmq_sub_group_mgr_t *m, const uint8_t *p, siz
     return rmq_meta_unpack_entries(p, len, &m->dv, unpack_group, m);
 }
 
+static void import_group(void *m, const char *key, json_t *v)
+{
+    rmq_sub_group_t g;
+    rmq_sub_group_defaults(&g, key);
+    from_json_obj(&g, v);
+    rmq_sub_group_put(m, &g);
+}
+
 rmq_err_t rmq_sub_group_mgr_import_json(rmq_sub_group_mgr_t *m, const char *text, size_t len)
 {
-    json_t *root = rmq_meta_json_parse("subscriptionGroup.json", text, len);
-    if (!root)
-        return RMQ_ERR__CORRUPT;
-    const char *key;
-    json_t *v;
-    json_object_foreach(json_object_get(root, "subscriptionGroupTable"), key, v)
-    {
-        rmq_sub_group_t g;
-        rmq_sub_group_defaults(&g, key);
-        from_json_obj(&g, v);
-        rmq_sub_group_put(m, &g);
-    }
-    json_decref(root);
-    return RMQ_OK;
+    return rmq_meta_import_json("subscriptionGroup.json", text, len, "subscriptionGroupTable", import_group,
+                                m, NULL);
 }
 
 RMQ_META_OPS(rmq_sub_group_meta_ops, "subscriptionGroup", rmq_sub_group_mgr_t, rmq_sub_group_mgr_pack,

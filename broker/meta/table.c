@@ -121,11 +121,27 @@ out:
     return r;
 }
 
-json_t *rmq_meta_json_parse(const char *what, const char *text, size_t len)
+rmq_err_t rmq_meta_import_json(const char *what, const char *text, size_t len, const char *table,
+                               void (*entry)(void *obj, const char *key, json_t *v), void *obj,
+                               rmq_data_version_t *dv)
 {
     char err[256];
     json_t *root = rmq_json_parse(text, len, err, sizeof(err));
-    if (!root)
+    if (!root) {
         rmq_log(RMQ_LOG_ERROR, "broker", "%s: %s", what, err);
-    return root;
+        return RMQ_ERR__CORRUPT;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(root, table), key, v)
+    {
+        entry(obj, key, v);
+    }
+    json_t *jdv = dv ? json_object_get(root, "dataVersion") : NULL;
+    if (jdv) {
+        rmq_json_int(jdv, "timestamp", &dv->timestamp);
+        rmq_json_int(jdv, "counter", &dv->counter);
+    }
+    json_decref(root);
+    return RMQ_OK;
 }

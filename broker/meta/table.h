@@ -55,8 +55,12 @@ void rmq_meta_pack_begin(msgpack_packer *pk, rmq_buf_t *out, const rmq_data_vers
 rmq_err_t rmq_meta_unpack_entries(const uint8_t *p, size_t len, rmq_data_version_t *dv,
                                   bool (*entry)(void *obj, const msgpack_object *e), void *obj);
 
-/* Parse RocketMQ's <what> (topics.json, ...) for an import; NULL (logged) when
- * it is not JSON. The caller json_decref()s the result. */
-json_t *rmq_meta_json_parse(const char *what, const char *text, size_t len);
+/* Import RocketMQ's <what> (topics.json, ...): entry(obj, key, value) for
+ * each member of the object root[table]; with dv, root's dataVersion (when
+ * present) is read into *dv. RMQ_ERR__CORRUPT (logged) when text is not
+ * JSON. */
+rmq_err_t rmq_meta_import_json(const char *what, const char *text, size_t len, const char *table,
+                               void (*entry)(void *obj, const char *key, json_t *v), void *obj,
+                               rmq_data_version_t *dv);
 
 #endif

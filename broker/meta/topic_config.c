@@ -154,35 +154,24 @@ rmq_err_t rmq_topic_mgr_unpack(rmq_topic_mgr_t *m, const uint8_t *p, size_t len)
     return rmq_meta_unpack_entries(p, len, &m->dv, unpack_topic, m);
 }
 
+static void import_topic(void *m, const char *key, json_t *v)
+{
+    int64_t rq = 0, wq = 0, perm = 6, sf = 0;
+    bool order = false;
+    rmq_json_int(v, "readQueueNums", &rq);
+    rmq_json_int(v, "writeQueueNums", &wq);
+    rmq_json_int(v, "perm", &perm);
+    rmq_json_int(v, "topicSysFlag", &sf);
+    rmq_json_bool(v, "order", &order);
+    int ft = rmq_topic_filter_parse(rmq_json_str(v, "topicFilterType"));
+    rmq_topic_config_t tc = {(char *)key,     (int32_t)rq, (int32_t)wq, (int32_t)perm,
+                             ft < 0 ? 0 : ft, (int32_t)sf, order};
+    rmq_topic_put(m, &tc);
+}
+
 rmq_err_t rmq_topic_mgr_import_json(rmq_topic_mgr_t *m, const char *text, size_t len)
 {
-    json_t *root = rmq_meta_json_parse("topics.json", text, len);
-    if (!root)
-        return RMQ_ERR__CORRUPT;
-    json_t *tbl = json_object_get(root, "topicConfigTable");
-    const char *key;
-    json_t *v;
-    json_object_foreach(tbl, key, v)
-    {
-        int64_t rq = 0, wq = 0, perm = 6, sf = 0;
-        bool order = false;
-        rmq_json_int(v, "readQueueNums", &rq);
-        rmq_json_int(v, "writeQueueNums", &wq);
-        rmq_json_int(v, "perm", &perm);
-        rmq_json_int(v, "topicSysFlag", &sf);
-        rmq_json_bool(v, "order", &order);
-        int ft = rmq_topic_filter_parse(rmq_json_str(v, "topicFilterType"));
-        rmq_topic_config_t tc = {(char *)key,     (int32_t)rq, (int32_t)wq, (int32_t)perm,
-                                 ft < 0 ? 0 : ft, (int32_t)sf, order};
-        rmq_topic_put(m, &tc);
-    }
-    json_t *dv = json_object_get(root, "dataVersion");
-    if (dv) {
-        rmq_json_int(dv, "timestamp", &m->dv.timestamp);
-        rmq_json_int(dv, "counter", &m->dv.counter);
-    }
-    json_decref(root);
-    return RMQ_OK;
+    return rmq_meta_import_json("topics.json", text, len, "topicConfigTable", import_topic, m, &m->dv);
 }
 
 RMQ_META_OPS(rmq_topic_meta_ops, "topics", rmq_topic_mgr_t, rmq_topic_mgr_pack, rmq_topic_mgr_unpack,

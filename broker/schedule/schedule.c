@@ -281,21 +281,18 @@ rmq_err_t rmq_schedule_unpack(rmq_schedule_t *s, const uint8_t *p, size_t len)
     return r;
 }
 
+/* "level": offset */
+static void import_level(void *obj, const char *k, json_t *v)
+{
+    rmq_schedule_t *s = obj;
+    int level = atoi(k);
+    if (level >= 1 && level <= RMQ_SCHEDULE_MAX_LEVELS && json_is_integer(v))
+        s->offsets[level] = s->durable[level] = (int64_t)json_integer_value(v);
+}
+
 rmq_err_t rmq_schedule_import_json(rmq_schedule_t *s, const char *text, size_t len)
 {
-    json_t *root = rmq_meta_json_parse("delayOffset.json", text, len);
-    if (!root)
-        return RMQ_ERR__CORRUPT;
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(root, "offsetTable"), k, v)
-    {
-        int level = atoi(k);
-        if (level >= 1 && level <= RMQ_SCHEDULE_MAX_LEVELS && json_is_integer(v))
-            s->offsets[level] = s->durable[level] = (int64_t)json_integer_value(v);
-    }
-    json_decref(root);
-    return RMQ_OK;
+    return rmq_meta_import_json("delayOffset.json", text, len, "offsetTable", import_level, s, NULL);
 }
 
 void rmq_schedule_offsets_json(const rmq_schedule_t *s, int max_level, rmq_buf_t *out)

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "meta/snapshot.h" /* rmq_meta_ops_t */
-#include "meta/table.h"    /* rmq_meta_json_parse */
+#include "meta/table.h"    /* rmq_meta_import_json */
 #include "rmq_buf.h"
 #include "rmq_err.h"
 #include "rmq_msg_codec.h"
