@@ -283,6 +283,20 @@ static void give_to_reaper(rmq_mfq_t *q, rmq_mapped_file_t *mf, bool unlink_now)
     }
 }
 
+/* Cut files[i..] off the list: *n of them, returned for the caller to give
+ * to the reaper once q->lock is released (NULL when there are none). Under
+ * q->lock. */
+static rmq_mapped_file_t **cut_locked(rmq_mfq_t *q, size_t i, size_t *n)
+{
+    *n = i < q->n ? q->n - i : 0;
+    if (!*n)
+        return NULL;
+    rmq_mapped_file_t **rm = rmq_malloc(*n * sizeof(*rm));
+    memcpy(rm, q->files + i, *n * sizeof(*rm));
+    q->n = i;
+    return rm;
+}
+
 void rmq_mfq_truncate(rmq_mfq_t *q, int64_t offset)
 {
     pthread_mutex_lock(&q->lock);
@@ -304,15 +318,10 @@ void rmq_mfq_truncate(rmq_mfq_t *q, int64_t offset)
             keep = i;
         }
     }
-    size_t n = q->n;
-    rmq_mapped_file_t **rm = NULL;
-    if (keep < n) {
-        rm = rmq_malloc((n - keep) * sizeof(*rm));
-        memcpy(rm, q->files + keep, (n - keep) * sizeof(*rm));
-        q->n = keep;
-    }
+    size_t n;
+    rmq_mapped_file_t **rm = cut_locked(q, keep, &n);
     pthread_mutex_unlock(&q->lock);
-    for (size_t i = 0; rm && i < n - keep; i++) {
+    for (size_t i = 0; i < n; i++) {
         rmq_log(RMQ_LOG_INFO, "store", "truncate: removing %s", rm[i]->path);
         give_to_reaper(q, rm[i], true);
     }
@@ -322,15 +331,10 @@ void rmq_mfq_truncate(rmq_mfq_t *q, int64_t offset)
 void rmq_mfq_remove_from(rmq_mfq_t *q, size_t i)
 {
     pthread_mutex_lock(&q->lock);
-    size_t n = q->n;
-    rmq_mapped_file_t **rm = NULL;
-    if (i < n) {
-        rm = rmq_malloc((n - i) * sizeof(*rm));
-        memcpy(rm, q->files + i, (n - i) * sizeof(*rm));
-        q->n = i;
-    }
+    size_t n;
+    rmq_mapped_file_t **rm = cut_locked(q, i, &n);
     pthread_mutex_unlock(&q->lock);
-    for (size_t k = 0; rm && k < n - i; k++)
+    for (size_t k = 0; k < n; k++)
         give_to_reaper(q, rm[k], true);
     free(rm);
 }
