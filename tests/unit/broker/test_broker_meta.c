@@ -189,8 +189,19 @@ Test(broker_meta, groups_and_offsets)
     cr_assert_eq(rmq_sub_group_get(&g2, "G1")->retry_max_times, 3);
     cr_assert_not(rmq_sub_group_get(&g2, "G1")->consume_broadcast_enable);
     rmq_buf_free(&b);
+    /* RocketMQ subscriptionGroup.json import */
+    rmq_buf_init(&b);
+    rmq_sub_group_json_wrapper(&b, &g);
+    rmq_sub_group_mgr_t g3;
+    rmq_sub_group_mgr_init(&g3);
+    cr_assert_eq(rmq_sub_group_mgr_import_json(&g3, (const char *)b.data, b.len), RMQ_OK);
+    cr_assert_not_null(rmq_sub_group_get(&g3, "G1"));
+    cr_assert_eq(rmq_sub_group_get(&g3, "G1")->retry_max_times, 3);
+    cr_assert_eq(rmq_sub_group_mgr_import_json(&g3, "{oops", 5), RMQ_ERR__CORRUPT);
+    rmq_buf_free(&b);
     rmq_sub_group_mgr_deinit(&g);
     rmq_sub_group_mgr_deinit(&g2);
+    rmq_sub_group_mgr_deinit(&g3);
 
     rmq_offset_mgr_t o, o2;
     rmq_offset_mgr_init(&o);
