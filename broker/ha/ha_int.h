@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -146,6 +147,8 @@ void rmq_ha_hello_init(rmq_ha_t *ha, Comet__Ha__Hello *h, Comet__Ha__Role role, 
 /* Send a Refusal, log one line naming the reason, flush and close. */
 void rmq_ha_refuse_bev(rmq_ha_t *ha, struct bufferevent *bev, const char *peer, int reason, const char *fmt,
                        ...) __attribute__((format(printf, 5, 6)));
+void rmq_ha_refuse_bev_v(rmq_ha_t *ha, struct bufferevent *bev, const char *peer, int reason, const char *fmt,
+                         va_list ap) __attribute__((format(printf, 5, 0)));
 /* Read whole frames from bev's input and hand each to fn (which owns the
  * frame and returns false once it closed the connection). Returns 1 when
  * everything complete was read, 0 when fn closed, -1 on a frame that is too

@@ -194,11 +194,17 @@ static void close_event_cb(struct bufferevent *bev, short what, void *arg)
 void rmq_ha_refuse_bev(rmq_ha_t *ha, struct bufferevent *bev, const char *peer, int reason, const char *fmt,
                        ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    rmq_ha_refuse_bev_v(ha, bev, peer, reason, fmt, ap);
     va_end(ap);
+}
+
+void rmq_ha_refuse_bev_v(rmq_ha_t *ha, struct bufferevent *bev, const char *peer, int reason, const char *fmt,
+                         va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     rmq_log(RMQ_LOG_WARN, "ha", "closing the HA connection with %s: %s", peer, msg);
     Comet__Ha__Refusal r = COMET__HA__REFUSAL__INIT;
     r.reason = (Comet__Ha__Refusal__Reason)reason;

@@ -95,13 +95,11 @@ static void link_close(rmq_ha_t *ha, int retry_min_ms, const char *fmt, ...)
 static void link_refuse(rmq_ha_t *ha, int reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void link_refuse(rmq_ha_t *ha, int reason, const char *fmt, ...)
 {
-    char msg[512];
+    struct bufferevent *bev = link_detach(&ha->link);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    rmq_ha_refuse_bev_v(ha, bev, ha->link.addr, reason, fmt, ap);
     va_end(ap);
-    struct bufferevent *bev = link_detach(&ha->link);
-    rmq_ha_refuse_bev(ha, bev, ha->link.addr, reason, "%s", msg);
     rmq_ha_publish_status(ha);
     schedule_retry(ha, 1000);
 }
