@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "rmq_conf.h"
-#include "rmq_metrics.h" /* metricsExporterType */
+#include "rmq_metrics.h" /* rmq_metrics_conf_t */
 #include "rmq_netguard.h"
 #include "rmq_store.h"
 #include "rmq_tls.h"
@@ -69,14 +69,7 @@ typedef struct rmq_broker_conf_s {
     int32_t defaultQueryMaxNum;
     int logLevel; /* RMQ_LOG_* */
     char *logFile;
-    /* metrics (RocketMQ 5 names; Comet extras marked) */
-    rmq_metrics_exporter_t metricsExporterType;
-    char *metricsPromExporterHost;
-    int32_t metricsPromExporterPort;
-    char *metricsLabel;
-    bool metricsInDelta;
-    int32_t metricsPromExporterMaxConnections; /* Comet */
-    int32_t metricsRefreshIntervalMs;          /* Comet */
+    rmq_metrics_conf_t metrics; /* metrics* (RocketMQ 5 names; Comet extras marked) */
     bool aclEnable;
     char *aclPlainFile;           /* rocketmq.acl.plain.file */
     int32_t aclFileWatchInterval; /* ms */

@@ -22,6 +22,20 @@
 typedef enum { RMQ_METRICS_DISABLE = 0, RMQ_METRICS_PROM = 1 } rmq_metrics_exporter_t;
 extern const char *const rmq_metrics_exporter_names[];
 
+/* The metrics-exporter settings both servers carry (RocketMQ 5's names;
+ * Comet extras marked). Each server's settings table holds the rows, with
+ * its own defaults and help texts (offsets into this struct); the endpoint
+ * is started from it by rmq_metrics_http_start_conf. */
+typedef struct rmq_metrics_conf_s {
+    rmq_metrics_exporter_t exporter; /* metricsExporterType */
+    char *host;                      /* metricsPromExporterHost (empty: the server's address) */
+    int32_t port;                    /* metricsPromExporterPort */
+    char *label;                     /* metricsLabel, `name:value,...` */
+    bool in_delta;                   /* metricsInDelta (must stay false) */
+    int32_t max_connections;         /* metricsPromExporterMaxConnections (Comet) */
+    int32_t refresh_interval_ms;     /* metricsRefreshIntervalMs (Comet) */
+} rmq_metrics_conf_t;
+
 /* ---- writer ---- */
 
 typedef struct rmq_prom_s {

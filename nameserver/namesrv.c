@@ -71,25 +71,25 @@ const rmq_conf_def_t ns_conf_defs[] = {
      rmq_log_level_names},
     {"logFile", RMQ_CONF_STR, F(logFile), "", 0, -1, 0,
      "log file (reopened on SIGHUP); empty = stderr (Comet)", NULL},
-    {"metricsExporterType", RMQ_CONF_ENUM, F(metricsExporterType), "DISABLE", 0, -1, IMP,
+    {"metricsExporterType", RMQ_CONF_ENUM, F(metrics.exporter), "DISABLE", 0, -1, IMP,
      "PROM serves Prometheus metrics on metricsPromExporterHost:metricsPromExporterPort; DISABLE (default) "
      "opens "
      "no port (Comet)",
      rmq_metrics_exporter_names},
-    {"metricsPromExporterHost", RMQ_CONF_STR, F(metricsPromExporterHost), "", 0, -1, 0,
+    {"metricsPromExporterHost", RMQ_CONF_STR, F(metrics.host), "", 0, -1, 0,
      "bind address of the metrics endpoint (empty = listenAddress)", NULL},
-    {"metricsPromExporterPort", RMQ_CONF_INT, F(metricsPromExporterPort), "5558", 0, 65535, 0,
+    {"metricsPromExporterPort", RMQ_CONF_INT, F(metrics.port), "5558", 0, 65535, 0,
      "port of the metrics endpoint (GET /metrics); 0 = any free port (logged). 5558, not the broker's 5557, "
      "so "
      "both run on one host with the defaults",
      NULL},
-    {"metricsLabel", RMQ_CONF_STR, F(metricsLabel), "", 0, -1, 0,
+    {"metricsLabel", RMQ_CONF_STR, F(metrics.label), "", 0, -1, 0,
      "extra labels on every sample, `name:value,name:value`", NULL},
-    {"metricsInDelta", RMQ_CONF_BOOL, F(metricsInDelta), "false", 0, -1, 0,
+    {"metricsInDelta", RMQ_CONF_BOOL, F(metrics.in_delta), "false", 0, -1, 0,
      "must stay false: Prometheus counters are cumulative", NULL},
-    {"metricsPromExporterMaxConnections", RMQ_CONF_INT, F(metricsPromExporterMaxConnections), "16", 1, 1024,
-     0, "open connections the metrics endpoint accepts; more are answered 503 and closed (Comet)", NULL},
-    {"metricsRefreshIntervalMs", RMQ_CONF_INT, F(metricsRefreshIntervalMs), "1000", 100, 60000, 0,
+    {"metricsPromExporterMaxConnections", RMQ_CONF_INT, F(metrics.max_connections), "16", 1, 1024, 0,
+     "open connections the metrics endpoint accepts; more are answered 503 and closed (Comet)", NULL},
+    {"metricsRefreshIntervalMs", RMQ_CONF_INT, F(metrics.refresh_interval_ms), "1000", 100, 60000, 0,
      "scrapes within this many ms of the last snapshot share it (Comet)", NULL},
     RMQ_CONF_END,
 };

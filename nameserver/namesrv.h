@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "rmq_conf.h"
-#include "rmq_metrics.h" /* metricsExporterType */
+#include "rmq_metrics.h" /* rmq_metrics_conf_t */
 #include "rmq_netguard.h"
 #include "rmq_tls.h"
 
@@ -37,16 +37,9 @@ typedef struct ns_config_s {
     int32_t frameMaxLength;
     int logLevel; /* RMQ_LOG_* */
     char *logFile;
-    /* metrics (RocketMQ 5's keys; Comet extras) */
-    rmq_metrics_exporter_t metricsExporterType;
-    char *metricsPromExporterHost;
-    int32_t metricsPromExporterPort;
-    char *metricsLabel;
-    bool metricsInDelta;
-    int32_t metricsPromExporterMaxConnections;
-    int32_t metricsRefreshIntervalMs;
-    rmq_tls_conf_t tls;        /* tls.server.* (rmq_tls_server_conf_defs, rmq_tls_common_conf_defs) */
-    rmq_netguard_conf_t guard; /* server* connection limits (rmq_netguard_conf_defs) */
+    rmq_metrics_conf_t metrics; /* metrics* (RocketMQ 5's keys; Comet extras) */
+    rmq_tls_conf_t tls;         /* tls.server.* (rmq_tls_server_conf_defs, rmq_tls_common_conf_defs) */
+    rmq_netguard_conf_t guard;  /* server* connection limits (rmq_netguard_conf_defs) */
 } ns_config_t;
 
 extern const rmq_conf_def_t ns_conf_defs[];

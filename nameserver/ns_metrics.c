@@ -79,52 +79,25 @@ rmq_err_t ns_metrics_start(const ns_config_t *cfg, struct event_base *base, rmq_
                            size_t errstr_size)
 {
     *out = NULL;
-    if (cfg->metricsExporterType != RMQ_METRICS_PROM)
+    if (cfg->metrics.exporter != RMQ_METRICS_PROM)
         return RMQ_OK;
-    if (cfg->metricsInDelta) {
-        snprintf(errstr, errstr_size,
-                 "metricsInDelta=true is not supported: the Prometheus exposition is cumulative");
-        return RMQ_ERR__INVALID_ARG;
-    }
-    rmq_buf_t common;
-    rmq_buf_init(&common);
-    rmq_buf_printf(&common, "node_type=\"nameserver\",node_id=\"");
+    rmq_buf_t own;
+    rmq_buf_init(&own);
+    rmq_buf_printf(&own, "node_type=\"nameserver\",node_id=\"");
     char id[300];
     snprintf(id, sizeof(id), "%s:%d", cfg->listenAddress, rmq_server_port(ep));
-    rmq_prom_escape(&common, id);
-    rmq_buf_putc(&common, '"');
-    char err[256];
-    rmq_buf_t extra;
-    rmq_buf_init(&extra);
-    if (!rmq_prom_parse_label_list(cfg->metricsLabel, &extra, err, sizeof(err))) {
-        snprintf(errstr, errstr_size, "metricsLabel: %s", err);
-        rmq_buf_free(&extra);
-        rmq_buf_free(&common);
-        return RMQ_ERR__INVALID_ARG;
-    }
-    if (extra.len) {
-        rmq_buf_putc(&common, ',');
-        rmq_buf_put(&common, extra.data, extra.len);
-    }
-    rmq_buf_free(&extra);
-    rmq_buf_cstr(&common);
+    rmq_prom_escape(&own, id);
+    rmq_buf_putc(&own, '"');
+    rmq_buf_cstr(&own);
     ns_metrics_t *m = rmq_calloc(1, sizeof(*m));
     m->routes = routes;
     m->ep = ep;
-    rmq_metrics_http_opts_t o = {0};
-    o.host = cfg->metricsPromExporterHost && *cfg->metricsPromExporterHost ? cfg->metricsPromExporterHost
-                                                                           : cfg->listenAddress;
-    o.port = cfg->metricsPromExporterPort;
-    o.max_connections = cfg->metricsPromExporterMaxConnections;
-    o.refresh_interval_ms = cfg->metricsRefreshIntervalMs;
-    o.timeout_ms = 3000;
-    o.common_labels = (const char *)common.data;
-    o.name = "MetricsHttp";
-    m->http = rmq_metrics_http_start(base, &o, collect, m, errstr, errstr_size);
-    rmq_buf_free(&common);
-    if (!m->http) {
+    rmq_err_t r = rmq_metrics_http_start_conf(base, &cfg->metrics, cfg->listenAddress, (const char *)own.data,
+                                              collect, m, &m->http, errstr, errstr_size);
+    rmq_buf_free(&own);
+    if (r != RMQ_OK) {
         free(m);
-        return RMQ_ERR__IO;
+        return r;
     }
     rmq_endpoint_set_observer(ep, rmq_rpc_metrics_observer, &m->rpc);
     *out = m;

@@ -14,7 +14,7 @@ struct event_base;
 typedef struct ns_config_s ns_config_t;
 typedef struct ns_metrics_s ns_metrics_t;
 
-/* Start when cfg->metricsExporterType is PROM (*out NULL otherwise); the
+/* Start when cfg->metrics.exporter is PROM (*out NULL otherwise); the
  * observer is installed on ep. */
 rmq_err_t ns_metrics_start(const ns_config_t *cfg, struct event_base *base, rmq_endpoint_t *ep,
                            const ns_route_info_t *routes, ns_metrics_t **out, char *errstr,

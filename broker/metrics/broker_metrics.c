@@ -809,56 +809,30 @@ rmq_err_t rmq_broker_metrics_start(rmq_broker_t *b, rmq_broker_metrics_t **out, 
                                    size_t errstr_size)
 {
     *out = NULL;
-    if (b->conf.metricsExporterType != RMQ_METRICS_PROM)
+    if (b->conf.metrics.exporter != RMQ_METRICS_PROM)
         return RMQ_OK;
-    if (b->conf.metricsInDelta) {
-        snprintf(errstr, errstr_size,
-                 "metricsInDelta=true is not supported: the Prometheus exposition is cumulative");
-        return RMQ_ERR__INVALID_ARG;
-    }
-    rmq_buf_t labels;
-    rmq_buf_init(&labels);
-    char err[256];
-    if (!rmq_prom_parse_label_list(b->conf.metricsLabel, &labels, err, sizeof(err))) {
-        snprintf(errstr, errstr_size, "metricsLabel: %s", err);
-        rmq_buf_free(&labels);
-        return RMQ_ERR__INVALID_ARG;
-    }
     /* RocketMQ 5's labels on every sample: cluster, node_type, node_id */
-    rmq_buf_t common;
-    rmq_buf_init(&common);
-    rmq_buf_puts(&common, "cluster=\"");
-    rmq_prom_escape(&common, b->conf.brokerClusterName);
-    rmq_buf_puts(&common, "\",node_type=\"broker\",node_id=\"");
-    rmq_prom_escape(&common, b->conf.brokerName);
-    rmq_buf_putc(&common, '"');
-    if (labels.len) {
-        rmq_buf_putc(&common, ',');
-        rmq_buf_put(&common, labels.data, labels.len);
-    }
-    rmq_buf_free(&labels);
-    rmq_buf_cstr(&common);
+    rmq_buf_t own;
+    rmq_buf_init(&own);
+    rmq_buf_puts(&own, "cluster=\"");
+    rmq_prom_escape(&own, b->conf.brokerClusterName);
+    rmq_buf_puts(&own, "\",node_type=\"broker\",node_id=\"");
+    rmq_prom_escape(&own, b->conf.brokerName);
+    rmq_buf_putc(&own, '"');
+    rmq_buf_cstr(&own);
 
     rmq_broker_metrics_t *m = rmq_calloc(1, sizeof(*m));
     m->b = b;
     rmq_map_init(&m->in, in_free);
     rmq_map_init(&m->out, out_free);
     rmq_map_init(&m->dlq, dlq_free);
-    rmq_metrics_http_opts_t o = {0};
-    o.host = b->conf.metricsPromExporterHost && *b->conf.metricsPromExporterHost
-                 ? b->conf.metricsPromExporterHost
-                 : b->conf.brokerIP1;
-    o.port = b->conf.metricsPromExporterPort;
-    o.max_connections = b->conf.metricsPromExporterMaxConnections;
-    o.refresh_interval_ms = b->conf.metricsRefreshIntervalMs;
-    o.timeout_ms = 3000;
-    o.common_labels = (const char *)common.data;
-    o.name = "MetricsHttp";
-    m->http = rmq_metrics_http_start(b->base, &o, rmq_broker_metrics_collect, m, errstr, errstr_size);
-    rmq_buf_free(&common);
-    if (!m->http) {
+    rmq_err_t r =
+        rmq_metrics_http_start_conf(b->base, &b->conf.metrics, b->conf.brokerIP1, (const char *)own.data,
+                                    rmq_broker_metrics_collect, m, &m->http, errstr, errstr_size);
+    rmq_buf_free(&own);
+    if (r != RMQ_OK) {
         rmq_broker_metrics_stop(m);
-        return RMQ_ERR__IO;
+        return r;
     }
     if (b->server)
         rmq_endpoint_set_observer(b->server, rmq_rpc_metrics_observer, &m->rpc);

@@ -24,7 +24,7 @@ typedef struct rmq_broker_s rmq_broker_t;
 typedef struct rmq_broker_metrics_s rmq_broker_metrics_t;
 struct rmq_store_msg_s;
 
-/* Start the exporter when b->conf.metricsExporterType is PROM (after the
+/* Start the exporter when b->conf.metrics.exporter is PROM (after the
  * remoting endpoints exist); *out stays NULL when metrics are off. */
 rmq_err_t rmq_broker_metrics_start(rmq_broker_t *b, rmq_broker_metrics_t **out, char *errstr,
                                    size_t errstr_size);

@@ -234,6 +234,40 @@ rmq_metrics_http_t *rmq_metrics_http_start(struct event_base *owner, const rmq_m
     return m;
 }
 
+rmq_err_t rmq_metrics_http_start_conf(struct event_base *owner, const rmq_metrics_conf_t *c,
+                                      const char *default_host, const char *own_labels,
+                                      rmq_metrics_collect_fn *collect, void *arg, rmq_metrics_http_t **out,
+                                      char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    if (c->in_delta) {
+        snprintf(errstr, errstr_size,
+                 "metricsInDelta=true is not supported: the Prometheus exposition is cumulative");
+        return RMQ_ERR__INVALID_ARG;
+    }
+    rmq_buf_t common;
+    rmq_buf_init(&common);
+    rmq_buf_puts(&common, own_labels);
+    char err[256];
+    if (!rmq_prom_parse_label_list(c->label, &common, err, sizeof(err))) {
+        snprintf(errstr, errstr_size, "metricsLabel: %s", err);
+        rmq_buf_free(&common);
+        return RMQ_ERR__INVALID_ARG;
+    }
+    rmq_buf_cstr(&common);
+    rmq_metrics_http_opts_t o = {0};
+    o.host = c->host && *c->host ? c->host : default_host;
+    o.port = c->port;
+    o.max_connections = c->max_connections;
+    o.refresh_interval_ms = c->refresh_interval_ms;
+    o.timeout_ms = 3000;
+    o.common_labels = (const char *)common.data;
+    o.name = "MetricsHttp";
+    *out = rmq_metrics_http_start(owner, &o, collect, arg, errstr, errstr_size);
+    rmq_buf_free(&common);
+    return *out ? RMQ_OK : RMQ_ERR__IO;
+}
+
 int rmq_metrics_http_port(const rmq_metrics_http_t *m)
 {
     return rmq_http_port(m->http);

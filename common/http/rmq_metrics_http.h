@@ -45,6 +45,15 @@ typedef struct rmq_metrics_http_opts_s {
 rmq_metrics_http_t *rmq_metrics_http_start(struct event_base *owner, const rmq_metrics_http_opts_t *o,
                                            rmq_metrics_collect_fn *collect, void *arg, char *errstr,
                                            size_t errstr_size);
+/* rmq_metrics_http_start from a server's settings c (c->exporter must be
+ * PROM): refuses metricsInDelta=true, renders c->label's pairs after
+ * own_labels (the server's identity labels, `k="v",...`), binds c->host or,
+ * when empty, default_host. RMQ_ERR__INVALID_ARG (a setting) or RMQ_ERR__IO
+ * (bind) with errstr; *out set on success. @thread the owner's. */
+rmq_err_t rmq_metrics_http_start_conf(struct event_base *owner, const rmq_metrics_conf_t *c,
+                                      const char *default_host, const char *own_labels,
+                                      rmq_metrics_collect_fn *collect, void *arg, rmq_metrics_http_t **out,
+                                      char *errstr, size_t errstr_size);
 int rmq_metrics_http_port(const rmq_metrics_http_t *m);
 /* Stop the HTTP thread and free. @thread the owner's, while its loop still
  * exists. NULL is a no-op. */
