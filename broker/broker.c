@@ -43,6 +43,7 @@
 #include "rmq_file.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
+#include "rmq_timer.h"
 #include "topic_sync.h"
 
 /* ---------- timers, signals, connections ---------- */
@@ -103,14 +104,6 @@ static void conn_closed_cb(rmq_conn_t *conn, void *ctx)
     rmq_broker_t *b = ctx;
     if (b->clients && !b->shutting_down)
         rmq_client_mgr_conn_closed(b->clients, conn);
-}
-
-static struct event *timer(rmq_broker_t *b, int ms, event_callback_fn cb)
-{
-    struct event *ev = event_new(b->base, -1, EV_PERSIST, cb, b);
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    event_add(ev, &tv);
-    return ev;
 }
 
 static void register_handlers(rmq_broker_t *b, rmq_endpoint_t *ep, bool vip)
@@ -281,8 +274,9 @@ rmq_err_t rmq_broker_start(rmq_broker_t *b, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "store start failed");
         return RMQ_ERR__IO;
     }
-    b->ev_persist_offsets = timer(b, b->conf.flushConsumerOffsetInterval, persist_offsets_cb);
-    b->ev_persist_meta = timer(b, b->conf.flushMetadataInterval, persist_meta_cb);
+    b->ev_persist_offsets =
+        rmq_timer_new(b->base, b->conf.flushConsumerOffsetInterval, true, persist_offsets_cb, b);
+    b->ev_persist_meta = rmq_timer_new(b->base, b->conf.flushMetadataInterval, true, persist_meta_cb, b);
     b->ev_sigterm = evsignal_new(b->base, SIGTERM, signal_cb, b);
     b->ev_sigint = evsignal_new(b->base, SIGINT, signal_cb, b);
     event_add(b->ev_sigterm, NULL);

@@ -16,6 +16,7 @@
 #include "out/namesrv_api.h"
 #include "rmq_alloc.h"
 #include "rmq_log.h"
+#include "rmq_timer.h"
 
 /* wait for a snapshot still being written before the next one */
 #define SNAPSHOT_RETRY_MS 100
@@ -52,8 +53,7 @@ static void arm(rmq_topic_sync_t *ts, int ms)
 {
     if (!ts->ev_snapshot)
         return;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(ts->ev_snapshot, &tv);
+    rmq_timer_add(ts->ev_snapshot, ms);
 }
 
 /* Take the table's snapshot for the changes journalled since the last one:

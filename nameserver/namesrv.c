@@ -29,6 +29,7 @@
 #include "rmq_log.h"
 #include "rmq_msg_codec.h"
 #include "rmq_time.h"
+#include "rmq_timer.h"
 #include "route_info.h"
 
 #define F(x) offsetof(ns_config_t, x)
@@ -600,10 +601,7 @@ ns_server_t *ns_server_new(ns_config_t *cfg, char *errstr, size_t errstr_size)
         rmq_endpoint_set_handler(s->ep, handlers[i].code, handlers[i].h, s);
     rmq_endpoint_set_close_cb(s->ep, on_conn_closed, s);
 
-    s->scan_timer = event_new(s->base, -1, EV_PERSIST, on_scan, s);
-    struct timeval tv = {cfg->scanNotActiveBrokerInterval / 1000,
-                         (cfg->scanNotActiveBrokerInterval % 1000) * 1000};
-    event_add(s->scan_timer, &tv);
+    s->scan_timer = rmq_timer_new(s->base, cfg->scanNotActiveBrokerInterval, true, on_scan, s);
     s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
     s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
     s->sig_hup = evsignal_new(s->base, SIGHUP, on_signal, s);

@@ -17,6 +17,7 @@
 #include "rmq_json.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
+#include "rmq_timer.h"
 
 static void chan_free(rmq_client_chan_t *c)
 {
@@ -452,10 +453,7 @@ rmq_client_mgr_t *rmq_client_mgr_new(rmq_broker_t *b)
     m->b = b;
     rmq_map_init(&m->consumers, cg_free);
     rmq_map_init(&m->producers, pg_free);
-    m->ev_housekeeping = event_new(b->base, -1, EV_PERSIST, housekeeping_cb, m);
-    int ms = b->conf.clientHousekeepingInterval;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    event_add(m->ev_housekeeping, &tv);
+    m->ev_housekeeping = rmq_timer_new(b->base, b->conf.clientHousekeepingInterval, true, housekeeping_cb, m);
     return m;
 }
 

@@ -28,6 +28,7 @@
 #include "rmq_alloc.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
+#include "rmq_timer.h"
 #include "rmq_tls.h"
 
 #define BACKOFF_MIN_MS 200
@@ -54,8 +55,7 @@ static void schedule_retry(rmq_ha_t *ha, int min_ms)
         l->backoff_ms = BACKOFF_MAX_MS;
     if (!l->ev_retry)
         l->ev_retry = evtimer_new(ha->base, retry_cb, ha);
-    struct timeval tv = {l->backoff_ms / 1000, (l->backoff_ms % 1000) * 1000};
-    evtimer_add(l->ev_retry, &tv);
+    rmq_timer_add(l->ev_retry, l->backoff_ms);
 }
 
 /* The link goes idle: its connection is returned to the caller, and the

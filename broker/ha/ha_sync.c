@@ -17,6 +17,7 @@
 #include "rmq_alloc.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
+#include "rmq_timer.h"
 
 typedef struct ha_waiter_s {
     struct ha_waiter_s *next;
@@ -49,11 +50,7 @@ static void arm(rmq_ha_t *ha)
         return;
     if (!ha->ev_wait_timer)
         ha->ev_wait_timer = evtimer_new(ha->b->base, timer_cb, ha);
-    int64_t ms = ha->w_head->deadline - rmq_mono_ms();
-    if (ms < 0)
-        ms = 0;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(ha->ev_wait_timer, &tv);
+    rmq_timer_add(ha->ev_wait_timer, ha->w_head->deadline - rmq_mono_ms()); /* past: at once */
 }
 
 void rmq_ha_sync_init(rmq_ha_t *ha)

@@ -18,6 +18,7 @@
 #include "rmq_map.h"
 #include "rmq_store.h"
 #include "rmq_time.h"
+#include "rmq_timer.h"
 
 typedef struct held_s {
     rmq_conn_t *conn;
@@ -224,10 +225,7 @@ rmq_pull_hold_t *rmq_pull_hold_new(const rmq_pull_hold_ctx_t *ctx)
     h->ctx = *ctx;
     rmq_map_init(&h->lists, list_free);
     atomic_init(&h->count, 0);
-    h->ev_check = event_new(ctx->base, -1, EV_PERSIST, check_cb, h);
-    int ms = ctx->check_interval_ms;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    event_add(h->ev_check, &tv);
+    h->ev_check = rmq_timer_new(ctx->base, ctx->check_interval_ms, true, check_cb, h);
     return h;
 }
 

@@ -23,6 +23,7 @@
 #include "rmq_json.h"
 #include "rmq_log.h"
 #include "rmq_msg_codec.h"
+#include "rmq_timer.h"
 
 /* Topic changes within this window go out in one registration. */
 #define COALESCE_MS 10
@@ -74,8 +75,7 @@ static void schedule_retry(ns_peer_t *p)
     p->retry_ms = p->retry_ms ? p->retry_ms * 2 : 1000;
     if (p->retry_ms > period)
         p->retry_ms = period;
-    struct timeval tv = {p->retry_ms / 1000, (p->retry_ms % 1000) * 1000};
-    evtimer_add(p->ev_retry, &tv);
+    rmq_timer_add(p->ev_retry, p->retry_ms);
 }
 
 /* The answer to a registration; arg: the peer, with the low bit set for an
@@ -307,8 +307,7 @@ static void arm_coalesce(rmq_namesrv_api_t *ns)
     if (ns->coalesce_armed || ns->b->shutting_down)
         return;
     ns->coalesce_armed = true;
-    struct timeval tv = {0, COALESCE_MS * 1000};
-    evtimer_add(ns->ev_coalesce, &tv);
+    rmq_timer_add(ns->ev_coalesce, COALESCE_MS);
 }
 
 void rmq_namesrv_api_topics_changed(rmq_namesrv_api_t *ns, const rmq_map_t *names)
@@ -345,10 +344,7 @@ rmq_namesrv_api_t *rmq_namesrv_api_new(rmq_broker_t *b)
     for (size_t i = 0; i < ns->n; i++)
         ns->peers[i].ev_retry = evtimer_new(b->base, retry_cb, &ns->peers[i]);
     ns->ev_coalesce = evtimer_new(b->base, coalesce_cb, ns);
-    ns->ev_period = event_new(b->base, -1, EV_PERSIST, period_cb, ns);
-    int ms = b->conf.registerNameServerPeriod;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    event_add(ns->ev_period, &tv);
+    ns->ev_period = rmq_timer_new(b->base, b->conf.registerNameServerPeriod, true, period_cb, ns);
     return ns;
 }
 

@@ -36,6 +36,7 @@
 #include "rmq_codes.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
+#include "rmq_timer.h"
 #include "transaction/txn_int.h"
 
 #define FAC "transaction"
@@ -54,8 +55,7 @@ static void arm(rmq_txn_t *t, int64_t ms)
 {
     if (!t->ev_check)
         return;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-    evtimer_add(t->ev_check, &tv);
+    rmq_timer_add(t->ev_check, ms);
 }
 
 /* Commit the progress once the flush covers what it depends on. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "rmq_alloc.h"
+#include "rmq_timer.h"
 
 /* a delayed closure waiting for its timer (loop thread only) */
 typedef struct timed_s {
@@ -71,8 +72,7 @@ static void run_batch(rmq_mailbox_t *mb, rmq_job_t *j)
             if (mb->timers)
                 mb->timers->prev = t;
             mb->timers = t;
-            struct timeval tv = {j->delay_ms / 1000, (j->delay_ms % 1000) * 1000};
-            evtimer_add(t->ev, &tv);
+            rmq_timer_add(t->ev, j->delay_ms);
         } else {
             j->fn(j->arg);
         }
