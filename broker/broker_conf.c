@@ -232,35 +232,23 @@ rmq_err_t rmq_broker_conf_set(rmq_broker_conf_t *bc, rmq_store_config_t *sc, con
     return rmq_conf_set(rmq_store_conf_defs, sc, key, val, errstr, errstr_size);
 }
 
-struct load_ctx {
+/* the loader's setter: one broker.conf fills both structs */
+struct both_confs {
     rmq_broker_conf_t *bc;
     rmq_store_config_t *sc;
-    const char *path;
-    char *errstr;
-    size_t errstr_size;
 };
 
-static int load_cb(void *opaque, const char *key, const char *value, int line)
+static rmq_err_t load_set(void *obj, const char *key, const char *val, char *errstr, size_t errstr_size)
 {
-    struct load_ctx *c = opaque;
-    char err[256];
-    rmq_err_t r = rmq_broker_conf_set(c->bc, c->sc, key, value, err, sizeof(err));
-    return rmq_conf_load_line(r, err, "broker", c->path, line, key, c->errstr, c->errstr_size);
+    struct both_confs *c = obj;
+    return rmq_broker_conf_set(c->bc, c->sc, key, val, errstr, errstr_size);
 }
 
 rmq_err_t rmq_broker_conf_load(rmq_broker_conf_t *bc, rmq_store_config_t *sc, const char *path, char *errstr,
                                size_t errstr_size)
 {
-    char *text = NULL;
-    size_t len = 0;
-    if (rmq_file_read_all(path, &text, &len) != RMQ_OK) {
-        snprintf(errstr, errstr_size, "cannot read config file %s", path);
-        return RMQ_ERR__IO;
-    }
-    struct load_ctx c = {bc, sc, path, errstr, errstr_size};
-    rmq_err_t r = rmq_props_parse_env(text, len, path, load_cb, &c, errstr, errstr_size);
-    free(text);
-    return r == RMQ_OK ? RMQ_OK : RMQ_ERR__INVALID_ARG;
+    struct both_confs c = {bc, sc};
+    return rmq_conf_load_with(path, load_set, &c, "broker", errstr, errstr_size);
 }
 
 static char *first_ipv4(void)

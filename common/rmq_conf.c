@@ -193,8 +193,12 @@ void rmq_conf_parts_print_markdown(const rmq_conf_part_t *parts, size_t n, FILE 
         rmq_conf_print_markdown(parts[i].tbl, parts[i].title, out);
 }
 
-int rmq_conf_load_line(rmq_err_t r, const char *err, const char *what, const char *path, int line,
-                       const char *key, char *errstr, size_t errstr_size)
+/* What the loader makes of the setter's answer r (err: its reason) for line
+ * `line` of path: an unknown key is logged as a warning (facility `what`)
+ * and ignored (0); another error goes into errstr as "path:line: err" and
+ * stops the load (1). The return value of an rmq_props_cb_t. */
+static int load_line(rmq_err_t r, const char *err, const char *what, const char *path, int line,
+                     const char *key, char *errstr, size_t errstr_size)
 {
     if (r == RMQ_ERR__NOENT) {
         rmq_log(RMQ_LOG_WARN, what, "%s:%d: unknown setting \"%s\" ignored", path, line, key);
@@ -208,7 +212,7 @@ int rmq_conf_load_line(rmq_err_t r, const char *err, const char *what, const cha
 }
 
 struct load_ctx {
-    const rmq_conf_def_t *tbl;
+    rmq_conf_set_fn *set;
     void *obj;
     const char *path;
     const char *what;
@@ -220,11 +224,11 @@ static int load_cb(void *opaque, const char *key, const char *value, int line)
 {
     struct load_ctx *c = opaque;
     char err[256];
-    rmq_err_t r = rmq_conf_set(c->tbl, c->obj, key, value, err, sizeof(err));
-    return rmq_conf_load_line(r, err, c->what, c->path, line, key, c->errstr, c->errstr_size);
+    rmq_err_t r = c->set(c->obj, key, value, err, sizeof(err));
+    return load_line(r, err, c->what, c->path, line, key, c->errstr, c->errstr_size);
 }
 
-rmq_err_t rmq_conf_load_file(const rmq_conf_def_t *tbl, void *obj, const char *path, const char *what,
+rmq_err_t rmq_conf_load_with(const char *path, rmq_conf_set_fn *set, void *obj, const char *what,
                              char *errstr, size_t errstr_size)
 {
     char *text;
@@ -234,10 +238,29 @@ rmq_err_t rmq_conf_load_file(const rmq_conf_def_t *tbl, void *obj, const char *p
         snprintf(errstr, errstr_size, "cannot read %s: %s", path, strerror(errno));
         return r;
     }
-    struct load_ctx c = {tbl, obj, path, what, errstr, errstr_size};
+    struct load_ctx c = {set, obj, path, what, errstr, errstr_size};
     r = rmq_props_parse_env(text, len, path, load_cb, &c, errstr, errstr_size);
     free(text);
     return r;
+}
+
+/* rmq_conf_load_file's setter: one table over one struct */
+struct tbl_obj {
+    const rmq_conf_def_t *tbl;
+    void *obj;
+};
+
+static rmq_err_t tbl_set(void *obj, const char *key, const char *val, char *errstr, size_t errstr_size)
+{
+    struct tbl_obj *t = obj;
+    return rmq_conf_set(t->tbl, t->obj, key, val, errstr, errstr_size);
+}
+
+rmq_err_t rmq_conf_load_file(const rmq_conf_def_t *tbl, void *obj, const char *path, const char *what,
+                             char *errstr, size_t errstr_size)
+{
+    struct tbl_obj t = {tbl, obj};
+    return rmq_conf_load_with(path, tbl_set, &t, what, errstr, errstr_size);
 }
 
 /* snprintf's result */

@@ -62,6 +62,17 @@ rmq_err_t rmq_conf_set(const rmq_conf_def_t *tbl, void *obj, const char *key, co
  * `what`), bad values fail. */
 rmq_err_t rmq_conf_load_file(const rmq_conf_def_t *tbl, void *obj, const char *path, const char *what,
                              char *errstr, size_t errstr_size);
+/* Sets one key of obj, with rmq_conf_set's answers (RMQ_ERR__NOENT: unknown
+ * key; RMQ_ERR__INVALID_ARG: bad value, errstr says why). */
+typedef rmq_err_t rmq_conf_set_fn(void *obj, const char *key, const char *val, char *errstr,
+                                  size_t errstr_size);
+/* The settings-file loader behind every program's: read path (a failure is
+ * errstr "cannot read <path>: <why>" and rmq_file_read_all's code), expand
+ * ${VAR} in values (rmq_props_parse_env), give each pair to set(obj, ...);
+ * an unknown key is a warning (facility `what`), the first bad value stops
+ * the load with errstr "path:line: why" (RMQ_ERR__INVALID_ARG). */
+rmq_err_t rmq_conf_load_with(const char *path, rmq_conf_set_fn *set, void *obj, const char *what,
+                             char *errstr, size_t errstr_size);
 /* The value of key as text (ENUM: its name). RMQ_ERR__NOENT for an unknown
  * key, RMQ_ERR__TOO_LARGE when it does not fit in out. */
 rmq_err_t rmq_conf_get(const rmq_conf_def_t *tbl, const void *obj, const char *key, char *out, size_t n);
@@ -87,14 +98,6 @@ rmq_err_t rmq_conf_parts_set(const rmq_conf_part_t *parts, size_t n, void *obj, 
 void rmq_conf_parts_print(const rmq_conf_part_t *parts, size_t n, const void *obj, FILE *out,
                           bool important_only);
 void rmq_conf_parts_print_markdown(const rmq_conf_part_t *parts, size_t n, FILE *out);
-
-/* What a settings-file loader makes of the setter's answer r (err: its
- * reason) for line `line` of path: an unknown key is logged as a warning
- * (facility `what`) and ignored (0); another error goes into errstr as
- * "path:line: err" and stops the load (1). The return value of an
- * rmq_props_cb_t. */
-int rmq_conf_load_line(rmq_err_t r, const char *err, const char *what, const char *path, int line,
-                       const char *key, char *errstr, size_t errstr_size);
 
 /* Java .properties parser: `#`/`!` comments, `=`/`:`/space separators,
  * trimming, trailing-backslash continuation, \t \n \uXXXX escapes.

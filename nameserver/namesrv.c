@@ -676,33 +676,14 @@ rmq_err_t ns_config_set(ns_config_t *cfg, const char *key, const char *val, char
     return rmq_conf_parts_set(ns_parts, NS_NPARTS, cfg, key, val, errstr, errstr_size);
 }
 
-struct ns_load_ctx {
-    ns_config_t *cfg;
-    const char *path;
-    char *errstr;
-    size_t errstr_size;
-};
-
-static int ns_load_cb(void *opaque, const char *key, const char *value, int line)
+static rmq_err_t load_set(void *cfg, const char *key, const char *val, char *errstr, size_t errstr_size)
 {
-    struct ns_load_ctx *c = opaque;
-    char err[256];
-    rmq_err_t r = ns_config_set(c->cfg, key, value, err, sizeof(err));
-    return rmq_conf_load_line(r, err, "namesrv", c->path, line, key, c->errstr, c->errstr_size);
+    return ns_config_set(cfg, key, val, errstr, errstr_size);
 }
 
 rmq_err_t ns_config_load(ns_config_t *cfg, const char *path, char *errstr, size_t errstr_size)
 {
-    char *text = NULL;
-    size_t len = 0;
-    if (rmq_file_read_all(path, &text, &len) != RMQ_OK) {
-        snprintf(errstr, errstr_size, "cannot read config file %s", path);
-        return RMQ_ERR__IO;
-    }
-    struct ns_load_ctx c = {cfg, path, errstr, errstr_size};
-    rmq_err_t r = rmq_props_parse(text, len, ns_load_cb, &c);
-    free(text);
-    return r == RMQ_OK ? RMQ_OK : RMQ_ERR__INVALID_ARG;
+    return rmq_conf_load_with(path, load_set, cfg, "namesrv", errstr, errstr_size);
 }
 
 void ns_config_print(const ns_config_t *cfg, FILE *out, bool important_only)
