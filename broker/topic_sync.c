@@ -3,7 +3,8 @@
  * Owns: the topic journal, the snapshot timer and the writer submission
  * the journal waits for.
  * Thread: io (main at start-up and after the loop ended).
- * Never: packs the whole table per change; truncates the journal file a
+ * Never: packs the whole table per change for the disk (only for
+ * connected slaves); truncates the journal file a
  * snapshot covers before that snapshot is on disk. */
 #include "topic_sync.h"
 
@@ -92,6 +93,13 @@ void rmq_topic_sync_changed(rmq_topic_sync_t *ts)
     if (rmq_map_count(&b->topics.changed) == 0)
         return;
     rmq_topic_journal_append(ts->journal, &b->topics); /* logged; Java too answers success */
+    /* With slaves connected the table goes to them now, not with the
+     * snapshot: the HA stream is ordered, so a slave has the topic before
+     * any message to it, and can serve them should this master die within
+     * the snapshot's second. That packs the table per change, as Java
+     * persists its whole table per change; without slaves nothing is packed. */
+    if (b->meta_persisted)
+        b->meta_persisted(b, RMQ_BROKER_META_TOPICS);
     if (b->ns)
         rmq_namesrv_api_topics_changed(b->ns, &b->topics.changed);
     rmq_topic_changed_clear(&b->topics);

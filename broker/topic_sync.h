@@ -2,8 +2,9 @@
  * does not grow with the table: the change is journalled before the request
  * is answered (meta/topic_journal.h), queued for an incremental
  * registration with the name servers (out/namesrv_api.h), and the table's
- * snapshot (and its replication to slaves) is taken at most once per
- * TOPIC_SNAPSHOT_MS for all the changes of that time. @thread io (open,
+ * snapshot is taken at most once per TOPIC_SNAPSHOT_MS for all the changes
+ * of that time. Connected slaves get the table at each change (so they know
+ * a topic before its first message). @thread io (open,
  * started and close on main). */
 #ifndef RMQ_TOPIC_SYNC_H
 #define RMQ_TOPIC_SYNC_H

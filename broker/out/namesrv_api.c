@@ -1,7 +1,8 @@
 /* namesrv_api.c - broker registration with the name servers.
  * Owns: per-name-server registration state (topics waiting for an
  * incremental registration, whether the next one must be whole), its retry
- * timers and the coalescing timer.
+ * timers and the coalescing timer; the callers waiting for a registration
+ * to come back (each with a timeout).
  * Thread: io. Builds the RegisterBrokerBody JSON (the whole topic table, or
  * the changed topics only) and sends it through the client endpoint;
  * answers are handled in callbacks.
@@ -40,6 +41,8 @@ typedef struct ns_peer_s {
     bool need_full; /* the last registration failed: the retry sends the whole table */
     bool ok_once;
     int retry_ms;
+    uint64_t sent_gen; /* the change generation the registration in flight carries */
+    uint64_t done_gen; /* the generation the last answered (or failed) one carried */
     rmq_map_t pending; /* names of changed topics not sent yet (a set) */
     struct event *ev_retry;
 } ns_peer_t;
@@ -53,13 +56,92 @@ struct rmq_namesrv_api_s {
     bool coalesce_armed;
     bool said_compressed; /* logged once */
     int64_t registered, registered_incr;
+    uint64_t gen; /* registrations asked for (topic changes, whole tables) */
+    struct ns_waiter_s *waiters;
     int unreg_left;
     void (*unreg_done)(rmq_broker_t *b);
     struct event *ev_unreg_timeout;
 };
 
+/* Someone waiting until the changes up to gen reached every name server
+ * (Java's updateAndCreateTopic answers once registerIncrementBrokerData
+ * returned). */
+typedef struct ns_waiter_s {
+    struct ns_waiter_s *next;
+    rmq_namesrv_api_t *ns;
+    uint64_t gen;
+    void (*done)(void *arg);
+    void *arg;
+    struct event *ev_timeout;
+} ns_waiter_t;
+
 static void register_one(ns_peer_t *p, bool full);
 static void arm_coalesce(rmq_namesrv_api_t *ns);
+
+/* A peer is past gen when an answer for it came back, when it is waiting
+ * for its retry (down: the retry sends the whole table), or when this
+ * broker does not register now (shutting down; a fenced master). */
+static bool peer_past(const ns_peer_t *p, uint64_t gen)
+{
+    const rmq_broker_t *b = p->api->b;
+    return p->done_gen >= gen || (!p->in_flight && p->need_full) || b->shutting_down || b->reg_id < 0;
+}
+
+static void waiter_finish(ns_waiter_t *w)
+{
+    ns_waiter_t **pp = &w->ns->waiters;
+    while (*pp && *pp != w)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = w->next;
+    event_free(w->ev_timeout);
+    void (*done)(void *) = w->done;
+    void *arg = w->arg;
+    free(w);
+    done(arg);
+}
+
+static void release_waiters(rmq_namesrv_api_t *ns)
+{
+    for (ns_waiter_t *w = ns->waiters, *next; w; w = next) {
+        next = w->next;
+        bool past = true;
+        for (size_t i = 0; i < ns->n && past; i++)
+            past = peer_past(&ns->peers[i], w->gen);
+        if (past)
+            waiter_finish(w);
+    }
+}
+
+static void waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    waiter_finish(arg);
+}
+
+void rmq_namesrv_api_after_registered(rmq_namesrv_api_t *ns, void (*done)(void *arg), void *arg)
+{
+    ns_waiter_t *w = rmq_calloc(1, sizeof(*w));
+    w->ns = ns;
+    w->gen = ns->gen;
+    w->done = done;
+    w->arg = arg;
+    w->ev_timeout =
+        rmq_timer_new(ns->b->base, ns->b->conf.registerBrokerTimeoutMills, false, waiter_timeout_cb, w);
+    ns_waiter_t **tail = &ns->waiters; /* answered in the order asked */
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = w;
+    /* someone waits: the changes go now, not after the coalescing window
+     * (those made while this registration is in flight still go as one) */
+    for (size_t i = 0; i < ns->n; i++) {
+        ns_peer_t *p = &ns->peers[i];
+        if (!p->in_flight && !p->need_full && rmq_map_count(&p->pending) > 0)
+            register_one(p, false);
+    }
+    release_waiters(ns);
+}
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -85,6 +167,7 @@ static void register_resp(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *resp, void
     bool incremental = ((uintptr_t)arg & 1) != 0;
     ns_peer_t *p = (ns_peer_t *)((uintptr_t)arg & ~(uintptr_t)1);
     p->in_flight = false;
+    p->done_gen = p->sent_gen;
     if (err == RMQ_OK && resp->code == RMQ_OK) {
         if (!p->ok_once || p->retry_ms)
             rmq_log(RMQ_LOG_INFO, "broker", "registered with name server %s", p->addr);
@@ -101,6 +184,7 @@ static void register_resp(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *resp, void
         } else if (rmq_map_count(&p->pending) > 0) {
             arm_coalesce(p->api);
         }
+        release_waiters(p->api);
         return;
     }
     rmq_log(RMQ_LOG_WARN, "broker", "register to name server %s failed: %s%s%s", p->addr,
@@ -110,6 +194,7 @@ static void register_resp(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *resp, void
     p->again = false;
     p->need_full = true;
     schedule_retry(p);
+    release_waiters(p->api);
 }
 
 /* One TopicConfig of the body; as Java's registerBrokerAll, a broker that
@@ -264,6 +349,7 @@ static void register_one(ns_peer_t *p, bool full)
     rmq_cmd_set_ext_i64(&req, "bodyCrc32", rmq_msg_body_crc(body.data, body.len));
     rmq_cmd_take_body(&req, body.data, body.len);
     p->in_flight = true;
+    p->sent_gen = p->api->gen;
     void *arg = (void *)((uintptr_t)p | (full ? 0 : 1));
     rmq_err_t r =
         rmq_client_request(b->client, p->addr, &req, b->conf.registerBrokerTimeoutMills, register_resp, arg);
@@ -281,11 +367,13 @@ static void register_one(ns_peer_t *p, bool full)
         p->need_full = true;
         rmq_log(RMQ_LOG_WARN, "broker", "register to name server %s failed: %s", p->addr, rmq_err2str(r));
         schedule_retry(p);
+        release_waiters(p->api);
     }
 }
 
 void rmq_namesrv_api_register_all(rmq_namesrv_api_t *ns)
 {
+    ns->gen++;
     for (size_t i = 0; i < ns->n; i++)
         register_one(&ns->peers[i], true);
 }
@@ -314,6 +402,7 @@ void rmq_namesrv_api_topics_changed(rmq_namesrv_api_t *ns, const rmq_map_t *name
 {
     if (rmq_map_count(names) == 0)
         return;
+    ns->gen++;
     const char *k;
     for (size_t i = 0; i < ns->n; i++)
         for (size_t it = 0; rmq_map_next(names, &it, &k, NULL);)
@@ -422,6 +511,10 @@ void rmq_namesrv_api_destroy(rmq_namesrv_api_t *ns)
         rmq_map_deinit(&ns->peers[i].pending);
     }
     free(ns->peers);
+    while (ns->waiters) { /* shutting down: their answers go now */
+        ns->n = 0;
+        waiter_finish(ns->waiters);
+    }
     if (ns->ev_period)
         event_free(ns->ev_period);
     if (ns->ev_coalesce)

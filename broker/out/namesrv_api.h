@@ -5,7 +5,9 @@
  * registerIncrementBrokerData), the changes of a short window (and of the
  * time a registration is in flight) coalesced into one. UNREGISTER_BROKER
  * at shutdown. Asynchronous: a name server that is down is retried (1 s,
- * doubling up to the period) without blocking. @thread io. */
+ * doubling up to the period) without blocking; who must answer only once
+ * the name servers know a change (UPDATE_AND_CREATE_TOPIC, as Java) asks to
+ * be called back. @thread io. */
 #ifndef RMQ_NAMESRV_API_H
 #define RMQ_NAMESRV_API_H
 
@@ -25,6 +27,12 @@ void rmq_namesrv_api_register_all(rmq_namesrv_api_t *ns);
  * A deleted topic is not sent (as Java, the name server keeps its route
  * until DELETE_TOPIC_IN_NAMESRV). */
 void rmq_namesrv_api_topics_changed(rmq_namesrv_api_t *ns, const rmq_map_t *names);
+/* done(arg) runs on io once the topic changes made so far reached every
+ * name server (an answer came, or the name server is down and waits for its
+ * retry), at the latest after registerBrokerTimeoutMills, as Java's
+ * updateAndCreateTopic answers after its registration. At once when
+ * nothing is outstanding (done runs inside this call then). */
+void rmq_namesrv_api_after_registered(rmq_namesrv_api_t *ns, void (*done)(void *arg), void *arg);
 /* Send UNREGISTER_BROKER to all; done() runs on io once every answer (or
  * timeout) came back. Returns the number of requests sent. */
 int rmq_namesrv_api_unregister_all(rmq_namesrv_api_t *ns, void (*done)(rmq_broker_t *b));

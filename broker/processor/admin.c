@@ -21,6 +21,7 @@
 #include "schedule/schedule.h"
 #include "controller/controller.h"
 #include "ha/ha.h"
+#include "out/namesrv_api.h"
 #include "client/client_mgr.h"
 #include "longpoll/pull_hold.h"
 #include "processor/processor.h"
@@ -85,6 +86,40 @@ static bool topic_writable(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req, co
     return true;
 }
 
+/* An answer given later (after a registration, a forwarded call): the
+ * asker is held until then. */
+typedef struct forward_s {
+    rmq_conn_t *asker;
+    int32_t opaque;
+    uint8_t serialize;
+} forward_t;
+
+static forward_t *forward_new(rmq_conn_t *conn, const rmq_cmd_t *req)
+{
+    forward_t *f = rmq_calloc(1, sizeof(*f));
+    f->asker = conn;
+    f->opaque = req->opaque;
+    f->serialize = req->serialize;
+    rmq_conn_hold(conn);
+    return f;
+}
+
+/* The name servers have the topic (or did not answer in time): SUCCESS,
+ * as Java answers once registerIncrementBrokerData returned. */
+static void topic_registered(void *arg)
+{
+    forward_t *f = arg;
+    if (!rmq_conn_is_closed(f->asker)) {
+        rmq_cmd_t resp;
+        rmq_cmd_init(&resp);
+        resp.code = RMQ_OK;
+        rmq_conn_reply_to(f->asker, f->opaque, f->serialize, &resp);
+        rmq_cmd_deinit(&resp);
+    }
+    rmq_conn_release(f->asker);
+    free(f);
+}
+
 static void write_update_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req)
 {
     rmq_hdr_t h;
@@ -129,7 +164,11 @@ static void write_update_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req
     rmq_log(RMQ_LOG_INFO, "broker", "topic %s updated by %s: read=%d write=%d perm=%d", topic,
             rmq_conn_peer(conn), rq, wq, perm);
     rmq_broker_topics_changed(b);
-    rmq_broker_reply_ok(conn, req);
+    /* a route asked for right after this answer has the topic */
+    if (b->ns && !rmq_cmd_is_oneway(req))
+        rmq_namesrv_api_after_registered(b->ns, topic_registered, forward_new(conn, req));
+    else
+        rmq_broker_reply_ok(conn, req);
 }
 
 static void write_delete_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req)
@@ -486,11 +525,6 @@ static void on_broker_config(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 
 /* GET_CONSUMER_RUNNING_INFO (307): forwarded to the client's channel; its
  * answer (or CONSUME_MSG_TIMEOUT) goes back to the asker. */
-typedef struct forward_s {
-    rmq_conn_t *asker;
-    int32_t opaque;
-    uint8_t serialize;
-} forward_t;
 
 static void forward_resp(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *cresp, void *arg)
 {
@@ -548,11 +582,7 @@ static void on_consumer_running_info(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx
         rmq_cmd_set_ext(&fwd, req->ext[i].key, req->ext[i].val);
     if (req->body_len)
         rmq_cmd_set_body(&fwd, req->body, req->body_len);
-    forward_t *f = rmq_calloc(1, sizeof(*f));
-    f->asker = conn;
-    f->opaque = req->opaque;
-    f->serialize = req->serialize;
-    rmq_conn_hold(conn);
+    forward_t *f = forward_new(conn, req);
     if (rmq_conn_request(ch->conn, &fwd, 10000, forward_resp, f) != RMQ_OK)
         forward_resp(ch->conn, RMQ_ERR__TRANSPORT, NULL, f);
     rmq_cmd_deinit(&fwd);

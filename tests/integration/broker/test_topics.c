@@ -54,6 +54,17 @@ static void create_topic(const char *topic, int queues)
     rmq_cmd_deinit(&resp);
 }
 
+/* The request only: its answer is read later (th_read_frame). */
+static void create_topic_sent(const char *topic, int queues)
+{
+    rmq_cmd_t req;
+    th_req_create_topic(&req, topic, queues);
+    static int32_t opaque = 1 << 20; /* apart from th_call's */
+    req.opaque = opaque++;
+    cr_assert_eq(rmq_sync_send(&cli, &req), RMQ_OK, "create %s: not sent", topic);
+    rmq_cmd_deinit(&req);
+}
+
 /* The name server's route of topic: its code; with code 0 the first queue
  * data's readQueueNums and brokerName into *queues / broker. */
 static int route_of(th_client_t *nc, const char *topic, int64_t *queues, char *broker, size_t bn)
@@ -475,12 +486,17 @@ Test(topics, registrations_are_incremental_and_coalesced, .fini = capture_stop)
               "the first registration must hold the whole table");
     json_decref(full);
 
-    /* one creation: a registration of that topic alone */
+    /* one creation: a registration of that topic alone; its answer waits
+     * for the name server's (Java answers after registerIncrementBrokerData) */
     pthread_mutex_lock(&cap.mu);
     cap.hold = true; /* keep it in flight */
     pthread_mutex_unlock(&cap.mu);
-    create_topic("Inc0", 3);
+    create_topic_sent("Inc0", 3);
     cr_assert(TH_WAIT_UNTIL(captured() >= 2, 20000), "no registration after a topic was created");
+    rmq_cmd_t early;
+    cr_assert(!th_read_frame(&cli, &early, 300),
+              "UPDATE_AND_CREATE_TOPIC answered (code %d) while its registration is still unanswered",
+              early.code);
     json_t *one_t = topics_of(1, &c1);
     cr_assert_eq(json_array_size(one_t), 1, "an incremental registration holds the changed topic only");
     cr_assert(has_name(one_t, "Inc0"));
@@ -492,13 +508,21 @@ Test(topics, registrations_are_incremental_and_coalesced, .fini = capture_stop)
     for (int i = 1; i <= INFLIGHT; i++) {
         char name[16];
         snprintf(name, sizeof(name), "Inc%d", i);
-        create_topic(name, 2);
+        create_topic_sent(name, 2);
     }
+    cr_assert(th_log_contains(&bk, "topic Inc8 updated", 10000), "Inc8 was never created");
     cr_assert_eq(captured(), 2, "a registration was sent while one was in flight");
     pthread_mutex_lock(&cap.mu);
     cap.hold = false;
     pthread_mutex_unlock(&cap.mu);
     cr_assert(TH_WAIT_UNTIL(captured() >= 3, 20000), "the changes made in flight were never registered");
+    for (int i = 0; i <= INFLIGHT; i++) { /* Inc0 once its registration came back, the rest after theirs */
+        rmq_cmd_t ans;
+        cr_assert(th_read_frame(&cli, &ans, 10000), "creation %d of Inc0..Inc%d was never answered", i,
+                  INFLIGHT);
+        cr_assert_eq(ans.code, 0, "creation %d answered %d: %s", i, ans.code, ans.remark ? ans.remark : "");
+        rmq_cmd_deinit(&ans);
+    }
     json_t *batch = topics_of(2, &c2);
     cr_assert_eq(json_array_size(batch), INFLIGHT,
                  "the %d changes were not coalesced into one incremental registration (%zu topics)", INFLIGHT,
