@@ -410,9 +410,17 @@ void rmq_namesrv_api_topics_changed(rmq_namesrv_api_t *ns, const rmq_map_t *name
     arm_coalesce(ns);
 }
 
+/* The period's whole registration. A name server still answering the last
+ * registration is left to the next tick: a table whose registration takes
+ * longer than the period would otherwise go back to back, and the topic
+ * creations waiting for their registration behind it. */
 static void period_cb(evutil_socket_t fd, short what, void *arg)
 {
-    rmq_namesrv_api_register_all(arg);
+    rmq_namesrv_api_t *ns = arg;
+    ns->gen++;
+    for (size_t i = 0; i < ns->n; i++)
+        if (!ns->peers[i].in_flight)
+            register_one(&ns->peers[i], true);
 }
 
 rmq_namesrv_api_t *rmq_namesrv_api_new(rmq_broker_t *b)
