@@ -42,13 +42,20 @@ static int count_code(const ha_ack_t *a, int n, int code)
 
 /* ------------------------------------------------ SYNC_MASTER + SYNC_FLUSH */
 
+/* A name server, a SYNC_MASTER and its SLAVE (both SYNC_FLUSH), the slave
+ * in sync. */
+static void start_sync_pair(th_proc_t *ns, th_proc_t *m, th_proc_t *s)
+{
+    cr_assert(th_namesrv_start(ns, NULL));
+    cr_assert(ha_start_broker(m, ns->port, "SYNC_MASTER", 0, "flushDiskType=SYNC_FLUSH\n"));
+    cr_assert(ha_start_broker(s, ns->port, "SLAVE", 1, "flushDiskType=SYNC_FLUSH\n"));
+    cr_assert(ha_wait_in_sync(m->port, 20000), "the slave never came in sync");
+}
+
 Test(ha, sync_master_10k_byte_identical, .timeout = 240)
 {
     th_proc_t ns, m, s;
-    cr_assert(th_namesrv_start(&ns, NULL));
-    cr_assert(ha_start_broker(&m, ns.port, "SYNC_MASTER", 0, "flushDiskType=SYNC_FLUSH\n"));
-    cr_assert(ha_start_broker(&s, ns.port, "SLAVE", 1, "flushDiskType=SYNC_FLUSH\n"));
-    cr_assert(ha_wait_in_sync(m.port, 20000), "the slave never came in sync");
+    start_sync_pair(&ns, &m, &s);
     cr_assert_eq(ha_create_topic(m.port, "HaSync", 4), 0);
     enum { N = 10000 };
     ha_ack_t *acks = rmq_calloc(N, sizeof(*acks));
@@ -1048,10 +1055,7 @@ static bool kill_master(int answered, void *arg)
 Test(ha, master_killed_mid_stream_nothing_acknowledged_lost, .timeout = 300)
 {
     th_proc_t ns, m, s;
-    cr_assert(th_namesrv_start(&ns, NULL));
-    cr_assert(ha_start_broker(&m, ns.port, "SYNC_MASTER", 0, "flushDiskType=SYNC_FLUSH\n"));
-    cr_assert(ha_start_broker(&s, ns.port, "SLAVE", 1, "flushDiskType=SYNC_FLUSH\n"));
-    cr_assert(ha_wait_in_sync(m.port, 20000));
+    start_sync_pair(&ns, &m, &s);
     cr_assert_eq(ha_create_topic(m.port, "HaKill", 4), 0);
     cr_assert(TH_WAIT_UNTIL(topic_on(s.port, "HaKill"), 10000));
     cr_assert(TH_WAIT_UNTIL(route_exists(ns.port, "HaKill"), 10000),
@@ -1236,10 +1240,7 @@ static void count_rec(void *arg, const rmq_msg_rec_t *r)
 Test(ha, new_topic_on_name_server_and_slave_before_its_first_message, .timeout = 120)
 {
     th_proc_t ns, m, s;
-    cr_assert(th_namesrv_start(&ns, NULL));
-    cr_assert(ha_start_broker(&m, ns.port, "SYNC_MASTER", 0, "flushDiskType=SYNC_FLUSH\n"));
-    cr_assert(ha_start_broker(&s, ns.port, "SLAVE", 1, "flushDiskType=SYNC_FLUSH\n"));
-    cr_assert(ha_wait_in_sync(m.port, 20000));
+    start_sync_pair(&ns, &m, &s);
     enum { TOPICS = 5 };
     for (int t = 0; t < TOPICS; t++) {
         char topic[32];
