@@ -115,9 +115,13 @@ const rmq_conf_def_t rmq_broker_conf_defs[] = {
     {"pullHoldCheckInterval", RMQ_CONF_INT, F(pullHoldCheckInterval), "1000", 10, 60000, 0,
      "Comet: period (ms) at which held pulls are re-checked and expired", NULL},
     {"registerNameServerPeriod", RMQ_CONF_INT, F(registerNameServerPeriod), "30000", 100, 60000, 0,
-     "re-register with the name servers every N ms", NULL},
+     "re-register (the whole topic table) with the name servers every N ms; a name server still answering "
+     "the last registration is skipped until the next tick",
+     NULL},
     {"registerBrokerTimeoutMills", RMQ_CONF_INT, F(registerBrokerTimeoutMills), "6000", 100, 60000, 0,
-     "REGISTER_BROKER RPC timeout", NULL},
+     "REGISTER_BROKER RPC timeout; also the longest an UPDATE_AND_CREATE_TOPIC answer waits for the name "
+     "servers to have the topic (as Java)",
+     NULL},
     {"channelExpiredTimeout", RMQ_CONF_INT, F(channelExpiredTimeout), "120000", 100, 3600000, 0,
      "Comet: producer/consumer channel expiry without heartbeat, ms (Java: fixed 120 s)", NULL},
     {"clientHousekeepingInterval", RMQ_CONF_INT, F(clientHousekeepingInterval), "10000", 50, 600000, 0,
