@@ -8,7 +8,8 @@
  *   the whole body (what the name server used before): when it accepts,
  *   rmq_json_parse accepts the body too;
  * - on strict JSON without duplicate member names, it gives exactly what
- *   that document gives: the same verdict, data version and topics. */
+ *   that document gives: the same verdict, data version and topics, entry
+ *   by entry in document order (entries may share a topicName). */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,14 +56,6 @@ static bool reference(json_t *j, bool wrapped, ns_reg_body_t *b, size_t *n)
     return true;
 }
 
-static const ns_topic_conf_t *find(const ns_reg_body_t *b, const char *name)
-{
-    for (size_t i = 0; i < b->n_topics; i++)
-        if (!strcmp(b->topics[i].name, name))
-            return &b->topics[i];
-    return NULL;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -95,8 +88,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(b.n_topics == rn, "%zu topics, the document has %zu", b.n_topics, rn);
             CHECK(b.dv.counter == r.dv.counter && b.dv.timestamp == r.dv.timestamp, "data version differs");
             json_t *wrap = wrapped ? json_object_get(strict, "topicConfigSerializeWrapper") : strict;
+            /* entry by entry, in document order (two entries may carry one
+             * topicName: each is its own TopicConfig, applied in turn) */
             const char *key;
             json_t *tc;
+            size_t i = 0;
             json_object_foreach(json_object_get(wrap, "topicConfigTable"), key, tc)
             {
                 const char *name = rmq_json_str(tc, "topicName");
@@ -105,11 +101,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 rmq_json_int(tc, "writeQueueNums", &wq);
                 rmq_json_int(tc, "perm", &perm);
                 rmq_json_int(tc, "topicSysFlag", &sf);
-                const ns_topic_conf_t *t = find(&b, name ? name : key);
-                CHECK(t != NULL, "topic %s missing", name ? name : key);
+                const ns_topic_conf_t *t = &b.topics[i++];
+                CHECK(!strcmp(t->name, name ? name : key), "entry %zu is %s, the document's is %s", i - 1,
+                      t->name, name ? name : key);
                 CHECK(t->read_queue_nums == (int32_t)rq && t->write_queue_nums == (int32_t)wq &&
                           t->perm == (int32_t)perm && t->topic_sys_flag == (int32_t)sf,
-                      "topic %s differs", name ? name : key);
+                      "topic %s (entry %zu) differs", t->name, i - 1);
             }
         }
         json_decref(strict);
