@@ -187,7 +187,9 @@ static bool each_member(sc_t *s, member_fn *fn, void *ctx)
         if (esc || !ascii(s->p + k0 + 1, s->i - k0 - 2)) { /* rare: jansson decodes escapes, checks UTF-8 */
             json_error_t je;
             json_t *k = json_loadb(s->p + k0, s->i - k0, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-            if (!json_is_string(k)) {
+            /* a NUL in a name (\u0000) has no C string: refused, as jansson
+             * refuses it in any object key */
+            if (!json_is_string(k) || strlen(json_string_value(k)) != json_string_length(k)) {
                 json_decref(k);
                 s->i = k0;
                 return bad(s, "bad member name");

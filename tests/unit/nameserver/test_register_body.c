@@ -227,6 +227,32 @@ Test(register_body, filter_servers_and_empty_body)
     ns_reg_body_free(&b);
 }
 
+/* A member name holding \u0000 has no C string: refused with a reason, as
+ * jansson refuses it in any object key (found by fuzz_ns_body: the name was
+ * cut at the NUL and the body accepted). Fails if either name is accepted. */
+Test(register_body, nul_in_member_name_refused)
+{
+    static const char *bodies[] = {
+        "{\"topicConfigTable\":{\"T\\u0000X\":{\"topicName\":\"T\",\"perm\":6}}}",
+        "{\"topicConfigTable\":{\"T\":{\"topicName\":\"T\",\"x\\u0000\":1}}}",
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        ns_reg_body_t b;
+        char err[256] = "";
+        cr_assert(!parse(bodies[i], false, &b, err, sizeof(err)), "body %zu accepted: %s", i, bodies[i]);
+        cr_assert(strstr(err, "bad member name") || strstr(err, "NUL byte in object key"),
+                  "body %zu: reason %s", i, err);
+        ns_reg_body_free(&b);
+    }
+    ns_reg_body_t b;
+    char err[256] = "";
+    cr_assert(parse("{\"topicConfigTable\":{\"T\\u0041\":{\"perm\":6}}}", false, &b, err, sizeof(err)), "%s",
+              err);
+    cr_assert_eq(b.n_topics, 1);
+    cr_assert_str_eq(b.topics[0].name, "TA", "an escaped name other than \\u0000 is decoded");
+    ns_reg_body_free(&b);
+}
+
 Test(register_body, deep_nesting_is_refused_not_recursed)
 {
     /* 100,000 levels inside a member the decoder skips: refused, no crash */
