@@ -97,7 +97,9 @@ void rmq_topic_sync_changed(rmq_topic_sync_t *ts)
      * snapshot: the HA stream is ordered, so a slave has the topic before
      * any message to it, and can serve them should this master die within
      * the snapshot's second. That packs the table per change, as Java
-     * persists its whole table per change; without slaves nothing is packed. */
+     * persists its whole table per change; without slaves nothing is packed.
+     * The snapshot ships it once more: a slave that became ready between its
+     * first tables and this change gets it there. */
     if (b->meta_persisted)
         b->meta_persisted(b, RMQ_BROKER_META_TOPICS);
     if (b->ns)

@@ -101,15 +101,16 @@ static void waiter_finish(ns_waiter_t *w)
     done(arg);
 }
 
+/* Waiters are in generation order: the first one not past ends the walk. */
 static void release_waiters(rmq_namesrv_api_t *ns)
 {
-    for (ns_waiter_t *w = ns->waiters, *next; w; w = next) {
-        next = w->next;
+    while (ns->waiters) {
         bool past = true;
         for (size_t i = 0; i < ns->n && past; i++)
-            past = peer_past(&ns->peers[i], w->gen);
-        if (past)
-            waiter_finish(w);
+            past = peer_past(&ns->peers[i], ns->waiters->gen);
+        if (!past)
+            return;
+        waiter_finish(ns->waiters);
     }
 }
 
@@ -118,29 +119,6 @@ static void waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     waiter_finish(arg);
-}
-
-void rmq_namesrv_api_after_registered(rmq_namesrv_api_t *ns, void (*done)(void *arg), void *arg)
-{
-    ns_waiter_t *w = rmq_calloc(1, sizeof(*w));
-    w->ns = ns;
-    w->gen = ns->gen;
-    w->done = done;
-    w->arg = arg;
-    w->ev_timeout =
-        rmq_timer_new(ns->b->base, ns->b->conf.registerBrokerTimeoutMills, false, waiter_timeout_cb, w);
-    ns_waiter_t **tail = &ns->waiters; /* answered in the order asked */
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = w;
-    /* someone waits: the changes go now, not after the coalescing window
-     * (those made while this registration is in flight still go as one) */
-    for (size_t i = 0; i < ns->n; i++) {
-        ns_peer_t *p = &ns->peers[i];
-        if (!p->in_flight && !p->need_full && rmq_map_count(&p->pending) > 0)
-            register_one(p, false);
-    }
-    release_waiters(ns);
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -371,11 +349,19 @@ static void register_one(ns_peer_t *p, bool full)
     }
 }
 
-void rmq_namesrv_api_register_all(rmq_namesrv_api_t *ns)
+/* The whole table to every name server; skip_busy leaves out those still
+ * answering a registration (else the answer sends it again). */
+static void register_whole(rmq_namesrv_api_t *ns, bool skip_busy)
 {
     ns->gen++;
     for (size_t i = 0; i < ns->n; i++)
-        register_one(&ns->peers[i], true);
+        if (!skip_busy || !ns->peers[i].in_flight)
+            register_one(&ns->peers[i], true);
+}
+
+void rmq_namesrv_api_register_all(rmq_namesrv_api_t *ns)
+{
+    register_whole(ns, false);
 }
 
 static void coalesce_cb(evutil_socket_t fd, short what, void *arg)
@@ -410,17 +396,35 @@ void rmq_namesrv_api_topics_changed(rmq_namesrv_api_t *ns, const rmq_map_t *name
     arm_coalesce(ns);
 }
 
+void rmq_namesrv_api_after_registered(rmq_namesrv_api_t *ns, void (*done)(void *arg), void *arg)
+{
+    ns_waiter_t *w = rmq_calloc(1, sizeof(*w));
+    w->ns = ns;
+    w->gen = ns->gen;
+    w->done = done;
+    w->arg = arg;
+    w->ev_timeout =
+        rmq_timer_new(ns->b->base, ns->b->conf.registerBrokerTimeoutMills, false, waiter_timeout_cb, w);
+    ns_waiter_t **tail = &ns->waiters; /* answered in the order asked */
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = w;
+    /* someone waits: the coalescing window ends now (changes made while a
+     * registration is in flight still go as one, after its answer) */
+    if (ns->coalesce_armed) {
+        evtimer_del(ns->ev_coalesce);
+        coalesce_cb(-1, EV_TIMEOUT, ns);
+    }
+    release_waiters(ns);
+}
+
 /* The period's whole registration. A name server still answering the last
  * registration is left to the next tick: a table whose registration takes
  * longer than the period would otherwise go back to back, and the topic
  * creations waiting for their registration behind it. */
 static void period_cb(evutil_socket_t fd, short what, void *arg)
 {
-    rmq_namesrv_api_t *ns = arg;
-    ns->gen++;
-    for (size_t i = 0; i < ns->n; i++)
-        if (!ns->peers[i].in_flight)
-            register_one(&ns->peers[i], true);
+    register_whole(arg, true);
 }
 
 rmq_namesrv_api_t *rmq_namesrv_api_new(rmq_broker_t *b)
@@ -519,10 +523,8 @@ void rmq_namesrv_api_destroy(rmq_namesrv_api_t *ns)
         rmq_map_deinit(&ns->peers[i].pending);
     }
     free(ns->peers);
-    while (ns->waiters) { /* shutting down: their answers go now */
-        ns->n = 0;
+    while (ns->waiters) /* shutting down: their answers go now */
         waiter_finish(ns->waiters);
-    }
     if (ns->ev_period)
         event_free(ns->ev_period);
     if (ns->ev_coalesce)

@@ -525,7 +525,6 @@ static void on_broker_config(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 
 /* GET_CONSUMER_RUNNING_INFO (307): forwarded to the client's channel; its
  * answer (or CONSUME_MSG_TIMEOUT) goes back to the asker. */
-
 static void forward_resp(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *cresp, void *arg)
 {
     forward_t *f = arg;
