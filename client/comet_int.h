@@ -565,9 +565,11 @@ struct cm_consumer_s {
     const cm_settings_t *s;
     char *group;
     bool broadcasting;
-    bool push;          /* CONSUME_PASSIVELY */
-    bool manual_assign; /* pull consumer with assign() */
-    bool orderly;       /* push consumer with consumeOrderly: queue locks (clustering) */
+    bool push;                     /* CONSUME_PASSIVELY */
+    bool manual_assign;            /* pull consumer with assign() */
+    comet_message_queue_t *manual; /* the queues assign() named (under lock); */
+    size_t nmanual;                /* one not assigned yet is tried each second */
+    bool orderly;                  /* push consumer with consumeOrderly: queue locks (clustering) */
     cm_sub_t *subs;
     size_t nsubs;
     cm_offset_store_t offsets;
@@ -581,6 +583,7 @@ struct cm_consumer_s {
     int64_t last_rebalance;
     int64_t last_persist;
     int64_t last_lock;
+    int64_t last_pending;      /* the last try of the manual queues not assigned yet */
     struct cm_reset_s *resets; /* offsets pushed by the broker, applied by the service thread */
 };
 
@@ -592,7 +595,9 @@ rmq_err_t cm_consumer_subscribe(cm_consumer_t *c, const char *topic, const char 
 void cm_consumer_attach(cm_consumer_t *c);
 /* Service-thread tick: rebalance when due or forced, persist offsets when due. */
 void cm_consumer_tick(cm_consumer_t *c, int64_t now, bool force);
-/* Replace the assignment with exactly these queues (pull consumer assign). */
+/* Replace the assignment with exactly these queues (pull consumer assign).
+ * A queue whose start offset cannot be read now (its broker does not answer)
+ * is assigned by a later tick, or at once by a seek to an offset. */
 void cm_consumer_set_assignment(cm_consumer_t *c, const comet_message_queue_t *mqs, size_t n);
 /* Stop pulling; drop all queues after persisting offsets (sync). */
 void cm_consumer_stop(cm_consumer_t *c);

@@ -854,12 +854,38 @@ static void rebalance_topic(cm_consumer_t *c, const char *topic)
 void cm_consumer_set_assignment(cm_consumer_t *c, const comet_message_queue_t *mqs, size_t n)
 {
     const mq_list_t list = {mqs, n};
+    pthread_mutex_lock(&c->lock);
+    free(c->manual);
+    c->manual = rmq_calloc(n ? n : 1, sizeof(*mqs));
+    if (n)
+        memcpy(c->manual, mqs, n * sizeof(*mqs));
+    c->nmanual = n;
+    pthread_mutex_unlock(&c->lock);
     drop_assigned_unless(c, in_mq_list, &list);
     for (size_t i = 0; i < n; i++) {
         cm_route_t *r = cm_route_get(c->inst, mqs[i].topic, true, NULL, NULL, 0);
         cm_route_release(r);
         add_mq(c, mqs[i].topic, mqs[i].broker_name, mqs[i].queue_id, -1);
     }
+}
+
+/* Assigned queues whose start offset was unknown when assign() ran (Java's
+ * lite pull task computes the offset again at its next run). Service thread. */
+static void assign_pending(cm_consumer_t *c)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t n = 0;
+    comet_message_queue_t *todo = rmq_calloc(c->nmanual + 1, sizeof(*todo));
+    for (size_t i = 0; i < c->nmanual; i++) {
+        const comet_message_queue_t *q = &c->manual[i];
+        cm_mqstate_t *mq = find_mq(c, q->topic, q->broker_name, q->queue_id);
+        if (!mq || !mq->assigned)
+            todo[n++] = *q;
+    }
+    pthread_mutex_unlock(&c->lock);
+    for (size_t i = 0; i < n && c->running; i++)
+        add_mq(c, todo[i].topic, todo[i].broker_name, todo[i].queue_id, -1);
+    free(todo);
 }
 
 rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid,
@@ -874,8 +900,20 @@ rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *brok
     }
     if (offset < 0)
         return RMQ_ERR__INVALID_ARG;
+    /* an assigned queue still waiting for its start offset starts here */
     pthread_mutex_lock(&c->lock);
     cm_mqstate_t *mq = find_mq(c, topic, broker, qid);
+    bool pending = false;
+    if (!mq || !mq->assigned) {
+        for (size_t i = 0; i < c->nmanual && !pending; i++)
+            pending = c->manual[i].queue_id == qid && strcmp(c->manual[i].topic, topic) == 0 &&
+                      strcmp(c->manual[i].broker_name, broker) == 0;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (pending)
+        add_mq(c, topic, broker, qid, offset);
+    pthread_mutex_lock(&c->lock);
+    mq = find_mq(c, topic, broker, qid);
     rmq_err_t e = RMQ_ERR__STATE;
     if (mq && mq->assigned) {
         mq->gen++;
@@ -997,6 +1035,10 @@ void cm_consumer_tick(cm_consumer_t *c, int64_t now, bool force)
         return;
     if (apply_resets(c))
         force = true;
+    if (c->manual_assign && !c->push && now - c->last_pending >= 1000) {
+        c->last_pending = now;
+        assign_pending(c);
+    }
     if (!c->manual_assign && (force || now - c->last_rebalance >= c->s->rebalanceInterval)) {
         c->last_rebalance = now;
         for (size_t i = 0; i < c->nsubs && c->running; i++)
@@ -1206,6 +1248,9 @@ void cm_consumer_deinit(cm_consumer_t *c)
         m = next;
     }
     c->mqs = NULL;
+    free(c->manual);
+    c->manual = NULL;
+    c->nmanual = 0;
     while (c->resets) {
         cm_reset_t *next = c->resets->next;
         free(c->resets);

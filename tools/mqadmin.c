@@ -1080,8 +1080,13 @@ static int cmd_consume_message(args_t *a)
         for_each_queue(route, span_one, &span);
     json_decref(route);
     comet_pull_consumer_assign(c, mqs, k);
-    for (size_t i = 0; i < k; i++)
-        comet_pull_consumer_seek(c, &mqs[i], start);
+    for (size_t i = 0; i < k; i++) {
+        /* where the start is known, seek there: no second query that could fail */
+        comet_err_t se = comet_pull_consumer_seek(c, &mqs[i], span.end[i] >= 0 ? span.next[i] : start);
+        if (se)
+            fprintf(stderr, "mqadmin: %s/%d: cannot seek (%s); the group's own position is read\n",
+                    mqs[i].broker_name, mqs[i].queue_id, comet_err2str(se));
+    }
     int got = 0, idle = 0;
     bool ends_known = true;
     for (size_t i = 0; i < k; i++)
