@@ -555,7 +555,8 @@ typedef struct cm_mqstate_s {
 
 typedef struct cm_consumer_ops_s {
     /* new messages for a queue (already in pq). @thread io */
-    void (*deliver)(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_message_ext_t **msgs, size_t n);
+    void (*deliver)(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_message_ext_t **msgs, size_t n,
+                    uint64_t gen);
     /* may we pull for mq now (flow control)? returns delay ms, 0 = now */
     int (*flow_delay)(cm_consumer_t *c, cm_mqstate_t *mq);
 } cm_consumer_ops_t;
@@ -603,6 +604,8 @@ void cm_consumer_set_assignment(cm_consumer_t *c, const comet_message_queue_t *m
 void cm_consumer_stop(cm_consumer_t *c);
 /* Pull scheduling: continue chain `chain` of mq after delay. @thread any */
 void cm_consumer_pull_later(cm_mqstate_t *mq, uint64_t chain, int delay_ms);
+/* Is gen still mq's generation (no seek or reassignment since)? Takes c->lock. */
+bool cm_consumer_gen_is(cm_consumer_t *c, const cm_mqstate_t *mq, uint64_t gen);
 /* Messages of a queue consumed: they leave its process queue (then the
  * caller frees them). The offset store learns the new commit offset from the
  * process queues in batches (cm_consumer_sync_offsets), not per message.
@@ -615,7 +618,8 @@ void cm_consumer_consumed(cm_consumer_t *c, cm_pq_t *pq, const char *topic, cons
  * all queues. @thread any but io for all queues */
 void cm_consumer_sync_offsets(cm_consumer_t *c, cm_mqstate_t *mq);
 void cm_consumer_write_heartbeat(cm_consumer_t *c, void *jw);
-/* Move the next pull of a queue (pull consumer seek). */
+/* Move the next pull of a queue (pull consumer seek); a queue assign() named
+ * whose start was unknown starts there. BEGINNING/END are queried first. */
 rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid,
                            int64_t offset);
 /* Orderly clustering: may mq be consumed now (locked recently enough)? */

@@ -180,6 +180,14 @@ void cm_consumer_pull_later(cm_mqstate_t *mq, uint64_t chain, int delay_ms)
     cm_post(mq->cons->inst, delay_ms, pull_task, r);
 }
 
+bool cm_consumer_gen_is(cm_consumer_t *c, const cm_mqstate_t *mq, uint64_t gen)
+{
+    pthread_mutex_lock(&c->lock);
+    bool same = mq->gen == gen;
+    pthread_mutex_unlock(&c->lock);
+    return same;
+}
+
 /* Under c->lock: is this chain still the queue's live one? */
 static bool mq_active(cm_consumer_t *c, cm_mqstate_t *mq, uint64_t chain)
 {
@@ -360,7 +368,7 @@ static void pull_resp(cm_instance_t *inst, rmq_err_t err, rmq_cmd_t *resp, void 
             for (size_t i = 0; i < k; i++)
                 comet_message_ext_destroy(msgs[i]);
         } else if (k) {
-            c->ops.deliver(c, mq, pq, msgs, k);
+            c->ops.deliver(c, mq, pq, msgs, k, pc->gen);
         } else if (pq && c->push) {
             size_t cnt;
             cm_pq_stats(pq, &cnt, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "comet_int.h"
+#include "rmq_codes.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
 
@@ -53,14 +54,25 @@ static void buf_push(comet_pull_consumer_t *pc, comet_message_ext_t *m)
     pc->len++;
 }
 
-/* @thread io */
-static void deliver(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_message_ext_t **msgs, size_t n)
+/* @thread io. Under block, a batch pulled before a seek() of its queue is
+ * refused here (seek() holds block while it moves the queue and clears the
+ * buffer): neither a stale batch nor a purge of a fresh one. Lock order:
+ * block, then the consumer's lock. */
+static void deliver(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_message_ext_t **msgs, size_t n,
+                    uint64_t gen)
 {
+    (void)pq;
     comet_pull_consumer_t *pc = c->owner;
     pthread_mutex_lock(&pc->block);
-    for (size_t i = 0; i < n; i++)
-        buf_push(pc, msgs[i]);
-    pthread_cond_broadcast(&pc->bcond);
+    bool fresh = cm_consumer_gen_is(c, mq, gen);
+    for (size_t i = 0; i < n; i++) {
+        if (fresh)
+            buf_push(pc, msgs[i]);
+        else
+            comet_message_ext_destroy(msgs[i]);
+    }
+    if (fresh)
+        pthread_cond_broadcast(&pc->bcond);
     pthread_mutex_unlock(&pc->block);
 }
 
@@ -241,11 +253,21 @@ comet_err_t comet_pull_consumer_seek(comet_pull_consumer_t *pc, const comet_mess
         return COMET_ERR__INVALID_ARG;
     if (!pc->started)
         return COMET_ERR__STATE;
-    rmq_err_t e = cm_consumer_seek(&pc->cons, mq->topic, mq->broker_name, mq->queue_id, offset);
-    if (e != RMQ_OK)
-        return (comet_err_t)e;
-    /* forget buffered messages of that queue */
+    if (offset == COMET_OFFSET_END || offset == COMET_OFFSET_BEGINNING) {
+        rmq_err_t e = cm_query_offset(
+            pc->inst, offset == COMET_OFFSET_END ? RMQ_REQ_GET_MAX_OFFSET : RMQ_REQ_GET_MIN_OFFSET, mq->topic,
+            mq->broker_name, mq->queue_id, 0, &offset);
+        if (e != RMQ_OK)
+            return (comet_err_t)e;
+    }
+    /* the move and the purge under block: a batch the new position brings
+     * cannot reach the buffer before the old ones are gone (deliver()) */
     pthread_mutex_lock(&pc->block);
+    rmq_err_t e = cm_consumer_seek(&pc->cons, mq->topic, mq->broker_name, mq->queue_id, offset);
+    if (e != RMQ_OK) {
+        pthread_mutex_unlock(&pc->block);
+        return (comet_err_t)e;
+    }
     size_t k = 0;
     for (size_t i = 0; i < pc->len; i++) {
         comet_message_ext_t *m = pc->buf[(pc->head + i) % pc->cap];

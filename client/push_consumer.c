@@ -296,8 +296,10 @@ static void *pool_main(void *arg)
 }
 
 /* @thread io: one task per pulled batch (the messages are in the pq). */
-static void deliver(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_message_ext_t **msgs, size_t n)
+static void deliver(cm_consumer_t *c, cm_mqstate_t *mq, cm_pq_t *pq, comet_message_ext_t **msgs, size_t n,
+                    uint64_t gen)
 {
+    (void)gen; /* the pq is dropped on a reassignment; its tasks see that */
     comet_push_consumer_t *pc = c->owner;
     if (!pq) {
         for (size_t i = 0; i < n; i++)

@@ -387,6 +387,64 @@ Test(client, pull_consumer_assigned_while_broker_down_reads_after_restart, .init
     comet_pull_consumer_destroy(c);
 }
 
+/* seek() back, again and again, on a queue whose batches are in flight.
+ * Fails if a round misses one of the queue's five messages (a batch pulled
+ * from the new position and then cleared by the seek as if it were old) or
+ * reads one twice (a batch pulled before the seek delivered after it). */
+Test(client, pull_consumer_seek_back_repeatedly_reads_each_message_once, .init = setup2, .fini = teardown,
+     .timeout = 120)
+{
+    cr_assert(cl_create_topic(&cl, "ItSeek", 1, 2));
+    comet_producer_t *p = producer(NULL);
+    int on_a = 0;
+    for (int i = 0; i < 40 && on_a < 5; i++) {
+        comet_message_t *m = msg("ItSeek", i, "S");
+        comet_send_result_t res;
+        cr_assert_eq(comet_producer_send(p, m, &res, -1), 0, "%s", res.errstr);
+        on_a += strcmp(res.queue.broker_name, "a") == 0;
+        comet_message_destroy(m);
+    }
+    comet_producer_destroy(p);
+    cr_assert_eq(on_a, 5, "five messages on a/0 (40 sends over 2 queues)");
+    char err[256];
+    comet_pull_consumer_t *c =
+        comet_pull_consumer_new(cl_conf(&cl, "consumerGroup", "it_seek_cg"), err, sizeof(err));
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_eq(comet_pull_consumer_start(c, err, sizeof(err)), 0, "%s", err);
+    comet_message_queue_t *mqs;
+    size_t n;
+    cr_assert_eq(comet_pull_consumer_fetch_queues(c, "ItSeek", &mqs, &n), 0);
+    size_t qa = strcmp(mqs[0].broker_name, "a") == 0 ? 0 : 1;
+    cr_assert_eq(comet_pull_consumer_assign(c, &mqs[qa], 1), 0);
+    int rounds = 0, short_rounds = 0, twice = 0;
+    int64_t end = rmq_mono_ms() + 60000;
+    for (; rounds < 150 && rmq_mono_ms() < end; rounds++) {
+        cr_assert_eq(comet_pull_consumer_seek(c, &mqs[qa], 0), 0);
+        int seen[5] = {0}, have = 0;
+        int64_t round_end = rmq_mono_ms() + 5000;
+        while (have < 5 && rmq_mono_ms() < round_end) {
+            comet_message_ext_t *m[32];
+            size_t cnt = 0;
+            comet_pull_consumer_poll(c, 100, m, 32, &cnt);
+            for (size_t j = 0; j < cnt; j++) {
+                int64_t off = comet_message_ext_queue_offset(m[j]);
+                if (off >= 0 && off < 5) {
+                    twice += seen[off] > 0;
+                    have += seen[off]++ == 0;
+                }
+                comet_message_ext_destroy(m[j]);
+            }
+        }
+        short_rounds += have < 5;
+    }
+    free(mqs);
+    cr_log_info("seek rounds: %d, short %d, messages read twice in a round %d", rounds, short_rounds, twice);
+    cr_expect_geq(rounds, 20, "too few rounds ran to say anything");
+    cr_expect_eq(short_rounds, 0, "%d of %d rounds after seek(0) missed a message", short_rounds, rounds);
+    cr_expect_eq(twice, 0, "%d messages were read twice in one round after seek(0)", twice);
+    comet_pull_consumer_destroy(c);
+}
+
 /* ---------------- kill -9 of master a during sync sends ---------------- */
 
 typedef struct sender_s {
