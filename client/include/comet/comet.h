@@ -457,7 +457,9 @@ COMET_EXPORT comet_pull_consumer_t *comet_pull_consumer_new(comet_conf_t *conf, 
 /** Group-managed: queues of topic are shared with the group (rebalance), before start. */
 COMET_EXPORT comet_err_t comet_pull_consumer_subscribe(comet_pull_consumer_t *c, const char *topic,
                                                        const char *tag_expr);
-/** Manual: consume exactly these queues (replaces the previous assignment). Any time. */
+/** Manual: consume exactly these queues (replaces the previous assignment). Any time.
+ *  A queue whose start cannot be read now (its broker does not answer) is tried
+ *  again each second. */
 COMET_EXPORT comet_err_t comet_pull_consumer_assign(comet_pull_consumer_t *c,
                                                     const comet_message_queue_t *mqs, size_t cnt);
 /** Readable queues of a topic (for assign). *mqs is heap memory the caller free()s. */
@@ -474,8 +476,9 @@ COMET_EXPORT comet_err_t comet_pull_consumer_poll(comet_pull_consumer_t *c, int 
 /** Store the positions of everything polled so far on the brokers (or the
  *  local file in BROADCASTING mode). async=false waits for the answers. */
 COMET_EXPORT comet_err_t comet_pull_consumer_commit(comet_pull_consumer_t *c, bool async);
-/** Next poll of mq starts at offset (or COMET_OFFSET_BEGINNING / COMET_OFFSET_END).
- *  The queue must be assigned. */
+/** Next poll of mq starts at offset (or COMET_OFFSET_BEGINNING / COMET_OFFSET_END):
+ *  messages of mq buffered from the old position are dropped, none from the new one.
+ *  The queue must be assigned (COMET_ERR__STATE otherwise). */
 COMET_EXPORT comet_err_t comet_pull_consumer_seek(comet_pull_consumer_t *c, const comet_message_queue_t *mq,
                                                   int64_t offset);
 /** Offset committed on the broker for mq (-1 if none). */
