@@ -1537,6 +1537,7 @@ Test(broker, connection_lists)
     cr_assert_not_null(memmem(resp.body, resp.body_len, "\"subString\":\"TagA || TagB\"", 26));
     cr_assert_not_null(memmem(resp.body, resp.body_len, "\"codeSet\":[2598919,2598920]", 27));
     assert_json_body(&resp);
+    rmq_cmd_deinit(&resp);
     /* the other plain-JSON admin bodies */
     static const int codes[] = {21, 201, 28, 26};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
@@ -1556,7 +1557,6 @@ Test(broker, connection_lists)
     rmq_cmd_set_ext(&req, "consumerGroup", "CGX");
     cr_assert_eq(call(&cli, &req, &resp), 0);
     assert_json_body(&resp);
-    rmq_cmd_deinit(&resp);
     rmq_cmd_deinit(&resp);
 }
 
