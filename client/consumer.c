@@ -676,6 +676,16 @@ static void drop_mq(cm_consumer_t *c, cm_mqstate_t *mq)
     cm_log(c->inst, RMQ_LOG_INFO, FAC, "%s: dropped %s/%s/%d", c->group, mq->topic, mq->broker, mq->qid);
 }
 
+/* Under c->lock: does the hand-made assignment name this queue? */
+static bool in_manual(const cm_consumer_t *c, const char *t, const char *b, int32_t q)
+{
+    for (size_t i = 0; i < c->nmanual; i++)
+        if (c->manual[i].queue_id == q && strcmp(c->manual[i].topic, t) == 0 &&
+            strcmp(c->manual[i].broker_name, b) == 0)
+            return true;
+    return false;
+}
+
 /* Assign one queue; returns false when its start offset is unknown yet. */
 static bool add_mq(cm_consumer_t *c, const char *t, const char *b, int32_t q, int64_t fixed_offset)
 {
@@ -696,6 +706,10 @@ static bool add_mq(cm_consumer_t *c, const char *t, const char *b, int32_t q, in
         return false;
     }
     pthread_mutex_lock(&c->lock);
+    if (c->manual_assign && !c->push && !in_manual(c, t, b, q)) {
+        pthread_mutex_unlock(&c->lock); /* assign() named other queues meanwhile */
+        return true;
+    }
     cm_mqstate_t *mq = find_mq(c, t, b, q);
     if (!mq) {
         mq = rmq_calloc(1, sizeof(*mq));
@@ -911,12 +925,7 @@ rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *brok
     /* an assigned queue still waiting for its start offset starts here */
     pthread_mutex_lock(&c->lock);
     cm_mqstate_t *mq = find_mq(c, topic, broker, qid);
-    bool pending = false;
-    if (!mq || !mq->assigned) {
-        for (size_t i = 0; i < c->nmanual && !pending; i++)
-            pending = c->manual[i].queue_id == qid && strcmp(c->manual[i].topic, topic) == 0 &&
-                      strcmp(c->manual[i].broker_name, broker) == 0;
-    }
+    bool pending = (!mq || !mq->assigned) && in_manual(c, topic, broker, qid);
     pthread_mutex_unlock(&c->lock);
     if (pending)
         add_mq(c, topic, broker, qid, offset);
