@@ -114,11 +114,18 @@ static void release_waiters(rmq_namesrv_api_t *ns)
     }
 }
 
+/* A waiter's time is up: the ones asked before it waited at least as long
+ * and go first (timers of one deadline - creations read in one go - fire in
+ * any order; answers keep the order asked). */
 static void waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    waiter_finish(arg);
+    ns_waiter_t *w = arg;
+    rmq_namesrv_api_t *ns = w->ns;
+    while (ns->waiters && ns->waiters != w)
+        waiter_finish(ns->waiters);
+    waiter_finish(w);
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)

@@ -459,9 +459,10 @@ static void capture_stop(void)
         free(cap.bodies[i]);
 }
 
-#define INFLIGHT 8
-
-Test(topics, registrations_are_incremental_and_coalesced, .fini = capture_stop)
+/* The test's name server on a free loopback port, and a broker (with
+ * `conf` besides) registering with it; returns once the first registration
+ * came in. */
+static void capture_start(const char *conf)
 {
     pthread_mutex_init(&cap.mu, NULL);
     cap.lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -478,11 +479,17 @@ Test(topics, registrations_are_incremental_and_coalesced, .fini = capture_stop)
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, capture_main, NULL), 0);
     pthread_detach(th);
-    /* no periodic whole registration during the test */
-    cr_assert(th_broker_start(&bk, cap.port, "registerNameServerPeriod=60000"),
-              "broker did not start (log %s)", bk.log);
+    cr_assert(th_broker_start(&bk, cap.port, conf), "broker did not start (log %s)", bk.log);
     cr_assert(th_connect(&cli, bk.port));
     cr_assert(TH_WAIT_UNTIL(captured() >= 1, 20000), "the broker never registered");
+}
+
+#define INFLIGHT 8
+
+Test(topics, registrations_are_incremental_and_coalesced, .fini = capture_stop)
+{
+    /* no periodic whole registration during the test */
+    capture_start("registerNameServerPeriod=60000");
     cr_assert_str_eq(cap.why, "", "%s", cap.why);
     int64_t c0, c1, c2, c3;
     json_t *full = topics_of(0, &c0);
@@ -556,4 +563,42 @@ Test(topics, registrations_are_incremental_and_coalesced, .fini = capture_stop)
               "the retry after a failure must hold the whole table (%zu topics)", json_array_size(retry));
     json_decref(retry);
     cr_assert_str_eq(cap.why, "", "%s", cap.why);
+}
+
+/* Creations whose registration the name server never answers are answered
+ * after registerBrokerTimeoutMills (SUCCESS, as Java after its wait), in the
+ * order asked. Fails if an answer overtakes an earlier one: the creations
+ * read in one go got timers of one deadline, and such timers fire in any
+ * order. */
+Test(topics, creations_answered_in_order_when_registration_times_out, .fini = capture_stop)
+{
+    capture_start("registerNameServerPeriod=60000\nregisterBrokerTimeoutMills=1000\n");
+    pthread_mutex_lock(&cap.mu);
+    cap.hold = true;
+    pthread_mutex_unlock(&cap.mu);
+    enum { N = 48, BASE = 1 << 22 };
+    rmq_buf_t all;
+    rmq_buf_init(&all);
+    for (int i = 0; i < N; i++) { /* one write: the broker reads them in one go */
+        char name[32];
+        snprintf(name, sizeof(name), "Ordered%d", i);
+        rmq_cmd_t req;
+        th_req_create_topic(&req, name, 1);
+        req.opaque = BASE + i;
+        rmq_cmd_encode(&req, &all);
+        rmq_cmd_deinit(&req);
+    }
+    cr_assert_eq(rmq_sync_send_raw(&cli, all.data, all.len), RMQ_OK);
+    rmq_buf_free(&all);
+    for (int i = 0; i < N; i++) {
+        rmq_cmd_t ans;
+        cr_assert(th_read_frame(&cli, &ans, 20000), "creation %d of %d was never answered", i, N);
+        cr_assert_eq(ans.opaque, BASE + i, "answer %d is for creation %d: an answer overtook an earlier one",
+                     i, ans.opaque - BASE);
+        cr_assert_eq(ans.code, 0, "creation %d answered %d: %s", i, ans.code, ans.remark ? ans.remark : "");
+        rmq_cmd_deinit(&ans);
+    }
+    pthread_mutex_lock(&cap.mu);
+    cap.hold = false;
+    pthread_mutex_unlock(&cap.mu);
 }
