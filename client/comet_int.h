@@ -618,8 +618,9 @@ void cm_consumer_consumed(cm_consumer_t *c, cm_pq_t *pq, const char *topic, cons
  * all queues. @thread any but io for all queues */
 void cm_consumer_sync_offsets(cm_consumer_t *c, cm_mqstate_t *mq);
 void cm_consumer_write_heartbeat(cm_consumer_t *c, void *jw);
-/* Move the next pull of a queue (pull consumer seek); a queue assign() named
- * whose start was unknown starts there. BEGINNING/END are queried first. */
+/* Move the next pull of a queue to offset (>= 0: the caller resolves
+ * BEGINNING/END, outside its locks); a queue assign() named whose start was
+ * unknown starts there. */
 rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid,
                            int64_t offset);
 /* Orderly clustering: may mq be consumed now (locked recently enough)? */

@@ -676,14 +676,19 @@ static void drop_mq(cm_consumer_t *c, cm_mqstate_t *mq)
     cm_log(c->inst, RMQ_LOG_INFO, FAC, "%s: dropped %s/%s/%d", c->group, mq->topic, mq->broker, mq->qid);
 }
 
+/* Does the list name this queue? */
+static bool mq_list_has(const comet_message_queue_t *mqs, size_t n, const char *t, const char *b, int32_t q)
+{
+    for (size_t i = 0; i < n; i++)
+        if (mqs[i].queue_id == q && strcmp(mqs[i].topic, t) == 0 && strcmp(mqs[i].broker_name, b) == 0)
+            return true;
+    return false;
+}
+
 /* Under c->lock: does the hand-made assignment name this queue? */
 static bool in_manual(const cm_consumer_t *c, const char *t, const char *b, int32_t q)
 {
-    for (size_t i = 0; i < c->nmanual; i++)
-        if (c->manual[i].queue_id == q && strcmp(c->manual[i].topic, t) == 0 &&
-            strcmp(c->manual[i].broker_name, b) == 0)
-            return true;
-    return false;
+    return mq_list_has(c->manual, c->nmanual, t, b, q);
 }
 
 /* Assign one queue; returns false when its start offset is unknown yet. */
@@ -826,11 +831,7 @@ typedef struct {
 static bool in_mq_list(const cm_mqstate_t *m, const void *arg)
 {
     const mq_list_t *l = arg;
-    for (size_t i = 0; i < l->n; i++)
-        if (l->mqs[i].queue_id == m->qid && strcmp(l->mqs[i].topic, m->topic) == 0 &&
-            strcmp(l->mqs[i].broker_name, m->broker) == 0)
-            return true;
-    return false;
+    return mq_list_has(l->mqs, l->n, m->topic, m->broker, m->qid);
 }
 
 static void rebalance_topic(cm_consumer_t *c, const char *topic)
@@ -913,13 +914,6 @@ static void assign_pending(cm_consumer_t *c)
 rmq_err_t cm_consumer_seek(cm_consumer_t *c, const char *topic, const char *broker, int32_t qid,
                            int64_t offset)
 {
-    if (offset == COMET_OFFSET_END || offset == COMET_OFFSET_BEGINNING) {
-        rmq_err_t e = cm_query_offset(
-            c->inst, offset == COMET_OFFSET_END ? RMQ_REQ_GET_MAX_OFFSET : RMQ_REQ_GET_MIN_OFFSET, topic,
-            broker, qid, 0, &offset);
-        if (e != RMQ_OK)
-            return e;
-    }
     if (offset < 0)
         return RMQ_ERR__INVALID_ARG;
     /* an assigned queue still waiting for its start offset starts here */
