@@ -84,43 +84,17 @@ void rmq_index_service_destroy(rmq_index_service_t *is)
 
 static void push(rmq_index_service_t *is, rmq_index_file_t *f)
 {
-    if (is->n == is->cap) {
-        is->cap = is->cap ? is->cap * 2 : 8;
-        is->files = rmq_realloc(is->files, is->cap * sizeof(*is->files));
-    }
+    is->files = rmq_array_grow(is->files, is->n, &is->cap, 8, sizeof(*is->files));
     is->files[is->n++] = f;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 rmq_err_t rmq_index_service_load(rmq_index_service_t *is, bool last_exit_ok, int64_t ckpt_index_ts)
 {
-    DIR *d = opendir(is->dir);
-    if (!d) {
-        if (errno == ENOENT)
-            return RMQ_OK;
-        rmq_log_errno(RMQ_LOG_ERROR, "store", errno, "opendir(%s) failed", is->dir);
-        return RMQ_ERR__IO;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strlen(de->d_name) != 17 || strspn(de->d_name, "0123456789") != 17)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            names = rmq_realloc(names, cap * sizeof(*names));
-        }
-        names[n++] = rmq_strdup(de->d_name);
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof(*names), cmp_str);
-    rmq_err_t err = RMQ_OK;
+    char **names;
+    size_t n;
+    rmq_err_t err = rmq_store_list_numbered(is->dir, 17, &names, &n);
+    if (err)
+        return err;
     int64_t sz = file_size(is->slot_num, is->max_index);
     for (size_t i = 0; i < n; i++) {
         char *path = rmq_asprintf("%s/%s", is->dir, names[i]);
@@ -382,12 +356,7 @@ void rmq_index_service_delete_expired(rmq_index_service_t *is, int64_t cl_min)
     size_t del = 0;
     while (del + 1 < is->n && h64(is->files[del], H_END_PHY) < cl_min)
         del++;
-    rmq_index_file_t **rm = rmq_malloc((del + 1) * sizeof(*rm));
-    if (del) {
-        memcpy(rm, is->files, del * sizeof(*rm));
-        memmove(is->files, is->files + del, (is->n - del) * sizeof(*is->files));
-    }
-    is->n -= del;
+    rmq_index_file_t **rm = rmq_store_take_front(is->files, &is->n, del, sizeof(*rm));
     pthread_rwlock_unlock(&is->lock);
     for (size_t i = 0; i < del; i++) {
         rmq_log(RMQ_LOG_INFO, "store", "retention: removing index file %s", rm[i]->mf->path);

@@ -51,44 +51,53 @@ char *rmq_mfq_path(const rmq_mfq_t *q, int64_t from)
 
 static void push(rmq_mfq_t *q, rmq_mapped_file_t *mf)
 {
-    if (q->n == q->cap) {
-        q->cap = q->cap ? q->cap * 2 : 16;
-        q->files = rmq_realloc(q->files, q->cap * sizeof(*q->files));
-    }
+    q->files = rmq_array_grow(q->files, q->n, &q->cap, 16, sizeof(*q->files));
     q->files[q->n++] = mf;
 }
 
-static int cmp_i64(const void *a, const void *b)
+static int cmp_str(const void *a, const void *b)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+rmq_err_t rmq_store_list_numbered(const char *dir, size_t digits, char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT)
+            return RMQ_OK;
+        rmq_log_errno(RMQ_LOG_ERROR, "store", errno, "opendir(%s) failed", dir);
+        return RMQ_ERR__IO;
+    }
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strlen(de->d_name) != digits || strspn(de->d_name, "0123456789") != digits)
+            continue;
+        *names = rmq_array_grow(*names, *n, &cap, 16, sizeof(**names));
+        (*names)[(*n)++] = rmq_strdup(de->d_name);
+    }
+    closedir(d);
+    if (*n)
+        qsort(*names, *n, sizeof(**names), cmp_str);
+    return RMQ_OK;
 }
 
 rmq_err_t rmq_mfq_load(rmq_mfq_t *q)
 {
-    DIR *d = opendir(q->dir);
-    if (!d) {
-        if (errno == ENOENT)
-            return RMQ_OK;
-        rmq_log_errno(RMQ_LOG_ERROR, "store", errno, "opendir(%s) failed", q->dir);
-        return RMQ_ERR__IO;
+    char **names;
+    size_t n;
+    rmq_err_t err = rmq_store_list_numbered(q->dir, 20, &names, &n);
+    if (err)
+        return err;
+    int64_t *offs = rmq_malloc((n + 1) * sizeof(*offs));
+    for (size_t i = 0; i < n; i++) {
+        offs[i] = strtoll(names[i], NULL, 10);
+        free(names[i]);
     }
-    int64_t *offs = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strlen(de->d_name) != 20 || strspn(de->d_name, "0123456789") != 20)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            offs = rmq_realloc(offs, cap * sizeof(*offs));
-        }
-        offs[n++] = strtoll(de->d_name, NULL, 10);
-    }
-    closedir(d);
-    if (n)
-        qsort(offs, n, sizeof(*offs), cmp_i64);
-    rmq_err_t err = RMQ_OK;
+    free(names);
     for (size_t i = 0; i < n; i++) {
         if (offs[i] % q->file_size != 0) {
             rmq_log(RMQ_LOG_ERROR, "store",
@@ -201,28 +210,40 @@ rmq_mapped_file_t **rmq_mfq_snapshot(rmq_mfq_t *q, size_t *n)
     return arr;
 }
 
+/* The list's length and its offset bounds, read in one go under q->lock. */
+typedef struct {
+    size_t n;
+    int64_t min_offset; /* first.from, -1 if empty */
+    int64_t max_offset; /* last.from + last.wrote, 0 if empty */
+} mfq_bounds_t;
+
+static mfq_bounds_t bounds(rmq_mfq_t *q)
+{
+    mfq_bounds_t b = {.n = 0, .min_offset = -1, .max_offset = 0};
+    pthread_mutex_lock(&q->lock);
+    if (q->n) {
+        rmq_mapped_file_t *last = q->files[q->n - 1];
+        b.n = q->n;
+        b.min_offset = q->files[0]->from;
+        b.max_offset = last->from + atomic_load(&last->wrote);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return b;
+}
+
 size_t rmq_mfq_count(rmq_mfq_t *q)
 {
-    pthread_mutex_lock(&q->lock);
-    size_t n = q->n;
-    pthread_mutex_unlock(&q->lock);
-    return n;
+    return bounds(q).n;
 }
 
 int64_t rmq_mfq_min_offset(rmq_mfq_t *q)
 {
-    pthread_mutex_lock(&q->lock);
-    int64_t v = q->n ? q->files[0]->from : -1;
-    pthread_mutex_unlock(&q->lock);
-    return v;
+    return bounds(q).min_offset;
 }
 
 int64_t rmq_mfq_max_offset(rmq_mfq_t *q)
 {
-    pthread_mutex_lock(&q->lock);
-    int64_t v = q->n ? q->files[q->n - 1]->from + atomic_load(&q->files[q->n - 1]->wrote) : 0;
-    pthread_mutex_unlock(&q->lock);
-    return v;
+    return bounds(q).max_offset;
 }
 
 int64_t rmq_mfq_flushed_offset(rmq_mfq_t *q)
@@ -339,17 +360,23 @@ void rmq_mfq_remove_from(rmq_mfq_t *q, size_t i)
     free(rm);
 }
 
+void *rmq_store_take_front(void *items, size_t *n, size_t cnt, size_t elem_size)
+{
+    char *taken = rmq_malloc((cnt + 1) * elem_size);
+    if (cnt) {
+        memcpy(taken, items, cnt * elem_size);
+        memmove(items, (char *)items + cnt * elem_size, (*n - cnt) * elem_size);
+    }
+    *n -= cnt;
+    return taken;
+}
+
 void rmq_mfq_remove_first(rmq_mfq_t *q, size_t cnt)
 {
     pthread_mutex_lock(&q->lock);
     if (cnt > q->n)
         cnt = q->n;
-    rmq_mapped_file_t **rm = rmq_malloc((cnt + 1) * sizeof(*rm));
-    if (cnt) {
-        memcpy(rm, q->files, cnt * sizeof(*rm));
-        memmove(q->files, q->files + cnt, (q->n - cnt) * sizeof(*q->files));
-    }
-    q->n -= cnt;
+    rmq_mapped_file_t **rm = rmq_store_take_front(q->files, &q->n, cnt, sizeof(*rm));
     pthread_mutex_unlock(&q->lock);
     for (size_t k = 0; k < cnt; k++) {
         rmq_log(RMQ_LOG_INFO, "store", "retention: removing %s", rm[k]->path);

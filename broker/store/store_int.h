@@ -38,6 +38,15 @@ void rmq_reaper_add(rmq_reaper_t *r, rmq_mapped_file_t *mf);
 void rmq_reaper_run(rmq_reaper_t *r, bool force);
 void rmq_reaper_deinit(rmq_reaper_t *r);
 
+/* Take the first cnt (<= *n) elements of elem_size bytes off the front of
+ * items: they come back in a new array (caller frees), the rest move up and
+ * *n drops by cnt. For a segment list under its owner's lock. */
+void *rmq_store_take_front(void *items, size_t *n, size_t cnt, size_t elem_size);
+/* The names in dir made of exactly `digits` digits, sorted (being of one
+ * length, in numeric order): *names (caller frees each and the array), *n
+ * of them; none when dir does not exist. */
+rmq_err_t rmq_store_list_numbered(const char *dir, size_t digits, char ***names, size_t *n);
+
 struct rmq_store_s {
     rmq_store_config_t conf;
     char *root;
