@@ -154,71 +154,122 @@ static void push(enc_t *e, void ***items, size_t *n, void *p, size_t approx)
     e->bytes += approx;
 }
 
-/* One table entry as its replication message, with its approximate encoded
- * size; the message borrows the entry's strings. */
-typedef void *ha_item_fn(const void *entry, size_t *approx);
+/* ------------------------------------------------- name-keyed tables */
 
-static void *topic_item(const void *entry, size_t *approx)
-{
-    const rmq_topic_config_t *tc = entry;
-    Comet__Ha__TopicConfig *t = rmq_malloc(sizeof(*t));
-    comet__ha__topic_config__init(t);
-    t->name = tc->name;
-    t->read_queues = tc->read_queues;
-    t->write_queues = tc->write_queues;
-    t->perm = tc->perm;
-    t->filter_type = tc->filter_type;
-    t->sys_flag = tc->sys_flag;
-    t->order = tc->order;
-    *approx = strlen(tc->name) + 32;
-    return t;
-}
+/* The fields, besides the name, that a table entry and its replication
+ * message share (the same names in both). */
+#define TOPIC_FIELDS(X) X(read_queues) X(write_queues) X(perm) X(filter_type) X(sys_flag) X(order)
+#define GROUP_FIELDS(X)                                                                                      \
+    X(consume_enable)                                                                                        \
+    X(consume_from_min_enable)                                                                               \
+    X(consume_broadcast_enable)                                                                              \
+    X(retry_queue_nums)                                                                                      \
+    X(retry_max_times)                                                                                       \
+    X(broker_id)                                                                                             \
+    X(which_broker_when_consume_slowly)                                                                      \
+    X(notify_consumer_ids_changed_enable)
 
-static void *group_item(const void *entry, size_t *approx)
-{
-    const rmq_sub_group_t *g = entry;
-    Comet__Ha__SubscriptionGroup *s = rmq_malloc(sizeof(*s));
-    comet__ha__subscription_group__init(s);
-    s->name = g->name;
-    s->consume_enable = g->consume_enable;
-    s->consume_from_min_enable = g->consume_from_min_enable;
-    s->consume_broadcast_enable = g->consume_broadcast_enable;
-    s->retry_queue_nums = g->retry_queue_nums;
-    s->retry_max_times = g->retry_max_times;
-    s->broker_id = g->broker_id;
-    s->which_broker_when_consume_slowly = g->which_broker_when_consume_slowly;
-    s->notify_consumer_ids_changed_enable = g->notify_consumer_ids_changed_enable;
-    *approx = strlen(g->name) + 48;
-    return s;
-}
+#define COPY_FIELD(f) dst->f = src->f;
+#define SAME_FIELD(f) cur->f == src->f &&
 
-/* Every entry of a name-keyed table, item() each, into the repeated field of
- * Metadata at items_off / n_off (offsetof), in parts of kind. */
-static void encode_map(rmq_ha_t *ha, rmq_buf_t *out, Comet__Ha__Metadata__Kind kind, const rmq_map_t *map,
-                       ha_item_fn *item, size_t items_off, size_t n_off)
+/* How a name-keyed table (topics, groups) travels: the master sends every
+ * entry as a message of desc in the repeated field of Metadata at items_off
+ * / n_off (offsetof); a slave puts each message into its table and deletes
+ * the entries the master no longer has. */
+typedef struct {
+    Comet__Ha__Metadata__Kind kind;
+    size_t items_off, n_off;
+    const ProtobufCMessageDescriptor *desc;
+    size_t approx; /* encoded size of a message besides its name */
+    const rmq_map_t *(*map)(rmq_broker_t *b);
+    const char *(*name)(const void *msg);
+    /* the entry as a message; it borrows the entry's strings */
+    void (*fill)(void *msg, const void *entry);
+    /* put the message unless the table holds it already; true when it did */
+    bool (*put)(rmq_broker_t *b, const void *msg);
+    void (*del)(rmq_broker_t *b, const char *name);
+} ha_mirror_t;
+
+/* The ha_mirror_t pfx_mirror of the broker's table tbl (Metadata field tbl,
+ * kind KIND): entries of type E (found, stored, removed by api_get, api_put,
+ * api_del), messages of type M (descriptor desc_, about approx_ bytes besides
+ * the name), sharing the fields FIELDS besides the name. */
+#define HA_MIRROR(pfx, tbl, KIND, E, M, desc_, api, approx_, FIELDS)                                         \
+    static const rmq_map_t *pfx##_map(rmq_broker_t *b)                                                       \
+    {                                                                                                        \
+        return &b->tbl.map;                                                                                  \
+    }                                                                                                        \
+    static const char *pfx##_name(const void *msg)                                                           \
+    {                                                                                                        \
+        return ((const M *)msg)->name;                                                                       \
+    }                                                                                                        \
+    static void pfx##_fill(void *msg, const void *entry)                                                     \
+    {                                                                                                        \
+        M *dst = msg;                                                                                        \
+        const E *src = entry;                                                                                \
+        dst->name = src->name;                                                                               \
+        FIELDS(COPY_FIELD)                                                                                   \
+    }                                                                                                        \
+    static bool pfx##_put(rmq_broker_t *b, const void *msg)                                                  \
+    {                                                                                                        \
+        const M *src = msg;                                                                                  \
+        E *cur = api##_get(&b->tbl, src->name);                                                              \
+        if (cur && FIELDS(SAME_FIELD) true)                                                                  \
+            return false;                                                                                    \
+        E n = {.name = src->name}, *dst = &n;                                                                \
+        FIELDS(COPY_FIELD)                                                                                   \
+        api##_put(&b->tbl, &n);                                                                              \
+        return true;                                                                                         \
+    }                                                                                                        \
+    static void pfx##_del(rmq_broker_t *b, const char *key)                                                  \
+    {                                                                                                        \
+        api##_del(&b->tbl, key);                                                                             \
+    }                                                                                                        \
+    static const ha_mirror_t pfx##_mirror = {                                                                \
+        .kind = COMET__HA__METADATA__KIND__##KIND,                                                           \
+        .items_off = offsetof(Comet__Ha__Metadata, tbl),                                                     \
+        .n_off = offsetof(Comet__Ha__Metadata, n_##tbl),                                                     \
+        .desc = &desc_,                                                                                      \
+        .approx = approx_,                                                                                   \
+        .map = pfx##_map,                                                                                    \
+        .name = pfx##_name,                                                                                  \
+        .fill = pfx##_fill,                                                                                  \
+        .put = pfx##_put,                                                                                    \
+        .del = pfx##_del,                                                                                    \
+    };
+
+HA_MIRROR(topics, topics, TOPICS, rmq_topic_config_t, Comet__Ha__TopicConfig,
+          comet__ha__topic_config__descriptor, rmq_topic, 32, TOPIC_FIELDS)
+HA_MIRROR(groups, groups, GROUPS, rmq_sub_group_t, Comet__Ha__SubscriptionGroup,
+          comet__ha__subscription_group__descriptor, rmq_sub_group, 48, GROUP_FIELDS)
+
+/* Every entry of the table as a message, in parts of t->kind. */
+static void encode_mirror(rmq_ha_t *ha, rmq_buf_t *out, const ha_mirror_t *t)
 {
     enc_t e;
-    enc_begin(&e, ha, out, kind, 0);
+    enc_begin(&e, ha, out, t->kind, 0);
     const char *k;
     void *v;
-    for (size_t it = 0; rmq_map_next(map, &it, &k, &v);) {
-        size_t approx;
-        void *p = item(v, &approx);
-        push(&e, (void ***)((char *)&e.m + items_off), (size_t *)((char *)&e.m + n_off), p, approx);
+    for (size_t it = 0; rmq_map_next(t->map(ha->b), &it, &k, &v);) {
+        void *msg = rmq_malloc(t->desc->sizeof_message);
+        protobuf_c_message_init(t->desc, msg);
+        t->fill(msg, v);
+        push(&e, (void ***)((char *)&e.m + t->items_off), (size_t *)((char *)&e.m + t->n_off), msg,
+             strlen(t->name(msg)) + t->approx);
     }
     enc_end(&e);
 }
 
-static void encode_topics(rmq_ha_t *ha, rmq_buf_t *out)
+static void encode_topics(rmq_ha_t *ha, rmq_buf_t *out, int64_t *log_offset)
 {
-    encode_map(ha, out, COMET__HA__METADATA__KIND__TOPICS, &ha->b->topics.map, topic_item,
-               offsetof(Comet__Ha__Metadata, topics), offsetof(Comet__Ha__Metadata, n_topics));
+    (void)log_offset;
+    encode_mirror(ha, out, &topics_mirror);
 }
 
-static void encode_groups(rmq_ha_t *ha, rmq_buf_t *out)
+static void encode_groups(rmq_ha_t *ha, rmq_buf_t *out, int64_t *log_offset)
 {
-    encode_map(ha, out, COMET__HA__METADATA__KIND__GROUPS, &ha->b->groups.map, group_item,
-               offsetof(Comet__Ha__Metadata, groups), offsetof(Comet__Ha__Metadata, n_groups));
+    (void)log_offset;
+    encode_mirror(ha, out, &groups_mirror);
 }
 
 /* "topic@group" (topics cannot hold '@') */
@@ -287,35 +338,20 @@ static void encode_delay(rmq_ha_t *ha, rmq_buf_t *out, int64_t *log_offset)
         *log_offset = lo;
 }
 
-void rmq_ha_meta_encode(rmq_ha_t *ha, rmq_ha_meta_kind_t kind, rmq_buf_t *out, int64_t *log_offset)
-{
-    switch (kind) {
-    case RMQ_HA_META_TOPICS:
-        encode_topics(ha, out);
-        break;
-    case RMQ_HA_META_GROUPS:
-        encode_groups(ha, out);
-        break;
-    case RMQ_HA_META_OFFSETS:
-        encode_offsets(ha, out, log_offset);
-        break;
-    case RMQ_HA_META_DELAY:
-        encode_delay(ha, out, log_offset);
-        break;
-    }
-}
-
-void rmq_ha_meta_encode_all(rmq_ha_t *ha, rmq_buf_t *out, int64_t *log_offset)
-{
-    encode_topics(ha, out);
-    encode_groups(ha, out);
-    encode_offsets(ha, out, log_offset);
-    encode_delay(ha, out, log_offset);
-}
-
 static void local_key(char *buf, size_t n, const char *topic, const char *group, int32_t qid)
 {
     snprintf(buf, n, "%s@%s\001%d", topic, group, qid);
+}
+
+/* The "topic@group" of a local_key (caller frees) and its queue id; NULL
+ * when k is not one. */
+static char *local_key_parse(const char *k, int32_t *qid)
+{
+    const char *sep = strrchr(k, '\001');
+    if (!sep)
+        return NULL;
+    *qid = atoi(sep + 1);
+    return rmq_strndup(k, (size_t)(sep - k));
 }
 
 void rmq_ha_meta_encode_local(rmq_ha_t *ha, rmq_buf_t *out)
@@ -327,11 +363,10 @@ void rmq_ha_meta_encode_local(rmq_ha_t *ha, rmq_buf_t *out)
     const char *k;
     void *v;
     for (size_t it = 0; rmq_map_next(&ha->local_offsets, &it, &k, &v);) {
-        const char *sep = strrchr(k, '\001');
-        if (!sep)
-            continue;
-        char *key = rmq_strndup(k, (size_t)(sep - k));
-        push_offset(&e, key, atoi(sep + 1), *(int64_t *)v);
+        int32_t qid;
+        char *key = local_key_parse(k, &qid);
+        if (key)
+            push_offset(&e, key, qid, *(int64_t *)v);
         free(key);
     }
     enc_end(&e);
@@ -352,22 +387,6 @@ void rmq_ha_local_offset(rmq_ha_t *ha, const char *group, const char *topic, int
 }
 
 /* ---------------------------------------------------------------- apply */
-
-static bool same_topic(const rmq_topic_config_t *a, const Comet__Ha__TopicConfig *b)
-{
-    return a->read_queues == b->read_queues && a->write_queues == b->write_queues && a->perm == b->perm &&
-           a->filter_type == b->filter_type && a->sys_flag == b->sys_flag && a->order == b->order;
-}
-
-/* How a name-keyed table (topics, groups) takes the master's copy. */
-typedef struct {
-    size_t items_off, n_off; /* the repeated field of Metadata (offsetof) */
-    const char *(*name)(const void *item);
-    /* put the item unless the table holds it already; true when it did */
-    bool (*put)(rmq_broker_t *b, const void *item);
-    const rmq_map_t *(*map)(rmq_broker_t *b);
-    void (*del)(rmq_broker_t *b, const char *name);
-} ha_mirror_t;
 
 /* Every named item of the parts put, every entry the master no longer has
  * deleted; how many entries changed. */
@@ -404,40 +423,6 @@ static int apply_mirror(rmq_ha_t *ha, rmq_ha_frame_t **parts, size_t np, const h
     return changed;
 }
 
-static const char *topic_name(const void *item)
-{
-    return ((const Comet__Ha__TopicConfig *)item)->name;
-}
-
-static bool topic_put(rmq_broker_t *b, const void *item)
-{
-    const Comet__Ha__TopicConfig *t = item;
-    rmq_topic_config_t *cur = rmq_topic_get(&b->topics, t->name);
-    if (cur && same_topic(cur, t))
-        return false;
-    rmq_topic_config_t n = {t->name,        t->read_queues, t->write_queues, t->perm,
-                            t->filter_type, t->sys_flag,    t->order};
-    rmq_topic_put(&b->topics, &n);
-    return true;
-}
-
-static const rmq_map_t *topic_map(rmq_broker_t *b)
-{
-    return &b->topics.map;
-}
-
-static void topic_del(rmq_broker_t *b, const char *name)
-{
-    rmq_topic_del(&b->topics, name);
-}
-
-static const ha_mirror_t topics_mirror = {offsetof(Comet__Ha__Metadata, topics),
-                                          offsetof(Comet__Ha__Metadata, n_topics),
-                                          topic_name,
-                                          topic_put,
-                                          topic_map,
-                                          topic_del};
-
 static void apply_topics(rmq_ha_t *ha, rmq_ha_frame_t **parts, size_t np)
 {
     int changed = apply_mirror(ha, parts, np, &topics_mirror);
@@ -447,58 +432,6 @@ static void apply_topics(rmq_ha_t *ha, rmq_ha_frame_t **parts, size_t np)
         rmq_broker_topics_changed(ha->b);
     }
 }
-
-static bool same_group(const rmq_sub_group_t *a, const Comet__Ha__SubscriptionGroup *g)
-{
-    return a->consume_enable == g->consume_enable &&
-           a->consume_from_min_enable == g->consume_from_min_enable &&
-           a->consume_broadcast_enable == g->consume_broadcast_enable &&
-           a->retry_queue_nums == g->retry_queue_nums && a->retry_max_times == g->retry_max_times &&
-           a->broker_id == g->broker_id &&
-           a->which_broker_when_consume_slowly == g->which_broker_when_consume_slowly &&
-           a->notify_consumer_ids_changed_enable == g->notify_consumer_ids_changed_enable;
-}
-
-static const char *group_name(const void *item)
-{
-    return ((const Comet__Ha__SubscriptionGroup *)item)->name;
-}
-
-static bool group_put(rmq_broker_t *b, const void *item)
-{
-    const Comet__Ha__SubscriptionGroup *g = item;
-    rmq_sub_group_t *cur = rmq_sub_group_get(&b->groups, g->name);
-    if (cur && same_group(cur, g))
-        return false;
-    rmq_sub_group_t n = {g->name,
-                         g->consume_enable,
-                         g->consume_from_min_enable,
-                         g->consume_broadcast_enable,
-                         g->retry_queue_nums,
-                         g->retry_max_times,
-                         g->broker_id,
-                         g->which_broker_when_consume_slowly,
-                         g->notify_consumer_ids_changed_enable};
-    rmq_sub_group_put(&b->groups, &n);
-    return true;
-}
-
-static const rmq_map_t *group_map(rmq_broker_t *b)
-{
-    return &b->groups.map;
-}
-
-static void group_del(rmq_broker_t *b, const char *name)
-{
-    rmq_sub_group_del(&b->groups, name);
-}
-
-static const ha_mirror_t groups_mirror = {offsetof(Comet__Ha__Metadata, groups),
-                                          offsetof(Comet__Ha__Metadata, n_groups),
-                                          group_name,
-                                          group_put,
-                                          group_map,
-                                          group_del};
 
 static void apply_groups(rmq_ha_t *ha, rmq_ha_frame_t **parts, size_t np)
 {
@@ -531,11 +464,10 @@ static void apply_offsets(rmq_ha_t *ha, rmq_ha_frame_t **parts, size_t np)
     const char *k;
     void *v;
     for (size_t it = 0; rmq_map_next(&ha->local_offsets, &it, &k, &v);) {
-        const char *sep = strrchr(k, '\001');
-        char *full = sep ? rmq_strndup(k, (size_t)(sep - k)) : NULL;
+        int32_t qid;
+        char *full = local_key_parse(k, &qid);
         char *topic, *group;
         if (full && split_key(full, &topic, &group)) {
-            int32_t qid = atoi(sep + 1);
             if (rmq_offset_query(m, group, topic, qid) < *(int64_t *)v)
                 rmq_offset_commit(m, group, topic, qid, *(int64_t *)v);
             free(topic);
@@ -583,6 +515,37 @@ static void apply_changes(rmq_ha_t *ha, Comet__Ha__Metadata *m)
                 raised);
 }
 
+/* What each kind of snapshot does: how a master encodes its table, how a
+ * slave applies the parts it received (indexed by kind). */
+static const struct {
+    void (*encode)(rmq_ha_t *ha, rmq_buf_t *out, int64_t *log_offset);
+    void (*apply)(rmq_ha_t *ha, rmq_ha_frame_t **parts, size_t np);
+} kinds[KINDS] = {
+    [COMET__HA__METADATA__KIND__TOPICS] = {encode_topics, apply_topics},
+    [COMET__HA__METADATA__KIND__GROUPS] = {encode_groups, apply_groups},
+    [COMET__HA__METADATA__KIND__OFFSETS] = {encode_offsets, apply_offsets},
+    [COMET__HA__METADATA__KIND__DELAY_OFFSETS] = {encode_delay, apply_delay},
+};
+
+_Static_assert((int)RMQ_HA_META_TOPICS == COMET__HA__METADATA__KIND__TOPICS &&
+                   (int)RMQ_HA_META_GROUPS == COMET__HA__METADATA__KIND__GROUPS &&
+                   (int)RMQ_HA_META_OFFSETS == COMET__HA__METADATA__KIND__OFFSETS &&
+                   (int)RMQ_HA_META_DELAY == COMET__HA__METADATA__KIND__DELAY_OFFSETS,
+               "rmq_ha_meta_kind_t indexes kinds[]");
+
+void rmq_ha_meta_encode(rmq_ha_t *ha, rmq_ha_meta_kind_t kind, rmq_buf_t *out, int64_t *log_offset)
+{
+    if ((int)kind > 0 && (int)kind < KINDS && kinds[kind].encode)
+        kinds[kind].encode(ha, out, log_offset);
+}
+
+void rmq_ha_meta_encode_all(rmq_ha_t *ha, rmq_buf_t *out, int64_t *log_offset)
+{
+    for (int k = 0; k < KINDS; k++)
+        if (kinds[k].encode)
+            kinds[k].encode(ha, out, log_offset);
+}
+
 void rmq_ha_meta_apply(rmq_ha_t *ha, rmq_ha_frame_t *f)
 {
     Comet__Ha__Metadata *m = f->metadata;
@@ -611,22 +574,8 @@ void rmq_ha_meta_apply(rmq_ha_t *ha, rmq_ha_frame_t *f)
     st->parts[kind][st->n[kind]++] = f;
     if (!m->last_part)
         return;
-    switch (kind) {
-    case COMET__HA__METADATA__KIND__TOPICS:
-        apply_topics(ha, st->parts[kind], st->n[kind]);
-        break;
-    case COMET__HA__METADATA__KIND__GROUPS:
-        apply_groups(ha, st->parts[kind], st->n[kind]);
-        break;
-    case COMET__HA__METADATA__KIND__OFFSETS:
-        apply_offsets(ha, st->parts[kind], st->n[kind]);
-        break;
-    case COMET__HA__METADATA__KIND__DELAY_OFFSETS:
-        apply_delay(ha, st->parts[kind], st->n[kind]);
-        break;
-    default:
-        break;
-    }
+    if (kinds[kind].apply)
+        kinds[kind].apply(ha, st->parts[kind], st->n[kind]);
     stage_clear(st, kind);
 }
 
