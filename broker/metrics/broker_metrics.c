@@ -9,6 +9,7 @@
  * (common/http/rmq_metrics_http.c). */
 #include "metrics/broker_metrics.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,22 +36,28 @@ static const char *const mt_names[MT_COUNT] = {"normal", "fifo", "delay", "trans
 static const int64_t size_bounds[] = {1024, 4096, 524288, 1048576, 2097152, 4194304};
 static const int64_t gc_bounds[RMQ_STORE_GC_BUCKETS - 1] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 
-typedef struct in_stat_s { /* "topic\1type" */
+/* What a stat counts for; every stat block starts with it. */
+typedef struct stat_names_s {
     char *topic;
+    char *group; /* NULL for in_stat */
+} stat_names_t;
+
+typedef struct in_stat_s { /* "topic\1type" */
+    stat_names_t id;
     int type;
     int64_t msgs, bytes;
     rmq_hist_t size;
 } in_stat_t;
 
 typedef struct out_stat_s { /* "topic\1group" */
-    char *topic, *group;
+    stat_names_t id;
     int64_t msgs, bytes;
     int64_t *pulled; /* next offset per queue id, -1 = unknown */
     int32_t nq;
 } out_stat_t;
 
 typedef struct dlq_stat_s { /* "group\1origin topic" */
-    char *group, *topic;
+    stat_names_t id;
     int64_t msgs;
 } dlq_stat_t;
 
@@ -70,28 +77,18 @@ struct rmq_broker_metrics_s {
 
 /* ---------- hooks ---------- */
 
-static void in_free(void *p)
+static void stat_free(void *p)
 {
-    in_stat_t *s = p;
-    free(s->topic);
-    free(s);
+    stat_names_t *n = p;
+    free(n->topic);
+    free(n->group);
+    free(n);
 }
 
 static void out_free(void *p)
 {
-    out_stat_t *s = p;
-    free(s->topic);
-    free(s->group);
-    free(s->pulled);
-    free(s);
-}
-
-static void dlq_free(void *p)
-{
-    dlq_stat_t *s = p;
-    free(s->group);
-    free(s->topic);
-    free(s);
+    free(((out_stat_t *)p)->pulled);
+    stat_free(p);
 }
 
 /* "a\1b" into buf; false if it does not fit (then the sample is skipped:
@@ -102,18 +99,22 @@ static bool key2(char *buf, size_t n, const char *a, const char *b)
     return w > 0 && (size_t)w < n;
 }
 
-/* The stat block under key "a\1b" in map, `size` bytes allocated zeroed on
- * first use (then *fresh is true and the caller names it); NULL when the key
- * does not fit. */
-static void *stat_get(rmq_map_t *map, const char *a, const char *b, size_t size, bool *fresh)
+/* The stat block under key "a\1b" in map; on first use `size` bytes are
+ * allocated zeroed and named topic and group (NULL: none), and *fresh (if
+ * asked for) is true. NULL when the key does not fit. */
+static void *stat_get(rmq_map_t *map, const char *a, const char *b, const char *topic, const char *group,
+                      size_t size, bool *fresh)
 {
     char key[600];
     if (!key2(key, sizeof(key), a, b))
         return NULL;
-    void *s = rmq_map_get(map, key);
-    *fresh = !s;
+    stat_names_t *s = rmq_map_get(map, key);
+    if (fresh)
+        *fresh = !s;
     if (!s) {
         s = rmq_calloc(1, size);
+        s->topic = rmq_strdup(topic);
+        s->group = group ? rmq_strdup(group) : NULL;
         rmq_map_put(map, key, s);
     }
     return s;
@@ -173,11 +174,10 @@ void rmq_bm_put(rmq_broker_metrics_t *m, const rmq_store_msg_t *msgs, size_t n)
     int type = msg_type(&msgs[0]);
     char tn[4] = {(char)('0' + type), 0};
     bool fresh;
-    in_stat_t *s = stat_get(&m->in, msgs[0].topic, tn, sizeof(*s), &fresh);
+    in_stat_t *s = stat_get(&m->in, msgs[0].topic, tn, msgs[0].topic, NULL, sizeof(*s), &fresh);
     if (!s)
         return;
     if (fresh) {
-        s->topic = rmq_strdup(msgs[0].topic);
         s->type = type;
         rmq_hist_init(&s->size, size_bounds, (int)(sizeof(size_bounds) / sizeof(size_bounds[0])));
     }
@@ -198,13 +198,9 @@ void rmq_bm_put(rmq_broker_metrics_t *m, const rmq_store_msg_t *msgs, size_t n)
          * of this broker, else the dead-letter topic itself (bounded) */
         if (!*origin || !rmq_topic_get(&m->b->topics, origin))
             snprintf(origin, sizeof(origin), "%s", msgs[0].topic);
-        dlq_stat_t *d = stat_get(&m->dlq, group, origin, sizeof(*d), &fresh);
+        dlq_stat_t *d = stat_get(&m->dlq, group, origin, origin, group, sizeof(*d), NULL);
         if (!d)
             return;
-        if (fresh) {
-            d->group = rmq_strdup(group);
-            d->topic = rmq_strdup(origin);
-        }
         d->msgs += (int64_t)n;
     }
 }
@@ -214,14 +210,9 @@ void rmq_bm_pull(rmq_broker_metrics_t *m, const char *topic, const char *group, 
 {
     if (!m)
         return;
-    bool fresh;
-    out_stat_t *s = stat_get(&m->out, topic, group, sizeof(*s), &fresh);
+    out_stat_t *s = stat_get(&m->out, topic, group, topic, group, sizeof(*s), NULL);
     if (!s)
         return;
-    if (fresh) {
-        s->topic = rmq_strdup(topic);
-        s->group = rmq_strdup(group);
-    }
     s->msgs += (int64_t)count;
     s->bytes += (int64_t)bytes;
     if (qid >= 0 && qid < 65536) {
@@ -291,19 +282,11 @@ static const char *lower(const char *s, char *out, size_t n)
 /* Series of topics and groups that no longer exist are dropped (their
  * counters end with the topic or group), so the number of series follows
  * the topic and subscription-group tables, not what clients once named. */
-static bool stat_gone(rmq_broker_metrics_t *m, int kind, const void *v)
+static bool stat_gone(rmq_broker_metrics_t *m, const void *v)
 {
-    const char *topic = NULL, *group = NULL;
-    if (kind == 0) {
-        topic = ((const in_stat_t *)v)->topic;
-    } else if (kind == 1) {
-        topic = ((const out_stat_t *)v)->topic;
-        group = ((const out_stat_t *)v)->group;
-    } else {
-        topic = ((const dlq_stat_t *)v)->topic;
-        group = ((const dlq_stat_t *)v)->group;
-    }
-    return !rmq_topic_get(&m->b->topics, topic) || (group && !rmq_sub_group_get(&m->b->groups, group));
+    const stat_names_t *n = v;
+    return !rmq_topic_get(&m->b->topics, n->topic) ||
+           (n->group && !rmq_sub_group_get(&m->b->groups, n->group));
 }
 
 static void prune(rmq_broker_metrics_t *m)
@@ -315,7 +298,7 @@ static void prune(rmq_broker_metrics_t *m)
         char **gone = rmq_calloc(n ? n : 1, sizeof(char *));
         size_t ng = 0;
         for (size_t i = 0; i < n; i++)
-            if (stat_gone(m, k, rmq_map_get(maps[k], keys[i])))
+            if (stat_gone(m, rmq_map_get(maps[k], keys[i])))
                 gone[ng++] = rmq_strdup(keys[i]);
         for (size_t i = 0; i < ng; i++) {
             rmq_map_del(maps[k], gone[i]);
@@ -326,31 +309,31 @@ static void prune(rmq_broker_metrics_t *m)
     }
 }
 
+/* One sample per incoming stat: its message count, or its bytes. */
+static void render_in_counter(rmq_broker_metrics_t *m, rmq_prom_t *w, const char **keys, size_t n, bool bytes)
+{
+    for (size_t i = 0; i < n; i++) {
+        in_stat_t *s = rmq_map_get(&m->in, keys[i]);
+        const char *topic = s->id.topic;
+        const char *l[] = {
+            "topic", topic, "message_type", mt_names[s->type], "is_system", tf(is_system_topic(topic)), NULL};
+        rmq_prom_int(w, l, bytes ? s->bytes : s->msgs);
+    }
+}
+
 static void render_in(rmq_broker_metrics_t *m, rmq_prom_t *w)
 {
     size_t n;
     const char **keys = rmq_map_sorted_keys(&m->in, &n);
     rmq_prom_family(w, "rocketmq_messages_in_total", "counter", "Total number of incoming messages");
-    for (size_t i = 0; i < n; i++) {
-        in_stat_t *s = rmq_map_get(&m->in, keys[i]);
-        const char *l[] = {
-            "topic", s->topic, "message_type", mt_names[s->type], "is_system", tf(is_system_topic(s->topic)),
-            NULL};
-        rmq_prom_int(w, l, s->msgs);
-    }
+    render_in_counter(m, w, keys, n, false);
     rmq_prom_family(w, "rocketmq_throughput_in_total", "counter",
                     "Total traffic of incoming messages (body bytes)");
-    for (size_t i = 0; i < n; i++) {
-        in_stat_t *s = rmq_map_get(&m->in, keys[i]);
-        const char *l[] = {
-            "topic", s->topic, "message_type", mt_names[s->type], "is_system", tf(is_system_topic(s->topic)),
-            NULL};
-        rmq_prom_int(w, l, s->bytes);
-    }
+    render_in_counter(m, w, keys, n, true);
     rmq_prom_family(w, "rocketmq_message_size", "histogram", "Incoming messages size (body bytes)");
     for (size_t i = 0; i < n; i++) {
         in_stat_t *s = rmq_map_get(&m->in, keys[i]);
-        const char *l[] = {"topic", s->topic, "message_type", mt_names[s->type], NULL};
+        const char *l[] = {"topic", s->id.topic, "message_type", mt_names[s->type], NULL};
         rmq_prom_hist(w, l, &s->size);
     }
     free(keys);
@@ -369,13 +352,13 @@ static void render_out(rmq_broker_metrics_t *m, rmq_prom_t *w)
         for (size_t i = 0; i < n; i++) {
             out_stat_t *s = rmq_map_get(&m->out, keys[i]);
             const char *l[] = {"topic",
-                               s->topic,
+                               s->id.topic,
                                "consumer_group",
-                               s->group,
+                               s->id.group,
                                "is_retry",
-                               tf(is_retry(s->topic)),
+                               tf(is_retry(s->id.topic)),
                                "is_system",
-                               tf(is_system_topic(s->topic) || is_system_group(s->group)),
+                               tf(is_system_topic(s->id.topic) || is_system_group(s->id.group)),
                                NULL};
             rmq_prom_int(w, l, pass == 0 ? s->msgs : s->bytes);
         }
@@ -385,8 +368,9 @@ static void render_out(rmq_broker_metrics_t *m, rmq_prom_t *w)
     rmq_prom_family(w, "rocketmq_send_to_dlq_messages_total", "counter", "Consumer send to DLQ messages");
     for (size_t i = 0; i < n; i++) {
         dlq_stat_t *d = rmq_map_get(&m->dlq, keys[i]);
-        const char *l[] = {
-            "topic", d->topic, "consumer_group", d->group, "is_system", tf(is_system_group(d->group)), NULL};
+        const char *l[] = {"topic",     d->id.topic, "consumer_group",
+                           d->id.group, "is_system", tf(is_system_group(d->id.group)),
+                           NULL};
         rmq_prom_int(w, l, d->msgs);
     }
     free(keys);
@@ -641,13 +625,17 @@ static void render_store(rmq_broker_metrics_t *m, rmq_prom_t *w)
 typedef struct repl_slave_s {
     char id[24], addr[128];
     int64_t acked, lag;
-    bool in_sync;
+    int64_t in_sync; /* 1 or 0 */
 } repl_slave_t;
+
+typedef struct {
+    int64_t v;
+    bool has; /* the status had it */
+} repl_val_t;
 
 typedef struct repl_status_s {
     char role[32];
-    int64_t epoch, connected, in_sync, lag, master_connected;
-    bool has_epoch, has_connected, has_in_sync, has_lag, has_master_connected;
+    repl_val_t epoch, connected, in_sync, lag, master_connected;
     int nslaves;
     repl_slave_t slaves[REPL_MAX_SLAVES];
 } repl_status_t;
@@ -679,15 +667,15 @@ static void repl_kv(void *o, const char *k, const char *v)
     if (!strcmp(k, "haRole"))
         snprintf(st->role, sizeof(st->role), "%s", v);
     else if (!strcmp(k, "haEpoch") && num)
-        st->epoch = x, st->has_epoch = true;
+        st->epoch = (repl_val_t){x, true};
     else if (!strcmp(k, "haConnectedSlaves") && num)
-        st->connected = x, st->has_connected = true;
+        st->connected = (repl_val_t){x, true};
     else if (!strcmp(k, "haInSyncSlaves") && num)
-        st->in_sync = x, st->has_in_sync = true;
+        st->in_sync = (repl_val_t){x, true};
     else if (!strcmp(k, "haLagBytes") && num)
-        st->lag = x, st->has_lag = true;
+        st->lag = (repl_val_t){x, true};
     else if (!strcmp(k, "haMasterConnected"))
-        st->master_connected = !strcmp(v, "true"), st->has_master_connected = true;
+        st->master_connected = (repl_val_t){!strcmp(v, "true"), true};
     else if (!strncmp(k, "haSlave", 7) && st->nslaves < REPL_MAX_SLAVES) {
         /* "addr=... peer=... ackOffset=N flushOffset=N sentOffset=N lagBytes=N inSync=true" */
         char buf[64];
@@ -702,6 +690,28 @@ static void repl_kv(void *o, const char *k, const char *v)
     }
 }
 
+/* An unlabelled gauge of the replication status, when the status had it. */
+static void repl_gauge(rmq_prom_t *w, const char *name, const char *help, repl_val_t v)
+{
+    if (!v.has)
+        return;
+    rmq_prom_family(w, name, "gauge", help);
+    rmq_prom_int(w, NULL, v.v);
+}
+
+/* The gauges a master has for each of its slaves (a field of repl_slave_t). */
+static const struct {
+    const char *name, *help;
+    size_t off;
+} slave_gauges[] = {
+    {"comet_replication_slave_lag_bytes", "Master side: commit-log bytes a slave has not acknowledged yet",
+     offsetof(repl_slave_t, lag)},
+    {"comet_replication_slave_acked_offset_bytes", "Master side: commit-log offset a slave acknowledged",
+     offsetof(repl_slave_t, acked)},
+    {"comet_replication_slave_in_sync", "Master side: 1 while a slave is in sync",
+     offsetof(repl_slave_t, in_sync)},
+};
+
 /* comet_replication_*: a master's slaves (lag, acknowledged offset, in
  * sync), the in-sync set size and the epoch; a slave's own lag behind its
  * master. Read on the I/O thread from the HA service's status snapshot. */
@@ -712,49 +722,23 @@ static void render_replication(rmq_broker_metrics_t *m, rmq_prom_t *w)
     repl_status_t st;
     memset(&st, 0, sizeof(st));
     rmq_ha_runtime_info(m->b->ha, repl_kv, &st);
-    if (st.has_epoch) {
-        rmq_prom_family(w, "comet_replication_epoch", "gauge",
-                        "Replication epoch of this broker (grows with every new master)");
-        rmq_prom_int(w, NULL, st.epoch);
+    repl_gauge(w, "comet_replication_epoch", "Replication epoch of this broker (grows with every new master)",
+               st.epoch);
+    repl_gauge(w, "comet_replication_connected_slaves", "Slaves streaming from this master", st.connected);
+    repl_gauge(w, "comet_replication_in_sync_slaves",
+               "Slaves within haSlaveFallbehindMax of this master (the in-sync set a SYNC_MASTER waits for)",
+               st.in_sync);
+    for (size_t g = 0; g < sizeof(slave_gauges) / sizeof(slave_gauges[0]); g++) {
+        rmq_prom_family(w, slave_gauges[g].name, "gauge", slave_gauges[g].help);
+        for (int i = 0; i < st.nslaves; i++) {
+            const char *l[] = {"slave_id", st.slaves[i].id, "slave_addr", st.slaves[i].addr, NULL};
+            rmq_prom_int(w, l, *(const int64_t *)((const char *)&st.slaves[i] + slave_gauges[g].off));
+        }
     }
-    if (st.has_connected) {
-        rmq_prom_family(w, "comet_replication_connected_slaves", "gauge",
-                        "Slaves streaming from this master");
-        rmq_prom_int(w, NULL, st.connected);
-    }
-    if (st.has_in_sync) {
-        rmq_prom_family(
-            w, "comet_replication_in_sync_slaves", "gauge",
-            "Slaves within haSlaveFallbehindMax of this master (the in-sync set a SYNC_MASTER waits for)");
-        rmq_prom_int(w, NULL, st.in_sync);
-    }
-    rmq_prom_family(w, "comet_replication_slave_lag_bytes", "gauge",
-                    "Master side: commit-log bytes a slave has not acknowledged yet");
-    for (int i = 0; i < st.nslaves; i++) {
-        const char *l[] = {"slave_id", st.slaves[i].id, "slave_addr", st.slaves[i].addr, NULL};
-        rmq_prom_int(w, l, st.slaves[i].lag);
-    }
-    rmq_prom_family(w, "comet_replication_slave_acked_offset_bytes", "gauge",
-                    "Master side: commit-log offset a slave acknowledged");
-    for (int i = 0; i < st.nslaves; i++) {
-        const char *l[] = {"slave_id", st.slaves[i].id, "slave_addr", st.slaves[i].addr, NULL};
-        rmq_prom_int(w, l, st.slaves[i].acked);
-    }
-    rmq_prom_family(w, "comet_replication_slave_in_sync", "gauge", "Master side: 1 while a slave is in sync");
-    for (int i = 0; i < st.nslaves; i++) {
-        const char *l[] = {"slave_id", st.slaves[i].id, "slave_addr", st.slaves[i].addr, NULL};
-        rmq_prom_int(w, l, st.slaves[i].in_sync ? 1 : 0);
-    }
-    if (st.has_lag) {
-        rmq_prom_family(w, "comet_replication_lag_bytes", "gauge",
-                        "Slave side: commit-log bytes the master has and this slave has not");
-        rmq_prom_int(w, NULL, st.lag);
-    }
-    if (st.has_master_connected) {
-        rmq_prom_family(w, "comet_replication_master_connected", "gauge",
-                        "Slave side: 1 while streaming from its master");
-        rmq_prom_int(w, NULL, st.master_connected);
-    }
+    repl_gauge(w, "comet_replication_lag_bytes",
+               "Slave side: commit-log bytes the master has and this slave has not", st.lag);
+    repl_gauge(w, "comet_replication_master_connected", "Slave side: 1 while streaming from its master",
+               st.master_connected);
 }
 
 void rmq_broker_metrics_collect(rmq_prom_t *w, void *arg)
@@ -823,9 +807,9 @@ rmq_err_t rmq_broker_metrics_start(rmq_broker_t *b, rmq_broker_metrics_t **out, 
 
     rmq_broker_metrics_t *m = rmq_calloc(1, sizeof(*m));
     m->b = b;
-    rmq_map_init(&m->in, in_free);
+    rmq_map_init(&m->in, stat_free);
     rmq_map_init(&m->out, out_free);
-    rmq_map_init(&m->dlq, dlq_free);
+    rmq_map_init(&m->dlq, stat_free);
     rmq_err_t r =
         rmq_metrics_http_start_conf(b->base, &b->conf.metrics, b->conf.brokerIP1, (const char *)own.data,
                                     rmq_broker_metrics_collect, m, &m->http, errstr, errstr_size);
