@@ -223,9 +223,7 @@ char *rmq_acl_expand_ip(const char *addr, int part)
 void rmq_acl_addr_free(rmq_acl_addr_t *a)
 {
     free(a->one);
-    for (size_t i = 0; i < a->nmulti; i++)
-        free(a->multi[i]);
-    free(a->multi);
+    free_toks(a->multi, a->nmulti);
     free(a->head);
     memset(a, 0, sizeof(*a));
 }

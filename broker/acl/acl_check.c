@@ -155,6 +155,45 @@ static const char *json_text(json_t *v, char *buf, size_t n)
     return NULL;
 }
 
+/* Whether v has the type the body needs (is); when not, *msg says what
+ * (what) unless v is JSON null (Java: an NPE without a message). */
+static bool json_expect(json_t *v, bool is, const char *what, char *msg, size_t msg_size, bool *has_msg)
+{
+    if (!is && !json_is_null(v)) {
+        snprintf(msg, msg_size, "%s", what);
+        *has_msg = true;
+    }
+    return is;
+}
+
+/* Every consumer data of a heartbeat's consumerDataSet: its group's retry
+ * topic and each subscribed topic need SUB. False (an exception in Java,
+ * without a message) when an entry is not of the right type. */
+static bool consumer_data_needs(json_t *cds, needs_t *ns)
+{
+    size_t i;
+    json_t *cd;
+    json_array_foreach(cds, i, cd)
+    {
+        if (!json_is_object(cd))
+            return false;
+        char b1[32], b2[32];
+        need_add_retry(ns, json_text(json_object_get(cd, "groupName"), b1, sizeof(b1)), RMQ_ACL_SUB);
+        json_t *subs = json_object_get(cd, "subscriptionDataSet");
+        if (subs && !json_is_array(subs))
+            return false;
+        size_t j;
+        json_t *sd;
+        json_array_foreach(subs, j, sd) /* none when subs is absent */
+        {
+            if (!json_is_object(sd))
+                return false;
+            need_add(ns, json_text(json_object_get(sd, "topic"), b2, sizeof(b2)), RMQ_ACL_SUB);
+        }
+    }
+    return true;
+}
+
 /* HEART_BEAT: every consumer group's retry topic and every subscribed topic
  * need SUB. Returns false with *msg (NULL = Java's message-less
  * NullPointerException) when the body does not decode. */
@@ -170,100 +209,72 @@ static bool heartbeat_needs(const rmq_cmd_t *req, needs_t *ns, char *msg, size_t
         *has_msg = true;
         return false;
     }
-    bool ok = true;
-    if (!json_is_object(root)) {
-        ok = false; /* JSON null or not an object: an NPE / cast error in Java */
-        if (!json_is_null(root)) {
-            snprintf(msg, msg_size, "heartbeat body is not a JSON object");
-            *has_msg = true;
-        }
-        goto out;
-    }
-    json_t *cds = json_object_get(root, "consumerDataSet");
-    if (!cds)
-        goto out; /* an empty set by default */
-    if (!json_is_array(cds)) {
-        ok = false;
-        if (!json_is_null(cds)) {
-            snprintf(msg, msg_size, "consumerDataSet is not an array");
-            *has_msg = true;
-        }
-        goto out;
-    }
-    size_t i;
-    json_t *cd;
-    json_array_foreach(cds, i, cd)
-    {
-        if (!json_is_object(cd)) {
-            ok = false;
-            goto out;
-        }
-        char b1[32], b2[32];
-        need_add_retry(ns, json_text(json_object_get(cd, "groupName"), b1, sizeof(b1)), RMQ_ACL_SUB);
-        json_t *subs = json_object_get(cd, "subscriptionDataSet");
-        if (!subs)
-            continue;
-        if (!json_is_array(subs)) {
-            ok = false;
-            goto out;
-        }
-        size_t j;
-        json_t *sd;
-        json_array_foreach(subs, j, sd)
-        {
-            if (!json_is_object(sd)) {
-                ok = false;
-                goto out;
-            }
-            need_add(ns, json_text(json_object_get(sd, "topic"), b2, sizeof(b2)), RMQ_ACL_SUB);
-        }
-    }
-out:
+    /* JSON null or not an object: an NPE / cast error in Java */
+    bool ok = json_expect(root, json_is_object(root), "heartbeat body is not a JSON object", msg, msg_size,
+                          has_msg);
+    json_t *cds = ok ? json_object_get(root, "consumerDataSet") : NULL; /* absent: an empty set */
+    if (cds)
+        ok =
+            json_expect(cds, json_is_array(cds), "consumerDataSet is not an array", msg, msg_size, has_msg) &&
+            consumer_data_needs(cds, ns);
     json_decref(root);
     return ok;
 }
 
+/* A send: PUB on its topic, or SUB on its group's retry topic when the
+ * topic is a retry topic (the header fields named per request version). */
+static void send_needs(const rmq_cmd_t *req, needs_t *ns, const char *topic_field, const char *group_field)
+{
+    const char *t = rmq_cmd_ext(req, topic_field);
+    if (is_retry(t))
+        need_add_retry(ns, rmq_cmd_ext(req, group_field), RMQ_ACL_SUB);
+    else
+        need_add(ns, t, RMQ_ACL_PUB);
+}
+
+/* The requests that need SUB on the topic in a header field (retry false)
+ * or on the retry topic of the group in one (retry true), in Java's order;
+ * field NULL: no second one. */
+static const struct {
+    int32_t code;
+    struct {
+        const char *field;
+        bool retry;
+    } need[2];
+} sub_needs[] = {
+    {RMQ_REQ_CONSUMER_SEND_MSG_BACK, {{"group", true}}},
+    {RMQ_REQ_PULL_MESSAGE, {{"topic", false}, {"consumerGroup", true}}},
+    {RMQ_REQ_QUERY_MESSAGE, {{"topic", false}}},
+    {RMQ_REQ_UNREGISTER_CLIENT, {{"consumerGroup", true}}},
+    {RMQ_REQ_GET_CONSUMER_LIST_BY_GROUP, {{"consumerGroup", true}}},
+    {RMQ_REQ_UPDATE_CONSUMER_OFFSET, {{"consumerGroup", true}, {"topic", false}}},
+};
+
 /* PlainAccessValidator.parse's switch. */
 static bool request_needs(const rmq_cmd_t *req, needs_t *ns, char *msg, size_t msg_size, bool *has_msg)
 {
-    const char *t;
     switch (req->code) {
     case RMQ_REQ_SEND_MESSAGE:
-        t = rmq_cmd_ext(req, "topic");
-        if (is_retry(t))
-            need_add_retry(ns, rmq_cmd_ext(req, "group"), RMQ_ACL_SUB); /* as coded: V1 has no "group" */
-        else
-            need_add(ns, t, RMQ_ACL_PUB);
-        break;
+        send_needs(req, ns, "topic", "group"); /* as coded: V1 has no "group" */
+        return true;
     case RMQ_REQ_SEND_MESSAGE_V2:
-        t = rmq_cmd_ext(req, "b");
-        if (is_retry(t))
-            need_add_retry(ns, rmq_cmd_ext(req, "a"), RMQ_ACL_SUB);
-        else
-            need_add(ns, t, RMQ_ACL_PUB);
-        break;
-    case RMQ_REQ_CONSUMER_SEND_MSG_BACK:
-        need_add_retry(ns, rmq_cmd_ext(req, "group"), RMQ_ACL_SUB);
-        break;
-    case RMQ_REQ_PULL_MESSAGE:
-        need_add(ns, rmq_cmd_ext(req, "topic"), RMQ_ACL_SUB);
-        need_add_retry(ns, rmq_cmd_ext(req, "consumerGroup"), RMQ_ACL_SUB);
-        break;
-    case RMQ_REQ_QUERY_MESSAGE:
-        need_add(ns, rmq_cmd_ext(req, "topic"), RMQ_ACL_SUB);
-        break;
+        send_needs(req, ns, "b", "a");
+        return true;
     case RMQ_REQ_HEART_BEAT:
         return heartbeat_needs(req, ns, msg, msg_size, has_msg);
-    case RMQ_REQ_UNREGISTER_CLIENT:
-    case RMQ_REQ_GET_CONSUMER_LIST_BY_GROUP:
-        need_add_retry(ns, rmq_cmd_ext(req, "consumerGroup"), RMQ_ACL_SUB);
-        break;
-    case RMQ_REQ_UPDATE_CONSUMER_OFFSET:
-        need_add_retry(ns, rmq_cmd_ext(req, "consumerGroup"), RMQ_ACL_SUB);
-        need_add(ns, rmq_cmd_ext(req, "topic"), RMQ_ACL_SUB);
-        break;
     default:
         break;
+    }
+    for (size_t i = 0; i < sizeof(sub_needs) / sizeof(sub_needs[0]); i++) {
+        if (sub_needs[i].code != req->code)
+            continue;
+        for (int k = 0; k < 2 && sub_needs[i].need[k].field; k++) {
+            const char *v = rmq_cmd_ext(req, sub_needs[i].need[k].field);
+            if (sub_needs[i].need[k].retry)
+                need_add_retry(ns, v, RMQ_ACL_SUB);
+            else
+                need_add(ns, v, RMQ_ACL_SUB);
+        }
     }
     return true;
 }

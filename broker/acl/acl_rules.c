@@ -41,10 +41,14 @@ typedef struct ynode_s {
 } ynode_t;
 
 typedef struct {
+    char *name;
+    ynode_t *node;
+} yanchor_t;
+
+typedef struct {
     ynode_t **all; /* every node, for freeing */
     size_t nall, capall;
-    char **anchor_names;
-    ynode_t **anchor_nodes;
+    yanchor_t *anchors;
     size_t nanchors, capanchors;
     ynode_t *root;
 } ydoc_t;
@@ -74,24 +78,20 @@ static void node_push(ynode_t *parent, ynode_t *child)
 static void anchor_set(ydoc_t *d, const char *name, ynode_t *n)
 {
     for (size_t i = 0; i < d->nanchors; i++)
-        if (!strcmp(d->anchor_names[i], name)) { /* redefinition: the later one wins */
-            d->anchor_nodes[i] = n;
+        if (!strcmp(d->anchors[i].name, name)) { /* redefinition: the later one wins */
+            d->anchors[i].node = n;
             return;
         }
-    if (d->nanchors == d->capanchors) {
-        d->capanchors = d->capanchors ? d->capanchors * 2 : 8;
-        d->anchor_names = rmq_realloc(d->anchor_names, d->capanchors * sizeof(char *));
-        d->anchor_nodes = rmq_realloc(d->anchor_nodes, d->capanchors * sizeof(ynode_t *));
-    }
-    d->anchor_names[d->nanchors] = rmq_strdup(name);
-    d->anchor_nodes[d->nanchors++] = n;
+    d->anchors = rmq_array_grow(d->anchors, d->nanchors, &d->capanchors, 8, sizeof(*d->anchors));
+    d->anchors[d->nanchors].name = rmq_strdup(name);
+    d->anchors[d->nanchors++].node = n;
 }
 
 static ynode_t *anchor_get(ydoc_t *d, const char *name)
 {
     for (size_t i = d->nanchors; i-- > 0;)
-        if (!strcmp(d->anchor_names[i], name))
-            return d->anchor_nodes[i];
+        if (!strcmp(d->anchors[i].name, name))
+            return d->anchors[i].node;
     return NULL;
 }
 
@@ -105,9 +105,8 @@ static void doc_free(ydoc_t *d)
     }
     free(d->all);
     for (size_t i = 0; i < d->nanchors; i++)
-        free(d->anchor_names[i]);
-    free(d->anchor_names);
-    free(d->anchor_nodes);
+        free(d->anchors[i].name);
+    free(d->anchors);
     memset(d, 0, sizeof(*d));
 }
 
@@ -519,12 +518,14 @@ typedef struct {
 static rmq_err_t bad(ctx_t *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static rmq_err_t bad(ctx_t *c, int line, const char *fmt, ...)
 {
-    char m[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m, sizeof(m), fmt, ap);
-    va_end(ap);
-    snprintf(c->errstr, c->es, "%s:%d: %s", c->file, line, m);
+    int w = snprintf(c->errstr, c->es, "%s:%d: ", c->file, line);
+    if (w >= 0 && (size_t)w < c->es) { /* the message after it, 399 characters at most */
+        size_t room = c->es - (size_t)w;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->errstr + w, room < 400 ? room : 400, fmt, ap);
+        va_end(ap);
+    }
     return RMQ_ERR__INVALID_ARG;
 }
 
