@@ -28,6 +28,26 @@ typedef struct ha_blob_s {
     uint8_t data[];
 } ha_blob_t;
 
+/* Singly linked queues kept as head and tail pointers, items linked through
+ * next (a connection's pending metadata, the waiters for slaves): x put at
+ * the end, or the first item taken off into x (the queue not empty). */
+#define HA_QUEUE_PUSH(head, tail, x)                                                                         \
+    do {                                                                                                     \
+        (x)->next = NULL;                                                                                    \
+        if (tail)                                                                                            \
+            (tail)->next = (x);                                                                              \
+        else                                                                                                 \
+            (head) = (x);                                                                                    \
+        (tail) = (x);                                                                                        \
+    } while (0)
+#define HA_QUEUE_POP(head, tail, x)                                                                          \
+    do {                                                                                                     \
+        (x) = (head);                                                                                        \
+        (head) = (x)->next;                                                                                  \
+        if (!(head))                                                                                         \
+            (tail) = NULL;                                                                                   \
+    } while (0)
+
 typedef struct ha_pending_s {
     ha_blob_t *blob;
     struct ha_pending_s *next;
@@ -149,12 +169,25 @@ void rmq_ha_refuse_bev(rmq_ha_t *ha, struct bufferevent *bev, const char *peer, 
                        ...) __attribute__((format(printf, 5, 6)));
 void rmq_ha_refuse_bev_v(rmq_ha_t *ha, struct bufferevent *bev, const char *peer, int reason, const char *fmt,
                          va_list ap) __attribute__((format(printf, 5, 0)));
+/* Free *ev when it was made, and forget it. */
+static inline void rmq_ha_event_clear(struct event **ev)
+{
+    if (*ev)
+        event_free(*ev);
+    *ev = NULL;
+}
+
 /* Read whole frames from bev's input and hand each to fn (which owns the
  * frame and returns false once it closed the connection). Returns 1 when
  * everything complete was read, 0 when fn closed, -1 on a frame that is too
- * long or does not decode (why says which; the caller refuses). */
+ * long or does not decode (after bad(ctx, why), which refuses the peer). */
 typedef bool ha_frame_fn(void *ctx, rmq_ha_frame_t *f);
-int rmq_ha_read_frames(struct bufferevent *bev, ha_frame_fn *fn, void *ctx, char *why, size_t why_size);
+typedef void ha_bad_frame_fn(void *ctx, const char *why);
+int rmq_ha_read_frames(struct bufferevent *bev, ha_frame_fn *fn, ha_bad_frame_fn *bad, void *ctx);
+/* Whether f is the frame a handshake waits for (case want, named
+ * want_name); when it is not, the peer is refused through bad(ctx, why). */
+bool rmq_ha_expect_frame(const rmq_ha_frame_t *f, int want, const char *want_name, ha_bad_frame_fn *bad,
+                         void *ctx);
 void rmq_ha_publish_status(rmq_ha_t *ha);
 ha_blob_t *rmq_ha_blob_new(const rmq_buf_t *frames, int64_t log_offset);
 void rmq_ha_blob_unref(ha_blob_t *b);

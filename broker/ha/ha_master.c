@@ -66,12 +66,11 @@ static void recompute(rmq_ha_t *ha)
 static void free_pending(ha_conn_t *c)
 {
     while (c->meta_head) {
-        ha_pending_t *p = c->meta_head;
-        c->meta_head = p->next;
+        ha_pending_t *p;
+        HA_QUEUE_POP(c->meta_head, c->meta_tail, p);
         rmq_ha_blob_unref(p->blob);
         free(p);
     }
-    c->meta_tail = NULL;
 }
 
 static void unlink_conn(ha_conn_t *c)
@@ -113,6 +112,12 @@ static void refuse(ha_conn_t *c, int reason, const char *fmt, ...)
     rmq_ha_refuse_bev(ha, bev, peer, reason, "%s", msg);
 }
 
+/* A frame that is too long or does not decode (ha_bad_frame_fn). */
+static void bad_frame(void *ctx, const char *why)
+{
+    REFUSE((ha_conn_t *)ctx, OTHER, "%s", why);
+}
+
 static void conn_close(ha_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void conn_close(ha_conn_t *c, const char *fmt, ...)
 {
@@ -143,10 +148,8 @@ static void unpin_cb(const void *data, size_t len, void *pin)
 static void send_meta_due(ha_conn_t *c, struct evbuffer *out)
 {
     while (c->meta_head && c->meta_head->blob->log_offset <= c->next_offset) {
-        ha_pending_t *p = c->meta_head;
-        c->meta_head = p->next;
-        if (!c->meta_head)
-            c->meta_tail = NULL;
+        ha_pending_t *p;
+        HA_QUEUE_POP(c->meta_head, c->meta_tail, p);
         evbuffer_add(out, p->blob->data, p->blob->len);
         rmq_ha_blob_unref(p->blob);
         free(p);
@@ -370,21 +373,22 @@ static bool on_hello(ha_conn_t *c, Comet__Ha__Hello *h)
     return pump(c);
 }
 
+/* The first frame from a slave, which must be its Hello. Frees f. */
+static bool hello_frame(ha_conn_t *c, rmq_ha_frame_t *f)
+{
+    bool ok =
+        rmq_ha_expect_frame(f, COMET__HA__FRAME__MSG_HELLO, "Hello", bad_frame, c) && on_hello(c, f->hello);
+    rmq_ha_frame_free(f);
+    return ok;
+}
+
 static bool on_frame(void *ctx, rmq_ha_frame_t *f)
 {
     ha_conn_t *c = ctx;
     rmq_ha_t *ha = c->ha;
     c->last_read_mono = rmq_mono_ms();
-    if (c->state == CONN_HELLO) {
-        if (f->msg_case != COMET__HA__FRAME__MSG_HELLO) {
-            REFUSE(c, OTHER, "expected Hello, got %s", rmq_ha_frame_name(f));
-            rmq_ha_frame_free(f);
-            return false;
-        }
-        bool ok = on_hello(c, f->hello);
-        rmq_ha_frame_free(f);
-        return ok;
-    }
+    if (c->state == CONN_HELLO)
+        return hello_frame(c, f);
     switch (f->msg_case) {
     case COMET__HA__FRAME__MSG_ACK: {
         Comet__Ha__Ack *a = f->ack;
@@ -427,23 +431,17 @@ static bool on_frame(void *ctx, rmq_ha_frame_t *f)
         rmq_ha_frame_free(f);
         conn_close(c, "refused by the slave");
         return false;
-    default: {
-        const char *name = rmq_ha_frame_name(f);
+    default:
+        REFUSE(c, OTHER, "unexpected %s from a slave", rmq_ha_frame_name(f));
         rmq_ha_frame_free(f);
-        REFUSE(c, OTHER, "unexpected %s from a slave", name);
         return false;
-    }
     }
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     ha_conn_t *c = arg;
-    char why[256];
-    int r = rmq_ha_read_frames(bev, on_frame, c, why, sizeof(why));
-    if (r < 0)
-        REFUSE(c, OTHER, "%s", why);
-    else if (r > 0 && c->bev)
+    if (rmq_ha_read_frames(bev, on_frame, bad_frame, c) > 0 && c->bev)
         pump(c);
 }
 
@@ -592,12 +590,7 @@ void rmq_ha_master_queue_meta(rmq_ha_t *ha, uint64_t conn_id, ha_blob_t *blob)
         ha_pending_t *p = rmq_malloc(sizeof(*p));
         atomic_fetch_add(&blob->refs, 1);
         p->blob = blob;
-        p->next = NULL;
-        if (c->meta_tail)
-            c->meta_tail->next = p;
-        else
-            c->meta_head = p;
-        c->meta_tail = p;
+        HA_QUEUE_PUSH(c->meta_head, c->meta_tail, p);
     }
     rmq_ha_blob_unref(blob);
     for (ha_conn_t *c = ha->conns, *next; c; c = next) {

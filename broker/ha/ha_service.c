@@ -222,9 +222,10 @@ void rmq_ha_refuse_bev_v(rmq_ha_t *ha, struct bufferevent *bev, const char *peer
     bufferevent_set_timeouts(bev, NULL, &tv);
 }
 
-int rmq_ha_read_frames(struct bufferevent *bev, ha_frame_fn *fn, void *ctx, char *why, size_t why_size)
+int rmq_ha_read_frames(struct bufferevent *bev, ha_frame_fn *fn, ha_bad_frame_fn *bad, void *ctx)
 {
     struct evbuffer *in = bufferevent_get_input(bev);
+    char why[256];
     for (;;) {
         size_t avail = evbuffer_get_length(in);
         if (avail < 4)
@@ -232,19 +233,34 @@ int rmq_ha_read_frames(struct bufferevent *bev, ha_frame_fn *fn, void *ctx, char
         uint8_t hdr[4];
         evbuffer_copyout(in, hdr, 4);
         size_t total = 0;
-        if (rmq_ha_frame_peek(hdr, 4, RMQ_HA_MAX_FRAME, &total, why, why_size) == RMQ_HA_FRAME_BAD)
+        if (rmq_ha_frame_peek(hdr, 4, RMQ_HA_MAX_FRAME, &total, why, sizeof(why)) == RMQ_HA_FRAME_BAD) {
+            bad(ctx, why);
             return -1;
+        }
         total = (size_t)rmq_be32(hdr) + 4;
         if (avail < total)
             return 1;
         const uint8_t *p = evbuffer_pullup(in, (ssize_t)total);
-        rmq_ha_frame_t *f = rmq_ha_frame_decode(p + 4, total - 4, why, why_size);
+        rmq_ha_frame_t *f = rmq_ha_frame_decode(p + 4, total - 4, why, sizeof(why));
         evbuffer_drain(in, total);
-        if (!f)
+        if (!f) {
+            bad(ctx, why);
             return -1;
+        }
         if (!fn(ctx, f))
             return 0;
     }
+}
+
+bool rmq_ha_expect_frame(const rmq_ha_frame_t *f, int want, const char *want_name, ha_bad_frame_fn *bad,
+                         void *ctx)
+{
+    if ((int)f->msg_case == want)
+        return true;
+    char why[64];
+    snprintf(why, sizeof(why), "expected %s, got %s", want_name, rmq_ha_frame_name(f));
+    bad(ctx, why);
+    return false;
 }
 
 ha_blob_t *rmq_ha_blob_new(const rmq_buf_t *frames, int64_t log_offset)
@@ -513,12 +529,9 @@ void rmq_ha_destroy(rmq_ha_t *ha)
     if (!ha)
         return;
     rmq_ha_stop(ha);
-    if (ha->link.ev_retry)
-        event_free(ha->link.ev_retry);
-    if (ha->ev_data)
-        event_free(ha->ev_data);
-    if (ha->ev_tick)
-        event_free(ha->ev_tick);
+    rmq_ha_event_clear(&ha->link.ev_retry);
+    rmq_ha_event_clear(&ha->ev_data);
+    rmq_ha_event_clear(&ha->ev_tick);
     if (ha->base)
         event_base_free(ha->base);
     rmq_ha_sync_deinit(ha);

@@ -104,6 +104,12 @@ static void link_refuse(rmq_ha_t *ha, int reason, const char *fmt, ...)
     schedule_retry(ha, 1000);
 }
 
+/* A frame that is too long or does not decode (ha_bad_frame_fn). */
+static void bad_frame(void *ctx, const char *why)
+{
+    link_refuse(ctx, COMET__HA__REFUSAL__REASON__OTHER, "%s", why);
+}
+
 static void send_hello(rmq_ha_t *ha)
 {
     rmq_epoch_entry_t *e;
@@ -272,6 +278,16 @@ static bool check_epoch(rmq_ha_t *ha, int64_t epoch, const char *what)
     return false;
 }
 
+/* The master's first frame (a Refusal aside), which must be its Welcome.
+ * Frees f. */
+static bool welcome_frame(rmq_ha_t *ha, rmq_ha_frame_t *f)
+{
+    bool ok = rmq_ha_expect_frame(f, COMET__HA__FRAME__MSG_WELCOME, "Welcome", bad_frame, ha) &&
+              on_welcome(ha, f->welcome);
+    rmq_ha_frame_free(f);
+    return ok;
+}
+
 static bool on_frame(void *ctx, rmq_ha_frame_t *f)
 {
     rmq_ha_t *ha = ctx;
@@ -289,17 +305,8 @@ static bool on_frame(void *ctx, rmq_ha_frame_t *f)
         schedule_retry(ha, fatal ? BACKOFF_MAX_MS : 1000);
         return false;
     }
-    if (l->state == LINK_HELLO) {
-        if (f->msg_case != COMET__HA__FRAME__MSG_WELCOME) {
-            const char *name = rmq_ha_frame_name(f);
-            rmq_ha_frame_free(f);
-            link_refuse(ha, COMET__HA__REFUSAL__REASON__OTHER, "expected Welcome, got %s", name);
-            return false;
-        }
-        bool ok = on_welcome(ha, f->welcome);
-        rmq_ha_frame_free(f);
-        return ok;
-    }
+    if (l->state == LINK_HELLO)
+        return welcome_frame(ha, f);
     switch (f->msg_case) {
     case COMET__HA__FRAME__MSG_DATA: {
         Comet__Ha__Data *d = f->data;
@@ -375,13 +382,8 @@ static bool on_frame(void *ctx, rmq_ha_frame_t *f)
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     rmq_ha_t *ha = arg;
-    char why[256];
-    int r = rmq_ha_read_frames(bev, on_frame, ha, why, sizeof(why));
-    if (r < 0)
-        link_refuse(ha, COMET__HA__REFUSAL__REASON__OTHER, "%s", why);
-    if (r <= 0)
-        return;
-    if (ha->link.state == LINK_STREAMING && ha->link.ack_due)
+    if (rmq_ha_read_frames(bev, on_frame, bad_frame, ha) > 0 && ha->link.state == LINK_STREAMING &&
+        ha->link.ack_due)
         send_ack(ha);
 }
 

@@ -33,10 +33,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     rmq_ha_t *ha = arg;
     int64_t now = rmq_mono_ms();
     while (ha->w_head && ha->w_head->deadline <= now) {
-        ha_waiter_t *w = ha->w_head;
-        ha->w_head = w->next;
-        if (!ha->w_head)
-            ha->w_tail = NULL;
+        ha_waiter_t *w;
+        HA_QUEUE_POP(ha->w_head, ha->w_tail, w);
         ha->n_waiters--;
         w->cb(w->arg, RMQ_PUT_FLUSH_SLAVE_TIMEOUT);
         free(w);
@@ -62,9 +60,7 @@ void rmq_ha_sync_init(rmq_ha_t *ha)
 void rmq_ha_sync_deinit(rmq_ha_t *ha)
 {
     rmq_ha_sync_complete(ha, RMQ_PUT_FLUSH_SLAVE_TIMEOUT);
-    if (ha->ev_wait_timer)
-        event_free(ha->ev_wait_timer);
-    ha->ev_wait_timer = NULL;
+    rmq_ha_event_clear(&ha->ev_wait_timer);
 }
 
 /* Controller mode: every replica the policy needs acknowledged `end`. */
@@ -110,17 +106,9 @@ bool rmq_ha_wait(rmq_ha_t *ha, int64_t end, rmq_ha_wait_cb *cb, void *arg, rmq_p
         }
     }
     ha_waiter_t *w = rmq_malloc(sizeof(*w));
-    w->next = NULL;
-    w->end = end;
-    w->deadline = rmq_mono_ms() + ha->slave_timeout_ms;
-    w->cb = cb;
-    w->arg = arg;
+    *w = (ha_waiter_t){.end = end, .deadline = rmq_mono_ms() + ha->slave_timeout_ms, .cb = cb, .arg = arg};
     bool first = ha->w_head == NULL;
-    if (ha->w_tail)
-        ha->w_tail->next = w;
-    else
-        ha->w_head = w;
-    ha->w_tail = w;
+    HA_QUEUE_PUSH(ha->w_head, ha->w_tail, w);
     ha->n_waiters++;
     if (first)
         arm(ha);
@@ -132,10 +120,8 @@ void rmq_ha_sync_complete(rmq_ha_t *ha, rmq_put_status_t all_status)
     int64_t acked = atomic_load(&ha->acked_max);
     while (ha->w_head && (all_status != RMQ_PUT_OK ||
                           (ha->controlled ? covered(ha, ha->w_head->end) : ha->w_head->end <= acked))) {
-        ha_waiter_t *w = ha->w_head;
-        ha->w_head = w->next;
-        if (!ha->w_head)
-            ha->w_tail = NULL;
+        ha_waiter_t *w;
+        HA_QUEUE_POP(ha->w_head, ha->w_tail, w);
         ha->n_waiters--;
         rmq_put_status_t st = all_status;
         if (st == RMQ_PUT_OK && ha->controlled)
