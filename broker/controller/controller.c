@@ -251,15 +251,17 @@ rmq_ctrl_t *rmq_ctrl_new(rmq_broker_t *b, char *errstr, size_t n)
 
 typedef struct {
     rmq_ctrl_t *c;
+    bool *busy; /* the flag of c cleared when the answer comes (NULL: none) */
     uint64_t gen;
     int64_t sent;
     int64_t aux;
 } ctx_t;
 
-static ctx_t *ctx(rmq_ctrl_t *c, int64_t aux)
+static ctx_t *ctx(rmq_ctrl_t *c, bool *busy, int64_t aux)
 {
     ctx_t *x = rmq_malloc(sizeof(*x));
     x->c = c;
+    x->busy = busy;
     x->gen = c->lease_gen;
     x->sent = boot_ms();
     x->aux = aux;
@@ -297,6 +299,16 @@ static void etcd_seen(rmq_ctrl_t *c, const rmq_etcd_resp_t *r)
         c->etcd_why[0] = 0;
     }
     c->etcd_ok = ok;
+}
+
+/* The controller the answer r to the call of x is for, with the call's busy
+ * flag cleared and whether etcd answered noted. */
+static rmq_ctrl_t *answered(ctx_t *x, const rmq_etcd_resp_t *r)
+{
+    if (x->busy)
+        *x->busy = false;
+    etcd_seen(x->c, r);
+    return x->c;
 }
 
 static void gate_open(rmq_ctrl_t *c, int v, const char *msg)
@@ -562,9 +574,7 @@ static void lease_lost(rmq_ctrl_t *c, const char *why)
 static void grant_cb(void *arg, const rmq_etcd_resp_t *r)
 {
     ctx_t *x = arg;
-    rmq_ctrl_t *c = x->c;
-    c->lease_busy = false;
-    etcd_seen(c, r);
+    rmq_ctrl_t *c = answered(x, r);
     if (r->err == RMQ_OK && x->gen == c->lease_gen && !c->stopping) {
         int64_t id = rmq_etcd_i64(r->body, "ID", 0);
         int64_t ttl = rmq_etcd_i64(r->body, "TTL", 0);
@@ -592,9 +602,7 @@ static void grant_cb(void *arg, const rmq_etcd_resp_t *r)
 static void keepalive_cb(void *arg, const rmq_etcd_resp_t *r)
 {
     ctx_t *x = arg;
-    rmq_ctrl_t *c = x->c;
-    c->lease_busy = false;
-    etcd_seen(c, r);
+    rmq_ctrl_t *c = answered(x, r);
     if (x->gen != c->lease_gen || c->stopping) {
         free(x);
         return;
@@ -624,7 +632,7 @@ static void lease_tick(rmq_ctrl_t *c)
     if (!c->lease) {
         c->lease_busy = true;
         rmq_etcd_call(c->etcd, "/v3/lease/grant", json_pack("{s:i}", "TTL", c->ttl_req_s), timeout_ms(c),
-                      grant_cb, ctx(c, 0));
+                      grant_cb, ctx(c, &c->lease_busy, 0));
         return;
     }
     /* Not renewed for longer than its time-to-live: etcd has probably
@@ -634,7 +642,7 @@ static void lease_tick(rmq_ctrl_t *c)
     if (now >= c->next_keepalive) {
         c->lease_busy = true;
         rmq_etcd_call(c->etcd, "/v3/lease/keepalive", json_pack("{s:I}", "ID", (json_int_t)c->lease),
-                      timeout_ms(c), keepalive_cb, ctx(c, 0));
+                      timeout_ms(c), keepalive_cb, ctx(c, &c->lease_busy, 0));
     }
 }
 
@@ -648,8 +656,7 @@ static char *member_value(rmq_ctrl_t *c)
 static void revoke_cb(void *arg, const rmq_etcd_resp_t *r)
 {
     ctx_t *x = arg;
-    etcd_seen(x->c, r);
-    x->c->resync_due = true;
+    answered(x, r)->resync_due = true;
     free(x);
 }
 
@@ -664,15 +671,13 @@ static void revoke_old(rmq_ctrl_t *c, int64_t lease, const char *what)
             "%s: %s belongs to this broker's previous run (lease %" PRIx64 "): revoking it", c->group, what,
             (uint64_t)lease);
     rmq_etcd_call(c->etcd, "/v3/lease/revoke", json_pack("{s:I}", "ID", (json_int_t)lease), timeout_ms(c),
-                  revoke_cb, ctx(c, 0));
+                  revoke_cb, ctx(c, NULL, 0));
 }
 
 static void claim_cb(void *arg, const rmq_etcd_resp_t *r)
 {
     ctx_t *x = arg;
-    rmq_ctrl_t *c = x->c;
-    c->claim_busy = false;
-    etcd_seen(c, r);
+    rmq_ctrl_t *c = answered(x, r);
     if (x->gen != c->lease_gen || c->stopping || r->err != RMQ_OK) {
         free(x);
         return;
@@ -746,7 +751,7 @@ static void claim(rmq_ctrl_t *c)
                             "success", "request_put", rmq_etcd_put(c->keys.member, val, c->lease), "failure",
                             "request_range", rmq_etcd_range_key(c->keys.member));
     free(val);
-    rmq_etcd_call(c->etcd, "/v3/kv/txn", txn, timeout_ms(c), claim_cb, ctx(c, 0));
+    rmq_etcd_call(c->etcd, "/v3/kv/txn", txn, timeout_ms(c), claim_cb, ctx(c, &c->claim_busy, 0));
 }
 
 /* ------------------------------------------------------------ elections */
@@ -754,9 +759,7 @@ static void claim(rmq_ctrl_t *c)
 static void campaign_cb(void *arg, const rmq_etcd_resp_t *r)
 {
     ctx_t *x = arg;
-    rmq_ctrl_t *c = x->c;
-    c->txn_busy = false;
-    etcd_seen(c, r);
+    rmq_ctrl_t *c = answered(x, r);
     int64_t epoch = x->aux;
     bool current = x->gen == c->lease_gen && c->role == ROLE_CANDIDATE && !c->stopping;
     free(x);
@@ -835,7 +838,7 @@ static void maybe_campaign(rmq_ctrl_t *c)
     free(sv);
     c->role = ROLE_CANDIDATE;
     c->txn_busy = true;
-    rmq_etcd_call(c->etcd, "/v3/kv/txn", txn, timeout_ms(c), campaign_cb, ctx(c, epoch));
+    rmq_etcd_call(c->etcd, "/v3/kv/txn", txn, timeout_ms(c), campaign_cb, ctx(c, &c->txn_busy, epoch));
     publish_status(c);
 }
 
@@ -844,9 +847,7 @@ static void maybe_campaign(rmq_ctrl_t *c)
 static void isr_cb(void *arg, const rmq_etcd_resp_t *r)
 {
     ctx_t *x = arg;
-    rmq_ctrl_t *c = x->c;
-    c->txn_busy = false;
-    etcd_seen(c, r);
+    rmq_ctrl_t *c = answered(x, r);
     uint64_t isr = (uint64_t)x->aux;
     bool current = x->gen == c->lease_gen && c->role == ROLE_MASTER && !c->stopping;
     free(x);
@@ -931,7 +932,7 @@ static void isr_upkeep(rmq_ctrl_t *c)
                   rmq_etcd_put(c->keys.state, sv, 0));
     free(sv);
     c->txn_busy = true;
-    rmq_etcd_call(c->etcd, "/v3/kv/txn", txn, timeout_ms(c), isr_cb, ctx(c, (int64_t)next));
+    rmq_etcd_call(c->etcd, "/v3/kv/txn", txn, timeout_ms(c), isr_cb, ctx(c, &c->txn_busy, (int64_t)next));
 }
 
 /* --------------------------------------------------------------- resync */
@@ -950,10 +951,8 @@ static void watch_cb(void *arg, rmq_etcd_watch_what_t what, json_t *res)
 static void resync_cb(void *arg, const rmq_etcd_resp_t *r)
 {
     ctx_t *x = arg;
-    rmq_ctrl_t *c = x->c;
+    rmq_ctrl_t *c = answered(x, r);
     free(x);
-    c->resync_busy = false;
-    etcd_seen(c, r);
     if (c->stopping || r->err != RMQ_OK)
         return;
     rmq_etcd_kv_t *kvs;
@@ -994,7 +993,7 @@ static void resync(rmq_ctrl_t *c)
     c->resync_busy = true;
     c->resync_due = false;
     rmq_etcd_call(c->etcd, "/v3/kv/range", rmq_etcd_range_prefix(c->keys.prefix), timeout_ms(c), resync_cb,
-                  ctx(c, 0));
+                  ctx(c, &c->resync_busy, 0));
 }
 
 /* --------------------------------------------------------------- decide */
@@ -1169,7 +1168,7 @@ static void stop_job(void *arg)
     evtimer_add(c->ev_quit, &tv);
     if (c->lease) {
         rmq_etcd_call(c->etcd, "/v3/lease/revoke", json_pack("{s:I}", "ID", (json_int_t)c->lease), 1000,
-                      resign_cb, ctx(c, 0));
+                      resign_cb, ctx(c, NULL, 0));
         c->lease = 0;
     } else {
         event_base_loopexit(c->base, NULL);

@@ -119,19 +119,11 @@ char *rmq_b64_encode(const void *data, size_t len)
     return out;
 }
 
+/* The value of a base64 digit (its place in B64), -1 for anything else. */
 static int b64_val(char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    const char *p = c ? strchr(B64, c) : NULL;
+    return p ? (int)(p - B64) : -1;
 }
 
 char *rmq_b64_decode(const char *text, size_t *out_len)
@@ -339,23 +331,32 @@ static void drop_idle(rmq_etcd_t *e, int ep)
 
 /* ----------------------------------------------------------------- calls */
 
-static void attempt(call_t *c);
+/* The pending calls and the watches are doubly linked lists through their
+ * fields next and prev: x goes on the front of the list at head, or comes
+ * out of it (nothing happens when x is in no list). */
+#define DLIST_PUSH(head, x)                                                                                  \
+    do {                                                                                                     \
+        (x)->next = (head);                                                                                  \
+        if (head)                                                                                            \
+            (head)->prev = (x);                                                                              \
+        (head) = (x);                                                                                        \
+    } while (0)
+#define DLIST_UNLINK(head, x)                                                                                \
+    do {                                                                                                     \
+        if ((x)->prev)                                                                                       \
+            (x)->prev->next = (x)->next;                                                                     \
+        else if ((head) == (x))                                                                              \
+            (head) = (x)->next;                                                                              \
+        if ((x)->next)                                                                                       \
+            (x)->next->prev = (x)->prev;                                                                     \
+        (x)->next = (x)->prev = NULL;                                                                        \
+    } while (0)
 
-static void call_unlink(call_t *c)
-{
-    rmq_etcd_t *e = c->e;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        e->calls = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->next = c->prev = NULL;
-}
+static void attempt(call_t *c);
 
 static void call_finish(call_t *c, rmq_etcd_resp_t *r)
 {
-    call_unlink(c);
+    DLIST_UNLINK(c->e->calls, c);
     if (c->ev_start)
         event_free(c->ev_start);
     c->ev_start = NULL;
@@ -557,28 +558,13 @@ void rmq_etcd_call(rmq_etcd_t *e, const char *path, json_t *body, int timeout_ms
     c->tries_left = (int)e->n_ep;
     c->cb = cb;
     c->arg = arg;
-    c->next = e->calls;
-    if (e->calls)
-        e->calls->prev = c;
-    e->calls = c;
+    DLIST_PUSH(e->calls, c);
     /* never call back from inside this call */
     c->ev_start = evtimer_new(e->base, start_cb, c);
     event_active(c->ev_start, EV_TIMEOUT, 0);
 }
 
 /* -------------------------------------------------------------- watches */
-
-static void watch_unlink(rmq_etcd_watch_t *w)
-{
-    rmq_etcd_t *e = w->e;
-    if (w->prev)
-        w->prev->next = w->next;
-    else if (e->watches == w)
-        e->watches = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    w->next = w->prev = NULL;
-}
 
 static void watch_broken(rmq_etcd_watch_t *w)
 {
@@ -688,10 +674,7 @@ rmq_etcd_watch_t *rmq_etcd_watch_prefix(rmq_etcd_t *e, const char *prefix, int64
     if (w->evcon)
         evhttp_connection_set_timeout_tv(w->evcon, &tv);
     struct evhttp_request *req = w->evcon ? evhttp_request_new(watch_done_cb, w) : NULL;
-    w->next = e->watches;
-    if (e->watches)
-        e->watches->prev = w;
-    e->watches = w;
+    DLIST_PUSH(e->watches, w);
     if (req) {
         evhttp_request_set_chunked_cb(req, watch_chunk_cb);
         struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -717,7 +700,7 @@ void rmq_etcd_watch_stop(rmq_etcd_watch_t *w)
     if (!w)
         return;
     w->stopped = true;
-    watch_unlink(w);
+    DLIST_UNLINK(w->e->watches, w);
     bury(w->e, w->evcon, w);
     w->evcon = NULL;
 }
