@@ -300,6 +300,10 @@ cm_instance_t *cm_instance_new(const comet_conf_t *conf, char *errstr, size_t er
 cm_instance_t *cm_instance_for_group(const comet_conf_t *conf, const char *group, const char *group_name,
                                      char *errstr, size_t errstr_size);
 void cm_instance_set_role(cm_instance_t *inst, const cm_role_t *role);
+/* Start a JSON body: b initialised, w writing into it, the top-level object
+ * open (the caller closes it). Any thread. */
+struct rmq_jw_s;
+void cm_json_body_begin(struct rmq_jw_s *w, rmq_buf_t *b);
 rmq_err_t cm_instance_start(cm_instance_t *inst, char *errstr, size_t errstr_size);
 /* Unregister (groups from the role), stop threads. */
 void cm_instance_stop(cm_instance_t *inst, const char *producer_group, const char *consumer_group);

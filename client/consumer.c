@@ -514,10 +514,8 @@ static bool lock_batch(cm_consumer_t *c, int code, const char *broker, char (*to
     if (!cm_broker_master_addr(c->inst, broker, addr, sizeof(addr)))
         return false;
     rmq_buf_t b;
-    rmq_buf_init(&b);
     rmq_jw_t w;
-    rmq_jw_init(&w, &b);
-    rmq_jw_obj_begin(&w);
+    cm_json_body_begin(&w, &b);
     rmq_jw_kstr(&w, "clientId", cm_instance_client_id(c->inst));
     rmq_jw_kstr(&w, "consumerGroup", c->group);
     rmq_jw_key(&w, "mqSet");

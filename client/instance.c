@@ -504,10 +504,8 @@ static cm_route_t *route_from_default(cm_instance_t *inst, const char *topic, ch
         return NULL;
     /* re-parse is the simplest way to get a copy under the new topic */
     rmq_buf_t b;
-    rmq_buf_init(&b);
     rmq_jw_t w;
-    rmq_jw_init(&w, &b);
-    rmq_jw_obj_begin(&w);
+    cm_json_body_begin(&w, &b);
     rmq_jw_key(&w, "brokerDatas");
     rmq_jw_arr_begin(&w);
     for (size_t i = 0; i < def->nbds; i++) {
@@ -664,6 +662,15 @@ static void free_strs(char **v, size_t n)
     for (size_t i = 0; i < n; i++)
         free(v[i]);
     free(v);
+}
+
+/* ---------------- JSON bodies ---------------- */
+
+void cm_json_body_begin(rmq_jw_t *w, rmq_buf_t *b)
+{
+    rmq_buf_init(b);
+    rmq_jw_init(w, b);
+    rmq_jw_obj_begin(w);
 }
 
 /* ---------------- heartbeats ---------------- */

@@ -57,7 +57,7 @@ static bool bad_text(const char *s)
     return strchr(s, '\001') || strchr(s, '\002');
 }
 
-static comet_err_t set_prop(comet_message_t *m, const char *k, const char *v)
+comet_err_t comet_message_set_property(comet_message_t *m, const char *k, const char *v)
 {
     if (!m || !k || !*k || bad_text(k) || (v && bad_text(v)))
         return COMET_ERR__INVALID_ARG;
@@ -70,15 +70,11 @@ static comet_err_t set_prop(comet_message_t *m, const char *k, const char *v)
 
 comet_err_t comet_message_set_tags(comet_message_t *m, const char *tags)
 {
-    return set_prop(m, RMQ_PROP_TAGS, tags);
+    return comet_message_set_property(m, RMQ_PROP_TAGS, tags);
 }
 comet_err_t comet_message_set_keys(comet_message_t *m, const char *keys)
 {
-    return set_prop(m, RMQ_PROP_KEYS, keys);
-}
-comet_err_t comet_message_set_property(comet_message_t *m, const char *n, const char *v)
-{
-    return set_prop(m, n, v);
+    return comet_message_set_property(m, RMQ_PROP_KEYS, keys);
 }
 
 comet_err_t comet_message_set_delay_level(comet_message_t *m, int level)
@@ -87,7 +83,7 @@ comet_err_t comet_message_set_delay_level(comet_message_t *m, int level)
         return COMET_ERR__INVALID_ARG;
     char b[16];
     snprintf(b, sizeof(b), "%d", level);
-    return set_prop(m, RMQ_PROP_DELAY, level ? b : NULL);
+    return comet_message_set_property(m, RMQ_PROP_DELAY, level ? b : NULL);
 }
 
 void comet_message_set_flag(comet_message_t *m, int32_t flag)
@@ -420,10 +416,6 @@ void cm_rxbatch_release(cm_rxbatch_t *b)
         batch_free(b);
 }
 
-const char *comet_message_ext_topic(const comet_message_ext_t *m)
-{
-    return m->topic;
-}
 const char *comet_message_ext_tags(const comet_message_ext_t *m)
 {
     return rmq_msg_props_get(&m->props, "TAGS");
@@ -446,42 +438,27 @@ const char *comet_message_ext_msg_id(const comet_message_ext_t *m)
 {
     return m->msg_id ? m->msg_id : m->offset_msg_id;
 }
-const char *comet_message_ext_offset_msg_id(const comet_message_ext_t *m)
-{
-    return m->offset_msg_id;
-}
 const char *comet_message_ext_broker_name(const comet_message_ext_t *m)
 {
     return m->broker_name ? m->broker_name : "";
 }
-int32_t comet_message_ext_queue_id(const comet_message_ext_t *m)
-{
-    return m->queue_id;
-}
-int64_t comet_message_ext_queue_offset(const comet_message_ext_t *m)
-{
-    return m->queue_offset;
-}
-int64_t comet_message_ext_commitlog_offset(const comet_message_ext_t *m)
-{
-    return m->commitlog_offset;
-}
-int64_t comet_message_ext_born_timestamp(const comet_message_ext_t *m)
-{
-    return m->born_ts;
-}
-int64_t comet_message_ext_store_timestamp(const comet_message_ext_t *m)
-{
-    return m->store_ts;
-}
-int32_t comet_message_ext_reconsume_times(const comet_message_ext_t *m)
-{
-    return m->reconsume_times;
-}
-int32_t comet_message_ext_flag(const comet_message_ext_t *m)
-{
-    return m->flag;
-}
+
+/* comet_message_ext_<name>(): the field as it is. */
+#define EXT_FIELD_GETTER(type, name, field)                                                                  \
+    type comet_message_ext_##name(const comet_message_ext_t *m)                                              \
+    {                                                                                                        \
+        return m->field;                                                                                     \
+    }
+EXT_FIELD_GETTER(const char *, topic, topic)
+EXT_FIELD_GETTER(const char *, offset_msg_id, offset_msg_id)
+EXT_FIELD_GETTER(int32_t, queue_id, queue_id)
+EXT_FIELD_GETTER(int64_t, queue_offset, queue_offset)
+EXT_FIELD_GETTER(int64_t, commitlog_offset, commitlog_offset)
+EXT_FIELD_GETTER(int64_t, born_timestamp, born_ts)
+EXT_FIELD_GETTER(int64_t, store_timestamp, store_ts)
+EXT_FIELD_GETTER(int32_t, reconsume_times, reconsume_times)
+EXT_FIELD_GETTER(int32_t, flag, flag)
+#undef EXT_FIELD_GETTER
 
 comet_message_ext_t *comet_message_ext_dup(const comet_message_ext_t *s)
 {

@@ -202,10 +202,8 @@ static void send_update(cm_offset_store_t *os, const cm_offset_entry_t *e, bool 
 static void write_local(cm_offset_store_t *os, const cm_offset_entry_t *v, size_t n)
 {
     rmq_buf_t b;
-    rmq_buf_init(&b);
     rmq_jw_t w;
-    rmq_jw_init(&w, &b);
-    rmq_jw_obj_begin(&w);
+    cm_json_body_begin(&w, &b);
     rmq_jw_key(&w, "offsetTable");
     rmq_jw_arr_begin(&w);
     for (size_t i = 0; i < n; i++) {

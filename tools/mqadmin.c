@@ -757,6 +757,37 @@ static void print_record(const rmq_msg_rec_t *r, bool with_body)
     rmq_msg_props_free(&p);
 }
 
+/* QUERY_MESSAGE for the messages of topic with key (uniq: with that UNIQ_KEY). */
+static void query_message_request(rmq_cmd_t *req, const char *topic, const char *key, bool uniq)
+{
+    rmq_cmd_init_request(req, RMQ_REQ_QUERY_MESSAGE);
+    rmq_cmd_set_ext(req, "topic", topic);
+    rmq_cmd_set_ext(req, "key", key);
+    rmq_cmd_set_ext_i64(req, "maxNum", 64);
+    rmq_cmd_set_ext_i64(req, "beginTimestamp", 0);
+    rmq_cmd_set_ext_i64(req, "endTimestamp", INT64_MAX);
+    rmq_cmd_set_ext(req, "_UNIQUE_KEY_QUERY", uniq ? "true" : "false");
+}
+
+/* Whether a record QUERY_MESSAGE answered is of topic and has key (its
+ * UNIQ_KEY when uniq, else one of its space-separated KEYS). */
+static bool record_matches(const rmq_msg_rec_t *rec, const char *topic, const char *key, bool uniq)
+{
+    const char *v;
+    size_t vl;
+    bool match = false;
+    if (uniq) {
+        match = rmq_msg_props_find(rec->props, rec->props_len, "UNIQ_KEY", &v, &vl) && vl == strlen(key) &&
+                memcmp(v, key, vl) == 0;
+    } else if (rmq_msg_props_find(rec->props, rec->props_len, "KEYS", &v, &vl)) {
+        char *keys = strndup(v, vl), *save = NULL;
+        for (char *t = strtok_r(keys, " ", &save); t && !match; t = strtok_r(NULL, " ", &save))
+            match = strcmp(t, key) == 0;
+        free(keys);
+    }
+    return match && rec->topic_len == strlen(topic) && memcmp(rec->topic, topic, rec->topic_len) == 0;
+}
+
 static int query_by_key(const char *topic, const char *key, bool uniq)
 {
     json_t *r = topic_route(topic, false);
@@ -769,35 +800,14 @@ static int query_by_key(const char *topic, const char *key, bool uniq)
         if (!addr)
             continue;
         rmq_cmd_t req, resp;
-        rmq_cmd_init_request(&req, RMQ_REQ_QUERY_MESSAGE);
-        rmq_cmd_set_ext(&req, "topic", topic);
-        rmq_cmd_set_ext(&req, "key", key);
-        rmq_cmd_set_ext_i64(&req, "maxNum", 64);
-        rmq_cmd_set_ext_i64(&req, "beginTimestamp", 0);
-        rmq_cmd_set_ext_i64(&req, "endTimestamp", INT64_MAX);
-        rmq_cmd_set_ext(&req, "_UNIQUE_KEY_QUERY", uniq ? "true" : "false");
+        query_message_request(&req, topic, key, uniq);
         if (call(addr, &req, &resp, false) == 0) {
             if (resp.code == 0 && resp.body_len) {
                 rmq_msg_rec_t *recs;
                 size_t n;
                 if (rmq_msg_decode_all(resp.body, resp.body_len, false, &recs, &n) == RMQ_OK) {
                     for (size_t k = 0; k < n; k++) {
-                        const char *v;
-                        size_t vl;
-                        bool match = false;
-                        if (uniq) {
-                            match =
-                                rmq_msg_props_find(recs[k].props, recs[k].props_len, "UNIQ_KEY", &v, &vl) &&
-                                vl == strlen(key) && memcmp(v, key, vl) == 0;
-                        } else if (rmq_msg_props_find(recs[k].props, recs[k].props_len, "KEYS", &v, &vl)) {
-                            char *keys = strndup(v, vl), *save = NULL;
-                            for (char *t = strtok_r(keys, " ", &save); t && !match;
-                                 t = strtok_r(NULL, " ", &save))
-                                match = strcmp(t, key) == 0;
-                            free(keys);
-                        }
-                        if (!match || recs[k].topic_len != strlen(topic) ||
-                            memcmp(recs[k].topic, topic, recs[k].topic_len) != 0)
+                        if (!record_matches(&recs[k], topic, key, uniq))
                             continue;
                         if (found++)
                             printf("\n");
@@ -1044,6 +1054,16 @@ static void span_advance(consume_span_t *c, const comet_message_ext_t *m)
             c->next[i] = comet_message_ext_queue_offset(m) + 1;
 }
 
+static void print_consumed(const comet_message_ext_t *m)
+{
+    size_t len;
+    const char *body = comet_message_ext_body(m, &len);
+    const char *tags = comet_message_ext_tags(m);
+    printf("MSGID: %s %s/%d offset %lld tags [%s] BODY: %.*s\n", comet_message_ext_msg_id(m),
+           comet_message_ext_broker_name(m), comet_message_ext_queue_id(m),
+           (long long)comet_message_ext_queue_offset(m), tags ? tags : "", (int)len, body);
+}
+
 static int cmd_consume_message(args_t *a)
 {
     const char *topic = need(a, 't', "topic");
@@ -1099,13 +1119,8 @@ static int cmd_consume_message(args_t *a)
         comet_pull_consumer_poll(c, 1000, m, 32, &cnt);
         idle = cnt ? 0 : idle + 1;
         for (size_t i = 0; i < cnt; i++) {
-            size_t len;
-            const char *body = comet_message_ext_body(m[i], &len);
             if (got < count)
-                printf("MSGID: %s %s/%d offset %lld tags [%s] BODY: %.*s\n", comet_message_ext_msg_id(m[i]),
-                       comet_message_ext_broker_name(m[i]), comet_message_ext_queue_id(m[i]),
-                       (long long)comet_message_ext_queue_offset(m[i]),
-                       comet_message_ext_tags(m[i]) ? comet_message_ext_tags(m[i]) : "", (int)len, body);
+                print_consumed(m[i]);
             got++;
             span_advance(&span, m[i]);
             comet_message_ext_destroy(m[i]);
