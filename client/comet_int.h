@@ -295,10 +295,11 @@ typedef struct cm_role_s {
 /* A handle's instance: settings, log callback and opaque come from conf,
  * which must outlive the instance. */
 cm_instance_t *cm_instance_new(const comet_conf_t *conf, char *errstr, size_t errstr_size);
-/* The instance a producer or consumer handle starts with: NULL, with
- * "<group_name> is empty" in errstr, when its group is not set. */
-cm_instance_t *cm_instance_for_group(const comet_conf_t *conf, const char *group, const char *group_name,
-                                     char *errstr, size_t errstr_size);
+/* The instance a producer (or consumer) handle starts with: NULL, with
+ * "NULL conf" or "producerGroup (consumerGroup) is empty" in errstr, when
+ * there is no conf or its group is not set. */
+cm_instance_t *cm_instance_for_group(const comet_conf_t *conf, bool producer, char *errstr,
+                                     size_t errstr_size);
 void cm_instance_set_role(cm_instance_t *inst, const cm_role_t *role);
 /* Start a JSON body: b initialised, w writing into it, the top-level object
  * open (the caller closes it). Any thread. */
@@ -482,6 +483,10 @@ int64_t cm_pq_commit_offset(cm_pq_t *pq);
 void cm_pq_stats(cm_pq_t *pq, size_t *count, size_t *bytes, int64_t *span);
 /* Free everything cached (on drop). */
 void cm_pq_clear(cm_pq_t *pq);
+/* A ring's growth: the len elements of `size` bytes from head of ring (cap
+ * of them, freed) copied in order to the start of a new zeroed array of ncap,
+ * returned. Any thread (the caller's lock guards the ring). */
+void *cm_ring_grow(void *ring, size_t size, size_t head, size_t len, size_t cap, size_t ncap);
 
 /* ------------------------------------------------------------------ */
 /* offset_store.c                                                      */
@@ -595,6 +600,10 @@ struct cm_consumer_s {
 void cm_consumer_init(cm_consumer_t *c, cm_instance_t *inst, const cm_settings_t *s, bool push, void *owner,
                       const cm_consumer_ops_t *ops);
 void cm_consumer_deinit(cm_consumer_t *c);
+/* A consumer handle's end (after cm_consumer_stop if it started): the instance destroyed
+ * (its threads joined: nothing runs the engine any more), then the engine
+ * deinit. */
+void cm_consumer_destroy(cm_consumer_t *c);
 rmq_err_t cm_consumer_subscribe(cm_consumer_t *c, const char *topic, const char *expr);
 /* Register as the instance role and start. */
 void cm_consumer_attach(cm_consumer_t *c);
@@ -604,7 +613,8 @@ void cm_consumer_tick(cm_consumer_t *c, int64_t now, bool force);
  * A queue whose start offset cannot be read now (its broker does not answer)
  * is assigned by a later tick, or at once by a seek to an offset. */
 void cm_consumer_set_assignment(cm_consumer_t *c, const comet_message_queue_t *mqs, size_t n);
-/* Stop pulling; drop all queues after persisting offsets (sync). */
+/* Stop pulling; drop all queues after persisting offsets (sync); then stop
+ * the instance, unregistering the group. */
 void cm_consumer_stop(cm_consumer_t *c);
 /* Pull scheduling: continue chain `chain` of mq after delay. @thread any */
 void cm_consumer_pull_later(cm_mqstate_t *mq, uint64_t chain, int delay_ms);

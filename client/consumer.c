@@ -1245,6 +1245,13 @@ void cm_consumer_stop(cm_consumer_t *c)
     cm_offset_store_persist_all(&c->offsets, true);
     if (needs_locks(c))
         lock_all(c, RMQ_REQ_UNLOCK_BATCH_MQ, false);
+    cm_instance_stop(c->inst, NULL, c->group);
+}
+
+void cm_consumer_destroy(cm_consumer_t *c)
+{
+    cm_instance_destroy(c->inst);
+    cm_consumer_deinit(c);
 }
 
 void cm_consumer_deinit(cm_consumer_t *c)

@@ -826,11 +826,16 @@ static void on_reset_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 
 /* ---------------- lifecycle ---------------- */
 
-cm_instance_t *cm_instance_for_group(const comet_conf_t *conf, const char *group, const char *group_name,
-                                     char *errstr, size_t errstr_size)
+cm_instance_t *cm_instance_for_group(const comet_conf_t *conf, bool producer, char *errstr,
+                                     size_t errstr_size)
 {
+    if (!conf) {
+        cm_errstr(errstr, errstr_size, "NULL conf");
+        return NULL;
+    }
+    const char *group = producer ? conf->s.producerGroup : conf->s.consumerGroup;
     if (!group || !*group) {
-        cm_errstr(errstr, errstr_size, "%s is empty", group_name);
+        cm_errstr(errstr, errstr_size, "%s is empty", producer ? "producerGroup" : "consumerGroup");
         return NULL;
     }
     return cm_instance_new(conf, errstr, errstr_size);

@@ -5,7 +5,8 @@
  *
  * Filled on the I/O thread, emptied by consume threads / poll(); every
  * access takes pq->lock. Refcounted so that consume tasks can outlive a
- * rebalance that drops the queue. */
+ * rebalance that drops the queue. Also cm_ring_grow, the growth of a ring
+ * array (the process queue's and the pull consumer's buffer). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,18 @@ void cm_pq_release(cm_pq_t *pq)
     free(pq);
 }
 
+void *cm_ring_grow(void *ring, size_t size, size_t head, size_t len, size_t cap, size_t ncap)
+{
+    uint8_t *n = rmq_calloc(ncap, size);
+    if (len) {
+        size_t first = cap - head < len ? cap - head : len; /* from head to the end of the old array */
+        memcpy(n, (uint8_t *)ring + head * size, first * size);
+        memcpy(n + first * size, ring, (len - first) * size);
+    }
+    free(ring);
+    return n;
+}
+
 static void grow(cm_pq_t *pq, size_t need)
 {
     if (pq->len + need <= pq->cap)
@@ -56,11 +69,7 @@ static void grow(cm_pq_t *pq, size_t need)
     size_t ncap = pq->cap ? pq->cap : 64;
     while (ncap < pq->len + need)
         ncap *= 2;
-    cm_pq_entry_t *ne = rmq_calloc(ncap, sizeof(*ne));
-    for (size_t i = 0; i < pq->len; i++)
-        ne[i] = pq->e[(pq->head + i) % pq->cap];
-    free(pq->e);
-    pq->e = ne;
+    pq->e = cm_ring_grow(pq->e, sizeof(*pq->e), pq->head, pq->len, pq->cap, ncap);
     pq->cap = ncap;
     pq->head = 0;
 }

@@ -509,12 +509,7 @@ static void no_tick(void *ctx, int64_t now, bool force)
 
 comet_producer_t *comet_producer_new(comet_conf_t *conf, char *errstr, size_t errstr_size)
 {
-    if (!conf) {
-        cm_errstr(errstr, errstr_size, "NULL conf");
-        return NULL;
-    }
-    cm_instance_t *inst =
-        cm_instance_for_group(conf, conf->s.producerGroup, "producerGroup", errstr, errstr_size);
+    cm_instance_t *inst = cm_instance_for_group(conf, true, errstr, errstr_size);
     if (!inst)
         return NULL;
     comet_producer_t *p = rmq_calloc(1, sizeof(*p));

@@ -42,11 +42,7 @@ static void buf_push(comet_pull_consumer_t *pc, comet_message_ext_t *m)
 {
     if (pc->len == pc->cap) {
         size_t ncap = pc->cap ? pc->cap * 2 : 256;
-        comet_message_ext_t **nb = rmq_calloc(ncap, sizeof(*nb));
-        for (size_t i = 0; i < pc->len; i++)
-            nb[i] = pc->buf[(pc->head + i) % pc->cap];
-        free(pc->buf);
-        pc->buf = nb;
+        pc->buf = cm_ring_grow(pc->buf, sizeof(*pc->buf), pc->head, pc->len, pc->cap, ncap);
         pc->cap = ncap;
         pc->head = 0;
     }
@@ -86,23 +82,18 @@ static int flow_delay(cm_consumer_t *c, cm_mqstate_t *mq)
     return full ? 50 : 0;
 }
 
+static const cm_consumer_ops_t pull_ops = {deliver, flow_delay};
+
 comet_pull_consumer_t *comet_pull_consumer_new(comet_conf_t *conf, char *errstr, size_t errstr_size)
 {
-    if (!conf) {
-        cm_errstr(errstr, errstr_size, "NULL conf");
-        return NULL;
-    }
-    cm_instance_t *inst =
-        cm_instance_for_group(conf, conf->s.consumerGroup, "consumerGroup", errstr, errstr_size);
+    cm_instance_t *inst = cm_instance_for_group(conf, false, errstr, errstr_size);
     if (!inst)
         return NULL;
-    comet_pull_consumer_t *pc = rmq_calloc(1, sizeof(*pc));
-    pc->inst = inst;
-    pc->conf = conf;
+    comet_pull_consumer_t *pc = rmq_malloc(sizeof(*pc));
+    *pc = (comet_pull_consumer_t){.conf = conf, .inst = inst};
     pthread_mutex_init(&pc->block, NULL);
     pthread_cond_init(&pc->bcond, NULL);
-    cm_consumer_ops_t ops = {deliver, flow_delay};
-    cm_consumer_init(&pc->cons, pc->inst, &conf->s, false, pc, &ops);
+    cm_consumer_init(&pc->cons, inst, &conf->s, false, pc, &pull_ops);
     return pc;
 }
 
@@ -308,7 +299,6 @@ void comet_pull_consumer_shutdown(comet_pull_consumer_t *pc)
     if (!pc->started)
         return;
     cm_consumer_stop(&pc->cons);
-    cm_instance_stop(pc->inst, NULL, pc->cons.group);
 }
 
 void comet_pull_consumer_destroy(comet_pull_consumer_t *pc)
@@ -316,8 +306,7 @@ void comet_pull_consumer_destroy(comet_pull_consumer_t *pc)
     if (!pc)
         return;
     comet_pull_consumer_shutdown(pc);
-    cm_instance_destroy(pc->inst);
-    cm_consumer_deinit(&pc->cons);
+    cm_consumer_destroy(&pc->cons);
     for (size_t i = 0; i < pc->len; i++)
         comet_message_ext_destroy(pc->buf[(pc->head + i) % pc->cap]);
     free(pc->buf);

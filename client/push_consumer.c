@@ -353,6 +353,8 @@ static int flow_delay(cm_consumer_t *c, cm_mqstate_t *mq)
     return 0;
 }
 
+static const cm_consumer_ops_t push_ops = {deliver, flow_delay};
+
 comet_push_consumer_t *comet_push_consumer_new(comet_conf_t *conf, comet_consume_cb_t *cb, void *opaque,
                                                char *errstr, size_t errstr_size)
 {
@@ -360,19 +362,15 @@ comet_push_consumer_t *comet_push_consumer_new(comet_conf_t *conf, comet_consume
         cm_errstr(errstr, errstr_size, "conf and consume callback are required");
         return NULL;
     }
-    cm_instance_t *inst =
-        cm_instance_for_group(conf, conf->s.consumerGroup, "consumerGroup", errstr, errstr_size);
+    cm_instance_t *inst = cm_instance_for_group(conf, false, errstr, errstr_size);
     if (!inst)
         return NULL;
-    comet_push_consumer_t *pc = rmq_calloc(1, sizeof(*pc));
-    pc->inst = inst;
-    pc->conf = conf;
-    pc->cb = cb;
-    pc->opaque = opaque ? opaque : conf->opaque;
+    comet_push_consumer_t *pc = rmq_malloc(sizeof(*pc));
+    *pc = (comet_push_consumer_t){
+        .conf = conf, .inst = inst, .cb = cb, .opaque = opaque ? opaque : conf->opaque};
     pthread_mutex_init(&pc->plock, NULL);
     pthread_cond_init(&pc->pcond, NULL);
-    cm_consumer_ops_t ops = {deliver, flow_delay};
-    cm_consumer_init(&pc->cons, pc->inst, &conf->s, true, pc, &ops);
+    cm_consumer_init(&pc->cons, inst, &conf->s, true, pc, &push_ops);
     return pc;
 }
 
@@ -454,8 +452,7 @@ void comet_push_consumer_shutdown(comet_push_consumer_t *pc)
         task_free(t);
         t = next;
     }
-    cm_consumer_stop(&pc->cons); /* commit what was consumed */
-    cm_instance_stop(pc->inst, NULL, pc->cons.group);
+    cm_consumer_stop(&pc->cons); /* commit what was consumed, unregister */
 }
 
 void comet_push_consumer_destroy(comet_push_consumer_t *pc)
@@ -463,8 +460,7 @@ void comet_push_consumer_destroy(comet_push_consumer_t *pc)
     if (!pc)
         return;
     comet_push_consumer_shutdown(pc);
-    cm_instance_destroy(pc->inst);
-    cm_consumer_deinit(&pc->cons);
+    cm_consumer_destroy(&pc->cons);
     free(pc->threads);
     pthread_mutex_destroy(&pc->plock);
     pthread_cond_destroy(&pc->pcond);
