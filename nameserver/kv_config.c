@@ -27,16 +27,29 @@ static void free_space(void *p)
     free(p);
 }
 
-/* One namespace as a JSON object {"key":"value",...}, keys sorted. */
-static void write_space(rmq_jw_t *w, rmq_map_t *m)
+/* m as a JSON object, keys sorted; write_val writes each value. */
+static void write_sorted(rmq_jw_t *w, const rmq_map_t *m, void (*write_val)(rmq_jw_t *w, const void *val))
 {
     rmq_jw_obj_begin(w);
     size_t n;
     const char **keys = rmq_map_sorted_keys(m, &n);
-    for (size_t i = 0; i < n; i++)
-        rmq_jw_kstr(w, keys[i], rmq_map_get(m, keys[i]));
+    for (size_t i = 0; i < n; i++) {
+        rmq_jw_key(w, keys[i]);
+        write_val(w, rmq_map_get(m, keys[i]));
+    }
     free(keys);
     rmq_jw_obj_end(w);
+}
+
+static void write_value(rmq_jw_t *w, const void *value)
+{
+    rmq_jw_str(w, value);
+}
+
+/* One namespace as a JSON object {"key":"value",...}, keys sorted. */
+static void write_space(rmq_jw_t *w, const void *space)
+{
+    write_sorted(w, space, write_value);
 }
 
 static void render(const ns_kv_t *kv, rmq_buf_t *b)
@@ -45,15 +58,7 @@ static void render(const ns_kv_t *kv, rmq_buf_t *b)
     rmq_jw_init(&w, b);
     rmq_jw_obj_begin(&w);
     rmq_jw_key(&w, "configTable");
-    rmq_jw_obj_begin(&w);
-    size_t n;
-    const char **spaces = rmq_map_sorted_keys(&kv->spaces, &n);
-    for (size_t i = 0; i < n; i++) {
-        rmq_jw_key(&w, spaces[i]);
-        write_space(&w, rmq_map_get(&kv->spaces, spaces[i]));
-    }
-    free(spaces);
-    rmq_jw_obj_end(&w);
+    write_sorted(&w, &kv->spaces, write_space);
     rmq_jw_obj_end(&w);
 }
 
@@ -77,6 +82,39 @@ static rmq_map_t *space(ns_kv_t *kv, const char *ns, bool create)
     return m;
 }
 
+/* Read the KV file at path into kv; a missing file is an empty table. */
+static bool load(ns_kv_t *kv, const char *path, char *errstr, size_t errstr_size)
+{
+    char *text;
+    size_t len;
+    rmq_err_t r = rmq_file_read_all(path, &text, &len);
+    if (r == RMQ_ERR__NOENT)
+        return true;
+    if (r != RMQ_OK) {
+        snprintf(errstr, errstr_size, "cannot read %s: %s", path, strerror(errno));
+        return false;
+    }
+    json_t *j = len ? rmq_json_parse(text, len, errstr, errstr_size) : json_object();
+    free(text);
+    if (!j)
+        return false;
+    json_t *tbl = json_object_get(j, "configTable");
+    const char *ns;
+    json_t *obj;
+    json_object_foreach(tbl, ns, obj)
+    {
+        const char *k;
+        json_t *v;
+        json_object_foreach(obj, k, v)
+        {
+            if (json_is_string(v))
+                rmq_map_put(space(kv, ns, true), k, rmq_strdup(json_string_value(v)));
+        }
+    }
+    json_decref(j);
+    return true;
+}
+
 ns_kv_t *ns_kv_open(const char *path, char *errstr, size_t errstr_size)
 {
     ns_kv_t *kv = rmq_calloc(1, sizeof(*kv));
@@ -89,42 +127,15 @@ ns_kv_t *ns_kv_open(const char *path, char *errstr, size_t errstr_size)
             rmq_log_errno(RMQ_LOG_WARN, "kvconfig", errno, "cannot create %s", dir);
     }
     free(dir);
-    char *text;
-    size_t len;
-    rmq_err_t r = rmq_file_read_all(path, &text, &len);
-    if (r == RMQ_OK) {
-        json_t *j = len ? rmq_json_parse(text, len, errstr, errstr_size) : json_object();
-        free(text);
-        if (!j) {
-            ns_kv_close(kv);
-            return NULL;
-        }
-        json_t *tbl = json_object_get(j, "configTable");
-        const char *ns;
-        json_t *obj;
-        json_object_foreach(tbl, ns, obj)
-        {
-            const char *k;
-            json_t *v;
-            json_object_foreach(obj, k, v)
-            {
-                if (json_is_string(v))
-                    rmq_map_put(space(kv, ns, true), k, rmq_strdup(json_string_value(v)));
-            }
-        }
-        json_decref(j);
-    } else if (r != RMQ_ERR__NOENT) {
-        snprintf(errstr, errstr_size, "cannot read %s: %s", path, strerror(errno));
-        ns_kv_close(kv);
-        return NULL;
-    }
+    if (!load(kv, path, errstr, errstr_size))
+        goto fail;
     kv->writer = rmq_file_writer_start("kv-writer", NULL);
-    if (!kv->writer) {
-        snprintf(errstr, errstr_size, "cannot start the kv writer thread");
-        ns_kv_close(kv);
-        return NULL;
-    }
-    return kv;
+    if (kv->writer)
+        return kv;
+    snprintf(errstr, errstr_size, "cannot start the kv writer thread");
+fail:
+    ns_kv_close(kv);
+    return NULL;
 }
 
 void ns_kv_close(ns_kv_t *kv)

@@ -115,12 +115,18 @@ struct ns_server_s {
 
 /* ---------- request helpers ---------- */
 
+/* Send resp, built by the handler, as the answer to req; frees it. */
+static void reply_resp(rmq_conn_t *c, const rmq_cmd_t *req, rmq_cmd_t *resp)
+{
+    rmq_conn_reply(c, req, resp);
+    rmq_cmd_deinit(resp);
+}
+
 static void reply(rmq_conn_t *c, const rmq_cmd_t *req, int code, const char *remark)
 {
     rmq_cmd_t resp;
     rmq_cmd_init_response(&resp, req, code, remark);
-    rmq_conn_reply(c, req, &resp);
-    rmq_cmd_deinit(&resp);
+    reply_resp(c, req, &resp);
 }
 
 /* Decode req's header through the request-header table; a missing or
@@ -134,32 +140,33 @@ static bool decode(rmq_conn_t *c, const rmq_cmd_t *req, rmq_hdr_id_t id, rmq_hdr
     return false;
 }
 
+/* Move b's bytes into resp's body (b is left empty). */
+static void take_buf_body(rmq_cmd_t *resp, rmq_buf_t *b)
+{
+    size_t n;
+    uint8_t *p = rmq_buf_detach(b, &n);
+    rmq_cmd_take_body(resp, p, n);
+}
+
 static void reply_body(rmq_conn_t *c, const rmq_cmd_t *req, rmq_buf_t *body)
 {
     rmq_cmd_t resp;
     rmq_cmd_init_response(&resp, req, RMQ_OK, NULL);
-    size_t n;
-    uint8_t *p = rmq_buf_detach(body, &n);
-    rmq_cmd_take_body(&resp, p, n);
-    rmq_conn_reply(c, req, &resp);
-    rmq_cmd_deinit(&resp);
+    take_buf_body(&resp, body);
+    reply_resp(c, req, &resp);
 }
 
 /* ---------- processors ---------- */
 
-static void on_register_broker(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
+static void on_register_broker(ns_server_t *s, rmq_conn_t *c, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    ns_server_t *s = ctx;
-    rmq_hdr_t h;
-    if (!decode(c, req, RMQ_HDR_REGISTER_BROKER, &h))
-        return;
-    const char *name = rmq_hdr_str(&h, RMQ_F_REGISTER_BROKER_brokerName);
-    const char *addr = rmq_hdr_str(&h, RMQ_F_REGISTER_BROKER_brokerAddr);
-    const char *cluster = rmq_hdr_str(&h, RMQ_F_REGISTER_BROKER_clusterName);
-    const char *ha = rmq_hdr_str(&h, RMQ_F_REGISTER_BROKER_haServerAddr);
-    int64_t id = rmq_hdr_i64(&h, RMQ_F_REGISTER_BROKER_brokerId);
-    bool compressed = rmq_hdr_bool(&h, RMQ_F_REGISTER_BROKER_compressed);
-    int64_t crc = rmq_hdr_i32(&h, RMQ_F_REGISTER_BROKER_bodyCrc32); /* Integer: 0 = not checked */
+    const char *name = rmq_hdr_str(h, RMQ_F_REGISTER_BROKER_brokerName);
+    const char *addr = rmq_hdr_str(h, RMQ_F_REGISTER_BROKER_brokerAddr);
+    const char *cluster = rmq_hdr_str(h, RMQ_F_REGISTER_BROKER_clusterName);
+    const char *ha = rmq_hdr_str(h, RMQ_F_REGISTER_BROKER_haServerAddr);
+    int64_t id = rmq_hdr_i64(h, RMQ_F_REGISTER_BROKER_brokerId);
+    bool compressed = rmq_hdr_bool(h, RMQ_F_REGISTER_BROKER_compressed);
+    int64_t crc = rmq_hdr_i32(h, RMQ_F_REGISTER_BROKER_bodyCrc32); /* Integer: 0 = not checked */
     if (crc != 0) {
         int64_t actual = rmq_msg_body_crc(req->body, req->body_len);
         if (actual != crc) {
@@ -204,46 +211,34 @@ static void on_register_broker(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
     }
     rmq_buf_t kvb;
     rmq_buf_init(&kvb);
-    if (ns_kv_list(s->kv, NS_ORDER_TOPIC_CONFIG, &kvb)) {
-        size_t n;
-        uint8_t *p = rmq_buf_detach(&kvb, &n);
-        rmq_cmd_take_body(&resp, p, n);
-    }
+    if (ns_kv_list(s->kv, NS_ORDER_TOPIC_CONFIG, &kvb))
+        take_buf_body(&resp, &kvb);
     rmq_buf_free(&kvb);
-    rmq_conn_reply(c, req, &resp);
-    rmq_cmd_deinit(&resp);
+    reply_resp(c, req, &resp);
 }
 
-static void on_unregister_broker(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
+static void on_unregister_broker(ns_server_t *s, rmq_conn_t *c, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    ns_server_t *s = ctx;
-    rmq_hdr_t h;
-    if (!decode(c, req, RMQ_HDR_UNREGISTER_BROKER, &h))
-        return;
-    const char *name = rmq_hdr_str(&h, RMQ_F_UNREGISTER_BROKER_brokerName);
-    const char *addr = rmq_hdr_str(&h, RMQ_F_UNREGISTER_BROKER_brokerAddr);
-    const char *cluster = rmq_hdr_str(&h, RMQ_F_UNREGISTER_BROKER_clusterName);
-    int64_t id = rmq_hdr_i64(&h, RMQ_F_UNREGISTER_BROKER_brokerId);
+    const char *name = rmq_hdr_str(h, RMQ_F_UNREGISTER_BROKER_brokerName);
+    const char *addr = rmq_hdr_str(h, RMQ_F_UNREGISTER_BROKER_brokerAddr);
+    const char *cluster = rmq_hdr_str(h, RMQ_F_UNREGISTER_BROKER_clusterName);
+    int64_t id = rmq_hdr_i64(h, RMQ_F_UNREGISTER_BROKER_brokerId);
     if (ns_route_unregister(&s->routes, cluster, addr, name, id))
         rmq_log(RMQ_LOG_INFO, "namesrv", "broker unregistered, %s %s id %" PRId64, addr, name, id);
     reply(c, req, RMQ_OK, NULL);
 }
 
-static void on_get_route(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
+static void on_get_route(ns_server_t *s, rmq_conn_t *c, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    ns_server_t *s = ctx;
-    rmq_hdr_t h;
-    if (!decode(c, req, RMQ_HDR_GET_ROUTE, &h))
-        return;
     /* a null topic is simply not found, as Java's HashMap lookup */
-    const char *topic = rmq_hdr_str(&h, RMQ_F_GET_ROUTE_topic);
+    const char *topic = rmq_hdr_str(h, RMQ_F_GET_ROUTE_topic);
     if (!topic) {
         reply(c, req, RMQ_ERR_TOPIC_NOT_EXIST,
               "No topic route info in name server for the topic: null\n"
               "See http://rocketmq.apache.org/docs/faq/ for further details.");
         return;
     }
-    bool std_only = rmq_hdr_bool(&h, RMQ_F_GET_ROUTE_acceptStandardJsonOnly);
+    bool std_only = rmq_hdr_bool(h, RMQ_F_GET_ROUTE_acceptStandardJsonOnly);
     bool standard = req->version >= VERSION_V4_9_4 || std_only;
     const char *order_conf =
         s->cfg->orderMessageEnable ? ns_kv_get(s->kv, NS_ORDER_TOPIC_CONFIG, topic) : NULL;
@@ -262,18 +257,16 @@ static void on_get_route(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
     reply_body(c, req, &b);
 }
 
-static void on_cluster_info(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
+static void on_cluster_info(ns_server_t *s, rmq_conn_t *c, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    ns_server_t *s = ctx;
     rmq_buf_t b;
     rmq_buf_init(&b);
     ns_route_cluster_info(&s->routes, &b);
     reply_body(c, req, &b);
 }
 
-static void on_topic_list(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
+static void on_topic_list(ns_server_t *s, rmq_conn_t *c, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    ns_server_t *s = ctx;
     rmq_buf_t b;
     rmq_buf_init(&b);
     switch (req->code) {
@@ -296,13 +289,9 @@ static void on_topic_list(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
     reply_body(c, req, &b);
 }
 
-static void on_topics_by_cluster(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
+static void on_topics_by_cluster(ns_server_t *s, rmq_conn_t *c, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    ns_server_t *s = ctx;
-    rmq_hdr_t h;
-    if (!decode(c, req, RMQ_HDR_TOPICS_BY_CLUSTER, &h))
-        return;
-    const char *cluster = rmq_hdr_str(&h, RMQ_F_TOPICS_BY_CLUSTER_cluster);
+    const char *cluster = rmq_hdr_str(h, RMQ_F_TOPICS_BY_CLUSTER_cluster);
     rmq_buf_t b;
     rmq_buf_init(&b);
     if (!cluster || !ns_route_topics_by_cluster(&s->routes, cluster, &b)) {
@@ -312,13 +301,9 @@ static void on_topics_by_cluster(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
     reply_body(c, req, &b);
 }
 
-static void on_write_perm(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
+static void on_write_perm(ns_server_t *s, rmq_conn_t *c, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    ns_server_t *s = ctx;
-    rmq_hdr_t h;
-    if (!decode(c, req, RMQ_HDR_WRITE_PERM, &h))
-        return;
-    const char *name = rmq_hdr_str(&h, RMQ_F_WRITE_PERM_brokerName);
+    const char *name = rmq_hdr_str(h, RMQ_F_WRITE_PERM_brokerName);
     bool wipe = req->code == RMQ_REQ_WIPE_WRITE_PERM_OF_BROKER;
     int n = !name  ? 0 /* Java: no queue data under a null name */
             : wipe ? ns_route_wipe_write_perm(&s->routes, name)
@@ -328,31 +313,22 @@ static void on_write_perm(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
     rmq_cmd_t resp;
     rmq_cmd_init_response(&resp, req, RMQ_OK, NULL);
     rmq_cmd_set_ext_i64(&resp, wipe ? "wipeTopicCount" : "addTopicCount", n);
-    rmq_conn_reply(c, req, &resp);
-    rmq_cmd_deinit(&resp);
+    reply_resp(c, req, &resp);
 }
 
-static void on_delete_topic(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
+static void on_delete_topic(ns_server_t *s, rmq_conn_t *c, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    ns_server_t *s = ctx;
-    rmq_hdr_t h;
-    if (!decode(c, req, RMQ_HDR_DELETE_NS_TOPIC, &h))
-        return;
-    const char *topic = rmq_hdr_str(&h, RMQ_F_DELETE_NS_TOPIC_topic);
-    const char *cluster = rmq_hdr_str(&h, RMQ_F_DELETE_NS_TOPIC_clusterName);
+    const char *topic = rmq_hdr_str(h, RMQ_F_DELETE_NS_TOPIC_topic);
+    const char *cluster = rmq_hdr_str(h, RMQ_F_DELETE_NS_TOPIC_clusterName);
     if (topic) /* null: nothing to delete, as Java */
         ns_route_delete_topic(&s->routes, topic, cluster && *cluster ? cluster : NULL);
     reply(c, req, RMQ_OK, NULL);
 }
 
-static void on_query_data_version(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
+static void on_query_data_version(ns_server_t *s, rmq_conn_t *c, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    ns_server_t *s = ctx;
-    rmq_hdr_t h;
-    if (!decode(c, req, RMQ_HDR_QUERY_DATA_VERSION, &h))
-        return;
     /* Java reads brokerAddr only; a null one is an unknown broker */
-    const char *addr = rmq_hdr_str(&h, RMQ_F_QUERY_DATA_VERSION_brokerAddr);
+    const char *addr = rmq_hdr_str(h, RMQ_F_QUERY_DATA_VERSION_brokerAddr);
     ns_data_version_t dv = {0, 0};
     if (req->body_len) {
         char err[200];
@@ -374,24 +350,17 @@ static void on_query_data_version(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
     rmq_buf_init(&b);
     rmq_buf_printf(&b, "{\"counter\":%" PRId64 ",\"timestamp\":%" PRId64 "}", stored.counter,
                    stored.timestamp);
-    size_t n;
-    uint8_t *p = rmq_buf_detach(&b, &n);
-    rmq_cmd_take_body(&resp, p, n);
-    rmq_conn_reply(c, req, &resp);
-    rmq_cmd_deinit(&resp);
+    take_buf_body(&resp, &b);
+    reply_resp(c, req, &resp);
 }
 
 /* KV requests. As Java's HashMaps: a null namespace or key never matches
  * (GET answers "not found", DELETE does nothing), PUT refuses them, and PUT
  * with a null value leaves the key holding null, which reads as absent. */
-static void on_kv(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
+static void on_kv(ns_server_t *s, rmq_conn_t *c, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    ns_server_t *s = ctx;
-    rmq_hdr_t h;
     bool list = req->code == RMQ_REQ_GET_KVLIST_BY_NAMESPACE;
-    if (!decode(c, req, list ? RMQ_HDR_KV_LIST : RMQ_HDR_KV, &h))
-        return;
-    const char *ns = rmq_hdr_str(&h, list ? RMQ_F_KV_LIST_namespace : RMQ_F_KV_namespace);
+    const char *ns = rmq_hdr_str(h, list ? RMQ_F_KV_LIST_namespace : RMQ_F_KV_namespace);
     char remark[600];
     if (list) {
         rmq_buf_t b;
@@ -405,14 +374,14 @@ static void on_kv(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
         }
         return;
     }
-    const char *key = rmq_hdr_str(&h, RMQ_F_KV_key);
+    const char *key = rmq_hdr_str(h, RMQ_F_KV_key);
     switch (req->code) {
     case RMQ_REQ_PUT_KV_CONFIG: {
         if (!ns || !key) {
             reply(c, req, RMQ_ERR_SYSTEM_ERROR, "namespace or key is null");
             return;
         }
-        const char *value = rmq_hdr_str(&h, RMQ_F_KV_value);
+        const char *value = rmq_hdr_str(h, RMQ_F_KV_value);
         if (value)
             ns_kv_put(s->kv, ns, key, value);
         else
@@ -431,8 +400,7 @@ static void on_kv(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
         rmq_cmd_t resp;
         rmq_cmd_init_response(&resp, req, RMQ_OK, NULL);
         rmq_cmd_set_ext(&resp, "value", v);
-        rmq_conn_reply(c, req, &resp);
-        rmq_cmd_deinit(&resp);
+        reply_resp(c, req, &resp);
         break;
     }
     default:
@@ -473,9 +441,8 @@ static int cfg_update_cb(void *opaque, const char *key, const char *value, int l
     return 0;
 }
 
-static void on_namesrv_config(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
+static void on_namesrv_config(ns_server_t *s, rmq_conn_t *c, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    ns_server_t *s = ctx;
     if (req->code == RMQ_REQ_GET_NAMESRV_CONFIG) {
         char *text = NULL;
         size_t len = 0;
@@ -485,8 +452,7 @@ static void on_namesrv_config(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
         rmq_cmd_t resp;
         rmq_cmd_init_response(&resp, req, RMQ_OK, NULL);
         rmq_cmd_take_body(&resp, (uint8_t *)text, len);
-        rmq_conn_reply(c, req, &resp);
-        rmq_cmd_deinit(&resp);
+        reply_resp(c, req, &resp);
         return;
     }
     if (!req->body_len) {
@@ -501,6 +467,56 @@ static void on_namesrv_config(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
     }
     rmq_log(RMQ_LOG_INFO, "namesrv", "config updated by %s", rmq_conn_peer(c));
     reply(c, req, RMQ_OK, NULL);
+}
+
+/* ---------- dispatch ---------- */
+
+typedef void ns_handler_fn(ns_server_t *s, rmq_conn_t *c, rmq_cmd_t *req, const rmq_hdr_t *h);
+
+#define NO_HDR RMQ_HDR__COUNT /* the request has no header to decode */
+
+/* Every request code the name server answers, the request header it
+ * decodes, and its processor. */
+static const struct {
+    int code;
+    rmq_hdr_id_t hdr;
+    ns_handler_fn *fn;
+} handlers[] = {
+    {RMQ_REQ_REGISTER_BROKER, RMQ_HDR_REGISTER_BROKER, on_register_broker},
+    {RMQ_REQ_UNREGISTER_BROKER, RMQ_HDR_UNREGISTER_BROKER, on_unregister_broker},
+    {RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, RMQ_HDR_GET_ROUTE, on_get_route},
+    {RMQ_REQ_GET_BROKER_CLUSTER_INFO, NO_HDR, on_cluster_info},
+    {RMQ_REQ_GET_ALL_TOPIC_LIST_FROM_NAMESERVER, NO_HDR, on_topic_list},
+    {RMQ_REQ_GET_SYSTEM_TOPIC_LIST_FROM_NS, NO_HDR, on_topic_list},
+    {RMQ_REQ_GET_UNIT_TOPIC_LIST, NO_HDR, on_topic_list},
+    {RMQ_REQ_GET_HAS_UNIT_SUB_TOPIC_LIST, NO_HDR, on_topic_list},
+    {RMQ_REQ_GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST, NO_HDR, on_topic_list},
+    {RMQ_REQ_GET_TOPICS_BY_CLUSTER, RMQ_HDR_TOPICS_BY_CLUSTER, on_topics_by_cluster},
+    {RMQ_REQ_WIPE_WRITE_PERM_OF_BROKER, RMQ_HDR_WRITE_PERM, on_write_perm},
+    {RMQ_REQ_ADD_WRITE_PERM_OF_BROKER, RMQ_HDR_WRITE_PERM, on_write_perm},
+    {RMQ_REQ_DELETE_TOPIC_IN_NAMESRV, RMQ_HDR_DELETE_NS_TOPIC, on_delete_topic},
+    {RMQ_REQ_QUERY_DATA_VERSION, RMQ_HDR_QUERY_DATA_VERSION, on_query_data_version},
+    {RMQ_REQ_PUT_KV_CONFIG, RMQ_HDR_KV, on_kv},
+    {RMQ_REQ_GET_KV_CONFIG, RMQ_HDR_KV, on_kv},
+    {RMQ_REQ_DELETE_KV_CONFIG, RMQ_HDR_KV, on_kv},
+    {RMQ_REQ_GET_KVLIST_BY_NAMESPACE, RMQ_HDR_KV_LIST, on_kv},
+    {RMQ_REQ_UPDATE_NAMESRV_CONFIG, NO_HDR, on_namesrv_config},
+    {RMQ_REQ_GET_NAMESRV_CONFIG, NO_HDR, on_namesrv_config},
+};
+#define NS_NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
+
+/* The endpoint's handler for every code in handlers[]: decode the request
+ * header, then run the processor. */
+static void on_request(rmq_conn_t *c, rmq_cmd_t *req, void *ctx)
+{
+    for (size_t i = 0; i < NS_NHANDLERS; i++) {
+        if (handlers[i].code != req->code)
+            continue;
+        rmq_hdr_t h;
+        if (handlers[i].hdr == NO_HDR || decode(c, req, handlers[i].hdr, &h))
+            handlers[i].fn(ctx, c, req, &h);
+        return;
+    }
 }
 
 /* ---------- housekeeping ---------- */
@@ -572,33 +588,8 @@ ns_server_t *ns_server_new(ns_config_t *cfg, char *errstr, size_t errstr_size)
     s->ep = rmq_server_new(s->base, cfg->listenAddress, cfg->listenPort, &o, errstr, errstr_size);
     if (!s->ep)
         goto err;
-    static const struct {
-        int code;
-        rmq_req_handler_t h;
-    } handlers[] = {
-        {RMQ_REQ_REGISTER_BROKER, on_register_broker},
-        {RMQ_REQ_UNREGISTER_BROKER, on_unregister_broker},
-        {RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, on_get_route},
-        {RMQ_REQ_GET_BROKER_CLUSTER_INFO, on_cluster_info},
-        {RMQ_REQ_GET_ALL_TOPIC_LIST_FROM_NAMESERVER, on_topic_list},
-        {RMQ_REQ_GET_SYSTEM_TOPIC_LIST_FROM_NS, on_topic_list},
-        {RMQ_REQ_GET_UNIT_TOPIC_LIST, on_topic_list},
-        {RMQ_REQ_GET_HAS_UNIT_SUB_TOPIC_LIST, on_topic_list},
-        {RMQ_REQ_GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST, on_topic_list},
-        {RMQ_REQ_GET_TOPICS_BY_CLUSTER, on_topics_by_cluster},
-        {RMQ_REQ_WIPE_WRITE_PERM_OF_BROKER, on_write_perm},
-        {RMQ_REQ_ADD_WRITE_PERM_OF_BROKER, on_write_perm},
-        {RMQ_REQ_DELETE_TOPIC_IN_NAMESRV, on_delete_topic},
-        {RMQ_REQ_QUERY_DATA_VERSION, on_query_data_version},
-        {RMQ_REQ_PUT_KV_CONFIG, on_kv},
-        {RMQ_REQ_GET_KV_CONFIG, on_kv},
-        {RMQ_REQ_DELETE_KV_CONFIG, on_kv},
-        {RMQ_REQ_GET_KVLIST_BY_NAMESPACE, on_kv},
-        {RMQ_REQ_UPDATE_NAMESRV_CONFIG, on_namesrv_config},
-        {RMQ_REQ_GET_NAMESRV_CONFIG, on_namesrv_config},
-    };
-    for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
-        rmq_endpoint_set_handler(s->ep, handlers[i].code, handlers[i].h, s);
+    for (size_t i = 0; i < NS_NHANDLERS; i++)
+        rmq_endpoint_set_handler(s->ep, handlers[i].code, on_request, s);
     rmq_endpoint_set_close_cb(s->ep, on_conn_closed, s);
 
     s->scan_timer = rmq_timer_new(s->base, cfg->scanNotActiveBrokerInterval, true, on_scan, s);

@@ -221,6 +221,18 @@ static bool each_member(sc_t *s, member_fn *fn, void *ctx)
     }
 }
 
+/* each_member over the value at s->i when it is an object; a valid value of
+ * another kind fails with not_object. */
+static bool object_members(sc_t *s, member_fn *fn, void *ctx, const char *not_object)
+{
+    if (!at(s, '{')) {
+        if (check_value(s))
+            snprintf(s->err, s->es, "%s", not_object);
+        return false;
+    }
+    return each_member(s, fn, ctx);
+}
+
 /* ---------- RegisterBrokerBody ---------- */
 
 /* The common case without jansson: a flat object of plain ASCII strings,
@@ -370,27 +382,14 @@ static bool wrapper_member(sc_t *s, const char *key, void *ctx)
         json_decref(dv);
         return true;
     }
-    if (!strcmp(key, "topicConfigTable")) {
-        if (!at(s, '{')) {
-            if (!check_value(s))
-                return false;
-            snprintf(s->err, s->es, "topicConfigTable is not an object");
-            return false;
-        }
-        return each_member(s, table_member, b);
-    }
+    if (!strcmp(key, "topicConfigTable"))
+        return object_members(s, table_member, b, "topicConfigTable is not an object");
     return check_value(s);
 }
 
 static bool parse_wrapper(sc_t *s, ns_reg_body_t *b)
 {
-    if (!at(s, '{')) {
-        if (!check_value(s))
-            return false;
-        snprintf(s->err, s->es, "topicConfigSerializeWrapper missing");
-        return false;
-    }
-    return each_member(s, wrapper_member, b);
+    return object_members(s, wrapper_member, b, "topicConfigSerializeWrapper missing");
 }
 
 typedef struct top_ctx_s {
@@ -491,16 +490,10 @@ bool ns_reg_body_parse(const uint8_t *body, size_t len, bool compressed, bool wr
     bool ok;
     if (wrapped) {
         top_ctx_t t = {b, false};
-        if (!at(&s, '{')) {
-            if (check_value(&s))
-                snprintf(err, errsize, "topicConfigSerializeWrapper missing");
+        ok = object_members(&s, top_member, &t, "topicConfigSerializeWrapper missing");
+        if (ok && !t.wrapper_seen) {
+            snprintf(err, errsize, "topicConfigSerializeWrapper missing");
             ok = false;
-        } else {
-            ok = each_member(&s, top_member, &t);
-            if (ok && !t.wrapper_seen) {
-                snprintf(err, errsize, "topicConfigSerializeWrapper missing");
-                ok = false;
-            }
         }
     } else {
         ok = parse_wrapper(&s, b);

@@ -192,24 +192,48 @@ static bool qd_remove(qd_list_t *l, const char *broker_name)
     return false;
 }
 
+/* Is this value one to pick? It may change the value, not the map. */
+typedef bool pick_fn(void *val, const void *ctx);
+
+/* Visit m's values in key order and return copies of the keys pick chose,
+ * *count of them: the caller changes the map afterwards, which it must not
+ * do during the walk. Free them with free_keys. */
+static char **pick_keys(const rmq_map_t *m, pick_fn *pick, const void *ctx, size_t *count)
+{
+    size_t n;
+    const char **keys = rmq_map_sorted_keys(m, &n);
+    char **picked = rmq_malloc((n ? n : 1) * sizeof(*picked));
+    *count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (pick(rmq_map_get(m, keys[i]), ctx))
+            picked[(*count)++] = rmq_strdup(keys[i]);
+    free(keys);
+    return picked;
+}
+
+static void free_keys(char **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+/* pick_fn: drop the broker name ctx from a topic's queue data; true when
+ * none is left. */
+static bool qd_drop_broker(void *val, const void *ctx)
+{
+    qd_list_t *l = val;
+    return qd_remove(l, ctx) && l->n == 0;
+}
+
 /* Remove the broker name's queue data from every topic; topics left empty go. */
 static void remove_topics_of_broker(ns_route_info_t *ri, const char *broker_name)
 {
-    size_t n;
-    const char **keys = rmq_map_sorted_keys(&ri->topics, &n);
-    char **gone = rmq_malloc((n ? n : 1) * sizeof(*gone));
-    size_t g = 0;
-    for (size_t i = 0; i < n; i++) {
-        qd_list_t *l = rmq_map_get(&ri->topics, keys[i]);
-        if (qd_remove(l, broker_name) && l->n == 0)
-            gone[g++] = rmq_strdup(keys[i]);
-    }
-    free(keys);
-    for (size_t i = 0; i < g; i++) {
+    size_t g;
+    char **gone = pick_keys(&ri->topics, qd_drop_broker, broker_name, &g);
+    for (size_t i = 0; i < g; i++)
         rmq_map_del(&ri->topics, gone[i]);
-        free(gone[i]);
-    }
-    free(gone);
+    free_keys(gone, g);
 }
 
 static void cluster_remove_broker(ns_route_info_t *ri, const char *cluster, const char *broker_name)
@@ -317,6 +341,20 @@ bool ns_route_unregister(ns_route_info_t *ri, const char *cluster, const char *a
     return found;
 }
 
+/* pick_fn: drop the address ctx from a broker's addresses; true when none
+ * is left. */
+static bool bd_drop_addr(void *val, const void *ctx)
+{
+    broker_data_t *bd = val;
+    for (size_t k = 0; k < bd->n;) {
+        if (strcmp(bd->v[k].addr, ctx) == 0)
+            broker_addr_remove_at(bd, k);
+        else
+            k++;
+    }
+    return bd->n == 0;
+}
+
 /* Remove every trace of a broker address (expiry, connection close). */
 static void destroy_addr(ns_route_info_t *ri, const char *addr_in)
 {
@@ -324,22 +362,8 @@ static void destroy_addr(ns_route_info_t *ri, const char *addr_in)
     snprintf(addr, sizeof(addr), "%s", addr_in);
     rmq_map_del(&ri->live, addr);
     rmq_map_del(&ri->filter_srv, addr);
-    size_t n;
-    const char **names = rmq_map_sorted_keys(&ri->brokers, &n);
-    char **empty = rmq_malloc((n ? n : 1) * sizeof(*empty));
-    size_t e = 0;
-    for (size_t i = 0; i < n; i++) {
-        broker_data_t *bd = rmq_map_get(&ri->brokers, names[i]);
-        for (size_t k = 0; k < bd->n;) {
-            if (strcmp(bd->v[k].addr, addr) == 0)
-                broker_addr_remove_at(bd, k);
-            else
-                k++;
-        }
-        if (bd->n == 0)
-            empty[e++] = rmq_strdup(names[i]);
-    }
-    free(names);
+    size_t e;
+    char **empty = pick_keys(&ri->brokers, bd_drop_addr, addr, &e);
     for (size_t i = 0; i < e; i++) {
         broker_data_t *bd = rmq_map_get(&ri->brokers, empty[i]);
         char *cluster = rmq_strdup(bd->cluster);
@@ -347,9 +371,8 @@ static void destroy_addr(ns_route_info_t *ri, const char *addr_in)
         cluster_remove_broker(ri, cluster, empty[i]);
         remove_topics_of_broker(ri, empty[i]);
         free(cluster);
-        free(empty[i]);
     }
-    free(empty);
+    free_keys(empty, e);
 }
 
 void ns_route_conn_closed(ns_route_info_t *ri, uint64_t conn_id, const char *remote_addr)
@@ -371,23 +394,25 @@ void ns_route_conn_closed(ns_route_info_t *ri, uint64_t conn_id, const char *rem
         destroy_addr(ri, found);
 }
 
+typedef struct expiry_s {
+    int64_t now_ms, expire_ms;
+} expiry_t;
+
+/* pick_fn: has the broker's last registration expired (ctx: an expiry_t)? */
+static bool live_expired(void *val, const void *ctx)
+{
+    const live_t *lv = val;
+    const expiry_t *x = ctx;
+    return lv->last_update + x->expire_ms < x->now_ms;
+}
+
 int ns_route_scan_expired(ns_route_info_t *ri, int64_t now_ms, int64_t expire_ms)
 {
-    size_t n;
-    const char **keys = rmq_map_sorted_keys(&ri->live, &n);
-    char **dead = rmq_malloc((n ? n : 1) * sizeof(*dead));
-    size_t d = 0;
-    for (size_t i = 0; i < n; i++) {
-        live_t *lv = rmq_map_get(&ri->live, keys[i]);
-        if (lv->last_update + expire_ms < now_ms)
-            dead[d++] = rmq_strdup(keys[i]);
-    }
-    free(keys);
-    for (size_t i = 0; i < d; i++) {
+    size_t d;
+    char **dead = pick_keys(&ri->live, live_expired, &(expiry_t){now_ms, expire_ms}, &d);
+    for (size_t i = 0; i < d; i++)
         destroy_addr(ri, dead[i]);
-        free(dead[i]);
-    }
-    free(dead);
+    free_keys(dead, d);
     return (int)d;
 }
 
