@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "rmq_cmdline.h"
 #include "rmq_log.h"
 
 static void usage(FILE *out)
@@ -27,29 +28,18 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     const char *ns = NULL;
-    bool print_all = false, print_imp = false, print_md = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-c") && i + 1 < argc)
-            i++; /* loaded below, in order */
-        else if (!strcmp(argv[i], "-n") && i + 1 < argc)
-            ns = argv[++i];
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc)
-            i++; /* applied after the file, below */
-        else if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--printConfigItem"))
-            print_all = true;
-        else if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--printImportantConfig"))
-            print_imp = true;
-        else if (!strcmp(argv[i], "--print-config-md"))
-            print_md = true;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "mqbroker: unknown option %s\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
+    int print_all = 0, print_imp = 0, print_md = 0, rc;
+    const rmq_cmdline_opt_t opts[] = {
+        {.name = "-c", .has_value = true}, /* loaded below, in order */
+        {.name = "-n", .has_value = true, .value = &ns},
+        {.name = "-o", .has_value = true}, /* applied after the file, below */
+        {.name = "-p", .alias = "--printConfigItem", .flag = &print_all, .flag_value = 1},
+        {.name = "-m", .alias = "--printImportantConfig", .flag = &print_imp, .flag_value = 1},
+        {.name = "--print-config-md", .flag = &print_md, .flag_value = 1},
+        {.name = NULL},
+    };
+    if (!rmq_cmdline_parse(argc, argv, opts, "mqbroker", usage, 2, &rc))
+        return rc;
     if (print_md) {
         rmq_broker_conf_print_markdown(stdout);
         rmq_conf_print_markdown(rmq_store_conf_defs, "mqbroker message store (broker.conf)", stdout);
@@ -120,7 +110,7 @@ int main(int argc, char **argv)
         rmq_broker_destroy(b);
         return 1;
     }
-    int rc = rmq_broker_run(b);
+    rc = rmq_broker_run(b);
     rmq_broker_destroy(b);
     rmq_log(RMQ_LOG_INFO, "broker", "shutdown complete");
     return rc;

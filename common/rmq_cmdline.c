@@ -39,3 +39,20 @@ bool rmq_cmdline_parse(int argc, char **argv, const rmq_cmdline_opt_t *opts, con
     }
     return true;
 }
+
+bool rmq_cmdline_settings(int argc, char **argv, bool takes_namesrv, rmq_cmdline_t *out, const char *prog,
+                          void (*usage)(FILE *out), int bad_usage, int *exit_code)
+{
+    *out = (rmq_cmdline_t){0};
+    const rmq_cmdline_opt_t opts[] = {
+        {.name = "-c", .has_value = true, .value = &out->conf_file},
+        {.name = "-o", .has_value = true},
+        {.name = "-p", .flag = &out->print, .flag_value = 1},
+        {.name = "-m", .flag = &out->print, .flag_value = 2},
+        {.name = "--print-config-md", .flag = &out->print_md, .flag_value = 1, .stop = true},
+        /* last: without -n this row ends the table */
+        {.name = takes_namesrv ? "-n" : NULL, .has_value = true, .value = &out->namesrv},
+        {.name = NULL},
+    };
+    return rmq_cmdline_parse(argc, argv, opts, prog, usage, bad_usage, exit_code);
+}

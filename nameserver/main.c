@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "namesrv.h"
+#include "rmq_cmdline.h"
 #include "rmq_log.h"
 
 static void usage(FILE *out)
@@ -27,32 +28,17 @@ int main(int argc, char **argv)
 {
     ns_config_t cfg;
     ns_config_defaults(&cfg);
-    const char *conf_file = NULL;
-    int print = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-c") && i + 1 < argc) {
-            conf_file = argv[++i];
-        } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-            i++; /* applied after the file, below */
-        } else if (!strcmp(argv[i], "-p")) {
-            print = 1;
-        } else if (!strcmp(argv[i], "-m")) {
-            print = 2;
-        } else if (!strcmp(argv[i], "--print-config-md")) {
-            ns_config_print_markdown(stdout);
-            ns_config_free(&cfg);
-            return 0;
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "mqnamesrv: unknown option %s\n", argv[i]);
-            usage(stderr);
-            return 1;
-        }
+    rmq_cmdline_t cl;
+    int rc;
+    if (!rmq_cmdline_settings(argc, argv, false, &cl, "mqnamesrv", usage, 1, &rc))
+        return rc;
+    if (cl.print_md) {
+        ns_config_print_markdown(stdout);
+        ns_config_free(&cfg);
+        return 0;
     }
     char err[512];
-    if (conf_file && ns_config_load(&cfg, conf_file, err, sizeof(err)) != RMQ_OK) {
+    if (cl.conf_file && ns_config_load(&cfg, cl.conf_file, err, sizeof(err)) != RMQ_OK) {
         fprintf(stderr, "mqnamesrv: %s\n", err);
         return 1;
     }
@@ -75,8 +61,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (print) {
-        ns_config_print(&cfg, stdout, print == 2);
+    if (cl.print) {
+        ns_config_print(&cfg, stdout, cl.print == 2);
         ns_config_free(&cfg);
         return 0;
     }
@@ -96,7 +82,7 @@ int main(int argc, char **argv)
         ns_config_free(&cfg);
         return 1;
     }
-    int rc = ns_server_run(s);
+    rc = ns_server_run(s);
     ns_server_destroy(s);
     ns_config_free(&cfg);
     return rc;

@@ -17,6 +17,7 @@
 #include "console.h"
 #include "jobs.h"
 #include "poller.h"
+#include "rmq_cmdline.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
 
@@ -91,34 +92,17 @@ int main(int argc, char **argv)
     static mc_console_t con;
     mc_console_t *c = &con;
     rmq_conf_defaults(mc_conf_defs, &c->conf);
-    const char *conf_file = NULL, *ns = NULL;
-    int print = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-c") && i + 1 < argc)
-            conf_file = argv[++i];
-        else if (!strcmp(argv[i], "-n") && i + 1 < argc)
-            ns = argv[++i];
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc)
-            i++; /* applied after the file, below */
-        else if (!strcmp(argv[i], "-p"))
-            print = 1;
-        else if (!strcmp(argv[i], "-m"))
-            print = 2;
-        else if (!strcmp(argv[i], "--print-config-md")) {
-            rmq_conf_print_markdown(mc_conf_defs, "mqconsole", stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "mqconsole: unknown option %s\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
+    rmq_cmdline_t cl;
+    int rc;
+    if (!rmq_cmdline_settings(argc, argv, true, &cl, "mqconsole", usage, 2, &rc))
+        return rc;
+    if (cl.print_md) {
+        rmq_conf_print_markdown(mc_conf_defs, "mqconsole", stdout);
+        return 0;
     }
     char err[512];
-    if (conf_file &&
-        rmq_conf_load_file(mc_conf_defs, &c->conf, conf_file, "console", err, sizeof(err)) != RMQ_OK) {
+    if (cl.conf_file &&
+        rmq_conf_load_file(mc_conf_defs, &c->conf, cl.conf_file, "console", err, sizeof(err)) != RMQ_OK) {
         fprintf(stderr, "mqconsole: %s\n", err);
         return 1;
     }
@@ -137,16 +121,17 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (ns && rmq_conf_set(mc_conf_defs, &c->conf, "namesrvAddr", ns, err, sizeof(err)) != RMQ_OK) {
+    if (cl.namesrv &&
+        rmq_conf_set(mc_conf_defs, &c->conf, "namesrvAddr", cl.namesrv, err, sizeof(err)) != RMQ_OK) {
         fprintf(stderr, "mqconsole: %s\n", err);
         return 1;
     }
     if (!*c->conf.namesrvAddr && getenv("NAMESRV_ADDR"))
         rmq_conf_set(mc_conf_defs, &c->conf, "namesrvAddr", getenv("NAMESRV_ADDR"), err, sizeof(err));
-    if (print) {
+    if (cl.print) {
         if (*c->conf.secretKey) /* a printed configuration ends up in tickets and logs */
             rmq_conf_set(mc_conf_defs, &c->conf, "secretKey", "********", err, sizeof(err));
-        rmq_conf_print(mc_conf_defs, &c->conf, stdout, print == 2);
+        rmq_conf_print(mc_conf_defs, &c->conf, stdout, cl.print == 2);
         return 0;
     }
     if (!*c->conf.namesrvAddr) {
