@@ -197,7 +197,7 @@ typedef bool pick_fn(void *val, const void *ctx);
 
 /* Visit m's values in key order and return copies of the keys pick chose,
  * *count of them: the caller changes the map afterwards, which it must not
- * do during the walk. Free them with free_keys. */
+ * do during the walk. The caller frees each and the array. */
 static char **pick_keys(const rmq_map_t *m, pick_fn *pick, const void *ctx, size_t *count)
 {
     size_t n;
@@ -209,13 +209,6 @@ static char **pick_keys(const rmq_map_t *m, pick_fn *pick, const void *ctx, size
             picked[(*count)++] = rmq_strdup(keys[i]);
     free(keys);
     return picked;
-}
-
-static void free_keys(char **keys, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(keys[i]);
-    free(keys);
 }
 
 /* pick_fn: drop the broker name ctx from a topic's queue data; true when
@@ -231,9 +224,11 @@ static void remove_topics_of_broker(ns_route_info_t *ri, const char *broker_name
 {
     size_t g;
     char **gone = pick_keys(&ri->topics, qd_drop_broker, broker_name, &g);
-    for (size_t i = 0; i < g; i++)
+    for (size_t i = 0; i < g; i++) {
         rmq_map_del(&ri->topics, gone[i]);
-    free_keys(gone, g);
+        free(gone[i]);
+    }
+    free(gone);
 }
 
 static void cluster_remove_broker(ns_route_info_t *ri, const char *cluster, const char *broker_name)
@@ -371,8 +366,9 @@ static void destroy_addr(ns_route_info_t *ri, const char *addr_in)
         cluster_remove_broker(ri, cluster, empty[i]);
         remove_topics_of_broker(ri, empty[i]);
         free(cluster);
+        free(empty[i]);
     }
-    free_keys(empty, e);
+    free(empty);
 }
 
 void ns_route_conn_closed(ns_route_info_t *ri, uint64_t conn_id, const char *remote_addr)
@@ -410,9 +406,11 @@ int ns_route_scan_expired(ns_route_info_t *ri, int64_t now_ms, int64_t expire_ms
 {
     size_t d;
     char **dead = pick_keys(&ri->live, live_expired, &(expiry_t){now_ms, expire_ms}, &d);
-    for (size_t i = 0; i < d; i++)
+    for (size_t i = 0; i < d; i++) {
         destroy_addr(ri, dead[i]);
-    free_keys(dead, d);
+        free(dead[i]);
+    }
+    free(dead);
     return (int)d;
 }
 

@@ -103,18 +103,22 @@ static void reply_doc(rmq_http_req_t *req, int status, json_t *doc)
     free(text);
 }
 
-static mc_query_t *query_new(mc_console_t *c, rmq_http_req_t *req, mc_query_kind_t kind)
+static char *dup_or_null(const char *s)
+{
+    return s ? rmq_strdup(s) : NULL;
+}
+
+/* A query about topic and/or group (NULL: none; copied). */
+static mc_query_t *query_new(mc_console_t *c, rmq_http_req_t *req, mc_query_kind_t kind, const char *topic,
+                             const char *group)
 {
     mc_query_t *q = rmq_calloc(1, sizeof(*q));
     q->c = c;
     q->req = req;
     q->kind = kind;
+    q->topic = dup_or_null(topic);
+    q->group = dup_or_null(group);
     return q;
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s ? rmq_strdup(s) : NULL;
 }
 
 static void submit(mc_console_t *c, mc_query_t *q)
@@ -214,6 +218,25 @@ static const char *body_name(rmq_http_req_t *req, json_t *doc, const char *field
     return v;
 }
 
+/* write_body, and what the write action is about: its "group", and its
+ * "topic" when with_topic (else *topic = NULL). NULL when refused (the
+ * request is answered). */
+static json_t *write_target(mc_console_t *c, rmq_http_req_t *req, bool with_topic, const char **group,
+                            const char **topic)
+{
+    json_t *doc = write_body(c, req);
+    if (!doc)
+        return NULL;
+    bool bad = false;
+    *group = body_name(req, doc, "group", &bad);
+    *topic = !bad && with_topic ? body_name(req, doc, "topic", &bad) : NULL;
+    if (bad) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
 /* ---------- routes ---------- */
 
 static void on_view(mc_console_t *c, rmq_http_req_t *req, int view)
@@ -231,7 +254,7 @@ static void on_view(mc_console_t *c, rmq_http_req_t *req, int view)
     rmq_http_blob_unref(b);
 }
 
-static void on_config(mc_console_t *c, rmq_http_req_t *req)
+static void on_config(mc_console_t *c, rmq_http_req_t *req, int unused)
 {
     if (!only_get(req))
         return;
@@ -249,7 +272,7 @@ static void on_config(mc_console_t *c, rmq_http_req_t *req)
     reply_doc(req, 200, o);
 }
 
-static void on_history(mc_console_t *c, rmq_http_req_t *req)
+static void on_history(mc_console_t *c, rmq_http_req_t *req, int unused)
 {
     if (!only_get(req))
         return;
@@ -273,22 +296,17 @@ static void on_history(mc_console_t *c, rmq_http_req_t *req)
 }
 
 /* /api/topic?topic=T (kind MC_Q_TOPIC) and /api/group?group=G (MC_Q_GROUP) */
-static void on_named(mc_console_t *c, rmq_http_req_t *req, mc_query_kind_t kind)
+static void on_named(mc_console_t *c, rmq_http_req_t *req, int kind)
 {
     bool topic = kind == MC_Q_TOPIC;
     const char *name;
     if (!get_named(req, topic ? "topic" : "group", true, &name))
         return;
-    mc_query_t *q = query_new(c, req, kind);
-    if (topic)
-        q->topic = rmq_strdup(name);
-    else
-        q->group = rmq_strdup(name);
-    submit(c, q);
+    submit(c, query_new(c, req, kind, topic ? name : NULL, topic ? NULL : name));
 }
 
 /* /api/messages?topic=T [&key=K] [&begin=ms&end=ms] [&limit=n] */
-static void on_messages(mc_console_t *c, rmq_http_req_t *req)
+static void on_messages(mc_console_t *c, rmq_http_req_t *req, int unused)
 {
     const char *t;
     if (!get_named(req, "topic", true, &t))
@@ -308,8 +326,7 @@ static void on_messages(mc_console_t *c, rmq_http_req_t *req)
         rmq_http_reply_error(req, 400, "begin is after end");
         return;
     }
-    mc_query_t *q = query_new(c, req, key ? MC_Q_MSG_KEY : MC_Q_MSG_TIME);
-    q->topic = rmq_strdup(t);
+    mc_query_t *q = query_new(c, req, key ? MC_Q_MSG_KEY : MC_Q_MSG_TIME, t, NULL);
     q->key = dup_or_null(key);
     q->limit = limit;
     if (key) {
@@ -322,7 +339,7 @@ static void on_messages(mc_console_t *c, rmq_http_req_t *req)
     submit(c, q);
 }
 
-static void on_message(mc_console_t *c, rmq_http_req_t *req)
+static void on_message(mc_console_t *c, rmq_http_req_t *req, int unused)
 {
     bool bad = false;
     if (!only_get(req))
@@ -335,13 +352,12 @@ static void on_message(mc_console_t *c, rmq_http_req_t *req)
     const char *t = name_param(req, "topic", false, &bad);
     if (bad)
         return;
-    mc_query_t *q = query_new(c, req, MC_Q_MSG_ID);
+    mc_query_t *q = query_new(c, req, MC_Q_MSG_ID, t, NULL);
     q->id = rmq_strdup(id);
-    q->topic = dup_or_null(t);
     submit(c, q);
 }
 
-static void on_dlq(mc_console_t *c, rmq_http_req_t *req)
+static void on_dlq(mc_console_t *c, rmq_http_req_t *req, int unused)
 {
     const char *g;
     if (!get_named(req, "group", true, &g))
@@ -349,30 +365,23 @@ static void on_dlq(mc_console_t *c, rmq_http_req_t *req)
     int64_t limit = 64;
     if (!int_param(req, "limit", 1, c->conf.queryMaxMessages, &limit))
         return;
-    mc_query_t *q = query_new(c, req, MC_Q_DLQ);
-    q->group = rmq_strdup(g);
+    mc_query_t *q = query_new(c, req, MC_Q_DLQ, NULL, g);
     q->limit = limit;
     submit(c, q);
 }
 
 /* POST /api/message/resend {"topic","id","group"} and /api/dlq/resend {"group","id"} */
-static void on_resend(mc_console_t *c, rmq_http_req_t *req, bool dlq)
+static void on_resend(mc_console_t *c, rmq_http_req_t *req, int dlq)
 {
-    json_t *doc = write_body(c, req);
+    const char *g, *t;
+    json_t *doc = write_target(c, req, !dlq, &g, &t);
     if (!doc)
         return;
-    bool bad = false;
-    const char *g = body_name(req, doc, "group", &bad);
-    const char *t = !bad && !dlq ? body_name(req, doc, "topic", &bad) : NULL;
     const char *id = rmq_json_str(doc, "id");
-    if (!bad && (!id || !valid_token(id, 128))) {
+    if (!id || !valid_token(id, 128)) {
         rmq_http_reply_error(req, 400, "id: required, a message id");
-        bad = true;
-    }
-    if (!bad) {
-        mc_query_t *q = query_new(c, req, dlq ? MC_Q_DLQ_RESEND : MC_Q_RESEND);
-        q->group = rmq_strdup(g);
-        q->topic = dup_or_null(t);
+    } else {
+        mc_query_t *q = query_new(c, req, dlq ? MC_Q_DLQ_RESEND : MC_Q_RESEND, t, g);
         q->id = rmq_strdup(id);
         take_credentials(c, doc, q);
         submit(c, q);
@@ -381,14 +390,13 @@ static void on_resend(mc_console_t *c, rmq_http_req_t *req, bool dlq)
 }
 
 /* POST /api/group/reset-offset {"group","topic","timestamp","force"} */
-static void on_reset(mc_console_t *c, rmq_http_req_t *req)
+static void on_reset(mc_console_t *c, rmq_http_req_t *req, int unused)
 {
-    json_t *doc = write_body(c, req);
+    const char *g, *t;
+    json_t *doc = write_target(c, req, true, &g, &t);
     if (!doc)
         return;
     bool bad = false;
-    const char *g = body_name(req, doc, "group", &bad);
-    const char *t = !bad ? body_name(req, doc, "topic", &bad) : NULL;
     json_t *ts = json_object_get(doc, "timestamp");
     if (!bad && (!json_is_integer(ts) || json_integer_value(ts) < -1)) {
         rmq_http_reply_error(req, 400, "timestamp: required, milliseconds since the epoch (-1 = the end)");
@@ -400,9 +408,7 @@ static void on_reset(mc_console_t *c, rmq_http_req_t *req)
         bad = true;
     }
     if (!bad) {
-        mc_query_t *q = query_new(c, req, MC_Q_RESET);
-        q->group = rmq_strdup(g);
-        q->topic = rmq_strdup(t);
+        mc_query_t *q = query_new(c, req, MC_Q_RESET, t, g);
         q->timestamp = json_integer_value(ts);
         q->force = force ? json_is_true(force) : true;
         take_credentials(c, doc, q);
@@ -411,38 +417,38 @@ static void on_reset(mc_console_t *c, rmq_http_req_t *req)
     json_decref(doc);
 }
 
+/* A handler of the API; arg is its entry's. */
+typedef void api_fn(mc_console_t *c, rmq_http_req_t *req, int arg);
+
+static const struct {
+    const char *path;
+    api_fn *fn;
+    int arg; /* on_view: the view; on_named: the query kind; on_resend: dlq */
+} apis[] = {
+    {"/api/cluster", on_view, MC_VIEW_CLUSTER},
+    {"/api/topics", on_view, MC_VIEW_TOPICS},
+    {"/api/groups", on_view, MC_VIEW_GROUPS},
+    {"/api/config", on_config, 0},
+    {"/api/history", on_history, 0},
+    {"/api/topic", on_named, MC_Q_TOPIC},
+    {"/api/group", on_named, MC_Q_GROUP},
+    {"/api/messages", on_messages, 0},
+    {"/api/message", on_message, 0},
+    {"/api/dlq", on_dlq, 0},
+    {"/api/message/resend", on_resend, false},
+    {"/api/dlq/resend", on_resend, true},
+    {"/api/group/reset-offset", on_reset, 0},
+};
+
 static void on_api(rmq_http_req_t *req, void *ctx)
 {
-    mc_console_t *c = ctx;
     const char *p = rmq_http_req_path(req);
-    if (!strcmp(p, "/api/cluster"))
-        on_view(c, req, MC_VIEW_CLUSTER);
-    else if (!strcmp(p, "/api/topics"))
-        on_view(c, req, MC_VIEW_TOPICS);
-    else if (!strcmp(p, "/api/groups"))
-        on_view(c, req, MC_VIEW_GROUPS);
-    else if (!strcmp(p, "/api/config"))
-        on_config(c, req);
-    else if (!strcmp(p, "/api/history"))
-        on_history(c, req);
-    else if (!strcmp(p, "/api/topic"))
-        on_named(c, req, MC_Q_TOPIC);
-    else if (!strcmp(p, "/api/group"))
-        on_named(c, req, MC_Q_GROUP);
-    else if (!strcmp(p, "/api/messages"))
-        on_messages(c, req);
-    else if (!strcmp(p, "/api/message"))
-        on_message(c, req);
-    else if (!strcmp(p, "/api/dlq"))
-        on_dlq(c, req);
-    else if (!strcmp(p, "/api/message/resend"))
-        on_resend(c, req, false);
-    else if (!strcmp(p, "/api/dlq/resend"))
-        on_resend(c, req, true);
-    else if (!strcmp(p, "/api/group/reset-offset"))
-        on_reset(c, req);
-    else
-        rmq_http_reply_error(req, 404, "no such API: %s (see API.md)", p);
+    for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]); i++)
+        if (!strcmp(p, apis[i].path)) {
+            apis[i].fn(ctx, req, apis[i].arg);
+            return;
+        }
+    rmq_http_reply_error(req, 404, "no such API: %s (see API.md)", p);
 }
 
 /* The page: no external resource, no inline script (the policy forbids it). */

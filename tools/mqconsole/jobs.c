@@ -1,7 +1,7 @@
 /* jobs.c - the bounded job queue and Worker-N threads of mqconsole.
  * Thread: mc_jobs_submit from the HTTP thread, the workers run jobs, start
- * and stop on main. The queue is a mutex-protected list with a condition
- * variable. */
+ * and stop on main. The queue is a mutex-protected ring of max_queued
+ * slots with a condition variable: any idle worker takes the oldest job. */
 #include "jobs.h"
 
 #include <pthread.h>
@@ -16,21 +16,27 @@ typedef struct job_s {
     mc_job_fn *fn;
     mc_job_free_fn *free_fn;
     void *arg;
-    struct job_s *next;
 } job_t;
 
 struct mc_jobs_s {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    job_t *head, *tail;
-    int queued, max_queued;
+    int head, queued, max_queued;
     bool stopping;
     int nworkers;
     pthread_t *thr;
     char *namesrv;
     int timeout_ms;
     char *ak, *sk;
+    job_t ring[]; /* max_queued slots, the oldest job at ring[head] */
 };
+
+/* The job at place i of the queue (0: the oldest). Under mu, or once the
+ * workers are joined (mc_jobs_stop). */
+static job_t *slot(mc_jobs_t *j, int i)
+{
+    return &j->ring[(j->head + i) % j->max_queued];
+}
 
 typedef struct worker_arg_s {
     mc_jobs_t *j;
@@ -50,20 +56,17 @@ static void *worker_main(void *p)
     mc_rpc_set_credentials(&rpc, j->ak, j->sk);
     for (;;) {
         pthread_mutex_lock(&j->mu);
-        while (!j->head && !j->stopping)
+        while (!j->queued && !j->stopping)
             pthread_cond_wait(&j->cv, &j->mu);
         if (j->stopping) {
             pthread_mutex_unlock(&j->mu);
             break;
         }
-        job_t *job = j->head;
-        j->head = job->next;
-        if (!j->head)
-            j->tail = NULL;
+        job_t job = *slot(j, 0);
+        j->head = (j->head + 1) % j->max_queued;
         j->queued--;
         pthread_mutex_unlock(&j->mu);
-        job->fn(&rpc, job->arg);
-        free(job);
+        job.fn(&rpc, job.arg);
     }
     mc_rpc_deinit(&rpc);
     return NULL;
@@ -72,7 +75,7 @@ static void *worker_main(void *p)
 mc_jobs_t *mc_jobs_start(int workers, int max_queued, const char *namesrv, int timeout_ms,
                          const char *access_key, const char *secret_key)
 {
-    mc_jobs_t *j = rmq_calloc(1, sizeof(*j));
+    mc_jobs_t *j = rmq_calloc(1, sizeof(*j) + (size_t)(max_queued > 0 ? max_queued : 0) * sizeof(job_t));
     j->ak = rmq_strdup(access_key ? access_key : "");
     j->sk = rmq_strdup(secret_key ? secret_key : "");
     pthread_mutex_init(&j->mu, NULL);
@@ -96,34 +99,15 @@ mc_jobs_t *mc_jobs_start(int workers, int max_queued, const char *namesrv, int t
 
 bool mc_jobs_submit(mc_jobs_t *j, mc_job_fn *fn, mc_job_free_fn *free_fn, void *arg)
 {
-    job_t *job = rmq_malloc(sizeof(*job));
-    job->fn = fn;
-    job->free_fn = free_fn;
-    job->arg = arg;
-    job->next = NULL;
     pthread_mutex_lock(&j->mu);
-    if (j->stopping || j->queued >= j->max_queued || j->nworkers == 0) {
-        pthread_mutex_unlock(&j->mu);
-        free(job);
-        return false;
+    bool ok = !j->stopping && j->queued < j->max_queued && j->nworkers > 0;
+    if (ok) {
+        *slot(j, j->queued) = (job_t){.fn = fn, .free_fn = free_fn, .arg = arg};
+        j->queued++;
+        pthread_cond_signal(&j->cv);
     }
-    if (j->tail)
-        j->tail->next = job;
-    else
-        j->head = job;
-    j->tail = job;
-    j->queued++;
-    pthread_cond_signal(&j->cv);
     pthread_mutex_unlock(&j->mu);
-    return true;
-}
-
-int mc_jobs_queued(mc_jobs_t *j)
-{
-    pthread_mutex_lock(&j->mu);
-    int n = j->queued;
-    pthread_mutex_unlock(&j->mu);
-    return n;
+    return ok;
 }
 
 void mc_jobs_stop(mc_jobs_t *j)
@@ -132,18 +116,16 @@ void mc_jobs_stop(mc_jobs_t *j)
         return;
     pthread_mutex_lock(&j->mu);
     j->stopping = true;
-    job_t *left = j->head;
-    j->head = j->tail = NULL;
+    int left = j->queued; /* emptied: these never run, freed below */
+    j->queued = 0;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
     for (int i = 0; i < j->nworkers; i++)
         pthread_join(j->thr[i], NULL);
-    while (left) {
-        job_t *n = left->next;
-        if (left->free_fn)
-            left->free_fn(left->arg);
-        free(left);
-        left = n;
+    for (int i = 0; i < left; i++) {
+        job_t *job = slot(j, i);
+        if (job->free_fn)
+            job->free_fn(job->arg);
     }
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);

@@ -22,8 +22,6 @@ mc_jobs_t *mc_jobs_start(int workers, int max_queued, const char *namesrv, int t
                          const char *access_key, const char *secret_key);
 /* false when the queue is full or stopping (fn is not called then). */
 bool mc_jobs_submit(mc_jobs_t *j, mc_job_fn *fn, mc_job_free_fn *free_fn, void *arg);
-/* Jobs queued now and the queue's bound (for /api/config). */
-int mc_jobs_queued(mc_jobs_t *j);
 /* Let running jobs finish, drop queued ones (free_fn), join. NULL ok. */
 void mc_jobs_stop(mc_jobs_t *j);
 

@@ -3,10 +3,11 @@
  * runtime counters, topic and subscription-group tables, topic offsets and
  * consume stats; renders the cluster, topics and groups documents; appends
  * one point per broker / topic / group to the history ring.
- * Thread: Poller (everything but the accessors); mc_poller_view/history on
- * the HTTP thread under `mu`. A round costs 1 + 3B + B*T + 2B*G remoting
- * calls (B brokers, T <= maxTopicsPolled topics, G <= maxGroupsPolled
- * groups), all from this one thread, one at a time. */
+ * Thread: Poller, an rmq_service (everything but the accessors; a kick is
+ * its wake-up); mc_poller_view/history on the HTTP thread under `mu`. A
+ * round costs 1 + 3B + B*T + 2B*G remoting calls (B brokers, T <=
+ * maxTopicsPolled topics, G <= maxGroupsPolled groups), all from this one
+ * thread, one at a time. */
 #include "poller.h"
 
 #include <jansson.h>
@@ -15,13 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "rmq_alloc.h"
 #include "rmq_codes.h"
 #include "rmq_json.h"
 #include "rmq_log.h"
 #include "rmq_map.h"
+#include "rmq_service.h"
 #include "rmq_time.h"
 #include "rpc.h"
 
@@ -44,10 +45,8 @@ typedef struct rate_s {
 
 struct mc_poller_s {
     const mc_conf_t *conf;
-    pthread_t thr;
+    rmq_service_t *svc; /* the Poller thread; a wake-up is a kick */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop, kick;
     /* under mu */
     rmq_http_blob_t *views[MC_VIEW_COUNT];
     int64_t *t; /* ring of poll times */
@@ -650,29 +649,15 @@ static void poll_once(mc_poller_t *p)
     json_decref(ci);
 }
 
-static void *poller_main(void *arg)
+static void poller_main(rmq_service_t *svc, void *arg)
 {
     mc_poller_t *p = arg;
-    rmq_log_set_thread_name("Poller");
     for (;;) {
         poll_once(p);
-        pthread_mutex_lock(&p->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (int64_t)p->conf->pollIntervalMs * 1000000;
-        ts.tv_sec += ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
-        while (!p->stop && !p->kick) {
-            if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) != 0)
-                break;
-        }
-        p->kick = false;
-        bool stop = p->stop;
-        pthread_mutex_unlock(&p->mu);
-        if (stop)
-            break;
+        rmq_service_wait_for_running(svc, p->conf->pollIntervalMs); /* or a kick, or stop */
+        if (rmq_service_stopped(svc))
+            return;
     }
-    return NULL;
 }
 
 mc_poller_t *mc_poller_start(const mc_conf_t *conf)
@@ -680,30 +665,24 @@ mc_poller_t *mc_poller_start(const mc_conf_t *conf)
     mc_poller_t *p = rmq_calloc(1, sizeof(*p));
     p->conf = conf;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
     p->cap = conf->historyPoints;
     p->t = rmq_calloc((size_t)p->cap, sizeof(int64_t));
     rmq_map_init(&p->series, series_free);
     rmq_map_init(&p->rates, free);
     mc_rpc_init(&p->rpc, conf->namesrvAddr, conf->requestTimeoutMs);
     mc_rpc_set_credentials(&p->rpc, conf->accessKey, conf->secretKey);
-    if (pthread_create(&p->thr, NULL, poller_main, p) != 0) {
-        mc_poller_stop(p);
-        return NULL;
-    }
-    return p;
+    p->svc = rmq_service_new("Poller", poller_main, p);
+    if (rmq_service_start(p->svc) == RMQ_OK)
+        return p;
+    mc_poller_stop(p);
+    return NULL;
 }
 
 void mc_poller_stop(mc_poller_t *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    if (p->thr)
-        pthread_join(p->thr, NULL);
+    rmq_service_free(p->svc); /* stops and joins the thread */
     for (int i = 0; i < MC_VIEW_COUNT; i++)
         rmq_http_blob_unref(p->views[i]);
     rmq_map_deinit(&p->series);
@@ -711,7 +690,6 @@ void mc_poller_stop(mc_poller_t *p)
     mc_rpc_deinit(&p->rpc);
     free(p->t);
     pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
     free(p);
 }
 
@@ -767,10 +745,7 @@ bool mc_poller_history(mc_poller_t *p, const char *kind, const char *name, rmq_b
 
 void mc_poller_kick(mc_poller_t *p)
 {
-    pthread_mutex_lock(&p->mu);
-    p->kick = true;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    rmq_service_wakeup(p->svc);
 }
 
 int64_t mc_poller_rounds(mc_poller_t *p)

@@ -968,38 +968,28 @@ static void q_reset(mc_rpc_t *console_rpc, mc_query_t *q)
     reply_json(q, status, doc);
 }
 
+static void q_msg_time(mc_rpc_t *r, mc_query_t *q)
+{
+    q_search(r, q, q->topic, q->begin, q->end);
+}
+
+static void q_dlq(mc_rpc_t *r, mc_query_t *q)
+{
+    char dlq[300];
+    snprintf(dlq, sizeof(dlq), "%%DLQ%%%s", q->group);
+    q_search(r, q, dlq, 0, 0);
+}
+
+/* What runs each kind of query. */
+static void (*const runners[])(mc_rpc_t *r, mc_query_t *q) = {
+    [MC_Q_TOPIC] = q_topic,   [MC_Q_GROUP] = q_group,       [MC_Q_MSG_TIME] = q_msg_time,
+    [MC_Q_MSG_KEY] = q_key,   [MC_Q_MSG_ID] = q_id,         [MC_Q_DLQ] = q_dlq,
+    [MC_Q_RESEND] = q_resend, [MC_Q_DLQ_RESEND] = q_resend, [MC_Q_RESET] = q_reset,
+};
+
 void mc_query_run(mc_rpc_t *rpc, void *arg)
 {
     mc_query_t *q = arg;
-    switch (q->kind) {
-    case MC_Q_TOPIC:
-        q_topic(rpc, q);
-        break;
-    case MC_Q_GROUP:
-        q_group(rpc, q);
-        break;
-    case MC_Q_MSG_TIME:
-        q_search(rpc, q, q->topic, q->begin, q->end);
-        break;
-    case MC_Q_MSG_KEY:
-        q_key(rpc, q);
-        break;
-    case MC_Q_MSG_ID:
-        q_id(rpc, q);
-        break;
-    case MC_Q_DLQ: {
-        char dlq[300];
-        snprintf(dlq, sizeof(dlq), "%%DLQ%%%s", q->group);
-        q_search(rpc, q, dlq, 0, 0);
-        break;
-    }
-    case MC_Q_RESEND:
-    case MC_Q_DLQ_RESEND:
-        q_resend(rpc, q);
-        break;
-    case MC_Q_RESET:
-        q_reset(rpc, q);
-        break;
-    }
+    runners[q->kind](rpc, q);
     mc_query_free(q);
 }
