@@ -314,6 +314,10 @@ int rmq_broker_run(rmq_broker_t *b)
     return 0;
 }
 
+/* Destroy a component and clear its pointer, so that what is torn down after
+ * it (the mailbox drain, the final snapshot) cannot reach it. */
+#define TEAR_DOWN(destroy, field) ((destroy)(field), (field) = NULL)
+
 void rmq_broker_destroy(rmq_broker_t *b)
 {
     if (!b)
@@ -321,15 +325,12 @@ void rmq_broker_destroy(rmq_broker_t *b)
     b->shutting_down = true;
     /* controller mode: give up the lease first (a master's group elects at
      * once), before the services the Controller steers go away */
-    rmq_ctrl_destroy(b->ctrl);
-    b->ctrl = NULL;
-    rmq_broker_metrics_stop(b->metrics); /* joins the metrics HTTP thread */
-    b->metrics = NULL;
-    rmq_acl_stop(b->acl); /* no more reloads posted */
+    TEAR_DOWN(rmq_ctrl_destroy, b->ctrl);
+    TEAR_DOWN(rmq_broker_metrics_stop, b->metrics); /* joins the metrics HTTP thread */
+    rmq_acl_stop(b->acl);                           /* no more reloads posted */
     /* stop accepting and answering (parked pulls are dropped: clients retry) */
-    rmq_endpoint_destroy(b->vip_server);
-    rmq_endpoint_destroy(b->server);
-    b->vip_server = b->server = NULL;
+    TEAR_DOWN(rmq_endpoint_destroy, b->vip_server);
+    TEAR_DOWN(rmq_endpoint_destroy, b->server);
     /* replication stops before the store: its thread reads and appends */
     rmq_ha_stop(b->ha);
     /* the store flushes everything and stops its threads; SYNC_FLUSH
@@ -337,34 +338,26 @@ void rmq_broker_destroy(rmq_broker_t *b)
      * the hold service (the arrived hook's target) still exists; the check
      * service's last progress is committed first (the store flushes
      * everything below before the offsets snapshot is written) */
-    rmq_txn_destroy(b->txn);
-    b->txn = NULL;
+    TEAR_DOWN(rmq_txn_destroy, b->txn);
     rmq_schedule_stop(b->schedule);
-    rmq_store_destroy(b->store);
-    b->store = NULL;
+    TEAR_DOWN(rmq_store_destroy, b->store);
     if (b->mbox)
         rmq_mailbox_drain(b->mbox);
-    rmq_acl_free(b->acl);
-    b->acl = NULL;
-    rmq_pull_hold_destroy(b->hold);
-    b->hold = NULL;
+    TEAR_DOWN(rmq_acl_free, b->acl);
+    TEAR_DOWN(rmq_pull_hold_destroy, b->hold);
     /* final metadata snapshot, synchronously (the loop is no longer running) */
-    rmq_file_writer_stop(b->snap);
-    b->snap = NULL;
+    TEAR_DOWN(rmq_file_writer_stop, b->snap);
     if (b->base)
         rmq_broker_persist_all(b);
-    rmq_topic_sync_close(b->tsync);
-    b->tsync = NULL;
-    rmq_ha_destroy(b->ha);
-    b->ha = NULL;
-    rmq_schedule_destroy(b->schedule);
-    b->schedule = NULL;
-    rmq_endpoint_destroy(b->client);
-    rmq_netguard_free(b->guard);
-    rmq_tls_free(b->tls_server);
-    rmq_tls_free(b->tls_client);
-    rmq_namesrv_api_destroy(b->ns);
-    rmq_client_mgr_destroy(b->clients);
+    TEAR_DOWN(rmq_topic_sync_close, b->tsync);
+    TEAR_DOWN(rmq_ha_destroy, b->ha);
+    TEAR_DOWN(rmq_schedule_destroy, b->schedule);
+    TEAR_DOWN(rmq_endpoint_destroy, b->client);
+    TEAR_DOWN(rmq_netguard_free, b->guard);
+    TEAR_DOWN(rmq_tls_free, b->tls_server);
+    TEAR_DOWN(rmq_tls_free, b->tls_client);
+    TEAR_DOWN(rmq_namesrv_api_destroy, b->ns);
+    TEAR_DOWN(rmq_client_mgr_destroy, b->clients);
     rmq_proc_admin_cleanup(b);
     struct event *evs[] = {b->ev_persist_offsets, b->ev_persist_meta, b->ev_sigterm, b->ev_sigint,
                            b->ev_drain};
