@@ -64,11 +64,6 @@ void rmq_broker_persist_offsets(rmq_broker_t *b)
     rmq_broker_persist(b, RMQ_BROKER_META_OFFSETS);
 }
 
-void rmq_broker_persist_delay_offsets(rmq_broker_t *b)
-{
-    rmq_broker_persist(b, RMQ_BROKER_META_DELAY);
-}
-
 void rmq_broker_topics_changed(rmq_broker_t *b)
 {
     if (b->topics_changed)

@@ -19,14 +19,13 @@ void rmq_broker_meta_load(rmq_broker_t *b);
 void rmq_broker_meta_ready(rmq_broker_t *b);
 
 /* Snapshot one table (the writer thread writes it) and tell replication;
- * returns the writer's submission number (rmq_file_writer_poll). The four
+ * returns the writer's submission number (rmq_file_writer_poll). The three
  * helpers below are the same for one table each. */
 uint64_t rmq_broker_persist(rmq_broker_t *b, rmq_broker_meta_t which);
 void rmq_broker_persist_all(rmq_broker_t *b);
 void rmq_broker_persist_topics(rmq_broker_t *b);
 void rmq_broker_persist_groups(rmq_broker_t *b);
 void rmq_broker_persist_offsets(rmq_broker_t *b);
-void rmq_broker_persist_delay_offsets(rmq_broker_t *b);
 
 /* Topics were created/changed/deleted (rmq_topic_put/del): the controller's
  * topics_changed hook journals them, registers them (incrementally) and
