@@ -24,17 +24,28 @@ static void chan_free(rmq_client_chan_t *c)
     free(c->client_id);
 }
 
+static void chans_free(rmq_client_chan_t *chans, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        chan_free(&chans[i]);
+    free(chans);
+}
+
+/* A consumer group's subscriptions (the group keeps dangling pointers). */
+static void subs_free(rmq_consumer_group_info_t *g)
+{
+    for (size_t i = 0; i < g->nsubs; i++)
+        rmq_subscription_deinit(&g->subs[i]);
+    free(g->subs);
+}
+
 static void cg_free(void *p)
 {
     rmq_consumer_group_info_t *g = p;
     if (!g)
         return;
-    for (size_t i = 0; i < g->n; i++)
-        chan_free(&g->chans[i]);
-    for (size_t i = 0; i < g->nsubs; i++)
-        rmq_subscription_deinit(&g->subs[i]);
-    free(g->subs);
-    free(g->chans);
+    chans_free(g->chans, g->n);
+    subs_free(g);
     free(g->name);
     free(g->consume_type);
     free(g->message_model);
@@ -47,9 +58,7 @@ static void pg_free(void *p)
     rmq_producer_group_info_t *g = p;
     if (!g)
         return;
-    for (size_t i = 0; i < g->n; i++)
-        chan_free(&g->chans[i]);
-    free(g->chans);
+    chans_free(g->chans, g->n);
     free(g->name);
     free(g);
 }
@@ -214,9 +223,7 @@ static bool register_consumer(rmq_client_mgr_t *m, rmq_conn_t *conn, const rmq_c
         }
         k++;
     }
-    for (size_t i = 0; i < g->nsubs; i++)
-        rmq_subscription_deinit(&g->subs[i]);
-    free(g->subs);
+    subs_free(g);
     g->subs = nsubs;
     g->nsubs = k;
     bool is_new = chans_update(&g->chans, &g->n, &g->cap, conn, client_id, req);
@@ -305,6 +312,20 @@ static void on_unregister(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 
 /* ---- GET_CONSUMER_LIST_BY_GROUP ---- */
 
+/* {"consumerIdList":[...]} (GetConsumerListByGroupResponseBody) */
+static void consumer_ids_json(rmq_buf_t *out, const rmq_consumer_group_info_t *g)
+{
+    rmq_jw_t w;
+    rmq_jw_init(&w, out);
+    rmq_jw_obj_begin(&w);
+    rmq_jw_key(&w, "consumerIdList");
+    rmq_jw_arr_begin(&w);
+    for (size_t i = 0; i < g->n; i++)
+        rmq_jw_str(&w, g->chans[i].client_id);
+    rmq_jw_arr_end(&w);
+    rmq_jw_obj_end(&w);
+}
+
 static void on_consumer_list(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
     rmq_client_mgr_t *m = ((rmq_broker_t *)ctx)->clients;
@@ -319,15 +340,7 @@ static void on_consumer_list(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     }
     rmq_buf_t body;
     rmq_buf_init(&body);
-    rmq_jw_t w;
-    rmq_jw_init(&w, &body);
-    rmq_jw_obj_begin(&w);
-    rmq_jw_key(&w, "consumerIdList");
-    rmq_jw_arr_begin(&w);
-    for (size_t i = 0; i < g->n; i++)
-        rmq_jw_str(&w, g->chans[i].client_id);
-    rmq_jw_arr_end(&w);
-    rmq_jw_obj_end(&w);
+    consumer_ids_json(&body, g);
     rmq_cmd_t resp;
     rmq_broker_resp(&resp, req, RMQ_OK, NULL);
     resp.has_ext = true;
