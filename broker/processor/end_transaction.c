@@ -63,26 +63,42 @@ static void end_replicated(void *arg, rmq_put_status_t st)
     free(w);
 }
 
+/* An END_TRANSACTION header: decodeCommandCustomHeader, then
+ * EndTransactionRequestHeader.checkFields. False once the error reply is
+ * sent. */
+typedef struct {
+    const char *group, *msg_id;
+    int64_t tran_offset, clog_offset;
+    int32_t state;
+    bool from_check;
+} end_hdr_t;
+
+static bool end_hdr_decode(rmq_conn_t *conn, const rmq_cmd_t *req, end_hdr_t *e)
+{
+    rmq_hdr_t h;
+    if (!rmq_req_decode(conn, req, RMQ_HDR_END_TRANSACTION, true, &h))
+        return false;
+    const char *msg_id = rmq_hdr_str(&h, RMQ_F_END_TRANSACTION_msgId);
+    *e = (end_hdr_t){.group = rmq_hdr_str(&h, RMQ_F_END_TRANSACTION_producerGroup),
+                     .msg_id = msg_id ? msg_id : "(none)",
+                     .tran_offset = rmq_hdr_i64(&h, RMQ_F_END_TRANSACTION_tranStateTableOffset),
+                     .clog_offset = rmq_hdr_i64(&h, RMQ_F_END_TRANSACTION_commitLogOffset),
+                     .state = rmq_hdr_i32(&h, RMQ_F_END_TRANSACTION_commitOrRollback),
+                     .from_check = rmq_hdr_bool(&h, RMQ_F_END_TRANSACTION_fromTransactionCheck)};
+    if (e->state != RMQ_SYSFLAG_TRANSACTION_NOT_TYPE && e->state != RMQ_SYSFLAG_TRANSACTION_COMMIT &&
+        e->state != RMQ_SYSFLAG_TRANSACTION_ROLLBACK) {
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "commitOrRollback field wrong");
+        return false;
+    }
+    return true;
+}
+
 static void on_end_transaction(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
     rmq_broker_t *b = ctx;
-    /* decodeCommandCustomHeader, then EndTransactionRequestHeader.checkFields */
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_END_TRANSACTION, true, &h))
+    end_hdr_t e;
+    if (!end_hdr_decode(conn, req, &e))
         return;
-    const char *group = rmq_hdr_str(&h, RMQ_F_END_TRANSACTION_producerGroup);
-    const char *msg_id = rmq_hdr_str(&h, RMQ_F_END_TRANSACTION_msgId);
-    if (!msg_id)
-        msg_id = "(none)";
-    int64_t tran_offset = rmq_hdr_i64(&h, RMQ_F_END_TRANSACTION_tranStateTableOffset);
-    int64_t clog_offset = rmq_hdr_i64(&h, RMQ_F_END_TRANSACTION_commitLogOffset);
-    int32_t state = rmq_hdr_i32(&h, RMQ_F_END_TRANSACTION_commitOrRollback);
-    bool from_check = rmq_hdr_bool(&h, RMQ_F_END_TRANSACTION_fromTransactionCheck);
-    if (state != RMQ_SYSFLAG_TRANSACTION_NOT_TYPE && state != RMQ_SYSFLAG_TRANSACTION_COMMIT &&
-        state != RMQ_SYSFLAG_TRANSACTION_ROLLBACK) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "commitOrRollback field wrong");
-        return;
-    }
     if (b->is_slave) {
         rmq_log(RMQ_LOG_WARN, FAC, "Message store is slave mode, so end transaction is forbidden. (from %s)",
                 rmq_conn_peer(conn));
@@ -90,28 +106,25 @@ static void on_end_transaction(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
                              "the broker[%s] is a slave: end transaction is forbidden", b->conf.brokerName);
         return;
     }
-    if (state == RMQ_SYSFLAG_TRANSACTION_NOT_TYPE) {
+    if (e.state == RMQ_SYSFLAG_TRANSACTION_NOT_TYPE) {
         /* Java returns no response at all for a pending state */
         rmq_log(RMQ_LOG_WARN, FAC,
                 "%s[%s] transaction state unknown (group %s, msgId %s, offset %lld). Remark: %s",
-                from_check ? "Check producer" : "The producer", rmq_conn_peer(conn), group, msg_id,
-                (long long)tran_offset, req->remark ? req->remark : "");
+                e.from_check ? "Check producer" : "The producer", rmq_conn_peer(conn), e.group, e.msg_id,
+                (long long)e.tran_offset, req->remark ? req->remark : "");
         return;
     }
-    if (state == RMQ_SYSFLAG_TRANSACTION_ROLLBACK || from_check)
+    if (e.state == RMQ_SYSFLAG_TRANSACTION_ROLLBACK || e.from_check)
         rmq_log(RMQ_LOG_INFO, FAC, "%s[%s] %s msgId %s (group %s, offset %lld)%s%s",
-                from_check ? "Check producer" : "The producer", rmq_conn_peer(conn),
-                state == RMQ_SYSFLAG_TRANSACTION_COMMIT ? "commits" : "rolls back", msg_id, group,
-                (long long)tran_offset, req->remark ? ". Remark: " : "", req->remark ? req->remark : "");
+                e.from_check ? "Check producer" : "The producer", rmq_conn_peer(conn),
+                e.state == RMQ_SYSFLAG_TRANSACTION_COMMIT ? "commits" : "rolls back", e.msg_id, e.group,
+                (long long)e.tran_offset, req->remark ? ". Remark: " : "", req->remark ? req->remark : "");
     char remark[512];
-    int code =
-        rmq_txn_end(b->txn, group, tran_offset, clog_offset, state, from_check, remark, sizeof(remark));
+    int code = rmq_txn_end(b->txn, e.group, e.tran_offset, e.clog_offset, e.state, e.from_check, remark,
+                           sizeof(remark));
     if (code == RMQ_OK && !rmq_cmd_is_oneway(req)) {
         end_wait_t *w = rmq_malloc(sizeof(*w));
-        w->b = b;
-        w->conn = conn;
-        w->opaque = req->opaque;
-        w->serialize = req->serialize;
+        *w = (end_wait_t){.b = b, .conn = conn, .opaque = req->opaque, .serialize = req->serialize};
         snprintf(w->remark, sizeof(w->remark), "%s", remark);
         /* the I/O thread is the only writer: the log's end is the op record's */
         rmq_put_status_t st;
