@@ -218,31 +218,24 @@ static void write_delete_group(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req
     rmq_broker_reply_ok(conn, req);
 }
 
-static bool render_topics(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o)
+/* GET_ALL_TOPIC_CONFIG, GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
+ * GET_ALL_CONSUMER_OFFSET, GET_ALL_DELAY_OFFSET: a whole table. */
+static bool render_table(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o)
 {
-    (void)conn, (void)req;
-    rmq_topic_json_wrapper(o, &b->topics);
-    return true;
-}
-
-static bool render_groups(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o)
-{
-    (void)conn, (void)req;
-    rmq_sub_group_json_wrapper(o, &b->groups);
-    return true;
-}
-
-static bool render_offsets(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o)
-{
-    (void)conn, (void)req;
-    rmq_offset_json(o, &b->offsets);
-    return true;
-}
-
-static bool render_delay_offsets(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o)
-{
-    (void)conn, (void)req;
-    rmq_schedule_offsets_json(b->schedule, b->store ? rmq_store_max_delay_level(b->store) : 0, o);
+    (void)conn;
+    switch (req->code) {
+    case RMQ_REQ_GET_ALL_TOPIC_CONFIG:
+        rmq_topic_json_wrapper(o, &b->topics);
+        break;
+    case RMQ_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG:
+        rmq_sub_group_json_wrapper(o, &b->groups);
+        break;
+    case RMQ_REQ_GET_ALL_CONSUMER_OFFSET:
+        rmq_offset_json(o, &b->offsets);
+        break;
+    default: /* GET_ALL_DELAY_OFFSET */
+        rmq_schedule_offsets_json(b->schedule, b->store ? rmq_store_max_delay_level(b->store) : 0, o);
+    }
     return true;
 }
 
@@ -773,10 +766,10 @@ static const struct {
     int32_t code;
     admin_render_fn render;
 } admin_reads[] = {
-    {RMQ_REQ_GET_ALL_TOPIC_CONFIG, render_topics},
-    {RMQ_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, render_groups},
-    {RMQ_REQ_GET_ALL_CONSUMER_OFFSET, render_offsets},
-    {RMQ_REQ_GET_ALL_DELAY_OFFSET, render_delay_offsets},
+    {RMQ_REQ_GET_ALL_TOPIC_CONFIG, render_table},
+    {RMQ_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, render_table},
+    {RMQ_REQ_GET_ALL_CONSUMER_OFFSET, render_table},
+    {RMQ_REQ_GET_ALL_DELAY_OFFSET, render_table},
     {RMQ_REQ_GET_TOPIC_STATS_INFO, render_topic_stats},
     {RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, render_consumer_connections},
     {RMQ_REQ_GET_CONSUME_STATS, render_consume_stats},
