@@ -53,11 +53,13 @@ static bool refuse_on_slave(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *
     return true;
 }
 
-/* A read-only admin request answered with a JSON body (the table admin_reads
- * at the end of this file): the renderer writes the body into `o` and returns
- * true, or answers the error itself (bad header, unknown topic...) and returns
+/* An admin request that changes no table, answered with a JSON body (the
+ * table admin_reads at the end of this file): on_read decodes the request
+ * header the table names into `h`; the renderer writes the body into `o` and
+ * returns true, or answers the error itself (unknown topic...) and returns
  * false. on_read owns the buffer and the reply. */
-typedef bool (*admin_render_fn)(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o);
+typedef bool (*admin_render_fn)(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, const rmq_hdr_t *h,
+                                rmq_buf_t *o);
 
 /* The store time of the message at consume-queue offset `off` of (topic, q);
  * 0 when there is none. */
@@ -120,14 +122,11 @@ static void topic_registered(void *arg)
     free(f);
 }
 
-static void write_update_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req)
+static void write_update_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_CREATE_TOPIC, false, &h))
-        return;
     /* CreateTopicRequestHeader.checkFields (run when extFields exist):
      * TopicFilterType.valueOf, exact and case-sensitive */
-    const char *ft = rmq_hdr_str(&h, RMQ_F_CREATE_TOPIC_topicFilterType);
+    const char *ft = rmq_hdr_str(h, RMQ_F_CREATE_TOPIC_topicFilterType);
     int fti = ft ? rmq_topic_filter_parse(ft) : -1;
     if (req->has_ext && fti < 0) {
         rmq_broker_reply_err(
@@ -137,18 +136,18 @@ static void write_update_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req
             ft ? ft : "null");
         return;
     }
-    const char *topic = rmq_hdr_str(&h, RMQ_F_CREATE_TOPIC_topic);
+    const char *topic = rmq_hdr_str(h, RMQ_F_CREATE_TOPIC_topic);
     if (!topic_writable(b, conn, req, topic))
         return;
     char remark[512];
-    if (!rmq_hdr_check_needed(&h, remark, sizeof(remark))) { /* Java unboxes the numbers next */
+    if (!rmq_hdr_check_needed(h, remark, sizeof(remark))) { /* Java unboxes the numbers next */
         rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "%s", remark);
         return;
     }
-    int32_t rq = rmq_hdr_i32(&h, RMQ_F_CREATE_TOPIC_readQueueNums);
-    int32_t wq = rmq_hdr_i32(&h, RMQ_F_CREATE_TOPIC_writeQueueNums);
-    int32_t perm = rmq_hdr_i32(&h, RMQ_F_CREATE_TOPIC_perm);
-    int32_t sysflag = rmq_hdr_i32(&h, RMQ_F_CREATE_TOPIC_topicSysFlag);
+    int32_t rq = rmq_hdr_i32(h, RMQ_F_CREATE_TOPIC_readQueueNums);
+    int32_t wq = rmq_hdr_i32(h, RMQ_F_CREATE_TOPIC_writeQueueNums);
+    int32_t perm = rmq_hdr_i32(h, RMQ_F_CREATE_TOPIC_perm);
+    int32_t sysflag = rmq_hdr_i32(h, RMQ_F_CREATE_TOPIC_topicSysFlag);
     /* Comet's own limits (Java takes any number) */
     if (rq <= 0 || wq <= 0 || rq > 1024 || wq > 1024 || perm < 0 || perm > 15) {
         rmq_broker_reply_err(
@@ -171,12 +170,9 @@ static void write_update_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req
         rmq_broker_reply_ok(conn, req);
 }
 
-static void write_delete_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req)
+static void write_delete_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_DELETE_TOPIC, true, &h))
-        return;
-    const char *topic = rmq_hdr_str(&h, RMQ_F_DELETE_TOPIC_topic);
+    const char *topic = rmq_hdr_str(h, RMQ_F_DELETE_TOPIC_topic);
     if (!topic_writable(b, conn, req, topic))
         return;
     if (rmq_topic_del(&b->topics, topic)) {
@@ -187,8 +183,9 @@ static void write_delete_topic(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req
     rmq_broker_reply_ok(conn, req);
 }
 
-static void write_update_group(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req)
+static void write_update_group(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
+    (void)h;
     rmq_sub_group_t g;
     char err[256];
     if (!req->body_len ||
@@ -203,15 +200,12 @@ static void write_update_group(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req
     rmq_broker_reply_ok(conn, req);
 }
 
-static void write_delete_group(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req)
+static void write_delete_group(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_DELETE_GROUP, true, &h))
-        return;
-    const char *group = rmq_hdr_str(&h, RMQ_F_DELETE_GROUP_groupName);
+    const char *group = rmq_hdr_str(h, RMQ_F_DELETE_GROUP_groupName);
     if (rmq_sub_group_del(&b->groups, group))
         rmq_broker_persist_groups(b);
-    if (rmq_hdr_bool(&h, RMQ_F_DELETE_GROUP_removeOffset)) {
+    if (rmq_hdr_bool(h, RMQ_F_DELETE_GROUP_removeOffset)) {
         rmq_offset_remove_group(&b->offsets, group);
         rmq_broker_persist_offsets(b);
     }
@@ -220,9 +214,10 @@ static void write_delete_group(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req
 
 /* GET_ALL_TOPIC_CONFIG, GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
  * GET_ALL_CONSUMER_OFFSET, GET_ALL_DELAY_OFFSET: a whole table. */
-static bool render_table(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o)
+static bool render_table(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, const rmq_hdr_t *h,
+                         rmq_buf_t *o)
 {
-    (void)conn;
+    (void)conn, (void)h;
     switch (req->code) {
     case RMQ_REQ_GET_ALL_TOPIC_CONFIG:
         rmq_topic_json_wrapper(o, &b->topics);
@@ -248,12 +243,10 @@ static void mq_key(rmq_buf_t *o, const char *broker, int32_t qid, const char *to
     rmq_buf_putc(o, '}');
 }
 
-static bool render_topic_stats(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o)
+static bool render_topic_stats(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, const rmq_hdr_t *h,
+                               rmq_buf_t *o)
 {
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_TOPIC, true, &h))
-        return false;
-    const char *topic = rmq_hdr_str(&h, RMQ_F_TOPIC_topic);
+    const char *topic = rmq_hdr_str(h, RMQ_F_TOPIC_topic);
     rmq_topic_config_t *tc = rmq_topic_get(&b->topics, topic);
     if (!tc) {
         rmq_broker_reply_err(conn, req, RMQ_ERR_TOPIC_NOT_EXIST, "topic[%s] not exist", topic);
@@ -295,12 +288,10 @@ static void write_connection_set(rmq_buf_t *o, const rmq_client_chan_t *chans, s
     }
 }
 
-static bool render_consumer_connections(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o)
+static bool render_consumer_connections(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req,
+                                        const rmq_hdr_t *h, rmq_buf_t *o)
 {
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_CONSUMER_GROUP, true, &h))
-        return false;
-    const char *group = rmq_hdr_str(&h, RMQ_F_CONSUMER_GROUP_consumerGroup);
+    const char *group = rmq_hdr_str(h, RMQ_F_CONSUMER_GROUP_consumerGroup);
     rmq_consumer_group_info_t *g = rmq_client_mgr_consumer(b->clients, group);
     if (!g) {
         rmq_broker_reply_err(conn, req, RMQ_ERR_CONSUMER_NOT_ONLINE, "the consumer group[%s] not online",
@@ -330,12 +321,10 @@ static bool render_consumer_connections(rmq_broker_t *b, rmq_conn_t *conn, const
     return true;
 }
 
-static bool render_producer_connections(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o)
+static bool render_producer_connections(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req,
+                                        const rmq_hdr_t *h, rmq_buf_t *o)
 {
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_PRODUCER_GROUP, true, &h))
-        return false;
-    const char *group = rmq_hdr_str(&h, RMQ_F_PRODUCER_GROUP_producerGroup);
+    const char *group = rmq_hdr_str(h, RMQ_F_PRODUCER_GROUP_producerGroup);
     rmq_producer_group_info_t *g = rmq_map_get(&b->clients->producers, group);
     if (!g || !g->n) {
         rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "the producer group[%s] not exist", group);
@@ -367,13 +356,11 @@ static void consume_stats_topic(rmq_broker_t *b, rmq_buf_t *o, bool *first, cons
     }
 }
 
-static bool render_consume_stats(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o)
+static bool render_consume_stats(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, const rmq_hdr_t *h,
+                                 rmq_buf_t *o)
 {
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_CONSUME_STATS, true, &h))
-        return false;
-    const char *group = rmq_hdr_str(&h, RMQ_F_CONSUME_STATS_consumerGroup);
-    const char *topic = rmq_hdr_str(&h, RMQ_F_CONSUME_STATS_topic);
+    const char *group = rmq_hdr_str(h, RMQ_F_CONSUME_STATS_consumerGroup);
+    const char *topic = rmq_hdr_str(h, RMQ_F_CONSUME_STATS_topic);
     rmq_buf_puts(o, "{\"consumeTps\":0.0,\"offsetTable\":{");
     bool first = true;
     rmq_consumer_group_info_t *cg = rmq_client_mgr_consumer(b->clients, group);
@@ -426,9 +413,10 @@ static void ha_kv(void *arg, const char *k, const char *v)
     kv(c->o, c->first, k, "%s", v);
 }
 
-static bool render_runtime_info(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o)
+static bool render_runtime_info(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, const rmq_hdr_t *h,
+                                rmq_buf_t *o)
 {
-    (void)conn, (void)req;
+    (void)conn, (void)req, (void)h;
     bool f = true;
     rmq_buf_puts(o, "{\"table\":{");
     kv(o, &f, "brokerVersionDesc", "V4_9_8 (Comet)");
@@ -465,12 +453,10 @@ static bool render_runtime_info(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd
     return true;
 }
 
-static bool render_consume_by_who(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, rmq_buf_t *o)
+static bool render_consume_by_who(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, const rmq_hdr_t *h,
+                                  rmq_buf_t *o)
 {
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_TOPIC, true, &h))
-        return false;
-    const char *topic = rmq_hdr_str(&h, RMQ_F_TOPIC_topic);
+    const char *topic = rmq_hdr_str(h, RMQ_F_TOPIC_topic);
     rmq_map_t seen;
     rmq_map_init(&seen, NULL);
     const char *k;
@@ -495,6 +481,67 @@ static bool render_consume_by_who(rmq_broker_t *b, rmq_conn_t *conn, const rmq_c
     return true;
 }
 
+/* INVOKE_BROKER_TO_RESET_OFFSET (222, mqadmin resetOffsetByTime): compute
+ * each queue's offset for the timestamp and push it to every consumer of the
+ * group (RESET_CONSUMER_CLIENT_OFFSET, oneway), as Broker2Client.resetOffset. */
+static bool render_reset_offset(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, const rmq_hdr_t *h,
+                                rmq_buf_t *o)
+{
+    const char *topic = rmq_hdr_str(h, RMQ_F_RESET_OFFSET_topic),
+               *group = rmq_hdr_str(h, RMQ_F_RESET_OFFSET_group);
+    int64_t ts = rmq_hdr_i64(h, RMQ_F_RESET_OFFSET_timestamp); /* primitive long: 0 when unset */
+    bool force = rmq_hdr_bool(h, RMQ_F_RESET_OFFSET_isForce);
+    rmq_topic_config_t *tc = rmq_topic_get(&b->topics, topic);
+    if (!tc) {
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
+                             "[reset-offset] reset offset failed, no topic in this broker. topic=%s", topic);
+        return false;
+    }
+    rmq_buf_puts(o, "{\"offsetTable\":{");
+    for (int32_t q = 0; q < tc->write_queues; q++) {
+        int64_t cur = rmq_offset_query(&b->offsets, group, topic, q);
+        if (cur == -1) {
+            rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "THe consumer group <%s> not exist", group);
+            return false;
+        }
+        int64_t off = ts == -1 ? rmq_store_get_max_offset_in_queue(b->store, topic, q)
+                               : rmq_store_get_offset_by_time(b->store, topic, q, ts);
+        if (off < 0)
+            off = 0;
+        if (!force && off >= cur)
+            off = cur;
+        if (q)
+            rmq_buf_putc(o, ',');
+        mq_key(o, b->conf.brokerName, q, topic);
+        rmq_buf_printf(o, ":%lld", (long long)off);
+    }
+    rmq_buf_puts(o, "}}");
+    rmq_consumer_group_info_t *g = rmq_client_mgr_consumer(b->clients, group);
+    if (!g) {
+        rmq_broker_reply_err(
+            conn, req, RMQ_ERR_SYSTEM_ERROR,
+            "Consumer not online, so can not reset offset, Group: %s Topic: %s Timestamp: %lld", group, topic,
+            (long long)ts);
+        return false;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->chans[i].version < 28 || rmq_conn_is_closed(g->chans[i].conn))
+            continue;
+        rmq_cmd_t push;
+        rmq_cmd_init_request(&push, RMQ_REQ_RESET_CONSUMER_CLIENT_OFFSET);
+        rmq_cmd_set_ext(&push, "topic", topic);
+        rmq_cmd_set_ext(&push, "group", group);
+        rmq_cmd_set_ext_i64(&push, "timestamp", ts);
+        rmq_cmd_set_ext(&push, "isForce", force ? "true" : "false");
+        rmq_cmd_set_body(&push, o->data, o->len);
+        rmq_conn_oneway(g->chans[i].conn, &push);
+        rmq_cmd_deinit(&push);
+    }
+    rmq_log(RMQ_LOG_INFO, "broker", "reset offsets of %s on %s to timestamp %lld, %zu consumers told", group,
+            topic, (long long)ts, g->n);
+    return true;
+}
+
 static void on_broker_config(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
     rmq_broker_t *b = ctx;
@@ -516,7 +563,37 @@ static void on_broker_config(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     rmq_cmd_deinit(&resp);
 }
 
-/* GET_CONSUMER_RUNNING_INFO (307): forwarded to the client's channel; its
+/* GET_CONSUMER_RUNNING_INFO (307): the channel of the client the header
+ * names, online and new enough to answer; NULL once the error reply is
+ * sent. */
+static const rmq_client_chan_t *running_info_chan(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req)
+{
+    rmq_hdr_t h;
+    if (!rmq_req_decode(conn, req, RMQ_HDR_RUNNING_INFO, true, &h))
+        return NULL;
+    const char *group = rmq_hdr_str(&h, RMQ_F_RUNNING_INFO_consumerGroup);
+    const char *client_id = rmq_hdr_str(&h, RMQ_F_RUNNING_INFO_clientId);
+    rmq_consumer_group_info_t *g = rmq_client_mgr_consumer(b->clients, group);
+    rmq_client_chan_t *ch = NULL;
+    for (size_t i = 0; g && i < g->n; i++)
+        if (!strcmp(g->chans[i].client_id, client_id))
+            ch = &g->chans[i];
+    if (!ch || rmq_conn_is_closed(ch->conn)) {
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "The Consumer <%s> <%s> not online", group,
+                             client_id);
+        return NULL;
+    }
+    if (ch->version < 62) {
+        rmq_broker_reply_err(
+            conn, req, RMQ_ERR_SYSTEM_ERROR,
+            "The Consumer <%s> Version <%d> too low to finish, please upgrade it to V3_1_8_SNAPSHOT",
+            client_id, ch->version);
+        return NULL;
+    }
+    return ch;
+}
+
+/* GET_CONSUMER_RUNNING_INFO is forwarded to the client's channel; its
  * answer (or CONSUME_MSG_TIMEOUT) goes back to the asker. */
 static void forward_resp(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *cresp, void *arg)
 {
@@ -545,29 +622,9 @@ static void forward_resp(rmq_conn_t *conn, rmq_err_t err, rmq_cmd_t *cresp, void
 
 static void on_consumer_running_info(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
-    rmq_broker_t *b = ctx;
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_RUNNING_INFO, true, &h))
+    const rmq_client_chan_t *ch = running_info_chan(ctx, conn, req);
+    if (!ch)
         return;
-    const char *group = rmq_hdr_str(&h, RMQ_F_RUNNING_INFO_consumerGroup);
-    const char *client_id = rmq_hdr_str(&h, RMQ_F_RUNNING_INFO_clientId);
-    rmq_consumer_group_info_t *g = rmq_client_mgr_consumer(b->clients, group);
-    rmq_client_chan_t *ch = NULL;
-    for (size_t i = 0; g && i < g->n; i++)
-        if (!strcmp(g->chans[i].client_id, client_id))
-            ch = &g->chans[i];
-    if (!ch || rmq_conn_is_closed(ch->conn)) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "The Consumer <%s> <%s> not online", group,
-                             client_id);
-        return;
-    }
-    if (ch->version < 62) {
-        rmq_broker_reply_err(
-            conn, req, RMQ_ERR_SYSTEM_ERROR,
-            "The Consumer <%s> Version <%d> too low to finish, please upgrade it to V3_1_8_SNAPSHOT",
-            client_id, ch->version);
-        return;
-    }
     rmq_cmd_t fwd;
     rmq_cmd_init_request(&fwd, req->code);
     for (size_t i = 0; i < req->ext_n; i++)
@@ -578,74 +635,6 @@ static void on_consumer_running_info(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx
     if (rmq_conn_request(ch->conn, &fwd, 10000, forward_resp, f) != RMQ_OK)
         forward_resp(ch->conn, RMQ_ERR__TRANSPORT, NULL, f);
     rmq_cmd_deinit(&fwd);
-}
-
-/* INVOKE_BROKER_TO_RESET_OFFSET (222, mqadmin resetOffsetByTime): compute
- * each queue's offset for the timestamp and push it to every consumer of the
- * group (RESET_CONSUMER_CLIENT_OFFSET, oneway), as Broker2Client.resetOffset. */
-static void on_reset_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
-{
-    rmq_broker_t *b = ctx;
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_RESET_OFFSET, true, &h))
-        return;
-    const char *topic = rmq_hdr_str(&h, RMQ_F_RESET_OFFSET_topic),
-               *group = rmq_hdr_str(&h, RMQ_F_RESET_OFFSET_group);
-    int64_t ts = rmq_hdr_i64(&h, RMQ_F_RESET_OFFSET_timestamp); /* primitive long: 0 when unset */
-    bool force = rmq_hdr_bool(&h, RMQ_F_RESET_OFFSET_isForce);
-    rmq_topic_config_t *tc = rmq_topic_get(&b->topics, topic);
-    if (!tc) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR,
-                             "[reset-offset] reset offset failed, no topic in this broker. topic=%s", topic);
-        return;
-    }
-    rmq_buf_t o;
-    rmq_buf_init(&o);
-    rmq_buf_puts(&o, "{\"offsetTable\":{");
-    for (int32_t q = 0; q < tc->write_queues; q++) {
-        int64_t cur = rmq_offset_query(&b->offsets, group, topic, q);
-        if (cur == -1) {
-            rmq_buf_free(&o);
-            rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "THe consumer group <%s> not exist", group);
-            return;
-        }
-        int64_t off = ts == -1 ? rmq_store_get_max_offset_in_queue(b->store, topic, q)
-                               : rmq_store_get_offset_by_time(b->store, topic, q, ts);
-        if (off < 0)
-            off = 0;
-        if (!force && off >= cur)
-            off = cur;
-        if (q)
-            rmq_buf_putc(&o, ',');
-        mq_key(&o, b->conf.brokerName, q, topic);
-        rmq_buf_printf(&o, ":%lld", (long long)off);
-    }
-    rmq_buf_puts(&o, "}}");
-    rmq_consumer_group_info_t *g = rmq_client_mgr_consumer(b->clients, group);
-    if (!g) {
-        rmq_buf_free(&o);
-        rmq_broker_reply_err(
-            conn, req, RMQ_ERR_SYSTEM_ERROR,
-            "Consumer not online, so can not reset offset, Group: %s Topic: %s Timestamp: %lld", group, topic,
-            (long long)ts);
-        return;
-    }
-    for (size_t i = 0; i < g->n; i++) {
-        if (g->chans[i].version < 28 || rmq_conn_is_closed(g->chans[i].conn))
-            continue;
-        rmq_cmd_t push;
-        rmq_cmd_init_request(&push, RMQ_REQ_RESET_CONSUMER_CLIENT_OFFSET);
-        rmq_cmd_set_ext(&push, "topic", topic);
-        rmq_cmd_set_ext(&push, "group", group);
-        rmq_cmd_set_ext_i64(&push, "timestamp", ts);
-        rmq_cmd_set_ext(&push, "isForce", force ? "true" : "false");
-        rmq_cmd_set_body(&push, o.data, o.len);
-        rmq_conn_oneway(g->chans[i].conn, &push);
-        rmq_cmd_deinit(&push);
-    }
-    rmq_log(RMQ_LOG_INFO, "broker", "reset offsets of %s on %s to timestamp %lld, %zu consumers told", group,
-            topic, (long long)ts, g->n);
-    reply_body(conn, req, &o);
 }
 
 /* Orderly consumption locks (RebalanceLockManager), in memory. */
@@ -744,38 +733,53 @@ void rmq_proc_admin_cleanup(rmq_broker_t *b)
  * tables are copies of its master's). */
 static const struct {
     int32_t code;
-    void (*write)(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req);
+    void (*write)(rmq_broker_t *b, rmq_conn_t *conn, rmq_cmd_t *req, const rmq_hdr_t *h);
+    int hdr;           /* rmq_hdr_id_t of the request header, or -1 for none */
+    bool check_needed; /* false: the writer checks the needed fields itself */
 } admin_writes[] = {
-    {RMQ_REQ_UPDATE_AND_CREATE_TOPIC, write_update_topic},
-    {RMQ_REQ_DELETE_TOPIC_IN_BROKER, write_delete_topic},
-    {RMQ_REQ_UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, write_update_group},
-    {RMQ_REQ_DELETE_SUBSCRIPTIONGROUP, write_delete_group},
+    {RMQ_REQ_UPDATE_AND_CREATE_TOPIC, write_update_topic, RMQ_HDR_CREATE_TOPIC, false},
+    {RMQ_REQ_DELETE_TOPIC_IN_BROKER, write_delete_topic, RMQ_HDR_DELETE_TOPIC, true},
+    {RMQ_REQ_UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, write_update_group, -1, true},
+    {RMQ_REQ_DELETE_SUBSCRIPTIONGROUP, write_delete_group, RMQ_HDR_DELETE_GROUP, true},
 };
+
+/* The request header an admin table names (hdr < 0: none, *h stays empty);
+ * false once the error reply is sent. */
+static bool table_hdr_decode(rmq_conn_t *conn, const rmq_cmd_t *req, int hdr, bool check_needed, rmq_hdr_t *h)
+{
+    *h = (rmq_hdr_t){0};
+    return hdr < 0 || rmq_req_decode(conn, req, (rmq_hdr_id_t)hdr, check_needed, h);
+}
 
 static void on_write(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
     rmq_broker_t *b = ctx;
     if (refuse_on_slave(b, conn, req))
         return;
-    for (size_t i = 0; i < sizeof(admin_writes) / sizeof(admin_writes[0]); i++)
-        if (admin_writes[i].code == req->code)
-            admin_writes[i].write(b, conn, req);
+    for (size_t i = 0; i < sizeof(admin_writes) / sizeof(admin_writes[0]); i++) {
+        rmq_hdr_t h;
+        if (admin_writes[i].code == req->code &&
+            table_hdr_decode(conn, req, admin_writes[i].hdr, admin_writes[i].check_needed, &h))
+            admin_writes[i].write(b, conn, req, &h);
+    }
 }
 
 static const struct {
     int32_t code;
     admin_render_fn render;
+    int hdr; /* rmq_hdr_id_t of the request header, or -1 for none */
 } admin_reads[] = {
-    {RMQ_REQ_GET_ALL_TOPIC_CONFIG, render_table},
-    {RMQ_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, render_table},
-    {RMQ_REQ_GET_ALL_CONSUMER_OFFSET, render_table},
-    {RMQ_REQ_GET_ALL_DELAY_OFFSET, render_table},
-    {RMQ_REQ_GET_TOPIC_STATS_INFO, render_topic_stats},
-    {RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, render_consumer_connections},
-    {RMQ_REQ_GET_CONSUME_STATS, render_consume_stats},
-    {RMQ_REQ_GET_PRODUCER_CONNECTION_LIST, render_producer_connections},
-    {RMQ_REQ_GET_BROKER_RUNTIME_INFO, render_runtime_info},
-    {RMQ_REQ_QUERY_TOPIC_CONSUME_BY_WHO, render_consume_by_who},
+    {RMQ_REQ_GET_ALL_TOPIC_CONFIG, render_table, -1},
+    {RMQ_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, render_table, -1},
+    {RMQ_REQ_GET_ALL_CONSUMER_OFFSET, render_table, -1},
+    {RMQ_REQ_GET_ALL_DELAY_OFFSET, render_table, -1},
+    {RMQ_REQ_GET_TOPIC_STATS_INFO, render_topic_stats, RMQ_HDR_TOPIC},
+    {RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, render_consumer_connections, RMQ_HDR_CONSUMER_GROUP},
+    {RMQ_REQ_GET_CONSUME_STATS, render_consume_stats, RMQ_HDR_CONSUME_STATS},
+    {RMQ_REQ_GET_PRODUCER_CONNECTION_LIST, render_producer_connections, RMQ_HDR_PRODUCER_GROUP},
+    {RMQ_REQ_GET_BROKER_RUNTIME_INFO, render_runtime_info, -1},
+    {RMQ_REQ_QUERY_TOPIC_CONSUME_BY_WHO, render_consume_by_who, RMQ_HDR_TOPIC},
+    {RMQ_REQ_INVOKE_BROKER_TO_RESET_OFFSET, render_reset_offset, RMQ_HDR_RESET_OFFSET},
 };
 
 /* Every request of admin_reads: render its body, answer it. */
@@ -784,9 +788,12 @@ static void on_read(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     for (size_t i = 0; i < sizeof(admin_reads) / sizeof(admin_reads[0]); i++) {
         if (admin_reads[i].code != req->code)
             continue;
+        rmq_hdr_t h;
+        if (!table_hdr_decode(conn, req, admin_reads[i].hdr, true, &h))
+            return;
         rmq_buf_t o;
         rmq_buf_init(&o);
-        if (admin_reads[i].render(ctx, conn, req, &o))
+        if (admin_reads[i].render(ctx, conn, req, &h, &o))
             reply_body(conn, req, &o);
         else
             rmq_buf_free(&o);
@@ -802,7 +809,6 @@ void rmq_proc_admin_register(rmq_broker_t *b, rmq_endpoint_t *ep)
         rmq_endpoint_set_handler(ep, admin_reads[i].code, on_read, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_BROKER_CONFIG, on_broker_config, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_GET_CONSUMER_RUNNING_INFO, on_consumer_running_info, b);
-    rmq_endpoint_set_handler(ep, RMQ_REQ_INVOKE_BROKER_TO_RESET_OFFSET, on_reset_offset, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_LOCK_BATCH_MQ, on_lock_batch, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_UNLOCK_BATCH_MQ, on_lock_batch, b);
 }
