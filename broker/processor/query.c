@@ -16,32 +16,45 @@ static void unpin_cb(const void *data, size_t len, void *extra)
     rmq_store_ref_release(extra);
 }
 
-static void on_query_message(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+/* QUERY_MESSAGE's header as Java reads it. False once the error reply is
+ * sent. */
+typedef struct {
+    const char *topic, *key;
+    int64_t begin, end;
+    int32_t max_num;
+} query_req_t;
+
+static bool query_req_decode(const rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req, query_req_t *q)
 {
-    rmq_broker_t *b = ctx;
     rmq_hdr_t h;
     if (!rmq_req_decode(conn, req, RMQ_HDR_QUERY_MESSAGE, true, &h))
-        return;
+        return false;
     /* Java builds the index key topic + "#" + key: null reads as "null" */
     const char *topic = rmq_hdr_str(&h, RMQ_F_QUERY_MESSAGE_topic),
                *key = rmq_hdr_str(&h, RMQ_F_QUERY_MESSAGE_key);
-    if (!topic)
-        topic = "null";
-    if (!key)
-        key = "null";
-    int64_t begin = rmq_hdr_i64(&h, RMQ_F_QUERY_MESSAGE_beginTimestamp);
-    int64_t end = rmq_hdr_i64(&h, RMQ_F_QUERY_MESSAGE_endTimestamp);
-    int32_t max_num;
+    *q = (query_req_t){.topic = topic ? topic : "null",
+                       .key = key ? key : "null",
+                       .begin = rmq_hdr_i64(&h, RMQ_F_QUERY_MESSAGE_beginTimestamp),
+                       .end = rmq_hdr_i64(&h, RMQ_F_QUERY_MESSAGE_endTimestamp)};
     const char *uq = rmq_cmd_ext(req, "_UNIQUE_KEY_QUERY");
     if (uq && !strcmp(uq, "true")) /* String.equals, not parseBoolean, in Java */
-        max_num = b->conf.defaultQueryMaxNum;
+        q->max_num = b->conf.defaultQueryMaxNum;
     else if (rmq_req_need(conn, req, &h, RMQ_F_QUERY_MESSAGE_maxNum))
-        max_num = rmq_hdr_i32(&h, RMQ_F_QUERY_MESSAGE_maxNum);
+        q->max_num = rmq_hdr_i32(&h, RMQ_F_QUERY_MESSAGE_maxNum);
     else
+        return false;
+    return true;
+}
+
+static void on_query_message(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    rmq_broker_t *b = ctx;
+    query_req_t q;
+    if (!query_req_decode(b, conn, req, &q))
         return;
     rmq_query_result_t qr;
     memset(&qr, 0, sizeof(qr));
-    rmq_err_t r = rmq_store_query_message(b->store, topic, key, max_num, begin, end, &qr);
+    rmq_err_t r = rmq_store_query_message(b->store, q.topic, q.key, q.max_num, q.begin, q.end, &qr);
     rmq_cmd_t resp;
     bool found = r == RMQ_OK && qr.count > 0;
     rmq_broker_resp(&resp, req, found ? RMQ_OK : RMQ_ERR_QUERY_NOT_FOUND,
