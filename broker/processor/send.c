@@ -602,6 +602,32 @@ static void send_back_replicated(void *arg, rmq_put_status_t st)
     free(w);
 }
 
+/* The checks of a send-back before its message is looked at: the group
+ * (auto-created when allowed), the broker's write permission, the
+ * controller's refusal. NULL once the error reply is sent. */
+static const rmq_sub_group_t *send_back_group(rmq_broker_t *b, rmq_conn_t *conn, const rmq_cmd_t *req,
+                                              const char *group)
+{
+    const rmq_sub_group_t *sg = rmq_broker_get_group(b, group);
+    if (!sg) {
+        rmq_broker_reply_err(conn, req, RMQ_ERR_SUBSCRIPTION_GROUP_NOT_EXIST,
+                             "subscription group not exist, %s" FAQ_URL, group);
+        return NULL;
+    }
+    if (!(b->conf.brokerPermission & RMQ_PERM_WRITE) || b->is_slave) {
+        rmq_broker_reply_err(conn, req, RMQ_ERR_NO_PERMISSION, "the broker[%s] sending message is forbidden",
+                             b->conf.brokerIP1);
+        return NULL;
+    }
+    char refusal[256];
+    int refused = rmq_ha_write_refusal(b->ha, refusal, sizeof(refusal)); /* controller mode */
+    if (refused) {
+        rmq_broker_reply_err(conn, req, refused, "%s", refusal);
+        return NULL;
+    }
+    return sg;
+}
+
 static void on_send_back(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 {
     rmq_broker_t *b = ctx;
@@ -609,23 +635,9 @@ static void on_send_back(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     if (!rmq_req_decode(conn, req, RMQ_HDR_SEND_BACK, true, &h))
         return;
     const char *group = rmq_hdr_str(&h, RMQ_F_SEND_BACK_group);
-    rmq_sub_group_t *sg = rmq_broker_get_group(b, group);
-    if (!sg) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_SUBSCRIPTION_GROUP_NOT_EXIST,
-                             "subscription group not exist, %s" FAQ_URL, group);
+    const rmq_sub_group_t *sg = send_back_group(b, conn, req, group);
+    if (!sg)
         return;
-    }
-    if (!(b->conf.brokerPermission & RMQ_PERM_WRITE) || b->is_slave) {
-        rmq_broker_reply_err(conn, req, RMQ_ERR_NO_PERMISSION, "the broker[%s] sending message is forbidden",
-                             b->conf.brokerIP1);
-        return;
-    }
-    char refusal[256];
-    int refused = rmq_ha_write_refusal(b->ha, refusal, sizeof(refusal)); /* controller mode */
-    if (refused) {
-        rmq_broker_reply_err(conn, req, refused, "%s", refusal);
-        return;
-    }
     if (sg->retry_queue_nums <= 0) {
         rmq_broker_reply_ok(conn, req);
         return;
