@@ -26,27 +26,6 @@ static bool topic_queue(rmq_conn_t *conn, const rmq_cmd_t *req, const char **top
     return true;
 }
 
-static void reply_i64(rmq_conn_t *conn, const rmq_cmd_t *req, const char *key, int64_t v)
-{
-    rmq_cmd_t resp;
-    rmq_broker_resp(&resp, req, RMQ_OK, NULL);
-    rmq_cmd_set_ext_i64(&resp, key, v);
-    rmq_conn_reply(conn, req, &resp);
-    rmq_cmd_deinit(&resp);
-}
-
-/* Is the first message of the queue more than accessMessageInMemoryMaxRatio %
- * of RAM behind the commit-log end (checkInDiskByConsumeOffset(0))? */
-static bool head_on_disk(rmq_broker_t *b, const char *topic, int32_t qid)
-{
-    int64_t clo = rmq_store_get_commitlog_offset_in_queue(b->store, topic, qid, 0);
-    if (clo < 0)
-        return false;
-    int64_t mem = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
-    return rmq_store_get_commitlog_max_offset(b->store) - clo >
-           mem * b->store_conf.accessMessageInMemoryMaxRatio / 100;
-}
-
 /* QUERY_CONSUMER_OFFSET, UPDATE_CONSUMER_OFFSET: the header, which leads
  * with consumerGroup, topic and queueId (the same field numbers in both). */
 typedef struct {
@@ -68,6 +47,27 @@ static bool offset_req_decode(rmq_conn_t *conn, const rmq_cmd_t *req, rmq_hdr_id
     q->topic = rmq_hdr_str(&q->h, RMQ_F_QUERY_OFFSET_topic);
     q->qid = rmq_hdr_i32(&q->h, RMQ_F_QUERY_OFFSET_queueId);
     return true;
+}
+
+static void reply_i64(rmq_conn_t *conn, const rmq_cmd_t *req, const char *key, int64_t v)
+{
+    rmq_cmd_t resp;
+    rmq_broker_resp(&resp, req, RMQ_OK, NULL);
+    rmq_cmd_set_ext_i64(&resp, key, v);
+    rmq_conn_reply(conn, req, &resp);
+    rmq_cmd_deinit(&resp);
+}
+
+/* Is the first message of the queue more than accessMessageInMemoryMaxRatio %
+ * of RAM behind the commit-log end (checkInDiskByConsumeOffset(0))? */
+static bool head_on_disk(rmq_broker_t *b, const char *topic, int32_t qid)
+{
+    int64_t clo = rmq_store_get_commitlog_offset_in_queue(b->store, topic, qid, 0);
+    if (clo < 0)
+        return false;
+    int64_t mem = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+    return rmq_store_get_commitlog_max_offset(b->store) - clo >
+           mem * b->store_conf.accessMessageInMemoryMaxRatio / 100;
 }
 
 static void on_query_consumer_offset(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
