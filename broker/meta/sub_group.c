@@ -53,8 +53,10 @@ bool rmq_sub_group_del(rmq_sub_group_mgr_t *m, const char *name)
     return rmq_named_table_del(&m->map, &m->dv, name);
 }
 
-void rmq_sub_group_json_one(rmq_buf_t *out, const rmq_sub_group_t *g)
+/* One group as fastjson's SubscriptionGroupConfig (a value of the table). */
+static void json_one(rmq_buf_t *out, const void *v)
 {
+    const rmq_sub_group_t *g = v;
     rmq_jw_t w;
     rmq_jw_init(&w, out);
     rmq_jw_obj_begin(&w);
@@ -68,11 +70,6 @@ void rmq_sub_group_json_one(rmq_buf_t *out, const rmq_sub_group_t *g)
     rmq_jw_kint(&w, "retryQueueNums", g->retry_queue_nums);
     rmq_jw_kint(&w, "whichBrokerWhenConsumeSlowly", g->which_broker_when_consume_slowly);
     rmq_jw_obj_end(&w);
-}
-
-static void json_one(rmq_buf_t *out, const void *g)
-{
-    rmq_sub_group_json_one(out, g);
 }
 
 void rmq_sub_group_json_wrapper(rmq_buf_t *out, const rmq_sub_group_mgr_t *m)
@@ -131,25 +128,24 @@ rmq_err_t rmq_sub_group_from_json(rmq_sub_group_t *g, const char *text, size_t l
     return RMQ_OK;
 }
 
+static void pack_group(msgpack_packer *pk, const void *v)
+{
+    const rmq_sub_group_t *g = v;
+    msgpack_pack_array(pk, 9);
+    rmq_mp_pack_str(pk, g->name);
+    msgpack_pack_int32(pk, g->retry_queue_nums);
+    msgpack_pack_int32(pk, g->retry_max_times);
+    msgpack_pack_int64(pk, g->broker_id);
+    msgpack_pack_int64(pk, g->which_broker_when_consume_slowly);
+    bool bs[4] = {g->consume_enable, g->consume_from_min_enable, g->consume_broadcast_enable,
+                  g->notify_consumer_ids_changed_enable};
+    for (int i = 0; i < 4; i++)
+        bs[i] ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+}
+
 void rmq_sub_group_mgr_pack(const rmq_sub_group_mgr_t *m, rmq_buf_t *out)
 {
-    msgpack_packer pk;
-    rmq_meta_pack_begin(&pk, out, &m->dv, rmq_map_count(&m->map));
-    const char *k;
-    void *v;
-    for (size_t it = 0; rmq_map_next(&m->map, &it, &k, &v);) {
-        const rmq_sub_group_t *g = v;
-        msgpack_pack_array(&pk, 9);
-        rmq_mp_pack_str(&pk, g->name);
-        msgpack_pack_int32(&pk, g->retry_queue_nums);
-        msgpack_pack_int32(&pk, g->retry_max_times);
-        msgpack_pack_int64(&pk, g->broker_id);
-        msgpack_pack_int64(&pk, g->which_broker_when_consume_slowly);
-        bool bs[4] = {g->consume_enable, g->consume_from_min_enable, g->consume_broadcast_enable,
-                      g->notify_consumer_ids_changed_enable};
-        for (int i = 0; i < 4; i++)
-            bs[i] ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
-    }
+    rmq_meta_pack_map(out, &m->dv, &m->map, pack_group);
 }
 
 static bool unpack_group(void *m, const msgpack_object *e)

@@ -38,7 +38,6 @@ void rmq_sub_group_defaults(rmq_sub_group_t *g, const char *name);
 rmq_sub_group_t *rmq_sub_group_put(rmq_sub_group_mgr_t *m, const rmq_sub_group_t *g);
 bool rmq_sub_group_del(rmq_sub_group_mgr_t *m, const char *name);
 
-void rmq_sub_group_json_one(rmq_buf_t *out, const rmq_sub_group_t *g);
 void rmq_sub_group_json_wrapper(rmq_buf_t *out, const rmq_sub_group_mgr_t *m);
 /* Parse a SubscriptionGroupConfig JSON body; RMQ_ERR__INVALID_ARG with a reason. */
 rmq_err_t rmq_sub_group_from_json(rmq_sub_group_t *g, const char *text, size_t len, char *errstr, size_t n);

@@ -86,13 +86,19 @@ void rmq_meta_json_wrapper(rmq_buf_t *out, const rmq_data_version_t *dv, const c
     rmq_buf_putc(out, '}');
 }
 
-void rmq_meta_pack_begin(msgpack_packer *pk, rmq_buf_t *out, const rmq_data_version_t *dv, size_t entries)
+void rmq_meta_pack_map(rmq_buf_t *out, const rmq_data_version_t *dv, const rmq_map_t *map,
+                       void (*entry)(msgpack_packer *pk, const void *v))
 {
-    rmq_mp_packer_init(pk, out);
-    msgpack_pack_array(pk, 3);
-    msgpack_pack_int64(pk, dv->timestamp);
-    msgpack_pack_int64(pk, dv->counter);
-    msgpack_pack_array(pk, entries);
+    msgpack_packer pk;
+    rmq_mp_packer_init(&pk, out);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_int64(&pk, dv->timestamp);
+    msgpack_pack_int64(&pk, dv->counter);
+    msgpack_pack_array(&pk, rmq_map_count(map));
+    const char *k;
+    void *v;
+    for (size_t it = 0; rmq_map_next(map, &it, &k, &v);)
+        entry(&pk, v);
 }
 
 rmq_err_t rmq_meta_unpack_entries(const uint8_t *p, size_t len, rmq_data_version_t *dv,

@@ -45,13 +45,14 @@ void rmq_meta_json_map(rmq_buf_t *out, const rmq_map_t *map, void (*val)(rmq_buf
 void rmq_meta_json_wrapper(rmq_buf_t *out, const rmq_data_version_t *dv, const char *table,
                            const rmq_map_t *map, void (*val)(rmq_buf_t *out, const void *v));
 
-/* msgpack of a versioned table: [timestamp, counter, [entry...]]. pack_begin
- * writes all but the entries (the caller then packs `entries` of them);
+/* msgpack of a versioned table: [timestamp, counter, [entry...]]. pack_map
+ * writes a map's values as the entries, each packed by entry(pk, value);
  * unpack_entries checks the envelope and calls entry(obj, e) for each entry
  * (false: the entry is corrupt), then sets *dv. RMQ_ERR__CORRUPT when the
  * payload is not such an envelope or an entry is refused (the entries
  * before it stay in the table, *dv unchanged). */
-void rmq_meta_pack_begin(msgpack_packer *pk, rmq_buf_t *out, const rmq_data_version_t *dv, size_t entries);
+void rmq_meta_pack_map(rmq_buf_t *out, const rmq_data_version_t *dv, const rmq_map_t *map,
+                       void (*entry)(msgpack_packer *pk, const void *v));
 rmq_err_t rmq_meta_unpack_entries(const uint8_t *p, size_t len, rmq_data_version_t *dv,
                                   bool (*entry)(void *obj, const msgpack_object *e), void *obj);
 

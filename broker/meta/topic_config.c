@@ -108,26 +108,23 @@ void rmq_topic_json_wrapper(rmq_buf_t *out, const rmq_topic_mgr_t *m)
 
 /* ---- msgpack ---- */
 
+static void pack_topic(msgpack_packer *pk, const void *v)
+{
+    const rmq_topic_config_t *tc = v;
+    int32_t ints[5] = {tc->read_queues, tc->write_queues, tc->perm, tc->filter_type, tc->sys_flag};
+    msgpack_pack_array(pk, 7);
+    rmq_mp_pack_str(pk, tc->name);
+    for (int i = 0; i < 5; i++)
+        msgpack_pack_int32(pk, ints[i]);
+    if (tc->order)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
 void rmq_topic_mgr_pack(const rmq_topic_mgr_t *m, rmq_buf_t *out)
 {
-    msgpack_packer pk;
-    rmq_meta_pack_begin(&pk, out, &m->dv, rmq_map_count(&m->map));
-    const char *k;
-    void *v;
-    for (size_t it = 0; rmq_map_next(&m->map, &it, &k, &v);) {
-        const rmq_topic_config_t *tc = v;
-        msgpack_pack_array(&pk, 7);
-        rmq_mp_pack_str(&pk, tc->name);
-        msgpack_pack_int32(&pk, tc->read_queues);
-        msgpack_pack_int32(&pk, tc->write_queues);
-        msgpack_pack_int32(&pk, tc->perm);
-        msgpack_pack_int32(&pk, tc->filter_type);
-        msgpack_pack_int32(&pk, tc->sys_flag);
-        if (tc->order)
-            msgpack_pack_true(&pk);
-        else
-            msgpack_pack_false(&pk);
-    }
+    rmq_meta_pack_map(out, &m->dv, &m->map, pack_topic);
 }
 
 static bool unpack_topic(void *m, const msgpack_object *e)
