@@ -80,13 +80,12 @@ int64_t rmq_pull_hold_count(const rmq_pull_hold_t *h)
 
 static void copy_req(rmq_cmd_t *dst, const rmq_cmd_t *src)
 {
-    rmq_cmd_init(dst);
-    dst->code = src->code;
-    dst->language = src->language;
-    dst->version = src->version;
-    dst->opaque = src->opaque;
-    dst->flag = src->flag;
-    dst->serialize = src->serialize;
+    *dst = (rmq_cmd_t){.code = src->code,
+                       .language = src->language,
+                       .version = src->version,
+                       .opaque = src->opaque,
+                       .flag = src->flag,
+                       .serialize = src->serialize};
     for (size_t i = 0; i < src->ext_n; i++)
         rmq_cmd_set_ext(dst, src->ext[i].key, src->ext[i].val);
     dst->has_ext = src->has_ext;
