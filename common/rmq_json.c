@@ -180,6 +180,13 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
     return 1;
 }
 
+/* The two-character escapes, indexed by an ASCII byte; the other control
+ * characters get the six-character unicode escape. */
+static const char *const short_escape[0x80] = {
+    ['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
+    ['\n'] = "\\n", ['\r'] = "\\r",  ['\t'] = "\\t",
+};
+
 void rmq_json_escape(rmq_buf_t *b, const char *s, size_t n, bool ascii_only)
 {
     static const char hex[] = "0123456789abcdef";
@@ -212,32 +219,11 @@ void rmq_json_escape(rmq_buf_t *b, const char *s, size_t n, bool ascii_only)
             i += l;
             continue;
         }
-        switch (c) {
-        case '"':
-            rmq_buf_puts(b, "\\\"");
-            break;
-        case '\\':
-            rmq_buf_puts(b, "\\\\");
-            break;
-        case '\b':
-            rmq_buf_puts(b, "\\b");
-            break;
-        case '\f':
-            rmq_buf_puts(b, "\\f");
-            break;
-        case '\n':
-            rmq_buf_puts(b, "\\n");
-            break;
-        case '\r':
-            rmq_buf_puts(b, "\\r");
-            break;
-        case '\t':
-            rmq_buf_puts(b, "\\t");
-            break;
-        default: {
+        if (short_escape[c]) {
+            rmq_buf_puts(b, short_escape[c]);
+        } else {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             rmq_buf_put(b, e, 6);
-        }
         }
         i++;
     }
@@ -359,15 +345,10 @@ bool rmq_json_int(const json_t *obj, const char *key, int64_t *out)
 bool rmq_json_bool(const json_t *obj, const char *key, bool *out)
 {
     json_t *v = json_object_get(obj, key);
-    if (json_is_boolean(v)) {
-        *out = json_is_true(v);
-        return true;
-    }
-    if (json_is_string(v)) {
-        *out = strcmp(json_string_value(v), "true") == 0;
-        return true;
-    }
-    return false;
+    if (!json_is_boolean(v) && !json_is_string(v))
+        return false;
+    *out = json_is_string(v) ? strcmp(json_string_value(v), "true") == 0 : json_is_true(v);
+    return true;
 }
 
 int32_t rmq_java_hash(const char *s, size_t n)
