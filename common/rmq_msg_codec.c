@@ -81,6 +81,17 @@ static void rd_host(rmq_rd_t *r, bool v6, rmq_msg_host_t *h)
     h->port = (int32_t)rmq_rd_u32(r);
 }
 
+/* An int32 length and that many bytes (the body of a record or of a batch
+ * item). A negative length is corrupt: r->err is set and NULL returned. */
+static const uint8_t *rd_body(rmq_rd_t *r, int32_t *len)
+{
+    *len = (int32_t)rmq_rd_u32(r);
+    if (*len >= 0)
+        return rmq_rd_bytes(r, (size_t)*len);
+    r->err = true;
+    return NULL;
+}
+
 static rmq_err_t decode_impl(const uint8_t *p, size_t len, bool check_crc, bool lenient, rmq_msg_rec_t *out,
                              size_t *consumed)
 {
@@ -108,10 +119,7 @@ static rmq_err_t decode_impl(const uint8_t *p, size_t len, bool check_crc, bool 
     rd_host(&r, (out->sys_flag & RMQ_SYSFLAG_STOREHOST_V6) != 0, &out->store_host);
     out->reconsume_times = (int32_t)rmq_rd_u32(&r);
     out->prepared_transaction_offset = (int64_t)rmq_rd_u64(&r);
-    out->body_len = (int32_t)rmq_rd_u32(&r);
-    if (out->body_len < 0)
-        return RMQ_ERR__CORRUPT;
-    out->body = rmq_rd_bytes(&r, (size_t)out->body_len);
+    out->body = rd_body(&r, &out->body_len);
     out->topic_len = rmq_rd_u8(&r);
     out->topic = (const char *)rmq_rd_bytes(&r, out->topic_len);
     out->props_len = rmq_rd_u16(&r);
@@ -455,10 +463,7 @@ rmq_err_t rmq_msg_batch_decode(const uint8_t *p, size_t len, rmq_msg_batch_item_
         }
         rmq_msg_batch_item_t *it = &arr[cnt];
         it->flag = (int32_t)rmq_rd_u32(&r);
-        it->body_len = (int32_t)rmq_rd_u32(&r);
-        if (it->body_len < 0)
-            goto bad;
-        it->body = rmq_rd_bytes(&r, (size_t)it->body_len);
+        it->body = rd_body(&r, &it->body_len);
         it->props_len = rmq_rd_u16(&r);
         it->props = (const char *)rmq_rd_bytes(&r, it->props_len);
         if (r.err || total < 22 || r.pos - start != (size_t)total)
