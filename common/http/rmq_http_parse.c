@@ -18,6 +18,13 @@ static long fail(char *err, size_t n, int status, const char *why)
     return -status;
 }
 
+/* fail() for a head whose text is allocated: the text is freed. */
+static long head_fail(rmq_http_head_t *h, char *err, size_t n, int status, const char *why)
+{
+    rmq_http_head_free(h);
+    return fail(err, n, status, why);
+}
+
 /* End of the head: index just past the empty line, or 0 if not there yet. */
 static size_t head_end(const char *buf, size_t len)
 {
@@ -98,49 +105,33 @@ long rmq_http_parse_head(const char *buf, size_t len, size_t max_head, size_t ma
         line[--ll] = 0;
     char *sp1 = strchr(line, ' ');
     char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (!sp1 || !sp2 || strchr(sp2 + 1, ' ')) {
-        rmq_http_head_free(h);
-        return fail(err, err_size, 400, "malformed request line");
-    }
+    if (!sp1 || !sp2 || strchr(sp2 + 1, ' '))
+        return head_fail(h, err, err_size, 400, "malformed request line");
     *sp1 = *sp2 = 0;
     for (const char *p = line; *p; p++)
-        if (!is_tchar((unsigned char)*p)) {
-            rmq_http_head_free(h);
-            return fail(err, err_size, 400, "malformed method");
-        }
-    if (!*line) {
-        rmq_http_head_free(h);
-        return fail(err, err_size, 400, "malformed method");
-    }
+        if (!is_tchar((unsigned char)*p))
+            return head_fail(h, err, err_size, 400, "malformed method");
+    if (!*line)
+        return head_fail(h, err, err_size, 400, "malformed method");
     h->method_name = line;
     h->method = !strcmp(line, "GET")    ? RMQ_HTTP_GET
                 : !strcmp(line, "HEAD") ? RMQ_HTTP_HEAD
                 : !strcmp(line, "POST") ? RMQ_HTTP_POST
                                         : RMQ_HTTP_OTHER;
     h->target = sp1 + 1;
-    if (strlen(h->target) > max_target) {
-        rmq_http_head_free(h);
-        return fail(err, err_size, 414, "request target too long");
-    }
-    if (h->target[0] != '/') {
-        rmq_http_head_free(h);
-        return fail(err, err_size, 400, "request target must be an absolute path");
-    }
+    if (strlen(h->target) > max_target)
+        return head_fail(h, err, err_size, 414, "request target too long");
+    if (h->target[0] != '/')
+        return head_fail(h, err, err_size, 400, "request target must be an absolute path");
     for (const char *p = h->target; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
-            rmq_http_head_free(h);
-            return fail(err, err_size, 400, "invalid character in request target");
-        }
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return head_fail(h, err, err_size, 400, "invalid character in request target");
     const char *ver = sp2 + 1;
     if (strncmp(ver, "HTTP/", 5) != 0 || !isdigit((unsigned char)ver[5]) || ver[6] != '.' ||
-        !isdigit((unsigned char)ver[7]) || ver[8]) {
-        rmq_http_head_free(h);
-        return fail(err, err_size, 400, "malformed HTTP version");
-    }
-    if (ver[5] != '1') {
-        rmq_http_head_free(h);
-        return fail(err, err_size, 505, "HTTP version not supported");
-    }
+        !isdigit((unsigned char)ver[7]) || ver[8])
+        return head_fail(h, err, err_size, 400, "malformed HTTP version");
+    if (ver[5] != '1')
+        return head_fail(h, err, err_size, 505, "HTTP version not supported");
     h->minor = ver[7] - '0';
     h->keep_alive = h->minor >= 1;
 
@@ -156,45 +147,33 @@ long rmq_http_parse_head(const char *buf, size_t len, size_t max_head, size_t ma
             l[--n] = 0;
         if (n == 0)
             break; /* the empty line */
-        if (l[0] == ' ' || l[0] == '\t') {
-            rmq_http_head_free(h);
-            return fail(err, err_size, 400, "obsolete header line folding");
-        }
+        if (l[0] == ' ' || l[0] == '\t')
+            return head_fail(h, err, err_size, 400, "obsolete header line folding");
         char *colon = strchr(l, ':');
-        if (!colon || colon == l) {
-            rmq_http_head_free(h);
-            return fail(err, err_size, 400, "malformed header line");
-        }
+        if (!colon || colon == l)
+            return head_fail(h, err, err_size, 400, "malformed header line");
         *colon = 0;
         for (const char *p = l; *p; p++)
-            if (!is_tchar((unsigned char)*p)) {
-                rmq_http_head_free(h);
-                return fail(err, err_size, 400, "malformed header name");
-            }
-        if (h->nheaders >= RMQ_HTTP_MAX_HEADERS) {
-            rmq_http_head_free(h);
-            return fail(err, err_size, 431, "too many header fields");
-        }
+            if (!is_tchar((unsigned char)*p))
+                return head_fail(h, err, err_size, 400, "malformed header name");
+        if (h->nheaders >= RMQ_HTTP_MAX_HEADERS)
+            return head_fail(h, err, err_size, 431, "too many header fields");
         char *v = trim(colon + 1);
         h->headers[h->nheaders].name = l;
         h->headers[h->nheaders].value = v;
         h->nheaders++;
         if (!strcasecmp(l, "Content-Length")) {
             char *endp = NULL;
-            if (!*v || !isdigit((unsigned char)v[0])) {
-                rmq_http_head_free(h);
-                return fail(err, err_size, 400, "malformed Content-Length");
-            }
+            if (!*v || !isdigit((unsigned char)v[0]))
+                return head_fail(h, err, err_size, 400, "malformed Content-Length");
             long long cl = strtoll(v, &endp, 10);
-            if (*endp || cl < 0 || (have_cl && cl != h->content_length) || strlen(v) > 18) {
-                rmq_http_head_free(h);
-                return fail(err, err_size, 400, "malformed Content-Length");
-            }
+            if (*endp || cl < 0 || (have_cl && cl != h->content_length) || strlen(v) > 18)
+                return head_fail(h, err, err_size, 400, "malformed Content-Length");
             have_cl = true;
             h->content_length = cl;
         } else if (!strcasecmp(l, "Transfer-Encoding")) {
-            rmq_http_head_free(h);
-            return fail(err, err_size, 501, "Transfer-Encoding is not supported: send a Content-Length");
+            return head_fail(h, err, err_size, 501,
+                             "Transfer-Encoding is not supported: send a Content-Length");
         } else if (!strcasecmp(l, "Connection")) {
             if (has_token(v, "close"))
                 h->keep_alive = false;
@@ -202,10 +181,8 @@ long rmq_http_parse_head(const char *buf, size_t len, size_t max_head, size_t ma
                 h->keep_alive = true;
         }
     }
-    if (h->content_length > max_body) {
-        rmq_http_head_free(h);
-        return fail(err, err_size, 413, "request body too large");
-    }
+    if (h->content_length > max_body)
+        return head_fail(h, err, err_size, 413, "request body too large");
     return (long)end;
 }
 
