@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -74,7 +75,7 @@ struct rmq_http_req_s {
     size_t stat_len;
     rmq_http_blob_t *blob, *blob2;
     struct rmq_http_req_s *next_done;
-    struct rmq_http_req_s *live_prev, *live_next; /* server's list of handed-off requests */
+    LIST_ENTRY(rmq_http_req_s) live_link; /* in the server's list of handed-off requests */
 };
 
 struct conn_s {
@@ -89,7 +90,7 @@ struct conn_s {
     rmq_http_head_t head; /* C_BODY: the head waiting for its body */
     rmq_http_req_t *req;  /* C_HANDLE */
     char peer[64];
-    conn_t *next, *prev;
+    LIST_ENTRY(conn_s) link; /* in the server's connections */
 };
 
 struct rmq_http_server_s {
@@ -101,7 +102,7 @@ struct rmq_http_server_s {
     int port;
     route_t *routes;
     size_t nroutes;
-    conn_t *conns;
+    LIST_HEAD(, conn_s) conns;
     int nconns;
     int npending;
     pthread_t thr;
@@ -109,7 +110,7 @@ struct rmq_http_server_s {
     struct event *done_ev, *stop_ev;
     pthread_mutex_t done_mu;
     rmq_http_req_t *done_head, *done_tail;
-    rmq_http_req_t *live; /* handed off, not delivered (server thread only) */
+    LIST_HEAD(, rmq_http_req_s) live; /* handed off, not delivered (server thread only) */
     _Atomic int64_t st_conns, st_accepted, st_refused, st_requests, st_bad, st_timeouts;
 };
 
@@ -270,12 +271,7 @@ static void live_unlink(rmq_http_server_t *s, rmq_http_req_t *r)
         return;
     r->counted_pending = false;
     s->npending--;
-    if (r->live_prev)
-        r->live_prev->live_next = r->live_next;
-    else
-        s->live = r->live_next;
-    if (r->live_next)
-        r->live_next->live_prev = r->live_prev;
+    LIST_REMOVE(r, live_link);
 }
 
 bool rmq_http_on_thread(const rmq_http_server_t *s)
@@ -329,6 +325,15 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The JSON body of an error answer, {"error":"<msg>"}, into b (initialised here). */
+static void error_body(rmq_buf_t *b, const char *msg)
+{
+    rmq_buf_init(b);
+    rmq_buf_puts(b, "{\"error\":");
+    rmq_json_escape(b, msg, strlen(msg), false);
+    rmq_buf_puts(b, "}\n");
+}
+
 static void stage(rmq_http_req_t *r, int status, const char *ctype)
 {
     r->status = status;
@@ -371,10 +376,7 @@ void rmq_http_reply_error(rmq_http_req_t *r, int status, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     rmq_buf_t b;
-    rmq_buf_init(&b);
-    rmq_buf_puts(&b, "{\"error\":");
-    rmq_json_escape(&b, msg, strlen(msg), false);
-    rmq_buf_puts(&b, "}\n");
+    error_body(&b, msg);
     rmq_http_reply_buf(r, status, "application/json", &b);
 }
 
@@ -462,10 +464,7 @@ static void answer_now(conn_t *c, const rmq_http_head_t *head, int status, bool 
     if (status >= 400)
         atomic_fetch_add_explicit(&c->s->st_bad, 1, memory_order_relaxed);
     rmq_buf_t b;
-    rmq_buf_init(&b);
-    rmq_buf_puts(&b, "{\"error\":");
-    rmq_json_escape(&b, msg, strlen(msg), false);
-    rmq_buf_puts(&b, "}\n");
+    error_body(&b, msg);
     stage(r, status, "application/json");
     r->owned = rmq_buf_detach(&b, &r->owned_len);
     r->answered = true;
@@ -531,11 +530,7 @@ static void dispatch(conn_t *c, rmq_http_head_t *head, uint8_t *body, size_t bod
     if (c->req == r) {
         r->counted_pending = true;
         s->npending++;
-        r->live_prev = NULL;
-        r->live_next = s->live;
-        if (s->live)
-            s->live->live_prev = r;
-        s->live = r;
+        LIST_INSERT_HEAD(&s->live, r, live_link);
     }
 }
 
@@ -671,12 +666,7 @@ static void conn_close(conn_t *c)
         c->req = NULL;
     }
     rmq_http_head_free(&c->head);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, link);
     s->nconns--;
     atomic_fetch_sub_explicit(&s->st_conns, 1, memory_order_relaxed);
     event_free(c->deadline);
@@ -724,10 +714,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
                 NI_NUMERICHOST | NI_NUMERICSERV);
     snprintf(c->peer, sizeof(c->peer), "%.46s:%.16s", host, serv); /* fits: -O0 -Werror=format-truncation */
     c->deadline = evtimer_new(s->base, deadline_cb, c);
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
+    LIST_INSERT_HEAD(&s->conns, c, link);
     s->nconns++;
     atomic_fetch_add_explicit(&s->st_conns, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->st_accepted, 1, memory_order_relaxed);
@@ -758,6 +745,8 @@ rmq_http_server_t *rmq_http_new(const rmq_http_opts_t *o, char *errstr, size_t e
 {
     pthread_once(&evthread_once, evthread_init);
     rmq_http_server_t *s = rmq_calloc(1, sizeof(*s));
+    LIST_INIT(&s->conns);
+    LIST_INIT(&s->live);
     s->o = *o;
     snprintf(s->name, sizeof(s->name), "%s", o->name ? o->name : "http");
     snprintf(s->host, sizeof(s->host), "%s", o->host && *o->host ? o->host : "0.0.0.0");
@@ -866,6 +855,13 @@ void rmq_http_get_stats(rmq_http_server_t *s, rmq_http_stats_t *st)
     st->timeouts_total = atomic_load_explicit(&s->st_timeouts, memory_order_relaxed);
 }
 
+/* event_free for an event that may not have been made (NULL). */
+static void free_event(struct event *ev)
+{
+    if (ev)
+        event_free(ev);
+}
+
 void rmq_http_destroy(rmq_http_server_t *s)
 {
     if (!s)
@@ -877,19 +873,17 @@ void rmq_http_destroy(rmq_http_server_t *s)
     }
     if (s->listener)
         evconnlistener_free(s->listener);
-    while (s->conns)
-        conn_close(s->conns);
+    while (!LIST_EMPTY(&s->conns))
+        conn_close(LIST_FIRST(&s->conns));
     /* handed-off requests, answered or not (the done list is a subset) */
-    while (s->live) {
-        rmq_http_req_t *r = s->live;
+    while (!LIST_EMPTY(&s->live)) {
+        rmq_http_req_t *r = LIST_FIRST(&s->live);
         live_unlink(s, r);
         req_free(r);
     }
     s->done_head = s->done_tail = NULL;
-    if (s->done_ev)
-        event_free(s->done_ev);
-    if (s->stop_ev)
-        event_free(s->stop_ev);
+    free_event(s->done_ev);
+    free_event(s->stop_ev);
     if (s->base)
         event_base_free(s->base);
     for (size_t i = 0; i < s->nroutes; i++)

@@ -7,24 +7,24 @@
 #include <event2/thread.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/queue.h>
 
 #include "rmq_alloc.h"
 #include "rmq_timer.h"
 
 /* a delayed closure waiting for its timer (loop thread only) */
 typedef struct timed_s {
-    rmq_mailbox_t *mb;
     struct event *ev;
     rmq_job_fn *fn;
     void *arg;
-    struct timed_s *prev, *next;
+    LIST_ENTRY(timed_s) link; /* in the mailbox's timers */
 } timed_t;
 
 struct rmq_mailbox_s {
     rmq_jobq_t q;
     struct event *ev;
     struct event_base *base;
-    timed_t *timers;
+    LIST_HEAD(, timed_s) timers;
 };
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
@@ -41,12 +41,7 @@ struct event_base *rmq_loop_base_new(void)
 
 static void timed_unlink(timed_t *t)
 {
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        t->mb->timers = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
+    LIST_REMOVE(t, link);
     event_free(t->ev);
 }
 
@@ -64,14 +59,10 @@ static void run_batch(rmq_mailbox_t *mb, rmq_job_t *j)
         rmq_job_t *next = j->next;
         if (j->delay_ms > 0 && mb->base) {
             timed_t *t = rmq_calloc(1, sizeof(*t));
-            t->mb = mb;
             t->fn = j->fn;
             t->arg = j->arg;
             t->ev = evtimer_new(mb->base, timed_cb, t);
-            t->next = mb->timers;
-            if (mb->timers)
-                mb->timers->prev = t;
-            mb->timers = t;
+            LIST_INSERT_HEAD(&mb->timers, t, link);
             rmq_timer_add(t->ev, j->delay_ms);
         } else {
             j->fn(j->arg);
@@ -91,6 +82,7 @@ rmq_mailbox_t *rmq_mailbox_new(struct event_base *base)
 {
     rmq_mailbox_t *mb = rmq_calloc(1, sizeof(*mb));
     rmq_jobq_init(&mb->q);
+    LIST_INIT(&mb->timers);
     mb->base = base;
     mb->ev = event_new(base, -1, 0, mailbox_cb, mb);
     return mb;
@@ -117,7 +109,7 @@ void rmq_mailbox_drain(rmq_mailbox_t *mb)
     struct event_base *base = mb->base;
     mb->base = NULL; /* delayed closures run now instead of arming timers */
     for (;;) {
-        timed_t *t = mb->timers;
+        timed_t *t = LIST_FIRST(&mb->timers);
         if (t) {
             timed_unlink(t);
             t->fn(t->arg);
