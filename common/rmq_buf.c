@@ -68,24 +68,28 @@ void rmq_buf_put_kv(rmq_buf_t *b, const char *key, const char *fmt, ...)
     rmq_buf_put(b, v, strlen(v) + 1);
 }
 
+void rmq_buf_vprintf(rmq_buf_t *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    if (n >= 0 && (size_t)n < sizeof(tmp)) {
+        rmq_buf_put(b, tmp, (size_t)n);
+    } else if (n >= 0) {
+        rmq_buf_reserve(b, (size_t)n + 1);
+        vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, again);
+        b->len += (size_t)n;
+    }
+    va_end(again);
+}
+
 void rmq_buf_printf(rmq_buf_t *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char tmp[256];
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    rmq_buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof(tmp)) {
-        rmq_buf_put(b, tmp, (size_t)n);
-        return;
-    }
-    rmq_buf_reserve(b, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
 }
 
 void rmq_buf_put_u8(rmq_buf_t *b, uint8_t v)

@@ -6,6 +6,7 @@
 #ifndef RMQ_BUF_H
 #define RMQ_BUF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@ void rmq_buf_put(rmq_buf_t *b, const void *p, size_t n);
 void rmq_buf_puts(rmq_buf_t *b, const char *s);
 void rmq_buf_putc(rmq_buf_t *b, char c);
 void rmq_buf_printf(rmq_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rmq_buf_vprintf(rmq_buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Append key and a printf'd value, each NUL-terminated: the "k\0v\0..."
  * lists a service thread hands to a status reader (the value is cut at 511
  * bytes). */

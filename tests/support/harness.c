@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rmq_buf.h"
+
 /* Servers stopped with SIGTERM get this long to exit before the test fails
  * (and they are killed): generous, a loaded machine under ASan is slow. */
 #define STOP_TIMEOUT_MS 30000
@@ -239,15 +241,16 @@ bool th_proc_stop(th_proc_t *p, int sig)
 
 int th_run(char *out, size_t n, const char *fmt, ...)
 {
-    char cmd[4096];
+    rmq_buf_t cmd;
+    rmq_buf_init(&cmd);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    rmq_buf_vprintf(&cmd, fmt, ap);
     va_end(ap);
-    size_t cl = strlen(cmd);
-    snprintf(cmd + cl, sizeof(cmd) - cl, " 2>&1");
+    rmq_buf_puts(&cmd, " 2>&1");
     fflush(NULL);
-    FILE *f = popen(cmd, "r");
+    FILE *f = popen(rmq_buf_cstr(&cmd), "r");
+    rmq_buf_free(&cmd);
     if (!f) {
         snprintf(out, n, "popen failed: %s", strerror(errno));
         return -1;
