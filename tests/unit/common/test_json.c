@@ -14,14 +14,25 @@
         cr_expect(strcmp(rmq_buf_cstr(b), w_) == 0, "got  %s\nwant %s", (char *)(b)->data, w_);              \
     } while (0)
 
-TestSuite(jw, .timeout = 10);
+/* Each jw test writes with w into b, set up and freed around it. */
+static rmq_buf_t b;
+static rmq_jw_t w;
+
+static void jw_setup(void)
+{
+    rmq_buf_init(&b);
+    rmq_jw_init(&w, &b);
+}
+
+static void jw_teardown(void)
+{
+    rmq_buf_free(&b);
+}
+
+TestSuite(jw, .init = jw_setup, .fini = jw_teardown, .timeout = 10);
 
 Test(jw, nested_objects_arrays_commas)
 {
-    rmq_buf_t b;
-    rmq_buf_init(&b);
-    rmq_jw_t w;
-    rmq_jw_init(&w, &b);
     rmq_jw_obj_begin(&w);
     rmq_jw_kstr(&w, "clientID", "127.0.0.1@1");
     rmq_jw_key(&w, "consumerDataSet");
@@ -59,15 +70,10 @@ Test(jw, nested_objects_arrays_commas)
     json_t *j = json_loadb((const char *)b.data, b.len, 0, &e);
     cr_expect_not_null(j, "%s", e.text);
     json_decref(j);
-    rmq_buf_free(&b);
 }
 
 Test(jw, top_level_array_of_values)
 {
-    rmq_buf_t b;
-    rmq_buf_init(&b);
-    rmq_jw_t w;
-    rmq_jw_init(&w, &b);
     rmq_jw_arr_begin(&w);
     rmq_jw_str(&w, "a");
     rmq_jw_strn(&w, "bcd", 2);
@@ -80,16 +86,11 @@ Test(jw, top_level_array_of_values)
     rmq_jw_raw(&w, "null");
     rmq_jw_arr_end(&w);
     expect_buf(&b, "[\"a\",\"bc\",0,true,[[]],null]");
-    rmq_buf_free(&b);
 }
 
 /* Deep nesting up to the writer's limit keeps commas right. */
 Test(jw, deep_nesting)
 {
-    rmq_buf_t b;
-    rmq_buf_init(&b);
-    rmq_jw_t w;
-    rmq_jw_init(&w, &b);
     for (int i = 0; i < 30; i++) {
         rmq_jw_arr_begin(&w);
         rmq_jw_int(&w, i);
@@ -101,16 +102,11 @@ Test(jw, deep_nesting)
     cr_expect_not_null(j, "%s: %.*s", e.text, (int)b.len, (char *)b.data);
     json_decref(j);
     cr_expect_eq(strncmp((char *)b.data, "[0,[1,[2,", 9), 0);
-    rmq_buf_free(&b);
 }
 
 /* fastjson Map<Integer/Long,..> keys: unquoted unless asked. */
 Test(jw, int_keys)
 {
-    rmq_buf_t b;
-    rmq_buf_init(&b);
-    rmq_jw_t w;
-    rmq_jw_init(&w, &b);
     rmq_jw_obj_begin(&w);
     rmq_jw_key(&w, "brokerAddrs");
     rmq_jw_obj_begin(&w);
@@ -134,16 +130,15 @@ Test(jw, int_keys)
     cr_expect(rmq_json_int(addrs, "-1", &v));
     cr_expect_eq(v, 5);
     json_decref(j);
-    rmq_buf_free(&b);
 }
 
 static void escape_eq(const char *in, size_t n, bool ascii_only, const char *want)
 {
-    rmq_buf_t b;
-    rmq_buf_init(&b);
-    rmq_json_escape(&b, in, n, ascii_only);
-    expect_buf(&b, want);
-    rmq_buf_free(&b);
+    rmq_buf_t out;
+    rmq_buf_init(&out);
+    rmq_json_escape(&out, in, n, ascii_only);
+    expect_buf(&out, want);
+    rmq_buf_free(&out);
 }
 
 Test(jw, escaping)
@@ -175,10 +170,6 @@ Test(jw, escaping)
 
 Test(jw, ascii_only_writer)
 {
-    rmq_buf_t b;
-    rmq_buf_init(&b);
-    rmq_jw_t w;
-    rmq_jw_init(&w, &b);
     w.ascii_only = true;
     rmq_jw_obj_begin(&w);
     rmq_jw_kstr(&w, "t\xC3\xA9", "\xE2\x82\xAC\x01");
@@ -188,7 +179,6 @@ Test(jw, ascii_only_writer)
     cr_assert_not_null(j);
     cr_expect_str_eq(rmq_json_str(j, "t\xC3\xA9"), "\xE2\x82\xAC\x01");
     json_decref(j);
-    rmq_buf_free(&b);
 }
 
 TestSuite(jparse, .timeout = 10);
@@ -297,17 +287,17 @@ Test(jparse, typed_getters)
     cr_expect_not(rmq_json_int(j, "n", &v));
     cr_expect_not(rmq_json_int(j, "missing", &v));
     cr_expect_not(rmq_json_int(j, "o", &v));
-    bool b = false;
-    cr_expect(rmq_json_bool(j, "t", &b));
-    cr_expect(b);
-    cr_expect(rmq_json_bool(j, "f", &b));
-    cr_expect_not(b);
-    cr_expect(rmq_json_bool(j, "st", &b));
-    cr_expect(b);
-    cr_expect(rmq_json_bool(j, "sf", &b));
-    cr_expect_not(b);
-    cr_expect_not(rmq_json_bool(j, "i", &b));
-    cr_expect_not(rmq_json_bool(j, "missing", &b));
+    bool flag = false;
+    cr_expect(rmq_json_bool(j, "t", &flag));
+    cr_expect(flag);
+    cr_expect(rmq_json_bool(j, "f", &flag));
+    cr_expect_not(flag);
+    cr_expect(rmq_json_bool(j, "st", &flag));
+    cr_expect(flag);
+    cr_expect(rmq_json_bool(j, "sf", &flag));
+    cr_expect_not(flag);
+    cr_expect_not(rmq_json_bool(j, "i", &flag));
+    cr_expect_not(rmq_json_bool(j, "missing", &flag));
     cr_expect_null(rmq_json_str(j, "i"));
     cr_expect_null(rmq_json_str(j, "missing"));
     cr_expect_str_eq(rmq_json_str(j, "s"), "17");
