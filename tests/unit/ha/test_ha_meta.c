@@ -76,6 +76,19 @@ static int deliver(rmq_buf_t *buf, node_t *to, int skip)
     return i;
 }
 
+/* One Metadata frame carrying md, encoded and applied to `to`. */
+static void deliver_metadata(Comet__Ha__Metadata *md, node_t *to)
+{
+    rmq_ha_frame_t f = COMET__HA__FRAME__INIT;
+    f.msg_case = COMET__HA__FRAME__MSG_METADATA;
+    f.metadata = md;
+    rmq_buf_t out;
+    rmq_buf_init(&out);
+    rmq_ha_frame_encode(&f, &out);
+    deliver(&out, to, -1);
+    rmq_buf_free(&out);
+}
+
 static void put_topic(rmq_broker_t *b, const char *name, int q)
 {
     rmq_topic_config_t t = {(char *)name, q, q, 6, 0, 0, false};
@@ -224,18 +237,11 @@ Test(ha_meta, parts_out_of_order_are_dropped)
     md.last_part = true;
     md.n_topics = 1;
     md.topics = ts;
-    rmq_ha_frame_t f = COMET__HA__FRAME__INIT;
-    f.msg_case = COMET__HA__FRAME__MSG_METADATA;
-    f.metadata = &md;
-    rmq_buf_t out;
-    rmq_buf_init(&out);
-    rmq_ha_frame_encode(&f, &out);
     put_topic(s.b, "Keep", 1);
-    deliver(&out, &s, -1);
+    deliver_metadata(&md, &s);
     cr_assert_not_null(rmq_topic_get(&s.b->topics, "Keep"),
                        "the table was not replaced by a partial snapshot");
     cr_assert_null(rmq_topic_get(&s.b->topics, "X"));
-    rmq_buf_free(&out);
     node_fini(&s);
 }
 
@@ -258,17 +264,10 @@ Test(ha_meta, delay_progress)
     md.last_part = true;
     md.n_delay_offsets = 3;
     md.delay_offsets = ds;
-    rmq_ha_frame_t f = COMET__HA__FRAME__INIT;
-    f.msg_case = COMET__HA__FRAME__MSG_METADATA;
-    f.metadata = &md;
-    rmq_buf_t out;
-    rmq_buf_init(&out);
-    rmq_ha_frame_encode(&f, &out);
-    deliver(&out, &s, -1);
+    deliver_metadata(&md, &s);
     cr_assert_eq(s.b->schedule->offsets[1], 5);
     cr_assert_eq(s.b->schedule->durable[3], 9);
     cr_assert(s.b->schedule->dirty, "to be persisted");
-    rmq_buf_free(&out);
     node_fini(&m);
     node_fini(&s);
 }

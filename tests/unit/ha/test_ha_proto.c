@@ -9,11 +9,17 @@
 #include "ha/ha_frame.h"
 #include "rmq_buf.h"
 
+/* f encoded into b (initialised here). */
+static void encode(const rmq_ha_frame_t *f, rmq_buf_t *b)
+{
+    rmq_buf_init(b);
+    rmq_ha_frame_encode(f, b);
+}
+
 static rmq_ha_frame_t *roundtrip(const rmq_ha_frame_t *f)
 {
     rmq_buf_t b;
-    rmq_buf_init(&b);
-    rmq_ha_frame_encode(f, &b);
+    encode(f, &b);
     size_t total = 0;
     char why[256];
     cr_assert_eq(rmq_ha_frame_peek(b.data, b.len, RMQ_HA_MAX_FRAME, &total, why, sizeof(why)),
@@ -73,8 +79,7 @@ static void data_envelope_case(int64_t start, int64_t end, int64_t epoch, size_t
     f.msg_case = COMET__HA__FRAME__MSG_DATA;
     f.data = &dm;
     rmq_buf_t ref;
-    rmq_buf_init(&ref);
-    rmq_ha_frame_encode(&f, &ref);
+    encode(&f, &ref);
     uint8_t hdr[RMQ_HA_DATA_HDR_MAX];
     size_t hl = rmq_ha_data_header(hdr, start, end, epoch, n);
     cr_assert_eq(hl + n, ref.len, "start %lld end %lld epoch %lld len %zu", (long long)start, (long long)end,
@@ -103,8 +108,7 @@ Test(ha_frame, truncated_frames_wait_for_more)
     f.msg_case = COMET__HA__FRAME__MSG_ACK;
     f.ack = &a;
     rmq_buf_t b;
-    rmq_buf_init(&b);
-    rmq_ha_frame_encode(&f, &b);
+    encode(&f, &b);
     char why[128];
     size_t total = 0;
     for (size_t n = 0; n < b.len; n++)
