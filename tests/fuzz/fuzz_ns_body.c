@@ -30,6 +30,13 @@
         }                                                                                                    \
     } while (0)
 
+/* A TopicConfig number, or its default when absent. */
+static int32_t num(const json_t *tc, const char *key, int64_t dflt)
+{
+    rmq_json_int(tc, key, &dflt);
+    return (int32_t)dflt;
+}
+
 /* The reference reading of a parsed document; false when it is refused. */
 static bool reference(json_t *j, bool wrapped, ns_reg_body_t *b, size_t *n)
 {
@@ -102,16 +109,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             json_object_foreach(json_object_get(wrap, "topicConfigTable"), key, tc)
             {
                 const char *name = rmq_json_str(tc, "topicName");
-                int64_t rq = 16, wq = 16, perm = 6, sf = 0;
-                rmq_json_int(tc, "readQueueNums", &rq);
-                rmq_json_int(tc, "writeQueueNums", &wq);
-                rmq_json_int(tc, "perm", &perm);
-                rmq_json_int(tc, "topicSysFlag", &sf);
                 const ns_topic_conf_t *t = &b.topics[i++];
                 CHECK(!strcmp(t->name, name ? name : key), "entry %zu is %s, the document's is %s", i - 1,
                       t->name, name ? name : key);
-                CHECK(t->read_queue_nums == (int32_t)rq && t->write_queue_nums == (int32_t)wq &&
-                          t->perm == (int32_t)perm && t->topic_sys_flag == (int32_t)sf,
+                CHECK(t->read_queue_nums == num(tc, "readQueueNums", 16) &&
+                          t->write_queue_nums == num(tc, "writeQueueNums", 16) &&
+                          t->perm == num(tc, "perm", 6) && t->topic_sys_flag == num(tc, "topicSysFlag", 0),
                       "topic %s (entry %zu) differs", t->name, i - 1);
             }
         }

@@ -76,6 +76,13 @@ Test(register_body, java_incremental_body)
 
 /* ---- the reference: one jansson document of the whole body ---- */
 
+/* A TopicConfig number, or its default when absent. */
+static int32_t num(const json_t *tc, const char *key, int64_t dflt)
+{
+    rmq_json_int(tc, key, &dflt);
+    return (int32_t)dflt;
+}
+
 static bool ref_parse(const char *body, bool wrapped, ns_reg_body_t *b)
 {
     memset(b, 0, sizeof(*b));
@@ -102,14 +109,14 @@ static bool ref_parse(const char *body, bool wrapped, ns_reg_body_t *b)
                 break;
             }
             const char *name = rmq_json_str(tc, "topicName");
-            int64_t r = 16, w = 16, perm = 6, sysflag = 0;
-            rmq_json_int(tc, "readQueueNums", &r);
-            rmq_json_int(tc, "writeQueueNums", &w);
-            rmq_json_int(tc, "perm", &perm);
-            rmq_json_int(tc, "topicSysFlag", &sysflag);
             b->topics = rmq_realloc(b->topics, (b->n_topics + 1) * sizeof(*b->topics));
-            b->topics[b->n_topics++] = (ns_topic_conf_t){rmq_strdup(name ? name : key), (int32_t)r,
-                                                         (int32_t)w, (int32_t)perm, (int32_t)sysflag};
+            b->topics[b->n_topics++] = (ns_topic_conf_t){
+                .name = rmq_strdup(name ? name : key),
+                .read_queue_nums = num(tc, "readQueueNums", 16),
+                .write_queue_nums = num(tc, "writeQueueNums", 16),
+                .perm = num(tc, "perm", 6),
+                .topic_sys_flag = num(tc, "topicSysFlag", 0),
+            };
         }
     }
     json_decref(j);
