@@ -21,36 +21,23 @@ static char *path_join(const char *dir, const char *name)
     return p;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int is_bin(const struct dirent *e)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    size_t l = strlen(e->d_name);
+    return l >= 5 && strcmp(e->d_name + l - 4, ".bin") == 0;
 }
 
-/* Sorted list of the *.bin files of a directory. */
-static char **list_bins(const char *dir, size_t *count)
+/* Sorted list of the *.bin files of a directory (free_list frees it). */
+static struct dirent **list_bins(const char *dir, size_t *count)
 {
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d, "cannot open %s", dir);
-    char **v = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name);
-        if (l < 5 || strcmp(e->d_name + l - 4, ".bin") != 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            v = realloc(v, cap * sizeof(*v));
-        }
-        v[n++] = strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(v, n, sizeof(*v), cmp_str);
-    *count = n;
+    struct dirent **v;
+    int n = scandir(dir, &v, is_bin, alphasort);
+    cr_assert_geq(n, 0, "cannot open %s", dir);
+    *count = (size_t)n;
     return v;
 }
 
-static void free_list(char **v, size_t n)
+static void free_list(struct dirent **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         free(v[i]);
@@ -183,19 +170,20 @@ static void check_sidecar_dir(const char *sub, bool rocketmq, size_t want_frames
 {
     char *dir = path_join(DATA, sub);
     size_t n;
-    char **bins = list_bins(dir, &n);
+    struct dirent **bins = list_bins(dir, &n);
     cr_expect_eq(n, want_frames, "%s: %zu frames", sub, n);
     int bodies = 0;
     for (size_t i = 0; i < n; i++) {
+        const char *bin = bins[i]->d_name;
         char side[4096];
-        snprintf(side, sizeof(side), "%s/%.*s.json", dir, (int)strlen(bins[i]) - 4, bins[i]);
+        snprintf(side, sizeof(side), "%s/%.*s.json", dir, (int)strlen(bin) - 4, bin);
         json_error_t jerr;
         json_t *meta = json_load_file(side, JSON_ALLOW_NUL, &jerr);
         cr_assert_not_null(meta, "%s: %s", side, jerr.text);
-        cr_expect_str_eq(json_string_value(json_object_get(meta, "file")), bins[i]);
+        cr_expect_str_eq(json_string_value(json_object_get(meta, "file")), bin);
         cr_expect_str_eq(json_string_value(json_object_get(meta, "serialize")),
                          rocketmq ? "rocketmq" : "json");
-        bodies += check_frame(dir, bins[i], meta, rocketmq);
+        bodies += check_frame(dir, bin, meta, rocketmq);
         json_decref(meta);
     }
     cr_expect_geq(bodies, 13, "%s: only %d bodies compared", sub, bodies);
@@ -227,7 +215,7 @@ static void check_raw_dir(const char *sub, bool rocketmq, size_t want_frames)
     }
     cr_expect_eq(frames, want_frames, "%s: %zu frames in frames.jsonl", sub, frames);
     size_t nbins;
-    char **bins = list_bins(dir, &nbins);
+    struct dirent **bins = list_bins(dir, &nbins);
     cr_expect_eq(nbins, frames, "%s: %zu .bin files but %zu described", sub, nbins, frames);
     cr_expect_gt(bodies, 20, "%s: only %d bodies compared", sub, bodies);
     free_list(bins, nbins);
