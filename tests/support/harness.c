@@ -239,6 +239,11 @@ bool th_proc_stop(th_proc_t *p, int sig)
     return ok;
 }
 
+int th_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int th_run(char *out, size_t n, const char *fmt, ...)
 {
     rmq_buf_t cmd;

@@ -59,6 +59,9 @@ bool th_log_contains(const th_proc_t *p, const char *text, int timeout_ms);
 /* Whether the log holds a sanitizer report (the first line into why). */
 bool th_log_has_sanitizer_report(const char *log, char *why, size_t n);
 
+/* qsort comparator for an array of C strings (char * or const char *). */
+int th_cmp_str(const void *a, const void *b);
+
 /* Run a shell command (stderr joined to stdout), its output into out (NUL
  * terminated, truncated to n - 1). Returns its exit status, or -1 when it
  * died of a signal. */

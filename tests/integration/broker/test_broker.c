@@ -516,12 +516,7 @@ static void consumer_list(const char *ids)
     cr_assert_leq(n, 8);
     for (size_t i = 0; i < n; i++)
         v[i] = json_string_value(json_array_get(list, i));
-    for (size_t i = 1; i < n; i++)
-        for (size_t k = i; k > 0 && strcmp(v[k - 1], v[k]) > 0; k--) {
-            const char *t = v[k];
-            v[k] = v[k - 1];
-            v[k - 1] = t;
-        }
+    qsort(v, n, sizeof(*v), th_cmp_str);
     char got[512] = "";
     for (size_t i = 0; i < n; i++)
         snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? "," : "", v[i]);
@@ -1937,12 +1932,7 @@ static void body_set(const rmq_cmd_t *c, const char *key, char *out, size_t n)
     char **v = calloc(k + 1, sizeof(*v));
     for (size_t i = 0; i < k; i++)
         v[i] = json_dumps(json_array_get(a, i), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    for (size_t i = 1; i < k; i++)
-        for (size_t m = i; m > 0 && strcmp(v[m - 1], v[m]) > 0; m--) {
-            char *t = v[m];
-            v[m] = v[m - 1];
-            v[m - 1] = t;
-        }
+    qsort(v, k, sizeof(*v), th_cmp_str);
     for (size_t i = 0; i < k; i++) {
         snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? "|" : "", v[i]);
         free(v[i]);
@@ -1972,12 +1962,7 @@ static void sorted_props(const rmq_msg_rec_t *r, char *out, size_t n)
         k++;
         p += len + 1;
     }
-    for (int i = 1; i < k; i++)
-        for (int m = i; m > 0 && strcmp(lines[m - 1], lines[m]) > 0; m--) {
-            char *t = lines[m];
-            lines[m] = lines[m - 1];
-            lines[m - 1] = t;
-        }
+    qsort(lines, (size_t)k, sizeof(*lines), th_cmp_str);
     out[0] = 0;
     for (int i = 0; i < k; i++) {
         snprintf(out + strlen(out), n - strlen(out), "%s\n", lines[i]);

@@ -695,12 +695,7 @@ static void topic_list(const rmq_cmd_t *resp, char *out, size_t n, char *broker_
     const char **v = calloc(k + 1, sizeof(*v));
     for (size_t i = 0; i < k; i++)
         v[i] = json_string_value(json_array_get(l, i));
-    for (size_t i = 1; i < k; i++)
-        for (size_t m = i; m > 0 && strcmp(v[m - 1], v[m]) > 0; m--) {
-            const char *t = v[m];
-            v[m] = v[m - 1];
-            v[m - 1] = t;
-        }
+    qsort(v, k, sizeof(*v), th_cmp_str);
     out[0] = 0;
     for (size_t i = 0; i < k; i++)
         snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? "," : "", v[i]);
