@@ -182,7 +182,7 @@ struct cg_load_s {
     pthread_mutex_t mu;
     cg_ack_t *r;
     size_t nr, cap;
-    int64_t ok, failed;
+    _Atomic int64_t ok, failed; /* counted under mu with r, read without it */
 };
 
 static void record(cg_load_t *l, const cg_ack_t *a)
@@ -273,10 +273,7 @@ cg_load_t *cg_load_start(int ns_port, int threads, size_t body_size)
 
 int64_t cg_load_ok(cg_load_t *l)
 {
-    pthread_mutex_lock(&l->mu);
-    int64_t v = l->ok;
-    pthread_mutex_unlock(&l->mu);
-    return v;
+    return atomic_load(&l->ok);
 }
 
 static bool acked(const cg_ack_t *a);
@@ -307,10 +304,7 @@ int64_t cg_load_failures(cg_load_t *l, int64_t after, char *out, size_t n)
 
 int64_t cg_load_failed(cg_load_t *l)
 {
-    pthread_mutex_lock(&l->mu);
-    int64_t v = l->failed;
-    pthread_mutex_unlock(&l->mu);
-    return v;
+    return atomic_load(&l->failed);
 }
 
 static bool acked(const cg_ack_t *a)
