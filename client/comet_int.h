@@ -379,9 +379,11 @@ rmq_err_t cm_namesrv_request_sync(cm_instance_t *inst, rmq_cmd_t *req, int timeo
  * fetch: query the name servers when not cached (blocking; not on io). */
 cm_route_t *cm_route_get(cm_instance_t *inst, const char *topic, bool fetch, rmq_err_t *err, char *errstr,
                          size_t errstr_size);
-/* Public copies of the route queues q[0..n) of topic: an array the caller
- * frees (never NULL, even for n = 0). */
-comet_message_queue_t *cm_route_public_queues(const char *topic, const cm_mq_t *q, size_t n);
+/* Public copies of topic's readable (sub) or writable (pub) queues, the
+ * route fetched when not cached (blocking): *mqs an array the caller frees
+ * (never NULL, even for *cnt = 0). */
+rmq_err_t cm_route_public_queues(cm_instance_t *inst, const char *topic, bool readable,
+                                 comet_message_queue_t **mqs, size_t *cnt);
 /* Re-query now (e.g. after a send failure); blocking. */
 rmq_err_t cm_route_refresh(cm_instance_t *inst, const char *topic);
 /* Address of a broker's master from any cached route (copied into out). */
@@ -443,7 +445,16 @@ static inline void cm_strcpy(char *dst, size_t n, const char *src)
     dst[l] = '\0';
 }
 void cm_errstr(char *errstr, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A second start of a handle: COMET_ERR__STATE, "already started" in errstr. */
+comet_err_t cm_already_started(char *errstr, size_t n);
 void cm_set_ext_i64(rmq_cmd_t *c, const char *k, int64_t v);
+/* The name of enum value v in names[] (indexed by value, designated
+ * initialisers), or fallback when v is out of the table or has no name. */
+#define CM_NAMES_LEN(names) (sizeof(names) / sizeof((names)[0]))
+static inline const char *cm_enum_name(const char *const *names, size_t n, int v, const char *fallback)
+{
+    return v >= 0 && (size_t)v < n && names[v] ? names[v] : fallback;
+}
 /* A logger with the conf's logLevel, log callback and opaque. */
 void cm_logger_init(rmq_logger_t *lg, const comet_conf_t *conf);
 

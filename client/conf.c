@@ -222,19 +222,18 @@ void comet_conf_set_send_cb(comet_conf_t *conf, comet_send_cb_t *cb)
     conf->send_cb = cb;
 }
 
+static const char *const send_status_names[] = {
+    [COMET_SEND_OK] = "SEND_OK",
+    [COMET_SEND_FLUSH_DISK_TIMEOUT] = "FLUSH_DISK_TIMEOUT",
+    [COMET_SEND_FLUSH_SLAVE_TIMEOUT] = "FLUSH_SLAVE_TIMEOUT",
+    [COMET_SEND_SLAVE_NOT_AVAILABLE] = "SLAVE_NOT_AVAILABLE",
+};
+_Static_assert(CM_NAMES_LEN(send_status_names) == COMET_SEND_SLAVE_NOT_AVAILABLE + 1,
+               "a name for every comet_send_status_t");
+
 const char *comet_send_status_name(comet_send_status_t st)
 {
-    switch (st) {
-    case COMET_SEND_OK:
-        return "SEND_OK";
-    case COMET_SEND_FLUSH_DISK_TIMEOUT:
-        return "FLUSH_DISK_TIMEOUT";
-    case COMET_SEND_FLUSH_SLAVE_TIMEOUT:
-        return "FLUSH_SLAVE_TIMEOUT";
-    case COMET_SEND_SLAVE_NOT_AVAILABLE:
-        return "SLAVE_NOT_AVAILABLE";
-    }
-    return "UNKNOWN";
+    return cm_enum_name(send_status_names, CM_NAMES_LEN(send_status_names), (int)st, "UNKNOWN");
 }
 
 void cm_errstr(char *errstr, size_t n, const char *fmt, ...)
@@ -245,6 +244,12 @@ void cm_errstr(char *errstr, size_t n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(errstr, n, fmt, ap);
     va_end(ap);
+}
+
+comet_err_t cm_already_started(char *errstr, size_t n)
+{
+    cm_errstr(errstr, n, "already started");
+    return COMET_ERR__STATE;
 }
 
 void cm_set_ext_i64(rmq_cmd_t *c, const char *k, int64_t v)

@@ -533,10 +533,8 @@ comet_err_t comet_producer_start(comet_producer_t *p, char *errstr, size_t errst
 {
     if (!p)
         return COMET_ERR__INVALID_ARG;
-    if (p->started) {
-        cm_errstr(errstr, errstr_size, "already started");
-        return COMET_ERR__STATE;
-    }
+    if (p->started)
+        return cm_already_started(errstr, errstr_size);
     rmq_err_t e = cm_instance_start(p->inst, errstr, errstr_size);
     if (e == RMQ_OK)
         p->started = true;
@@ -664,15 +662,7 @@ comet_err_t comet_producer_fetch_publish_queues(comet_producer_t *p, const char 
     comet_err_t e = check_started(p);
     if (e)
         return e;
-    rmq_err_t re;
-    char err[256];
-    cm_route_t *r = cm_route_get(p->inst, topic, true, &re, err, sizeof(err));
-    if (!r)
-        return (comet_err_t)re;
-    *mqs = cm_route_public_queues(topic, r->pub, r->npub);
-    *cnt = r->npub;
-    cm_route_release(r);
-    return COMET_ERR_NO_ERROR;
+    return (comet_err_t)cm_route_public_queues(p->inst, topic, false, mqs, cnt);
 }
 
 comet_err_t comet_producer_send_oneway(comet_producer_t *p, const comet_message_t *msg)

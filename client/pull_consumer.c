@@ -132,25 +132,15 @@ comet_err_t comet_pull_consumer_fetch_queues(comet_pull_consumer_t *pc, const ch
         return COMET_ERR__INVALID_ARG;
     if (!pc->started)
         return COMET_ERR__STATE;
-    rmq_err_t e;
-    char err[256];
-    cm_route_t *r = cm_route_get(pc->inst, topic, true, &e, err, sizeof(err));
-    if (!r)
-        return (comet_err_t)e;
-    *mqs = cm_route_public_queues(topic, r->sub, r->nsub);
-    *cnt = r->nsub;
-    cm_route_release(r);
-    return COMET_ERR_NO_ERROR;
+    return (comet_err_t)cm_route_public_queues(pc->inst, topic, true, mqs, cnt);
 }
 
 comet_err_t comet_pull_consumer_start(comet_pull_consumer_t *pc, char *errstr, size_t errstr_size)
 {
     if (!pc)
         return COMET_ERR__INVALID_ARG;
-    if (pc->started) {
-        cm_errstr(errstr, errstr_size, "already started");
-        return COMET_ERR__STATE;
-    }
+    if (pc->started)
+        return cm_already_started(errstr, errstr_size);
     cm_consumer_attach(&pc->cons);
     pc->started = true;
     rmq_err_t e = cm_instance_start(pc->inst, errstr, errstr_size);

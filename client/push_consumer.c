@@ -387,10 +387,8 @@ comet_err_t comet_push_consumer_start(comet_push_consumer_t *pc, char *errstr, s
 {
     if (!pc)
         return COMET_ERR__INVALID_ARG;
-    if (pc->started) {
-        cm_errstr(errstr, errstr_size, "already started");
-        return COMET_ERR__STATE;
-    }
+    if (pc->started)
+        return cm_already_started(errstr, errstr_size);
     if (pc->cons.nsubs == 0) {
         cm_errstr(errstr, errstr_size, "subscribe to at least one topic before start");
         return COMET_ERR__STATE;

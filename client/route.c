@@ -206,13 +206,24 @@ void cm_route_release(cm_route_t *r)
     free(r);
 }
 
-comet_message_queue_t *cm_route_public_queues(const char *topic, const cm_mq_t *q, size_t n)
+rmq_err_t cm_route_public_queues(cm_instance_t *inst, const char *topic, bool readable,
+                                 comet_message_queue_t **mqs, size_t *cnt)
 {
+    rmq_err_t e;
+    char err[256];
+    cm_route_t *r = cm_route_get(inst, topic, true, &e, err, sizeof(err));
+    if (!r)
+        return e;
+    const cm_mq_t *q = readable ? r->sub : r->pub;
+    size_t n = readable ? r->nsub : r->npub;
     comet_message_queue_t *out = rmq_calloc(n ? n : 1, sizeof(*out));
     for (size_t i = 0; i < n; i++) {
         snprintf(out[i].topic, COMET_NAME_MAX, "%s", topic);
         snprintf(out[i].broker_name, COMET_NAME_MAX, "%s", q[i].broker_name);
         out[i].queue_id = q[i].queue_id;
     }
-    return out;
+    cm_route_release(r);
+    *mqs = out;
+    *cnt = n;
+    return RMQ_OK;
 }

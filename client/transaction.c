@@ -20,17 +20,16 @@
 
 #define FAC "transaction"
 
+static const char *const txn_state_names[] = {
+    [COMET_TXN_UNKNOWN] = "UNKNOW", /* sic: LocalTransactionState.UNKNOW */
+    [COMET_TXN_COMMIT] = "COMMIT_MESSAGE",
+    [COMET_TXN_ROLLBACK] = "ROLLBACK_MESSAGE",
+};
+_Static_assert(CM_NAMES_LEN(txn_state_names) == COMET_TXN_ROLLBACK + 1, "a name for every comet_txn_state_t");
+
 const char *comet_txn_state_name(comet_txn_state_t st)
 {
-    switch (st) {
-    case COMET_TXN_COMMIT:
-        return "COMMIT_MESSAGE";
-    case COMET_TXN_ROLLBACK:
-        return "ROLLBACK_MESSAGE";
-    case COMET_TXN_UNKNOWN:
-        return "UNKNOW";
-    }
-    return "?";
+    return cm_enum_name(txn_state_names, CM_NAMES_LEN(txn_state_names), (int)st, "?");
 }
 
 void comet_conf_set_transaction_listener(comet_conf_t *conf, comet_txn_execute_cb_t *execute,
