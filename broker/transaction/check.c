@@ -120,12 +120,10 @@ void rmq_txn_check_cmd_init(rmq_cmd_t *req, int64_t clog_offset, const char *uni
 {
     rmq_cmd_init_request(req, RMQ_REQ_CHECK_TRANSACTION_STATE);
     rmq_cmd_set_ext_i64(req, "commitLogOffset", clog_offset);
-    if (uniq)
-        rmq_cmd_set_ext(req, "msgId", uniq);
+    rmq_cmd_set_ext(req, "msgId", uniq); /* rmq_cmd_set_ext leaves out a NULL value */
     rmq_cmd_set_ext_i64(req, "tranStateTableOffset", tran_offset);
     rmq_cmd_set_ext(req, "offsetMsgId", offset_msg_id);
-    if (uniq)
-        rmq_cmd_set_ext(req, "transactionId", uniq);
+    rmq_cmd_set_ext(req, "transactionId", uniq);
     req->flag |= RMQ_FLAG_ONEWAY; /* RemotingCommand.markOnewayRPC */
 }
 

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rmq_admin_req.h"
 #include "rmq_buf.h"
+#include "rmq_codes.h"
 #include "rmq_time.h"
 
 static bool spawn(th_proc_t *p)
@@ -105,10 +107,7 @@ void th_req_send_v2(rmq_cmd_t *req, const char *group, const char *topic, int qu
 void th_req_pull(rmq_cmd_t *req, const char *group, const char *topic, int queue_id, int64_t offset,
                  int max_msgs, int sys_flag, int64_t suspend_ms, const char *subscription)
 {
-    rmq_cmd_init_request(req, 11);
-    rmq_cmd_set_ext(req, "consumerGroup", group);
-    rmq_cmd_set_ext(req, "topic", topic);
-    rmq_cmd_set_ext_i64(req, "queueId", queue_id);
+    rmq_admin_req_queue(req, RMQ_REQ_PULL_MESSAGE, group, topic, queue_id);
     rmq_cmd_set_ext_i64(req, "queueOffset", offset);
     rmq_cmd_set_ext_i64(req, "maxMsgNums", max_msgs);
     rmq_cmd_set_ext_i64(req, "sysFlag", sys_flag);
