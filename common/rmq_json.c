@@ -15,6 +15,12 @@ void rmq_jw_init(rmq_jw_t *w, rmq_buf_t *b)
     w->b = b;
 }
 
+void rmq_jw_init_obj(rmq_jw_t *w, rmq_buf_t *b)
+{
+    rmq_jw_init(w, b);
+    rmq_jw_obj_begin(w);
+}
+
 static void sep(rmq_jw_t *w)
 {
     if (w->need_comma[w->depth])

@@ -24,6 +24,8 @@ typedef struct rmq_jw_s {
 } rmq_jw_t;
 
 void rmq_jw_init(rmq_jw_t *w, rmq_buf_t *b);
+/* rmq_jw_init, then open the root object (what almost every writer starts with). */
+void rmq_jw_init_obj(rmq_jw_t *w, rmq_buf_t *b);
 void rmq_jw_obj_begin(rmq_jw_t *w);
 void rmq_jw_obj_end(rmq_jw_t *w);
 void rmq_jw_arr_begin(rmq_jw_t *w);

@@ -55,8 +55,7 @@ static void write_space(rmq_jw_t *w, const void *space)
 static void render(const ns_kv_t *kv, rmq_buf_t *b)
 {
     rmq_jw_t w;
-    rmq_jw_init(&w, b);
-    rmq_jw_obj_begin(&w);
+    rmq_jw_init_obj(&w, b);
     rmq_jw_key(&w, "configTable");
     write_sorted(&w, &kv->spaces, write_space);
     rmq_jw_obj_end(&w);
@@ -177,8 +176,7 @@ bool ns_kv_list(const ns_kv_t *kv, const char *ns, rmq_buf_t *out)
     if (!m || rmq_map_count(m) == 0)
         return false;
     rmq_jw_t w;
-    rmq_jw_init(&w, out);
-    rmq_jw_obj_begin(&w);
+    rmq_jw_init_obj(&w, out);
     rmq_jw_key(&w, "table");
     write_space(&w, m);
     rmq_jw_obj_end(&w);

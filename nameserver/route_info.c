@@ -465,9 +465,8 @@ bool ns_route_pickup(const ns_route_info_t *ri, const char *topic, bool standard
         return false;
     }
     rmq_jw_t w;
-    rmq_jw_init(&w, out);
+    rmq_jw_init_obj(&w, out);
     w.ascii_only = standard_json;
-    rmq_jw_obj_begin(&w);
     rmq_jw_key(&w, "brokerDatas");
     rmq_jw_arr_begin(&w);
     for (size_t i = 0; i < nb; i++)
@@ -506,8 +505,7 @@ bool ns_route_pickup(const ns_route_info_t *ri, const char *topic, bool standard
 void ns_route_cluster_info(const ns_route_info_t *ri, rmq_buf_t *out)
 {
     rmq_jw_t w;
-    rmq_jw_init(&w, out);
-    rmq_jw_obj_begin(&w);
+    rmq_jw_init_obj(&w, out);
     rmq_jw_key(&w, "brokerAddrTable");
     rmq_jw_obj_begin(&w);
     size_t n;
@@ -539,8 +537,7 @@ void ns_route_cluster_info(const ns_route_info_t *ri, rmq_buf_t *out)
 static void write_topic_list(rmq_buf_t *out, const char **names, size_t n, const char *broker_addr)
 {
     rmq_jw_t w;
-    rmq_jw_init(&w, out);
-    rmq_jw_obj_begin(&w);
+    rmq_jw_init_obj(&w, out);
     if (broker_addr)
         rmq_jw_kstr(&w, "brokerAddr", broker_addr);
     rmq_jw_key(&w, "topicList");

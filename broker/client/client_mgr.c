@@ -316,8 +316,7 @@ static void on_unregister(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 static void consumer_ids_json(rmq_buf_t *out, const rmq_consumer_group_info_t *g)
 {
     rmq_jw_t w;
-    rmq_jw_init(&w, out);
-    rmq_jw_obj_begin(&w);
+    rmq_jw_init_obj(&w, out);
     rmq_jw_key(&w, "consumerIdList");
     rmq_jw_arr_begin(&w);
     for (size_t i = 0; i < g->n; i++)

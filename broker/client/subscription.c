@@ -99,8 +99,7 @@ bool rmq_subscription_match_code(const rmq_subscription_t *s, int64_t code)
 void rmq_subscription_json(rmq_buf_t *out, const rmq_subscription_t *s)
 {
     rmq_jw_t w;
-    rmq_jw_init(&w, out);
-    rmq_jw_obj_begin(&w);
+    rmq_jw_init_obj(&w, out);
     rmq_jw_kbool(&w, "classFilterMode", false);
     rmq_jw_key(&w, "codeSet");
     rmq_jw_arr_begin(&w);

@@ -58,8 +58,7 @@ static void json_one(rmq_buf_t *out, const void *v)
 {
     const rmq_sub_group_t *g = v;
     rmq_jw_t w;
-    rmq_jw_init(&w, out);
-    rmq_jw_obj_begin(&w);
+    rmq_jw_init_obj(&w, out);
     rmq_jw_kint(&w, "brokerId", g->broker_id);
     rmq_jw_kbool(&w, "consumeBroadcastEnable", g->consume_broadcast_enable);
     rmq_jw_kbool(&w, "consumeEnable", g->consume_enable);

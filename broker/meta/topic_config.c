@@ -84,8 +84,7 @@ bool rmq_topic_is_system(const char *t)
 void rmq_topic_json_one(rmq_buf_t *out, const rmq_topic_config_t *tc)
 {
     rmq_jw_t w;
-    rmq_jw_init(&w, out);
-    rmq_jw_obj_begin(&w);
+    rmq_jw_init_obj(&w, out);
     rmq_jw_kbool(&w, "order", tc->order);
     rmq_jw_kint(&w, "perm", tc->perm);
     rmq_jw_kint(&w, "readQueueNums", tc->read_queues);

@@ -278,8 +278,7 @@ static void write_connection_set(rmq_buf_t *o, const rmq_client_chan_t *chans, s
         rmq_jw_t w;
         if (i)
             rmq_buf_putc(o, ',');
-        rmq_jw_init(&w, o);
-        rmq_jw_obj_begin(&w);
+        rmq_jw_init_obj(&w, o);
         rmq_jw_kstr(&w, "clientAddr", rmq_conn_peer(chans[i].conn));
         rmq_jw_kstr(&w, "clientId", chans[i].client_id);
         rmq_jw_kstr(&w, "language", rmq_lang_name(chans[i].language));
@@ -469,8 +468,7 @@ static bool render_consume_by_who(rmq_broker_t *b, rmq_conn_t *conn, const rmq_c
         if (!strncmp(k, topic, tl) && k[tl] == '@')
             rmq_map_put(&seen, k + tl + 1, NULL);
     rmq_jw_t w;
-    rmq_jw_init(&w, o);
-    rmq_jw_obj_begin(&w);
+    rmq_jw_init_obj(&w, o);
     rmq_jw_key(&w, "groupList");
     rmq_jw_arr_begin(&w);
     for (size_t it = 0; rmq_map_next(&seen, &it, &k, &v);)

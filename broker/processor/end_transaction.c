@@ -158,8 +158,7 @@ static void on_pending(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     rmq_buf_t body;
     rmq_buf_init(&body);
     rmq_jw_t w;
-    rmq_jw_init(&w, &body);
-    rmq_jw_obj_begin(&w);
+    rmq_jw_init_obj(&w, &body);
     rmq_jw_kint(&w, "checkRuns", st.check_runs);
     rmq_jw_kint(&w, "checkMicros", st.check_us);
     rmq_jw_kint(&w, "checksSent", st.checks_sent);

@@ -356,8 +356,7 @@ rmq_err_t rmq_cmd_decode(rmq_cmd_t *c, const uint8_t *p, size_t len, char *errst
 static void encode_json_header(const rmq_cmd_t *c, rmq_buf_t *out)
 {
     rmq_jw_t w;
-    rmq_jw_init(&w, out);
-    rmq_jw_obj_begin(&w);
+    rmq_jw_init_obj(&w, out);
     rmq_jw_kint(&w, "code", c->code);
     if (c->has_ext) {
         rmq_jw_key(&w, "extFields");

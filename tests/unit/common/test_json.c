@@ -88,6 +88,16 @@ Test(jw, top_level_array_of_values)
     expect_buf(&b, "[\"a\",\"bc\",0,true,[[]],null]");
 }
 
+/* rmq_jw_init_obj: a fresh writer with its root object open. */
+Test(jw, init_obj_opens_the_root_object)
+{
+    rmq_jw_init_obj(&w, &b);
+    rmq_jw_kint(&w, "a", 1);
+    rmq_jw_kbool(&w, "b", false);
+    rmq_jw_obj_end(&w);
+    expect_buf(&b, "{\"a\":1,\"b\":false}");
+}
+
 /* Deep nesting up to the writer's limit keeps commas right. */
 Test(jw, deep_nesting)
 {
