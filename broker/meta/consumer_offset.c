@@ -148,7 +148,7 @@ void rmq_offset_json(rmq_buf_t *out, const rmq_offset_mgr_t *m)
     rmq_buf_putc(out, '}');
 }
 
-void rmq_offset_mgr_pack(const rmq_offset_mgr_t *m, rmq_buf_t *out)
+static void offsets_pack(const rmq_offset_mgr_t *m, rmq_buf_t *out)
 {
     msgpack_packer pk;
     rmq_mp_packer_init(&pk, out);
@@ -166,7 +166,7 @@ void rmq_offset_mgr_pack(const rmq_offset_mgr_t *m, rmq_buf_t *out)
     }
 }
 
-rmq_err_t rmq_offset_mgr_unpack(rmq_offset_mgr_t *m, const uint8_t *p, size_t len)
+static rmq_err_t offsets_unpack(rmq_offset_mgr_t *m, const uint8_t *p, size_t len)
 {
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
@@ -211,7 +211,7 @@ static void import_offsets(void *m, const char *key, json_t *v)
     }
 }
 
-rmq_err_t rmq_offset_mgr_import_json(rmq_offset_mgr_t *m, const char *text, size_t len)
+static rmq_err_t offsets_import_json(rmq_offset_mgr_t *m, const char *text, size_t len)
 {
     return rmq_meta_import_json("consumerOffset.json", text, len, "offsetTable", import_offsets, m, NULL);
 }
@@ -221,5 +221,5 @@ static void offsets_persisted(void *m)
     ((rmq_offset_mgr_t *)m)->dirty = false;
 }
 
-RMQ_META_OPS(rmq_offset_meta_ops, "consumerOffset", rmq_offset_mgr_t, rmq_offset_mgr_pack,
-             rmq_offset_mgr_unpack, rmq_offset_mgr_import_json, offsets_persisted);
+RMQ_META_OPS(rmq_offset_meta_ops, "consumerOffset", rmq_offset_mgr_t, offsets_pack, offsets_unpack,
+             offsets_import_json, offsets_persisted);

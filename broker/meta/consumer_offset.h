@@ -38,10 +38,8 @@ void rmq_offset_remove_group(rmq_offset_mgr_t *m, const char *group);
 /* {"offsetTable":{"t@g":{0:5,...}}} (fastjson int keys). */
 void rmq_offset_json(rmq_buf_t *out, const rmq_offset_mgr_t *m);
 
-void rmq_offset_mgr_pack(const rmq_offset_mgr_t *m, rmq_buf_t *out);
-rmq_err_t rmq_offset_mgr_unpack(rmq_offset_mgr_t *m, const uint8_t *p, size_t len);
-rmq_err_t rmq_offset_mgr_import_json(rmq_offset_mgr_t *m, const char *text, size_t len);
-/* The table as persisted metadata ("consumerOffset"); persisting clears dirty. */
+/* The table as persisted metadata ("consumerOffset": msgpack snapshot, import
+ * of consumerOffset.json); persisting clears dirty. */
 extern const rmq_meta_ops_t rmq_offset_meta_ops;
 
 #endif

@@ -142,11 +142,6 @@ static void pack_group(msgpack_packer *pk, const void *v)
         bs[i] ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 }
 
-void rmq_sub_group_mgr_pack(const rmq_sub_group_mgr_t *m, rmq_buf_t *out)
-{
-    rmq_meta_pack_map(out, &m->dv, &m->map, pack_group);
-}
-
 static bool unpack_group(void *m, const msgpack_object *e)
 {
     if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 9 ||
@@ -169,11 +164,6 @@ static bool unpack_group(void *m, const msgpack_object *e)
     return true;
 }
 
-rmq_err_t rmq_sub_group_mgr_unpack(rmq_sub_group_mgr_t *m, const uint8_t *p, size_t len)
-{
-    return rmq_meta_unpack_entries(p, len, &m->dv, unpack_group, m);
-}
-
 static void import_group(void *m, const char *key, json_t *v)
 {
     rmq_sub_group_t g;
@@ -182,11 +172,5 @@ static void import_group(void *m, const char *key, json_t *v)
     rmq_sub_group_put(m, &g);
 }
 
-rmq_err_t rmq_sub_group_mgr_import_json(rmq_sub_group_mgr_t *m, const char *text, size_t len)
-{
-    return rmq_meta_import_json("subscriptionGroup.json", text, len, "subscriptionGroupTable", import_group,
-                                m, NULL);
-}
-
-RMQ_META_OPS(rmq_sub_group_meta_ops, "subscriptionGroup", rmq_sub_group_mgr_t, rmq_sub_group_mgr_pack,
-             rmq_sub_group_mgr_unpack, rmq_sub_group_mgr_import_json, NULL);
+RMQ_NAMED_TABLE_META_OPS(rmq_sub_group_meta_ops, "subscriptionGroup", rmq_sub_group_mgr_t, pack_group,
+                         unpack_group, "subscriptionGroupTable", import_group, false);

@@ -42,10 +42,8 @@ void rmq_sub_group_json_wrapper(rmq_buf_t *out, const rmq_sub_group_mgr_t *m);
 /* Parse a SubscriptionGroupConfig JSON body; RMQ_ERR__INVALID_ARG with a reason. */
 rmq_err_t rmq_sub_group_from_json(rmq_sub_group_t *g, const char *text, size_t len, char *errstr, size_t n);
 
-void rmq_sub_group_mgr_pack(const rmq_sub_group_mgr_t *m, rmq_buf_t *out);
-rmq_err_t rmq_sub_group_mgr_unpack(rmq_sub_group_mgr_t *m, const uint8_t *p, size_t len);
-rmq_err_t rmq_sub_group_mgr_import_json(rmq_sub_group_mgr_t *m, const char *text, size_t len);
-/* The table as persisted metadata ("subscriptionGroup"). */
+/* The table as persisted metadata ("subscriptionGroup": msgpack snapshot,
+ * import of subscriptionGroup.json). */
 extern const rmq_meta_ops_t rmq_sub_group_meta_ops;
 
 #endif

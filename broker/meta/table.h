@@ -3,7 +3,8 @@
  * tables: every change bumps the version, as TopicConfigManager and
  * SubscriptionGroupManager do); a table as a fastjson object with sorted
  * keys; the msgpack envelope of a versioned table; the import of a RocketMQ
- * JSON file. @thread io (and main at start-up); pure, no I/O. */
+ * JSON file; the persisted-metadata ops of a named table. @thread io (and
+ * main at start-up); pure, no I/O. */
 #ifndef RMQ_META_TABLE_H
 #define RMQ_META_TABLE_H
 
@@ -15,6 +16,7 @@
 
 #include "rmq_buf.h"
 #include "rmq_err.h"
+#include "meta/snapshot.h" /* rmq_meta_ops_t */
 #include "rmq_map.h"
 
 typedef struct rmq_data_version_s {
@@ -63,5 +65,30 @@ rmq_err_t rmq_meta_unpack_entries(const uint8_t *p, size_t len, rmq_data_version
 rmq_err_t rmq_meta_import_json(const char *what, const char *text, size_t len, const char *table,
                                void (*entry)(void *obj, const char *key, json_t *v), void *obj,
                                rmq_data_version_t *dv);
+
+/* Defines `const rmq_meta_ops_t var` for a versioned table of named entries
+ * TYPE (with members `map` and `dv`): its snapshot is the msgpack envelope
+ * above, each entry packed by pack_entry and read back by unpack_entry; its
+ * import reads RocketMQ's <stem>.json, each member of json_table through
+ * import_entry, and with import_dv true the file's dataVersion as well. */
+#define RMQ_NAMED_TABLE_META_OPS(var, stem, TYPE, pack_entry, unpack_entry, json_table, import_entry,        \
+                                 import_dv)                                                                  \
+    static void var##_pack(void *o, rmq_buf_t *out)                                                          \
+    {                                                                                                        \
+        const TYPE *m = o;                                                                                   \
+        rmq_meta_pack_map(out, &m->dv, &m->map, pack_entry);                                                 \
+    }                                                                                                        \
+    static rmq_err_t var##_unpack(void *o, const uint8_t *p, size_t n)                                       \
+    {                                                                                                        \
+        TYPE *m = o;                                                                                         \
+        return rmq_meta_unpack_entries(p, n, &m->dv, unpack_entry, m);                                       \
+    }                                                                                                        \
+    static rmq_err_t var##_import(void *o, const char *t, size_t n)                                          \
+    {                                                                                                        \
+        TYPE *m = o;                                                                                         \
+        return rmq_meta_import_json(stem ".json", t, n, json_table, import_entry, m,                         \
+                                    (import_dv) ? &m->dv : NULL);                                            \
+    }                                                                                                        \
+    const rmq_meta_ops_t var = {stem, var##_pack, var##_unpack, var##_import, NULL}
 
 #endif

@@ -121,11 +121,6 @@ static void pack_topic(msgpack_packer *pk, const void *v)
         msgpack_pack_false(pk);
 }
 
-void rmq_topic_mgr_pack(const rmq_topic_mgr_t *m, rmq_buf_t *out)
-{
-    rmq_meta_pack_map(out, &m->dv, &m->map, pack_topic);
-}
-
 static bool unpack_topic(void *m, const msgpack_object *e)
 {
     if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 7)
@@ -145,11 +140,6 @@ static bool unpack_topic(void *m, const msgpack_object *e)
     return true;
 }
 
-rmq_err_t rmq_topic_mgr_unpack(rmq_topic_mgr_t *m, const uint8_t *p, size_t len)
-{
-    return rmq_meta_unpack_entries(p, len, &m->dv, unpack_topic, m);
-}
-
 static void import_topic(void *m, const char *key, json_t *v)
 {
     int64_t rq = 0, wq = 0, perm = 6, sf = 0;
@@ -165,10 +155,5 @@ static void import_topic(void *m, const char *key, json_t *v)
     rmq_topic_put(m, &tc);
 }
 
-rmq_err_t rmq_topic_mgr_import_json(rmq_topic_mgr_t *m, const char *text, size_t len)
-{
-    return rmq_meta_import_json("topics.json", text, len, "topicConfigTable", import_topic, m, &m->dv);
-}
-
-RMQ_META_OPS(rmq_topic_meta_ops, "topics", rmq_topic_mgr_t, rmq_topic_mgr_pack, rmq_topic_mgr_unpack,
-             rmq_topic_mgr_import_json, NULL);
+RMQ_NAMED_TABLE_META_OPS(rmq_topic_meta_ops, "topics", rmq_topic_mgr_t, pack_topic, unpack_topic,
+                         "topicConfigTable", import_topic, true);

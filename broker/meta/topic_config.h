@@ -57,12 +57,8 @@ bool rmq_topic_is_system(const char *topic); /* forbidden for sends */
 void rmq_topic_json_one(rmq_buf_t *out, const rmq_topic_config_t *tc);
 void rmq_topic_json_wrapper(rmq_buf_t *out, const rmq_topic_mgr_t *m);
 
-/* msgpack snapshot payload. */
-void rmq_topic_mgr_pack(const rmq_topic_mgr_t *m, rmq_buf_t *out);
-rmq_err_t rmq_topic_mgr_unpack(rmq_topic_mgr_t *m, const uint8_t *p, size_t len);
-/* Import RocketMQ's topics.json text. */
-rmq_err_t rmq_topic_mgr_import_json(rmq_topic_mgr_t *m, const char *text, size_t len);
-/* The table as persisted metadata ("topics"). */
+/* The table as persisted metadata ("topics": msgpack snapshot, import of
+ * RocketMQ's topics.json with its dataVersion). */
 extern const rmq_meta_ops_t rmq_topic_meta_ops;
 
 #endif

@@ -138,16 +138,16 @@ Test(broker_meta, topic_table_pack_json_import)
     rmq_topic_put(&m, &t2);
     rmq_buf_t b;
     rmq_buf_init(&b);
-    rmq_topic_mgr_pack(&m, &b);
+    rmq_topic_meta_ops.pack(&m, &b);
     rmq_topic_mgr_init(&m2);
-    cr_assert_eq(rmq_topic_mgr_unpack(&m2, b.data, b.len), RMQ_OK);
+    cr_assert_eq(rmq_topic_meta_ops.unpack(&m2, b.data, b.len), RMQ_OK);
     rmq_topic_config_t *g = rmq_topic_get(&m2, "TBW102");
     cr_assert_not_null(g);
     cr_assert_eq(g->perm, 7);
     cr_assert_eq(g->filter_type, 1);
     cr_assert(g->order);
     cr_assert_eq(m2.dv.counter, m.dv.counter);
-    cr_assert_eq(rmq_topic_mgr_unpack(&m2, b.data, b.len / 2), RMQ_ERR__CORRUPT);
+    cr_assert_eq(rmq_topic_meta_ops.unpack(&m2, b.data, b.len / 2), RMQ_ERR__CORRUPT);
     rmq_buf_free(&b);
     /* fastjson wrapper */
     rmq_buf_init(&b);
@@ -159,10 +159,10 @@ Test(broker_meta, topic_table_pack_json_import)
     /* RocketMQ topics.json import */
     rmq_topic_mgr_t m3;
     rmq_topic_mgr_init(&m3);
-    cr_assert_eq(rmq_topic_mgr_import_json(&m3, (const char *)b.data, b.len), RMQ_OK);
+    cr_assert_eq(rmq_topic_meta_ops.import_json(&m3, (const char *)b.data, b.len), RMQ_OK);
     cr_assert_not_null(rmq_topic_get(&m3, "TopicA"));
     cr_assert_eq(rmq_topic_get(&m3, "TopicA")->read_queues, 4);
-    cr_assert_eq(rmq_topic_mgr_import_json(&m3, "{oops", 5), RMQ_ERR__CORRUPT);
+    cr_assert_eq(rmq_topic_meta_ops.import_json(&m3, "{oops", 5), RMQ_ERR__CORRUPT);
     rmq_buf_free(&b);
     rmq_topic_mgr_deinit(&m);
     rmq_topic_mgr_deinit(&m2);
@@ -183,9 +183,9 @@ Test(broker_meta, groups_and_offsets)
                  RMQ_ERR__INVALID_ARG);
     rmq_buf_t b;
     rmq_buf_init(&b);
-    rmq_sub_group_mgr_pack(&g, &b);
+    rmq_sub_group_meta_ops.pack(&g, &b);
     rmq_sub_group_mgr_init(&g2);
-    cr_assert_eq(rmq_sub_group_mgr_unpack(&g2, b.data, b.len), RMQ_OK);
+    cr_assert_eq(rmq_sub_group_meta_ops.unpack(&g2, b.data, b.len), RMQ_OK);
     cr_assert_eq(rmq_sub_group_get(&g2, "G1")->retry_max_times, 3);
     cr_assert_not(rmq_sub_group_get(&g2, "G1")->consume_broadcast_enable);
     rmq_buf_free(&b);
@@ -194,10 +194,10 @@ Test(broker_meta, groups_and_offsets)
     rmq_sub_group_json_wrapper(&b, &g);
     rmq_sub_group_mgr_t g3;
     rmq_sub_group_mgr_init(&g3);
-    cr_assert_eq(rmq_sub_group_mgr_import_json(&g3, (const char *)b.data, b.len), RMQ_OK);
+    cr_assert_eq(rmq_sub_group_meta_ops.import_json(&g3, (const char *)b.data, b.len), RMQ_OK);
     cr_assert_not_null(rmq_sub_group_get(&g3, "G1"));
     cr_assert_eq(rmq_sub_group_get(&g3, "G1")->retry_max_times, 3);
-    cr_assert_eq(rmq_sub_group_mgr_import_json(&g3, "{oops", 5), RMQ_ERR__CORRUPT);
+    cr_assert_eq(rmq_sub_group_meta_ops.import_json(&g3, "{oops", 5), RMQ_ERR__CORRUPT);
     rmq_buf_free(&b);
     rmq_sub_group_mgr_deinit(&g);
     rmq_sub_group_mgr_deinit(&g2);
@@ -211,9 +211,9 @@ Test(broker_meta, groups_and_offsets)
     cr_assert_eq(rmq_offset_query(&o, "G1", "T", 0), 12);
     cr_assert_eq(rmq_offset_query(&o, "G1", "T", 9), -1);
     rmq_buf_init(&b);
-    rmq_offset_mgr_pack(&o, &b);
+    rmq_offset_meta_ops.pack(&o, &b);
     rmq_offset_mgr_init(&o2);
-    cr_assert_eq(rmq_offset_mgr_unpack(&o2, b.data, b.len), RMQ_OK);
+    cr_assert_eq(rmq_offset_meta_ops.unpack(&o2, b.data, b.len), RMQ_OK);
     cr_assert_eq(rmq_offset_query(&o2, "G2", "T", 1), 7);
     cr_assert_eq(rmq_offset_query(&o2, "G1", "T", 3), -1);
     rmq_buf_free(&b);
@@ -223,7 +223,7 @@ Test(broker_meta, groups_and_offsets)
     cr_assert_not_null(strstr(rmq_buf_cstr(&b), "\"T@G2\":{1:7}"));
     rmq_offset_mgr_t o3;
     rmq_offset_mgr_init(&o3);
-    cr_assert_eq(rmq_offset_mgr_import_json(&o3, (const char *)b.data, b.len), RMQ_OK);
+    cr_assert_eq(rmq_offset_meta_ops.import_json(&o3, (const char *)b.data, b.len), RMQ_OK);
     cr_assert_eq(rmq_offset_query(&o3, "G1", "T", 0), 12);
     rmq_offset_remove_group(&o3, "G1");
     cr_assert_eq(rmq_offset_query(&o3, "G1", "T", 0), -1);
