@@ -715,8 +715,6 @@ static rmq_err_t parse_perms(ctx_t *c, rmq_acl_account_t *a, const ynode_t *list
 static void account_free(void *p)
 {
     rmq_acl_account_t *a = p;
-    if (!a)
-        return;
     free(a->access_key);
     free(a->secret_key);
     rmq_acl_addr_free(&a->white);

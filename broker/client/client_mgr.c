@@ -42,8 +42,6 @@ static void subs_free(rmq_consumer_group_info_t *g)
 static void cg_free(void *p)
 {
     rmq_consumer_group_info_t *g = p;
-    if (!g)
-        return;
     chans_free(g->chans, g->n);
     subs_free(g);
     free(g->name);
@@ -56,8 +54,6 @@ static void cg_free(void *p)
 static void pg_free(void *p)
 {
     rmq_producer_group_info_t *g = p;
-    if (!g)
-        return;
     chans_free(g->chans, g->n);
     free(g->name);
     free(g);

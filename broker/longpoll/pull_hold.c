@@ -62,8 +62,6 @@ static void held_free(held_t *e)
 static void list_free(void *p)
 {
     held_list_t *l = p;
-    if (!l)
-        return;
     while (l->head) {
         held_t *e = l->head;
         l->head = e->next;

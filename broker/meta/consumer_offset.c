@@ -18,8 +18,6 @@
 static void q_free(void *p)
 {
     rmq_qoffsets_t *q = p;
-    if (!q)
-        return;
     free(q->qids);
     free(q->offsets);
     free(q);

@@ -37,8 +37,6 @@ rmq_consume_queue_t *rmq_cq_new(const char *root, const char *topic, int32_t qid
 
 void rmq_cq_destroy(rmq_consume_queue_t *cq)
 {
-    if (!cq)
-        return;
     rmq_mfq_destroy(cq->mfq);
     free(cq->topic);
     free(cq);

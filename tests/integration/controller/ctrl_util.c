@@ -351,8 +351,6 @@ size_t cg_load_results(cg_load_t *l, cg_ack_t **out)
 
 void cg_load_free(cg_load_t *l)
 {
-    if (!l)
-        return;
     cg_load_stop(l);
     free(l->r);
     pthread_mutex_destroy(&l->mu);
