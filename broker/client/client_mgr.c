@@ -277,18 +277,14 @@ static void on_heartbeat(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
 
 /* ---- UNREGISTER_CLIENT ---- */
 
-static void on_unregister(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+static void unregister_client(rmq_client_mgr_t *m, rmq_conn_t *conn, const rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    rmq_client_mgr_t *m = ((rmq_broker_t *)ctx)->clients;
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_UNREGISTER_CLIENT, true, &h))
-        return;
     /* channels are found by connection: clientID is only logged, as Java */
-    const char *client_id = rmq_hdr_str(&h, RMQ_F_UNREGISTER_CLIENT_clientID);
+    const char *client_id = rmq_hdr_str(h, RMQ_F_UNREGISTER_CLIENT_clientID);
     if (!client_id)
         client_id = "null";
-    const char *pg = rmq_hdr_str(&h, RMQ_F_UNREGISTER_CLIENT_producerGroup);
-    const char *cg = rmq_hdr_str(&h, RMQ_F_UNREGISTER_CLIENT_consumerGroup);
+    const char *pg = rmq_hdr_str(h, RMQ_F_UNREGISTER_CLIENT_producerGroup);
+    const char *cg = rmq_hdr_str(h, RMQ_F_UNREGISTER_CLIENT_consumerGroup);
     if (pg && *pg) {
         rmq_producer_group_info_t *g = rmq_map_get(&m->producers, pg);
         if (g && chans_remove(g->chans, &g->n, conn))
@@ -321,13 +317,9 @@ static void consumer_ids_json(rmq_buf_t *out, const rmq_consumer_group_info_t *g
     rmq_jw_obj_end(&w);
 }
 
-static void on_consumer_list(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+static void consumer_list(rmq_client_mgr_t *m, rmq_conn_t *conn, const rmq_cmd_t *req, const rmq_hdr_t *h)
 {
-    rmq_client_mgr_t *m = ((rmq_broker_t *)ctx)->clients;
-    rmq_hdr_t h;
-    if (!rmq_req_decode(conn, req, RMQ_HDR_CONSUMER_GROUP, true, &h))
-        return;
-    const char *group = rmq_hdr_str(&h, RMQ_F_CONSUMER_GROUP_consumerGroup);
+    const char *group = rmq_hdr_str(h, RMQ_F_CONSUMER_GROUP_consumerGroup);
     rmq_consumer_group_info_t *g = rmq_client_mgr_consumer(m, group);
     if (!g) {
         rmq_broker_reply_err(conn, req, RMQ_ERR_SYSTEM_ERROR, "no consumer for this group, %s", group);
@@ -342,6 +334,26 @@ static void on_consumer_list(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
     rmq_cmd_take_body(&resp, body.data, body.len);
     rmq_conn_reply(conn, req, &resp);
     rmq_cmd_deinit(&resp);
+}
+
+/* The requests with a header: decoded (needed fields checked) before they
+ * are handled. */
+static const struct {
+    int32_t code;
+    rmq_hdr_id_t hdr;
+    void (*handle)(rmq_client_mgr_t *m, rmq_conn_t *conn, const rmq_cmd_t *req, const rmq_hdr_t *h);
+} hdr_requests[] = {
+    {RMQ_REQ_UNREGISTER_CLIENT, RMQ_HDR_UNREGISTER_CLIENT, unregister_client},
+    {RMQ_REQ_GET_CONSUMER_LIST_BY_GROUP, RMQ_HDR_CONSUMER_GROUP, consumer_list},
+};
+
+static void on_hdr_request(rmq_conn_t *conn, rmq_cmd_t *req, void *ctx)
+{
+    for (size_t i = 0; i < sizeof(hdr_requests) / sizeof(hdr_requests[0]); i++) {
+        rmq_hdr_t h;
+        if (hdr_requests[i].code == req->code && rmq_req_decode(conn, req, hdr_requests[i].hdr, true, &h))
+            hdr_requests[i].handle(((rmq_broker_t *)ctx)->clients, conn, req, &h);
+    }
 }
 
 /* ---- CHECK_CLIENT_CONFIG ---- */
@@ -479,7 +491,7 @@ void rmq_client_mgr_destroy(rmq_client_mgr_t *m)
 void rmq_proc_client_register(rmq_broker_t *b, rmq_endpoint_t *ep)
 {
     rmq_endpoint_set_handler(ep, RMQ_REQ_HEART_BEAT, on_heartbeat, b);
-    rmq_endpoint_set_handler(ep, RMQ_REQ_UNREGISTER_CLIENT, on_unregister, b);
-    rmq_endpoint_set_handler(ep, RMQ_REQ_GET_CONSUMER_LIST_BY_GROUP, on_consumer_list, b);
+    for (size_t i = 0; i < sizeof(hdr_requests) / sizeof(hdr_requests[0]); i++)
+        rmq_endpoint_set_handler(ep, hdr_requests[i].code, on_hdr_request, b);
     rmq_endpoint_set_handler(ep, RMQ_REQ_CHECK_CLIENT_CONFIG, on_check_client_config, b);
 }
