@@ -362,8 +362,7 @@ void rmq_broker_destroy(rmq_broker_t *b)
     struct event *evs[] = {b->ev_persist_offsets, b->ev_persist_meta, b->ev_sigterm, b->ev_sigint,
                            b->ev_drain};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
-        if (evs[i])
-            event_free(evs[i]);
+        rmq_event_free(evs[i]);
     rmq_mailbox_free(b->mbox);
     if (b->base)
         event_base_free(b->base);

@@ -624,14 +624,10 @@ void ns_server_destroy(ns_server_t *s)
         return;
     ns_metrics_stop(s->metrics); /* joins the metrics HTTP thread */
     rmq_endpoint_destroy(s->ep);
-    if (s->scan_timer)
-        event_free(s->scan_timer);
-    if (s->sig_term)
-        event_free(s->sig_term);
-    if (s->sig_int)
-        event_free(s->sig_int);
-    if (s->sig_hup)
-        event_free(s->sig_hup);
+    rmq_event_free(s->scan_timer);
+    rmq_event_free(s->sig_term);
+    rmq_event_free(s->sig_int);
+    rmq_event_free(s->sig_hup);
     ns_kv_close(s->kv); /* waits for the last KV write */
     ns_route_deinit(&s->routes);
     rmq_netguard_free(s->guard);

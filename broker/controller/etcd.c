@@ -24,6 +24,7 @@
 #include "rmq_alloc.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
+#include "rmq_timer.h"
 
 #define MAX_ENDPOINTS 16
 #define MAX_IDLE_PER_ENDPOINT 4
@@ -251,8 +252,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
         if (g->evcon)
             evhttp_connection_free(g->evcon);
         if (g->watch) {
-            if (g->watch->ev_fail)
-                event_free(g->watch->ev_fail);
+            rmq_event_free(g->watch->ev_fail);
             if (g->watch->acc)
                 evbuffer_free(g->watch->acc);
             free(g->watch);
@@ -357,9 +357,7 @@ static void attempt(call_t *c);
 static void call_finish(call_t *c, rmq_etcd_resp_t *r)
 {
     DLIST_UNLINK(c->e->calls, c);
-    if (c->ev_start)
-        event_free(c->ev_start);
-    c->ev_start = NULL;
+    rmq_event_clear(&c->ev_start);
     if (c->cb)
         c->cb(c->arg, r);
     free(c->body);
@@ -747,8 +745,7 @@ void rmq_etcd_free(rmq_etcd_t *e)
     for (size_t i = 0; i < e->n_ep; i++)
         drop_idle(e, (int)i);
     reap_cb(-1, 0, e);
-    if (e->ev_reap)
-        event_free(e->ev_reap);
+    rmq_event_free(e->ev_reap);
     if (e->dns)
         evdns_base_free(e->dns, 0);
     free(e);

@@ -169,13 +169,6 @@ void rmq_ha_refuse_bev(rmq_ha_t *ha, struct bufferevent *bev, const char *peer, 
                        ...) __attribute__((format(printf, 5, 6)));
 void rmq_ha_refuse_bev_v(rmq_ha_t *ha, struct bufferevent *bev, const char *peer, int reason, const char *fmt,
                          va_list ap) __attribute__((format(printf, 5, 0)));
-/* Free *ev when it was made, and forget it. */
-static inline void rmq_ha_event_clear(struct event **ev)
-{
-    if (*ev)
-        event_free(*ev);
-    *ev = NULL;
-}
 
 /* Read whole frames from bev's input and hand each to fn (which owns the
  * frame and returns false once it closed the connection). Returns 1 when

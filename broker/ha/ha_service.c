@@ -27,6 +27,7 @@
 #include "rmq_alloc.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
+#include "rmq_timer.h"
 #include "rmq_tls.h"
 
 #define TICK_MS 100
@@ -529,9 +530,9 @@ void rmq_ha_destroy(rmq_ha_t *ha)
     if (!ha)
         return;
     rmq_ha_stop(ha);
-    rmq_ha_event_clear(&ha->link.ev_retry);
-    rmq_ha_event_clear(&ha->ev_data);
-    rmq_ha_event_clear(&ha->ev_tick);
+    rmq_event_clear(&ha->link.ev_retry);
+    rmq_event_clear(&ha->ev_data);
+    rmq_event_clear(&ha->ev_tick);
     if (ha->base)
         event_base_free(ha->base);
     rmq_ha_sync_deinit(ha);

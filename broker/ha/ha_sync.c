@@ -60,7 +60,7 @@ void rmq_ha_sync_init(rmq_ha_t *ha)
 void rmq_ha_sync_deinit(rmq_ha_t *ha)
 {
     rmq_ha_sync_complete(ha, RMQ_PUT_FLUSH_SLAVE_TIMEOUT);
-    rmq_ha_event_clear(&ha->ev_wait_timer);
+    rmq_event_clear(&ha->ev_wait_timer);
 }
 
 /* Controller mode: every replica the policy needs acknowledged `end`. */

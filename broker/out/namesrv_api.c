@@ -519,27 +519,20 @@ int rmq_namesrv_api_unregister_all(rmq_namesrv_api_t *ns, void (*done)(rmq_broke
     return sent;
 }
 
-/* A timer that may never have been created. */
-static void timer_free(struct event *ev)
-{
-    if (ev)
-        event_free(ev);
-}
-
 void rmq_namesrv_api_destroy(rmq_namesrv_api_t *ns)
 {
     if (!ns)
         return;
     for (size_t i = 0; i < ns->n; i++) {
-        timer_free(ns->peers[i].ev_retry);
+        rmq_event_free(ns->peers[i].ev_retry);
         free(ns->peers[i].addr);
         rmq_map_deinit(&ns->peers[i].pending);
     }
     free(ns->peers);
     while (ns->waiters) /* shutting down: their answers go now */
         waiter_finish(ns->waiters);
-    timer_free(ns->ev_period);
-    timer_free(ns->ev_coalesce);
-    timer_free(ns->ev_unreg_timeout);
+    rmq_event_free(ns->ev_period);
+    rmq_event_free(ns->ev_coalesce);
+    rmq_event_free(ns->ev_unreg_timeout);
     free(ns);
 }

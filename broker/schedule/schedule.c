@@ -31,6 +31,7 @@
 #include "rmq_json.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
+#include "rmq_timer.h"
 
 #define TICK_MS 100
 #define BUDGET_PER_LEVEL 512
@@ -218,9 +219,7 @@ void rmq_schedule_stop(rmq_schedule_t *s)
 {
     if (!s)
         return;
-    if (s->ev_tick)
-        event_free(s->ev_tick);
-    s->ev_tick = NULL;
+    rmq_event_clear(&s->ev_tick);
     s->ctx.store = NULL;
 }
 

@@ -363,10 +363,7 @@ void rmq_txn_check_start(rmq_txn_t *t)
 
 void rmq_txn_check_stop(rmq_txn_t *t)
 {
-    if (t->ev_check) {
-        event_free(t->ev_check);
-        t->ev_check = NULL;
-    }
+    rmq_event_clear(&t->ev_check);
     /* shutdown: the store flushes everything before the offsets are saved */
     if (t->cand_offset >= 0)
         rmq_offset_commit(&t->b->offsets, RMQ_TRANS_GROUP, RMQ_TRANS_HALF_TOPIC, 0, t->cand_offset);

@@ -30,6 +30,7 @@
 #include "rmq_alloc.h"
 #include "rmq_json.h"
 #include "rmq_log.h"
+#include "rmq_timer.h"
 
 struct rmq_http_blob_s {
     _Atomic int refs;
@@ -855,13 +856,6 @@ void rmq_http_get_stats(rmq_http_server_t *s, rmq_http_stats_t *st)
     st->timeouts_total = atomic_load_explicit(&s->st_timeouts, memory_order_relaxed);
 }
 
-/* event_free for an event that may not have been made (NULL). */
-static void free_event(struct event *ev)
-{
-    if (ev)
-        event_free(ev);
-}
-
 void rmq_http_destroy(rmq_http_server_t *s)
 {
     if (!s)
@@ -882,8 +876,8 @@ void rmq_http_destroy(rmq_http_server_t *s)
         req_free(r);
     }
     s->done_head = s->done_tail = NULL;
-    free_event(s->done_ev);
-    free_event(s->stop_ev);
+    rmq_event_free(s->done_ev);
+    rmq_event_free(s->stop_ev);
     if (s->base)
         event_base_free(s->base);
     for (size_t i = 0; i < s->nroutes; i++)

@@ -15,6 +15,7 @@
 #include "rmq_http.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
+#include "rmq_timer.h"
 
 #define PROM_CTYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -287,12 +288,9 @@ void rmq_metrics_http_stop(rmq_metrics_http_t *m)
         free(w);
         w = n;
     }
-    if (m->refresh_ev)
-        event_free(m->refresh_ev); /* on the owner's thread: refresh_cb cannot be running */
-    if (m->published_ev)
-        event_free(m->published_ev);
-    if (m->timeout_ev)
-        event_free(m->timeout_ev);
+    rmq_event_free(m->refresh_ev); /* on the owner's thread: refresh_cb cannot be running */
+    rmq_event_free(m->published_ev);
+    rmq_event_free(m->timeout_ev);
     rmq_http_blob_unref(m->latest);
     rmq_http_blob_unref(m->tail);
     pthread_mutex_destroy(&m->mu);

@@ -1,4 +1,4 @@
-/* rmq_timer.c - millisecond timers over libevent (rmq_timer.h).
+/* rmq_timer.c - millisecond timers over libevent, NULL-safe event free (rmq_timer.h).
  * Thread: whichever runs the event_base the timer belongs to. */
 #include "rmq_timer.h"
 
@@ -16,4 +16,16 @@ struct event *rmq_timer_new(struct event_base *base, int64_t ms, bool persist, e
     struct event *ev = event_new(base, -1, persist ? EV_PERSIST : 0, cb, arg);
     rmq_timer_add(ev, ms);
     return ev;
+}
+
+void rmq_event_free(struct event *ev)
+{
+    if (ev)
+        event_free(ev);
+}
+
+void rmq_event_clear(struct event **ev)
+{
+    rmq_event_free(*ev);
+    *ev = NULL;
 }

@@ -47,6 +47,7 @@
 #include "rmq_covtrace.h"
 #include "rmq_log.h"
 #include "rmq_time.h"
+#include "rmq_timer.h"
 
 #define HANDLER_SLOTS 4096
 #define TLS_HANDSHAKE_BYTE 0x16 /* first byte of a TLS handshake record */
@@ -385,11 +386,8 @@ static void conn_close(rmq_conn_t *c, rmq_err_t why)
         return;
     c->closed = true;
     rmq_conn_hold(c);
-    if (c->rev)
-        event_free(c->rev);
-    if (c->wev)
-        event_free(c->wev);
-    c->rev = c->wev = NULL;
+    rmq_event_clear(&c->rev);
+    rmq_event_clear(&c->wev);
     if (c->bev) {
         /* libevent frees a bufferevent's buffers at the next loop iteration
          * (finalizers): release what they hold now, or the connections
@@ -1461,15 +1459,13 @@ void rmq_endpoint_destroy(rmq_endpoint_t *ep)
     if (ep->listener)
         evconnlistener_free(ep->listener);
     ep->listener = NULL;
-    if (ep->accept_resume)
-        event_free(ep->accept_resume);
+    rmq_event_free(ep->accept_resume);
     ep->close_cb = NULL;
     while (ep->conns)
         conn_close(ep->conns, RMQ_ERR__DESTROY);
     flush_cb(-1, 0, ep); /* releases the queued connections (all closed now) */
     event_free(ep->flush_ev);
-    if (ep->idle_ev)
-        event_free(ep->idle_ev);
+    rmq_event_free(ep->idle_ev);
     if (ep->dns)
         evdns_base_free(ep->dns, 0);
     if (ep->opts.guard && !ep->is_client)
