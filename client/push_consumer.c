@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "comet_int.h"
 #include "rmq_log.h"
@@ -36,7 +37,7 @@ typedef struct ctask_s {
     size_t claimed; /* handed to threads so far (under plock) */
     size_t busy;    /* slices being consumed (under plock) */
     int64_t queued_us;
-    struct ctask_s *next;
+    STAILQ_ENTRY(ctask_s) link;
     comet_message_ext_t *msgs[]; /* n */
 } ctask_t;
 
@@ -50,7 +51,7 @@ struct comet_push_consumer_s {
     int nthreads;
     pthread_mutex_t plock;
     pthread_cond_t pcond;
-    ctask_t *head, *tail;
+    STAILQ_HEAD(, ctask_s) tasks;
     int idle;         /* threads waiting on pcond */
     int waking;       /* of them, signalled and not yet running */
     bool watch_armed; /* the I/O-thread timer checking for waiting work */
@@ -80,9 +81,10 @@ static void watch_task(void *arg);
  * has waited too long. */
 static void maybe_wake(comet_push_consumer_t *pc, int64_t now_us)
 {
-    if (!pc->head || pc->idle <= pc->waking || pc->waking > 0) /* none left, or one is on its way */
+    const ctask_t *first = STAILQ_FIRST(&pc->tasks);
+    if (!first || pc->idle <= pc->waking || pc->waking > 0) /* none left, or one is on its way */
         return;
-    if (pc->idle == pc->nthreads || now_us - pc->head->queued_us >= HELP_AFTER_US) {
+    if (pc->idle == pc->nthreads || now_us - first->queued_us >= HELP_AFTER_US) {
         pc->waking++;
         pthread_cond_signal(&pc->pcond);
     } else if (!pc->watch_armed) { /* check again once the work has waited HELP_AFTER */
@@ -113,12 +115,7 @@ static void submit(comet_push_consumer_t *pc, ctask_t *t)
         task_free(t);
         return;
     }
-    t->next = NULL;
-    if (pc->tail)
-        pc->tail->next = t;
-    else
-        pc->head = t;
-    pc->tail = t;
+    STAILQ_INSERT_TAIL(&pc->tasks, t, link);
     maybe_wake(pc, t->queued_us);
     pthread_mutex_unlock(&pc->plock);
 }
@@ -258,7 +255,7 @@ static void *pool_main(void *arg)
     for (;;) {
         if (pc->pstop)
             break;
-        if (!pc->head) {
+        if (STAILQ_EMPTY(&pc->tasks)) {
             pc->idle++;
             pthread_cond_wait(&pc->pcond, &pc->plock);
             pc->idle--;
@@ -266,15 +263,12 @@ static void *pool_main(void *arg)
                 pc->waking--;
             continue;
         }
-        ctask_t *t = pc->head;
+        ctask_t *t = STAILQ_FIRST(&pc->tasks);
         size_t from = t->claimed, to = t->orderly ? t->n : (from + batch < t->n ? from + batch : t->n);
         t->claimed = to;
         t->busy++;
-        if (to == t->n) {
-            pc->head = t->next;
-            if (!pc->head)
-                pc->tail = NULL;
-        }
+        if (to == t->n)
+            STAILQ_REMOVE_HEAD(&pc->tasks, link);
         maybe_wake(pc, rmq_mono_us());
         pthread_mutex_unlock(&pc->plock);
         if (t->orderly) {
@@ -369,6 +363,7 @@ comet_push_consumer_t *comet_push_consumer_new(comet_conf_t *conf, comet_consume
     *pc = (comet_push_consumer_t){
         .conf = conf, .inst = inst, .cb = cb, .opaque = opaque ? opaque : conf->opaque};
     pthread_mutex_init(&pc->plock, NULL);
+    STAILQ_INIT(&pc->tasks);
     pthread_cond_init(&pc->pcond, NULL);
     cm_consumer_init(&pc->cons, inst, &conf->s, true, pc, &push_ops);
     return pc;
@@ -443,12 +438,10 @@ void comet_push_consumer_shutdown(comet_push_consumer_t *pc)
     pthread_mutex_unlock(&pc->plock);
     for (int i = 0; i < pc->nthreads; i++)
         pthread_join(pc->threads[i], NULL);
-    ctask_t *t = pc->head;
-    pc->head = pc->tail = NULL;
-    while (t) {
-        ctask_t *next = t->next;
+    ctask_t *t;
+    while ((t = STAILQ_FIRST(&pc->tasks))) {
+        STAILQ_REMOVE_HEAD(&pc->tasks, link);
         task_free(t);
-        t = next;
     }
     cm_consumer_stop(&pc->cons); /* commit what was consumed, unregister */
 }

@@ -10,17 +10,17 @@
 void rmq_jobq_init(rmq_jobq_t *q)
 {
     pthread_mutex_init(&q->mu, NULL);
-    q->head = q->tail = NULL;
+    STAILQ_INIT(&q->jobs);
     q->pending = false;
 }
 
 void rmq_jobq_deinit(rmq_jobq_t *q)
 {
-    for (rmq_job_t *j = q->head, *next; j; j = next) {
-        next = j->next;
+    rmq_job_t *j;
+    while ((j = STAILQ_FIRST(&q->jobs))) {
+        STAILQ_REMOVE_HEAD(&q->jobs, link);
         free(j);
     }
-    q->head = q->tail = NULL;
     pthread_mutex_destroy(&q->mu);
 }
 
@@ -30,13 +30,8 @@ bool rmq_jobq_push(rmq_jobq_t *q, rmq_job_fn *fn, void *arg, int delay_ms)
     j->fn = fn;
     j->arg = arg;
     j->delay_ms = delay_ms;
-    j->next = NULL;
     pthread_mutex_lock(&q->mu);
-    if (q->tail)
-        q->tail->next = j;
-    else
-        q->head = j;
-    q->tail = j;
+    STAILQ_INSERT_TAIL(&q->jobs, j, link);
     bool wake = !q->pending;
     q->pending = true;
     pthread_mutex_unlock(&q->mu);
@@ -46,8 +41,8 @@ bool rmq_jobq_push(rmq_jobq_t *q, rmq_job_fn *fn, void *arg, int delay_ms)
 rmq_job_t *rmq_jobq_take(rmq_jobq_t *q)
 {
     pthread_mutex_lock(&q->mu);
-    rmq_job_t *j = q->head;
-    q->head = q->tail = NULL;
+    rmq_job_t *j = STAILQ_FIRST(&q->jobs);
+    STAILQ_INIT(&q->jobs);
     q->pending = false;
     pthread_mutex_unlock(&q->mu);
     return j;
@@ -56,7 +51,7 @@ rmq_job_t *rmq_jobq_take(rmq_jobq_t *q)
 void rmq_jobq_run(rmq_job_t *list)
 {
     while (list) {
-        rmq_job_t *next = list->next;
+        rmq_job_t *next = STAILQ_NEXT(list, link);
         list->fn(list->arg);
         free(list);
         list = next;

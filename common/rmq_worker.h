@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/queue.h>
 
 #include "rmq_service.h"
 
@@ -18,7 +19,7 @@ typedef struct rmq_job_s {
     rmq_job_fn *fn;
     void *arg;
     int delay_ms; /* mailbox only: run after this delay */
-    struct rmq_job_s *next;
+    STAILQ_ENTRY(rmq_job_s) link;
 } rmq_job_t;
 
 /* A multi-producer FIFO of closures. `pending` makes wake-ups one per batch:
@@ -26,7 +27,7 @@ typedef struct rmq_job_s {
  * consumer last took the queue). */
 typedef struct rmq_jobq_s {
     pthread_mutex_t mu;
-    rmq_job_t *head, *tail;
+    STAILQ_HEAD(, rmq_job_s) jobs;
     bool pending;
 } rmq_jobq_t;
 
@@ -35,7 +36,8 @@ void rmq_jobq_init(rmq_jobq_t *q);
 void rmq_jobq_deinit(rmq_jobq_t *q);
 /* Append; true when the consumer needs a wake-up. @thread any */
 bool rmq_jobq_push(rmq_jobq_t *q, rmq_job_fn *fn, void *arg, int delay_ms);
-/* Detach everything queued (oldest first). @thread consumer */
+/* Detach everything queued: the oldest job, the next ones linked by
+ * STAILQ_NEXT(j, link). @thread consumer */
 rmq_job_t *rmq_jobq_take(rmq_jobq_t *q);
 /* Run and free a detached list in order. */
 void rmq_jobq_run(rmq_job_t *list);

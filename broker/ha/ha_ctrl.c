@@ -123,7 +123,7 @@ void rmq_ha_ctrl_follow_io(rmq_ha_t *ha, const char *master_ha_addr, int64_t min
     ha->isr_size = 0;
     for (int id = 0; id < RMQ_HA_MAX_IDS; id++)
         atomic_store(&ha->id_add_hw[id], -1);
-    if (ha->w_head)
+    if (!STAILQ_EMPTY(&ha->waiters))
         rmq_log(RMQ_LOG_WARN, "ha",
                 "%zu writes waiting for replicas answered SERVICE_NOT_AVAILABLE: no longer master",
                 ha->n_waiters);

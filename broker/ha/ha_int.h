@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "ha/ha.h"
 #include "ha/ha_frame.h"
@@ -28,29 +29,9 @@ typedef struct ha_blob_s {
     uint8_t data[];
 } ha_blob_t;
 
-/* Singly linked queues kept as head and tail pointers, items linked through
- * next (a connection's pending metadata, the waiters for slaves): x put at
- * the end, or the first item taken off into x (the queue not empty). */
-#define HA_QUEUE_PUSH(head, tail, x)                                                                         \
-    do {                                                                                                     \
-        (x)->next = NULL;                                                                                    \
-        if (tail)                                                                                            \
-            (tail)->next = (x);                                                                              \
-        else                                                                                                 \
-            (head) = (x);                                                                                    \
-        (tail) = (x);                                                                                        \
-    } while (0)
-#define HA_QUEUE_POP(head, tail, x)                                                                          \
-    do {                                                                                                     \
-        (x) = (head);                                                                                        \
-        (head) = (x)->next;                                                                                  \
-        if (!(head))                                                                                         \
-            (tail) = NULL;                                                                                   \
-    } while (0)
-
 typedef struct ha_pending_s {
     ha_blob_t *blob;
-    struct ha_pending_s *next;
+    STAILQ_ENTRY(ha_pending_s) link;
 } ha_pending_t;
 
 typedef enum { CONN_HELLO = 0, CONN_STREAMING, CONN_CLOSING } conn_state_t;
@@ -68,7 +49,7 @@ typedef struct ha_conn_s {
     int64_t next_offset;    /* next commit-log byte to send */
     int64_t acked, flushed; /* from the slave's Acks */
     int64_t connected_mono, last_read_mono, last_send_mono;
-    ha_pending_t *meta_head, *meta_tail; /* metadata waiting for its log offset */
+    STAILQ_HEAD(, ha_pending_s) meta; /* metadata waiting for its log offset, oldest first */
 } ha_conn_t;
 
 typedef enum { LINK_IDLE = 0, LINK_CONNECTING, LINK_HELLO, LINK_STREAMING } link_state_t;
@@ -137,7 +118,7 @@ struct rmq_ha_s {
     rmq_status_pairs_t status;        /* runtime info, rebuilt by the HA thread */
 
     /* I/O thread */
-    struct ha_waiter_s *w_head, *w_tail;
+    STAILQ_HEAD(, ha_waiter_s) waiters; /* writes waiting for slaves, oldest first */
     size_t n_waiters;
     struct event *ev_wait_timer;
     uint64_t seen_gone_gen;

@@ -65,9 +65,9 @@ static void recompute(rmq_ha_t *ha)
 
 static void free_pending(ha_conn_t *c)
 {
-    while (c->meta_head) {
-        ha_pending_t *p;
-        HA_QUEUE_POP(c->meta_head, c->meta_tail, p);
+    ha_pending_t *p;
+    while ((p = STAILQ_FIRST(&c->meta))) {
+        STAILQ_REMOVE_HEAD(&c->meta, link);
         rmq_ha_blob_unref(p->blob);
         free(p);
     }
@@ -147,9 +147,9 @@ static void unpin_cb(const void *data, size_t len, void *pin)
 
 static void send_meta_due(ha_conn_t *c, struct evbuffer *out)
 {
-    while (c->meta_head && c->meta_head->blob->log_offset <= c->next_offset) {
-        ha_pending_t *p;
-        HA_QUEUE_POP(c->meta_head, c->meta_tail, p);
+    ha_pending_t *p;
+    while ((p = STAILQ_FIRST(&c->meta)) && p->blob->log_offset <= c->next_offset) {
+        STAILQ_REMOVE_HEAD(&c->meta, link);
         evbuffer_add(out, p->blob->data, p->blob->len);
         rmq_ha_blob_unref(p->blob);
         free(p);
@@ -477,6 +477,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ha_conn_t *c = rmq_calloc(1, sizeof(*c));
+    STAILQ_INIT(&c->meta);
     c->ha = ha;
     c->id = ++ha->next_conn_id;
     if (ha->tls) { /* haTlsEnable: the link is TLS only */
@@ -590,7 +591,7 @@ void rmq_ha_master_queue_meta(rmq_ha_t *ha, uint64_t conn_id, ha_blob_t *blob)
         ha_pending_t *p = rmq_malloc(sizeof(*p));
         atomic_fetch_add(&blob->refs, 1);
         p->blob = blob;
-        HA_QUEUE_PUSH(c->meta_head, c->meta_tail, p);
+        STAILQ_INSERT_TAIL(&c->meta, p, link);
     }
     rmq_ha_blob_unref(blob);
     for (ha_conn_t *c = ha->conns, *next; c; c = next) {

@@ -20,7 +20,7 @@
 #include "rmq_timer.h"
 
 typedef struct ha_waiter_s {
-    struct ha_waiter_s *next;
+    STAILQ_ENTRY(ha_waiter_s) link;
     int64_t end, deadline;
     rmq_ha_wait_cb *cb;
     void *arg;
@@ -32,9 +32,9 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     rmq_ha_t *ha = arg;
     int64_t now = rmq_mono_ms();
-    while (ha->w_head && ha->w_head->deadline <= now) {
-        ha_waiter_t *w;
-        HA_QUEUE_POP(ha->w_head, ha->w_tail, w);
+    ha_waiter_t *w;
+    while ((w = STAILQ_FIRST(&ha->waiters)) && w->deadline <= now) {
+        STAILQ_REMOVE_HEAD(&ha->waiters, link);
         ha->n_waiters--;
         w->cb(w->arg, RMQ_PUT_FLUSH_SLAVE_TIMEOUT);
         free(w);
@@ -44,16 +44,17 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 static void arm(rmq_ha_t *ha)
 {
-    if (!ha->w_head)
+    const ha_waiter_t *first = STAILQ_FIRST(&ha->waiters);
+    if (!first)
         return;
     if (!ha->ev_wait_timer)
         ha->ev_wait_timer = evtimer_new(ha->b->base, timer_cb, ha);
-    rmq_timer_add(ha->ev_wait_timer, ha->w_head->deadline - rmq_mono_ms()); /* past: at once */
+    rmq_timer_add(ha->ev_wait_timer, first->deadline - rmq_mono_ms()); /* past: at once */
 }
 
 void rmq_ha_sync_init(rmq_ha_t *ha)
 {
-    ha->w_head = ha->w_tail = NULL;
+    STAILQ_INIT(&ha->waiters);
     ha->n_waiters = 0;
 }
 
@@ -107,8 +108,8 @@ bool rmq_ha_wait(rmq_ha_t *ha, int64_t end, rmq_ha_wait_cb *cb, void *arg, rmq_p
     }
     ha_waiter_t *w = rmq_malloc(sizeof(*w));
     *w = (ha_waiter_t){.end = end, .deadline = rmq_mono_ms() + ha->slave_timeout_ms, .cb = cb, .arg = arg};
-    bool first = ha->w_head == NULL;
-    HA_QUEUE_PUSH(ha->w_head, ha->w_tail, w);
+    bool first = STAILQ_EMPTY(&ha->waiters);
+    STAILQ_INSERT_TAIL(&ha->waiters, w, link);
     ha->n_waiters++;
     if (first)
         arm(ha);
@@ -118,10 +119,10 @@ bool rmq_ha_wait(rmq_ha_t *ha, int64_t end, rmq_ha_wait_cb *cb, void *arg, rmq_p
 void rmq_ha_sync_complete(rmq_ha_t *ha, rmq_put_status_t all_status)
 {
     int64_t acked = atomic_load(&ha->acked_max);
-    while (ha->w_head && (all_status != RMQ_PUT_OK ||
-                          (ha->controlled ? covered(ha, ha->w_head->end) : ha->w_head->end <= acked))) {
-        ha_waiter_t *w;
-        HA_QUEUE_POP(ha->w_head, ha->w_tail, w);
+    ha_waiter_t *w;
+    while ((w = STAILQ_FIRST(&ha->waiters)) &&
+           (all_status != RMQ_PUT_OK || (ha->controlled ? covered(ha, w->end) : w->end <= acked))) {
+        STAILQ_REMOVE_HEAD(&ha->waiters, link);
         ha->n_waiters--;
         rmq_put_status_t st = all_status;
         if (st == RMQ_PUT_OK && ha->controlled)
@@ -129,7 +130,7 @@ void rmq_ha_sync_complete(rmq_ha_t *ha, rmq_put_status_t all_status)
         w->cb(w->arg, st);
         free(w);
     }
-    if (ha->w_head)
+    if (!STAILQ_EMPTY(&ha->waiters))
         arm(ha);
     else if (ha->ev_wait_timer)
         evtimer_del(ha->ev_wait_timer);
@@ -145,7 +146,7 @@ static void progress_io(void *arg)
      * in-sync set (rmq_ha_ctrl_policy_io), not when it disconnects */
     if (gen != ha->seen_gone_gen && !ha->controlled) {
         ha->seen_gone_gen = gen;
-        if (atomic_load(&ha->ready_slaves) == 0 && ha->w_head) {
+        if (atomic_load(&ha->ready_slaves) == 0 && !STAILQ_EMPTY(&ha->waiters)) {
             rmq_log(RMQ_LOG_WARN, "ha", "no slave left: %zu waiting writes answered SLAVE_NOT_AVAILABLE",
                     ha->n_waiters);
             rmq_ha_sync_complete(ha, RMQ_PUT_SLAVE_NOT_AVAILABLE);

@@ -24,7 +24,7 @@
 #include "store_int.h"
 
 struct rmq_gc_req_s {
-    rmq_gc_req_t *next;
+    STAILQ_ENTRY(rmq_gc_req_s) link;
     int64_t end;      /* flushed offset needed */
     int64_t deadline; /* mono ms */
     rmq_store_put_cb_t *cb;
@@ -89,6 +89,7 @@ rmq_commitlog_t *rmq_commitlog_new(rmq_store_t *s)
     cl->mfq = rmq_mfq_new(s->cl_dir, cl->file_size, &s->reaper);
     pthread_mutex_init(&cl->put_lock, NULL);
     pthread_mutex_init(&cl->gc_lock, NULL);
+    STAILQ_INIT(&cl->gc_waiters);
     rmq_strmap_init(&cl->topic_queue_table);
     rmq_buf_init(&cl->scratch);
     atomic_init(&cl->max_offset, 0);
@@ -424,11 +425,7 @@ rmq_put_status_t rmq_commitlog_put(rmq_commitlog_t *cl, const rmq_store_msg_t *m
         r->res = *res;
         res->pending = true;
         pthread_mutex_lock(&cl->gc_lock);
-        if (cl->gc_tail)
-            cl->gc_tail->next = r;
-        else
-            cl->gc_head = r;
-        cl->gc_tail = r;
+        STAILQ_INSERT_TAIL(&cl->gc_waiters, r, link);
         cl->gc_waiting++;
         pthread_mutex_unlock(&cl->gc_lock);
         rmq_service_wakeup(cl->flush_svc);
@@ -570,48 +567,36 @@ static rmq_err_t do_flush(rmq_commitlog_t *cl, int least_pages)
     return RMQ_OK;
 }
 
-/* Detach (gc_lock held) every waiting request that is decided: covered by a
- * successful flush => PUT_OK; flush failed, expired, or final => timeout. */
-static rmq_gc_req_t *take_done_locked(rmq_commitlog_t *cl, bool flush_ok, bool final)
+/* Move (gc_lock held) every waiting request that is decided to done, oldest
+ * first: covered by a successful flush => PUT_OK; flush failed, expired, or
+ * final => timeout. The others keep waiting, in their order. */
+static void take_done_locked(rmq_commitlog_t *cl, bool flush_ok, bool final, rmq_gc_list_t *done)
 {
     int64_t flushed = atomic_load(&cl->flushed_offset);
     int64_t now = rmq_mono_ms();
-    rmq_gc_req_t *done = NULL, **dtail = &done, *prev = NULL, *r = cl->gc_head;
-    while (r) {
-        rmq_gc_req_t *next = r->next;
-        rmq_put_status_t st;
-        bool take = true;
-        if (flush_ok && flushed >= r->end)
-            st = RMQ_PUT_OK;
-        else if (!flush_ok || final || now >= r->deadline)
-            st = RMQ_PUT_FLUSH_DISK_TIMEOUT;
-        else
-            take = false, st = RMQ_PUT_OK;
-        if (take) {
-            if (prev)
-                prev->next = next;
-            else
-                cl->gc_head = next;
-            if (cl->gc_tail == r)
-                cl->gc_tail = prev;
-            cl->gc_waiting--;
-            r->next = NULL;
-            r->res.status = st;
-            *dtail = r;
-            dtail = &r->next;
+    rmq_gc_list_t keep = STAILQ_HEAD_INITIALIZER(keep);
+    rmq_gc_req_t *r;
+    while ((r = STAILQ_FIRST(&cl->gc_waiters))) {
+        STAILQ_REMOVE_HEAD(&cl->gc_waiters, link);
+        if (flush_ok && flushed >= r->end) {
+            r->res.status = RMQ_PUT_OK;
+        } else if (!flush_ok || final || now >= r->deadline) {
+            r->res.status = RMQ_PUT_FLUSH_DISK_TIMEOUT;
         } else {
-            prev = r;
+            STAILQ_INSERT_TAIL(&keep, r, link);
+            continue;
         }
-        r = next;
+        cl->gc_waiting--;
+        STAILQ_INSERT_TAIL(done, r, link);
     }
-    return done;
+    STAILQ_CONCAT(&cl->gc_waiters, &keep);
 }
 
 /* Group-commit batch size statistics (metrics). */
-static void count_batch(rmq_commitlog_t *cl, const rmq_gc_req_t *list)
+static void count_batch(rmq_commitlog_t *cl, const rmq_gc_list_t *list)
 {
     int64_t n = 0;
-    for (const rmq_gc_req_t *r = list; r; r = r->next)
+    for (const rmq_gc_req_t *r = STAILQ_FIRST(list); r; r = STAILQ_NEXT(r, link))
         n++;
     if (!n)
         return;
@@ -623,11 +608,11 @@ static void count_batch(rmq_commitlog_t *cl, const rmq_gc_req_t *list)
     atomic_fetch_add_explicit(&cl->stat_gc_count, 1, memory_order_relaxed);
 }
 
-static void run_done(rmq_commitlog_t *cl, rmq_gc_req_t *list)
+static void run_done(rmq_commitlog_t *cl, rmq_gc_list_t *list)
 {
-    while (list) {
-        rmq_gc_req_t *r = list;
-        list = r->next;
+    rmq_gc_req_t *r;
+    while ((r = STAILQ_FIRST(list))) {
+        STAILQ_REMOVE_HEAD(list, link);
         r->res.pending = false;
         if (r->res.status == RMQ_PUT_OK)
             audit_ack(cl, r->end);
@@ -639,10 +624,11 @@ static void run_done(rmq_commitlog_t *cl, rmq_gc_req_t *list)
 
 void rmq_commitlog_expire_waiters(rmq_commitlog_t *cl)
 {
+    rmq_gc_list_t done = STAILQ_HEAD_INITIALIZER(done);
     pthread_mutex_lock(&cl->gc_lock);
-    rmq_gc_req_t *done = take_done_locked(cl, true, false);
+    take_done_locked(cl, true, false, &done);
     pthread_mutex_unlock(&cl->gc_lock);
-    run_done(cl, done);
+    run_done(cl, &done);
 }
 
 static void flush_main(rmq_service_t *svc, void *arg)
@@ -660,17 +646,18 @@ static void flush_main(rmq_service_t *svc, void *arg)
             gather_cohort(cl, svc);
             int64_t t0 = rmq_mono_us();
             rmq_err_t err = do_flush(cl, 0);
+            rmq_gc_list_t done = STAILQ_HEAD_INITIALIZER(done);
             pthread_mutex_lock(&cl->gc_lock);
             int before = cl->gc_waiting;
-            rmq_gc_req_t *done = take_done_locked(cl, err == RMQ_OK, false);
+            take_done_locked(cl, err == RMQ_OK, false, &done);
             int left = cl->gc_waiting;
             pthread_mutex_unlock(&cl->gc_lock);
             if (before > left) { /* a flush that answered someone */
                 cl->gc_flush_us = rmq_mono_us() - t0;
                 cl->gc_expect = before;
             }
-            count_batch(cl, done);
-            run_done(cl, done);
+            count_batch(cl, &done);
+            run_done(cl, &done);
         } else {
             /* FlushRealTimeService */
             rmq_service_wait_for_running(svc, s->conf.flushIntervalCommitLog);
@@ -685,10 +672,11 @@ static void flush_main(rmq_service_t *svc, void *arg)
     }
     /* final flush; anything still waiting learns the truth */
     rmq_err_t err = do_flush(cl, 0);
+    rmq_gc_list_t done = STAILQ_HEAD_INITIALIZER(done);
     pthread_mutex_lock(&cl->gc_lock);
-    rmq_gc_req_t *done = take_done_locked(cl, err == RMQ_OK, true);
+    take_done_locked(cl, err == RMQ_OK, true, &done);
     pthread_mutex_unlock(&cl->gc_lock);
-    run_done(cl, done);
+    run_done(cl, &done);
 }
 
 rmq_err_t rmq_commitlog_start(rmq_commitlog_t *cl)

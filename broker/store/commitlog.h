@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "mapped_file_queue.h"
 #include "rmq_service.h"
@@ -14,6 +15,7 @@
 #include "strmap.h"
 
 typedef struct rmq_gc_req_s rmq_gc_req_t;
+typedef STAILQ_HEAD(rmq_gc_list_s, rmq_gc_req_s) rmq_gc_list_t;
 
 typedef struct rmq_commitlog_s {
     rmq_store_t *store;
@@ -36,10 +38,10 @@ typedef struct rmq_commitlog_s {
     /* flush thread */
     rmq_service_t *flush_svc; /* "StoreFlush"; woken by each group-commit request */
     pthread_mutex_t gc_lock;
-    rmq_gc_req_t *gc_head, *gc_tail; /* waiting group-commit requests */
-    int gc_waiting;                  /* how many (gc_lock) */
-    int gc_expect;                   /* flush thread: senders of the last round (see gather_cohort) */
-    int64_t gc_flush_us;             /* flush thread: how long the last group-commit flush took */
+    rmq_gc_list_t gc_waiters; /* waiting group-commit requests, oldest first */
+    int gc_waiting;           /* how many (gc_lock) */
+    int gc_expect;            /* flush thread: senders of the last round (see gather_cohort) */
+    int64_t gc_flush_us;      /* flush thread: how long the last group-commit flush took */
     _Atomic int64_t flushed_offset;
     _Atomic int64_t stat_flushes, stat_msgs, stat_puts;
     _Atomic int64_t stat_gc[RMQ_STORE_GC_BUCKETS], stat_gc_sum, stat_gc_count; /* group-commit batch sizes */

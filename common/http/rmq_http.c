@@ -75,8 +75,8 @@ struct rmq_http_req_s {
     const void *stat;
     size_t stat_len;
     rmq_http_blob_t *blob, *blob2;
-    struct rmq_http_req_s *next_done;
-    LIST_ENTRY(rmq_http_req_s) live_link; /* in the server's list of handed-off requests */
+    STAILQ_ENTRY(rmq_http_req_s) done_link; /* in the server's done list */
+    LIST_ENTRY(rmq_http_req_s) live_link;   /* in the server's list of handed-off requests */
 };
 
 struct conn_s {
@@ -110,8 +110,8 @@ struct rmq_http_server_s {
     bool running;
     struct event *done_ev, *stop_ev;
     pthread_mutex_t done_mu;
-    rmq_http_req_t *done_head, *done_tail;
-    LIST_HEAD(, rmq_http_req_s) live; /* handed off, not delivered (server thread only) */
+    STAILQ_HEAD(, rmq_http_req_s) done; /* answered off the server thread, oldest first (done_mu) */
+    LIST_HEAD(, rmq_http_req_s) live;   /* handed off, not delivered (server thread only) */
     _Atomic int64_t st_conns, st_accepted, st_refused, st_requests, st_bad, st_timeouts;
 };
 
@@ -298,12 +298,7 @@ static void deliver(rmq_http_req_t *r)
         return;
     }
     pthread_mutex_lock(&s->done_mu);
-    r->next_done = NULL;
-    if (s->done_tail)
-        s->done_tail->next_done = r;
-    else
-        s->done_head = r;
-    s->done_tail = r;
+    STAILQ_INSERT_TAIL(&s->done, r, done_link);
     pthread_mutex_unlock(&s->done_mu);
     event_active(s->done_ev, EV_READ, 0);
 }
@@ -312,11 +307,11 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 {
     rmq_http_server_t *s = arg;
     pthread_mutex_lock(&s->done_mu);
-    rmq_http_req_t *r = s->done_head;
-    s->done_head = s->done_tail = NULL;
+    rmq_http_req_t *r = STAILQ_FIRST(&s->done);
+    STAILQ_INIT(&s->done);
     pthread_mutex_unlock(&s->done_mu);
     while (r) {
-        rmq_http_req_t *next = r->next_done;
+        rmq_http_req_t *next = STAILQ_NEXT(r, done_link);
         live_unlink(s, r);
         if (r->conn)
             send_answer(r->conn, r);
@@ -748,6 +743,7 @@ rmq_http_server_t *rmq_http_new(const rmq_http_opts_t *o, char *errstr, size_t e
     rmq_http_server_t *s = rmq_calloc(1, sizeof(*s));
     LIST_INIT(&s->conns);
     LIST_INIT(&s->live);
+    STAILQ_INIT(&s->done);
     s->o = *o;
     snprintf(s->name, sizeof(s->name), "%s", o->name ? o->name : "http");
     snprintf(s->host, sizeof(s->host), "%s", o->host && *o->host ? o->host : "0.0.0.0");
@@ -875,7 +871,7 @@ void rmq_http_destroy(rmq_http_server_t *s)
         live_unlink(s, r);
         req_free(r);
     }
-    s->done_head = s->done_tail = NULL;
+    STAILQ_INIT(&s->done);
     rmq_event_free(s->done_ev);
     rmq_event_free(s->stop_ev);
     if (s->base)

@@ -56,7 +56,7 @@ static void timed_cb(evutil_socket_t fd, short what, void *arg)
 static void run_batch(rmq_mailbox_t *mb, rmq_job_t *j)
 {
     while (j) {
-        rmq_job_t *next = j->next;
+        rmq_job_t *next = STAILQ_NEXT(j, link);
         if (j->delay_ms > 0 && mb->base) {
             timed_t *t = rmq_calloc(1, sizeof(*t));
             t->fn = j->fn;
