@@ -535,8 +535,7 @@ static void attempt(call_t *c)
 static void start_cb(evutil_socket_t fd, short what, void *arg)
 {
     call_t *c = arg;
-    event_free(c->ev_start);
-    c->ev_start = NULL;
+    rmq_event_clear(&c->ev_start);
     attempt(c);
 }
 

@@ -1132,8 +1132,7 @@ static void peek_cb(evutil_socket_t fd, short what, void *arg)
         conn_close(c, RMQ_ERR__TRANSPORT);
         return;
     }
-    event_free(c->peek_ev);
-    c->peek_ev = NULL;
+    rmq_event_clear(&c->peek_ev);
     c->peek_fd = -1;
     struct bufferevent *bev = NULL;
     bool tls = b == TLS_HANDSHAKE_BYTE;
