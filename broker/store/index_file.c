@@ -314,10 +314,12 @@ rmq_err_t rmq_index_service_query(rmq_index_service_t *is, const char *topic, co
 
 rmq_err_t rmq_index_service_flush(rmq_index_service_t *is, bool all, int64_t *end_ts)
 {
-    rmq_err_t err = RMQ_OK;
     *end_ts = 0;
     for (;;) {
-        /* the oldest full file not flushed since, else (all) the last one */
+        /* the oldest full file not flushed since, else (all) the last one.
+         * Retention (delete_expired) may free the index file's entry as
+         * soon as the lock is released: only its mapping, held, is used
+         * past this point, and the entry is found again by it. */
         pthread_rwlock_rdlock(&is->lock);
         rmq_index_file_t *f = NULL;
         size_t n = is->n;
@@ -328,26 +330,29 @@ rmq_err_t rmq_index_service_flush(rmq_index_service_t *is, bool all, int64_t *en
         if (last)
             f = is->files[n - 1];
         int64_t ts = f ? h64(f, H_END_TS) : 0;
-        if (f)
-            rmq_mapped_file_hold(f->mf);
+        rmq_mapped_file_t *mf = f ? f->mf : NULL;
+        if (mf)
+            rmq_mapped_file_hold(mf);
         pthread_rwlock_unlock(&is->lock);
-        if (!f)
+        if (!mf)
             break;
-        atomic_store(&f->mf->flushed, 0);
-        rmq_err_t e = rmq_mapped_file_flush(f->mf, 0, NULL, NULL);
-        rmq_mapped_file_release(f->mf);
+        atomic_store(&mf->flushed, 0);
+        rmq_err_t e = rmq_mapped_file_flush(mf, 0, NULL, NULL);
+        if (e == RMQ_OK && !last) {
+            pthread_rwlock_wrlock(&is->lock);
+            for (size_t i = 0; i < is->n; i++) /* gone if retention removed it meanwhile */
+                if (is->files[i]->mf == mf)
+                    is->files[i]->full_flushed = true; /* a full file no longer changes */
+            pthread_rwlock_unlock(&is->lock);
+        }
+        rmq_mapped_file_release(mf);
         if (e != RMQ_OK)
             return e;
         *end_ts = ts;
         if (last)
             break;
-        pthread_rwlock_wrlock(&is->lock);
-        for (size_t i = 0; i < is->n; i++) /* f may have been removed meanwhile */
-            if (is->files[i] == f)
-                f->full_flushed = true; /* a full file no longer changes */
-        pthread_rwlock_unlock(&is->lock);
     }
-    return err;
+    return RMQ_OK;
 }
 
 void rmq_index_service_delete_expired(rmq_index_service_t *is, int64_t cl_min)
