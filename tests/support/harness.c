@@ -255,11 +255,11 @@ int th_run(char *out, size_t n, const char *fmt, ...)
     rmq_buf_puts(&cmd, " 2>&1");
     fflush(NULL);
     FILE *f = popen(rmq_buf_cstr(&cmd), "r");
+    if (!f)
+        snprintf(out, n, "popen failed: %s", strerror(errno)); /* before free() may change errno */
     rmq_buf_free(&cmd);
-    if (!f) {
-        snprintf(out, n, "popen failed: %s", strerror(errno));
+    if (!f)
         return -1;
-    }
     size_t len = 0;
     while (len + 1 < n) {
         size_t r = fread(out + len, 1, n - 1 - len, f);
